@@ -1,0 +1,234 @@
+// Package config turns `raftline serve` flags, each with a RAFTLINE_<NAME>
+// environment fallback, into a server.Config, checking every value once at
+// start-up and reporting each bad one in its own message.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/raftline/raftline/broker/fsm"
+	"github.com/raftline/raftline/broker/raftnode"
+	"github.com/raftline/raftline/broker/server"
+)
+
+// Serve holds the parsed flags of `raftline serve`.
+type Serve struct {
+	Server    server.Config
+	LogLevel  slog.Level
+	LogFormat string
+}
+
+// EnvName is the environment variable that sets a flag: RAFTLINE_ and the
+// flag's name in upper case with dashes as underscores.
+func EnvName(flagName string) string {
+	return "RAFTLINE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// ParseServe parses `raftline serve` arguments. Environment variables fill
+// any flag not given on the command line.
+func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (*Serve, error) {
+	fs := flag.NewFlagSet("raftline serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		nodeID        = fs.Int("node-id", 0, "this node's id, a positive integer unique in the cluster (required)")
+		dataDir       = fs.String("data-dir", "./data", "directory for the Raft log, snapshots and node state")
+		kafkaAddr     = fs.String("kafka-addr", "127.0.0.1:9092", "address to serve the Kafka protocol on")
+		advKafka      = fs.String("advertised-kafka-addr", "", "Kafka address given to clients (default: --kafka-addr)")
+		raftAddr      = fs.String("raft-addr", "127.0.0.1:9192", "address for Raft traffic between nodes")
+		advRaft       = fs.String("advertised-raft-addr", "", "Raft address other nodes dial (default: --raft-addr)")
+		httpAddr      = fs.String("http-addr", "127.0.0.1:9644", "address for HTTP: /healthz, /readyz, /v1/cluster, /metrics")
+		bootstrap     = fs.String("bootstrap", "", "initial members as id=raftaddr,...; ignored when --data-dir already holds state")
+		clusterID     = fs.String("cluster-id", "raftline", "cluster id reported to Kafka clients")
+		autoCreate    = fs.Bool("auto-create-topics", true, "create unknown topics when a client's Metadata request allows it")
+		defParts      = fs.Int("default-partitions", 1, "partitions of an auto-created topic, or one created with -1")
+		maxReq        = fs.Int("max-request-bytes", 100<<20, "largest Kafka request frame accepted; larger ones close the connection")
+		retention     = fs.Duration("retention-check-interval", 30*time.Second, "how often retention.ms and retention.bytes are applied")
+		heartbeat     = fs.Duration("heartbeat-timeout", 500*time.Millisecond, "Raft heartbeat timeout: how long a follower waits for the leader before starting an election")
+		election      = fs.Duration("election-timeout", 500*time.Millisecond, "Raft election timeout")
+		lease         = fs.Duration("leader-lease-timeout", 500*time.Millisecond, "how long a leader keeps leading without reaching a quorum")
+		snapThreshold = fs.Uint64("snapshot-threshold", 8192, "Raft entries since the last snapshot that trigger a new one")
+		snapInterval  = fs.Duration("snapshot-interval", 2*time.Minute, "how often to check whether to snapshot")
+		trailing      = fs.Uint64("trailing-logs", 10240, "Raft entries kept after a snapshot, so slow followers catch up without one")
+		logLevel      = fs.String("log-level", "info", "debug, info, warn or error")
+		logFormat     = fs.String("log-format", "text", "text or json")
+	)
+	given := map[string]bool{}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] {
+			return
+		}
+		if v := getenv(EnvName(f.Name)); v != "" {
+			if err := f.Value.Set(v); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %v", EnvName(f.Name), v, err))
+			}
+		}
+	})
+
+	out := &Serve{LogFormat: *logFormat}
+	c := &out.Server
+	bad := func(name, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("--%s: "+format, append([]any{name}, a...)...))
+	}
+	if *nodeID <= 0 || *nodeID > 1<<31-1 {
+		bad("node-id", "%d is not a positive 32-bit integer", *nodeID)
+	}
+	c.NodeID = int32(*nodeID)
+	if *dataDir == "" {
+		bad("data-dir", "must not be empty")
+	}
+	c.DataDir = *dataDir
+	checkListen := func(name, v string) {
+		if _, _, err := splitHostPort(v); err != nil {
+			bad(name, "%q: %v", v, err)
+		}
+	}
+	checkDial := func(name, v string) {
+		host, _, err := splitHostPort(v)
+		if err != nil {
+			bad(name, "%q: %v", v, err)
+		} else if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+			bad(name, "%q: other nodes and clients need a concrete host, not %q", v, host)
+		}
+	}
+	checkListen("kafka-addr", *kafkaAddr)
+	checkListen("http-addr", *httpAddr)
+	c.KafkaAddr, c.HTTPAddr = *kafkaAddr, *httpAddr
+	c.AdvertisedKafkaAddr = *advKafka
+	if *advKafka != "" {
+		checkDial("advertised-kafka-addr", *advKafka)
+	} else if host, _, err := splitHostPort(*kafkaAddr); err == nil && (host == "" || net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified()) {
+		bad("advertised-kafka-addr", "required when --kafka-addr %q listens on all interfaces", *kafkaAddr)
+	}
+	c.RaftAddr, c.AdvertisedRaftAddr = *raftAddr, *advRaft
+	if *advRaft != "" {
+		checkListen("raft-addr", *raftAddr)
+		checkDial("advertised-raft-addr", *advRaft)
+	} else {
+		checkDial("raft-addr", *raftAddr)
+	}
+	if *bootstrap != "" {
+		servers, err := ParseBootstrap(*bootstrap)
+		if err != nil {
+			bad("bootstrap", "%v", err)
+		} else {
+			self := false
+			for _, s := range servers {
+				self = self || s.ID == raftnode.ServerID(c.NodeID)
+			}
+			if !self && c.NodeID > 0 {
+				bad("bootstrap", "does not name this node (--node-id %d)", c.NodeID)
+			}
+		}
+		c.Bootstrap = servers
+	}
+	c.ClusterID = *clusterID
+	if *clusterID == "" {
+		bad("cluster-id", "must not be empty")
+	}
+	c.AutoCreateTopics = *autoCreate
+	if *defParts <= 0 || *defParts > fsm.MaxPartitions {
+		bad("default-partitions", "%d is not between 1 and %d", *defParts, fsm.MaxPartitions)
+	}
+	c.DefaultPartitions = int32(*defParts)
+	if *maxReq < 1024 || *maxReq > 1<<30 {
+		bad("max-request-bytes", "%d is not between 1024 and 1073741824", *maxReq)
+	}
+	c.MaxRequestBytes = int32(*maxReq)
+	positive := func(name string, d time.Duration) time.Duration {
+		if d <= 0 {
+			bad(name, "%v is not a positive duration", d)
+		}
+		return d
+	}
+	c.RetentionInterval = positive("retention-check-interval", *retention)
+	c.HeartbeatTimeout = positive("heartbeat-timeout", *heartbeat)
+	c.ElectionTimeout = positive("election-timeout", *election)
+	c.LeaderLeaseTimeout = positive("leader-lease-timeout", *lease)
+	if *lease > *heartbeat {
+		bad("leader-lease-timeout", "%v must not exceed --heartbeat-timeout %v", *lease, *heartbeat)
+	}
+	c.SnapshotInterval = positive("snapshot-interval", *snapInterval)
+	if *snapThreshold == 0 {
+		bad("snapshot-threshold", "must be positive")
+	}
+	c.SnapshotThreshold, c.TrailingLogs = *snapThreshold, *trailing
+	if err := out.LogLevel.UnmarshalText([]byte(*logLevel)); err != nil {
+		bad("log-level", "%q is not one of debug, info, warn, error", *logLevel)
+	}
+	if *logFormat != "text" && *logFormat != "json" {
+		bad("log-format", "%q is not text or json", *logFormat)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return out, nil
+}
+
+// ParseBootstrap parses "id=raftaddr,id=raftaddr".
+func ParseBootstrap(v string) ([]raft.Server, error) {
+	var out []raft.Server
+	seen := map[string]bool{}
+	for _, part := range strings.Split(v, ",") {
+		id, addr, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok {
+			return nil, fmt.Errorf("%q is not id=raftaddr", part)
+		}
+		n, err := strconv.ParseInt(id, 10, 32)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("%q: id %q is not a positive integer", part, id)
+		}
+		if _, _, err := splitHostPort(addr); err != nil {
+			return nil, fmt.Errorf("%q: %v", part, err)
+		}
+		if seen[id] {
+			return nil, fmt.Errorf("id %s named twice", id)
+		}
+		seen[id] = true
+		out = append(out, raft.Server{ID: raftnode.ServerID(int32(n)), Address: raft.ServerAddress(addr), Suffrage: raft.Voter})
+	}
+	return out, nil
+}
+
+func splitHostPort(v string) (host string, port int, err error) {
+	h, p, err := net.SplitHostPort(v)
+	if err != nil {
+		return "", 0, err
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 0 || n > 65535 {
+		return "", 0, fmt.Errorf("port %q is not a number from 0 to 65535", p)
+	}
+	return h, n, nil
+}
+
+// Logger builds the process logger: every line carries node_id.
+func (s *Serve) Logger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: s.LogLevel}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
+	if s.LogFormat == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	return slog.New(h).With("node_id", s.Server.NodeID)
+}
+
+// Getenv is os.Getenv, named for ParseServe's callers.
+var Getenv = os.Getenv

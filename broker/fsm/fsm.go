@@ -1,0 +1,378 @@
+// Package fsm is raftline's replicated state machine: the topics, their
+// partition logs, the registered nodes and the idempotent producers. Every
+// change arrives as a Raft log entry (see command.go) and is applied in log
+// order on every node, so replicas end up byte-identical.
+//
+// The package knows nothing about Raft itself; raftnode adapts it to
+// raft.FSM. That keeps replay testable without a running node.
+package fsm
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/raftline/raftline/broker/partlog"
+	"github.com/raftline/raftline/broker/recordbatch"
+)
+
+// Topic config keys raftline honours, and their defaults (Kafka's).
+const (
+	ConfigRetentionMs     = "retention.ms"
+	ConfigRetentionBytes  = "retention.bytes"
+	ConfigCleanupPolicy   = "cleanup.policy"
+	ConfigMaxMessageBytes = "max.message.bytes"
+
+	DefaultRetentionMs     = int64(7 * 24 * 3600 * 1000)
+	DefaultRetentionBytes  = int64(-1)
+	DefaultMaxMessageBytes = int64(1048588)
+)
+
+// MaxPartitions bounds a topic's partition count, so a request cannot make a
+// node allocate without limit.
+const MaxPartitions = 10000
+
+// Topic is one topic's state.
+type Topic struct {
+	Name       string
+	ID         [16]byte
+	Configs    map[string]string
+	Partitions []*partlog.Log
+}
+
+// RetentionMs is the topic's retention.ms (-1: keep forever).
+func (t *Topic) RetentionMs() int64 { return t.configInt(ConfigRetentionMs, DefaultRetentionMs) }
+
+// RetentionBytes is the topic's retention.bytes per partition (-1: no limit).
+func (t *Topic) RetentionBytes() int64 {
+	return t.configInt(ConfigRetentionBytes, DefaultRetentionBytes)
+}
+
+// MaxMessageBytes is the largest record batch the topic accepts.
+func (t *Topic) MaxMessageBytes() int64 {
+	return t.configInt(ConfigMaxMessageBytes, DefaultMaxMessageBytes)
+}
+
+func (t *Topic) configInt(key string, def int64) int64 {
+	if v, ok := t.Configs[key]; ok {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return n
+		}
+	}
+	return def
+}
+
+// PartitionResult is the outcome of a produce for one partition.
+type PartitionResult struct {
+	Topic      string
+	Partition  int32
+	BaseOffset int64
+	LogStart   int64
+	Err        error // a kerr error, or nil
+}
+
+// ApplyResult is what applying an entry returns to the proposer.
+type ApplyResult struct {
+	Partitions []PartitionResult // OpProduce
+	ProducerID int64             // OpInitProducer
+	Err        error             // OpCreateTopic / OpDeleteTopic: a kerr error, or nil
+}
+
+// State is the whole replicated state.
+type State struct {
+	mu             sync.RWMutex
+	nodes          map[int32]Node
+	topics         map[string]*Topic
+	producers      map[int64]*producer
+	nextProducerID int64
+
+	notifyMu sync.Mutex
+	appended chan struct{} // nil until a long poll waits
+
+	// onAppend, when set, is told about each batch appended (for metrics).
+	onAppend func(topic string, partition int32, records int64, bytes int)
+}
+
+// New returns an empty state.
+func New() *State {
+	return &State{
+		nodes:     map[int32]Node{},
+		topics:    map[string]*Topic{},
+		producers: map[int64]*producer{},
+	}
+}
+
+// OnAppend sets a callback run for every batch appended to a partition.
+func (s *State) OnAppend(f func(topic string, partition int32, records int64, bytes int)) {
+	s.onAppend = f
+}
+
+// Apply applies one encoded entry at the given Raft index. It returns an
+// error only for an entry it cannot interpret; such an entry must stop the
+// node rather than be skipped, or replicas would diverge.
+func (s *State) Apply(index uint64, data []byte) (ApplyResult, error) {
+	c, err := Decode(data)
+	if err != nil {
+		return ApplyResult{}, err
+	}
+	return s.ApplyCommand(index, c), nil
+}
+
+// ApplyCommand applies a decoded command.
+func (s *State) ApplyCommand(index uint64, c Command) ApplyResult {
+	switch c.Op {
+	case OpRegisterNode:
+		s.mu.Lock()
+		s.nodes[c.Node.ID] = *c.Node
+		s.mu.Unlock()
+	case OpCreateTopic:
+		return ApplyResult{Err: s.createTopic(index, c.Topic)}
+	case OpDeleteTopic:
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if _, ok := s.topics[c.Delete]; !ok {
+			return ApplyResult{Err: kerr.UnknownTopicOrPartition}
+		}
+		delete(s.topics, c.Delete)
+	case OpProduce:
+		res := ApplyResult{Partitions: s.produce(c.TimeMs, c.Produce)}
+		s.notifyAppended()
+		return res
+	case OpRetention:
+		s.retention(c.TimeMs)
+	case OpInitProducer:
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		id := s.nextProducerID
+		s.nextProducerID++
+		s.producers[id] = newProducer(0)
+		return ApplyResult{ProducerID: id}
+	}
+	return ApplyResult{}
+}
+
+func (s *State) createTopic(index uint64, ct *CreateTopic) error {
+	if err := ValidateTopicName(ct.Name); err != nil {
+		return kerr.InvalidTopicException
+	}
+	if ct.Partitions <= 0 || ct.Partitions > MaxPartitions {
+		return kerr.InvalidPartitions
+	}
+	if err := ValidateConfigs(ct.Configs); err != nil {
+		return kerr.InvalidConfig
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.topics[ct.Name]; ok {
+		return kerr.TopicAlreadyExists
+	}
+	t := &Topic{Name: ct.Name, ID: topicID(ct.Name, index), Configs: ct.Configs}
+	for range ct.Partitions {
+		t.Partitions = append(t.Partitions, partlog.New(0))
+	}
+	s.topics[ct.Name] = t
+	return nil
+}
+
+// topicID derives the topic's UUID from its name and the index of the entry
+// that created it, so every replica gives it the same id and a re-created
+// topic gets a new one.
+func topicID(name string, index uint64) [16]byte {
+	sum := sha256.Sum256([]byte(name + "\x00" + strconv.FormatUint(index, 10)))
+	var id [16]byte
+	copy(id[:], sum[:16])
+	id[6] = id[6]&0x0f | 0x40 // version 4 layout, as Kafka's ids
+	id[8] = id[8]&0x3f | 0x80
+	return id
+}
+
+// ValidateTopicName applies Kafka's topic name rules.
+func ValidateTopicName(name string) error {
+	if name == "" || name == "." || name == ".." {
+		return fmt.Errorf("topic name %q is not allowed", name)
+	}
+	if len(name) > 249 {
+		return fmt.Errorf("topic name is %d characters, more than 249", len(name))
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return fmt.Errorf("topic name %q has %q; only ASCII letters, digits, '.', '_' and '-' are allowed", name, r)
+		}
+	}
+	return nil
+}
+
+// ValidateConfigs accepts only the topic configs raftline honours.
+func ValidateConfigs(configs map[string]string) error {
+	for k, v := range configs {
+		switch k {
+		case ConfigRetentionMs, ConfigRetentionBytes, ConfigMaxMessageBytes:
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || (n < -1) || (k == ConfigMaxMessageBytes && n <= 0) {
+				return fmt.Errorf("config %s=%q is not a valid value", k, v)
+			}
+		case ConfigCleanupPolicy:
+			if v != "delete" {
+				return fmt.Errorf("config %s=%q: only delete is supported", k, v)
+			}
+		default:
+			return fmt.Errorf("config %q is not supported", k)
+		}
+	}
+	return nil
+}
+
+func (s *State) produce(timeMs int64, parts []ProducePartition) []PartitionResult {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]PartitionResult, len(parts))
+	for i, p := range parts {
+		r := &out[i]
+		r.Topic, r.Partition, r.BaseOffset, r.LogStart = p.Topic, p.Partition, -1, -1
+		t, ok := s.topics[p.Topic]
+		if !ok || p.Partition < 0 || int(p.Partition) >= len(t.Partitions) {
+			r.Err = kerr.UnknownTopicOrPartition
+			continue
+		}
+		log := t.Partitions[p.Partition]
+		for j, b := range p.Batches {
+			base, err := s.appendBatch(t, p.Partition, log, b, timeMs)
+			if err != nil {
+				r.Err = err
+				break
+			}
+			if j == 0 {
+				r.BaseOffset = base
+			}
+		}
+		r.LogStart, _ = log.Offsets()
+	}
+	return out
+}
+
+// appendBatch appends one batch, deduplicating idempotent producers' retries.
+// It copies the batch: entry data belongs to Raft and may still be on its way
+// to followers.
+func (s *State) appendBatch(t *Topic, partition int32, log *partlog.Log, b []byte, timeMs int64) (int64, error) {
+	h, err := recordbatch.Parse(b)
+	if err != nil {
+		return -1, kerr.CorruptMessage
+	}
+	var seq *sequences
+	if h.ProducerID >= 0 {
+		var dup int64
+		seq, dup, err = s.checkSequence(t.Name, partition, h)
+		if err != nil {
+			return -1, err
+		}
+		if dup >= 0 {
+			return dup, nil
+		}
+	}
+	data := append([]byte(nil), b...)
+	_, next := log.Offsets()
+	recordbatch.SetBaseOffset(data, next)
+	batch := log.Append(data, int64(h.RecordCount), h.MaxTimestamp, timeMs)
+	if seq != nil {
+		seq.record(h, batch.BaseOffset)
+	}
+	if s.onAppend != nil {
+		s.onAppend(t.Name, partition, int64(h.RecordCount), len(data))
+	}
+	return batch.BaseOffset, nil
+}
+
+func (s *State) retention(nowMs int64) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, name := range s.topicNamesLocked() {
+		t := s.topics[name]
+		ms, bytes := t.RetentionMs(), t.RetentionBytes()
+		for _, log := range t.Partitions {
+			log.Trim(func(b partlog.Batch, size int64) bool {
+				if ms >= 0 && b.AppendTimeMs < nowMs-ms {
+					return false
+				}
+				if bytes >= 0 && size > bytes {
+					return false
+				}
+				return true
+			})
+		}
+	}
+}
+
+func (s *State) topicNamesLocked() []string {
+	names := make([]string, 0, len(s.topics))
+	for n := range s.topics {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Topic returns a topic, or nil.
+func (s *State) Topic(name string) *Topic {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.topics[name]
+}
+
+// Topics returns every topic, sorted by name.
+func (s *State) Topics() []*Topic {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]*Topic, 0, len(s.topics))
+	for _, n := range s.topicNamesLocked() {
+		out = append(out, s.topics[n])
+	}
+	return out
+}
+
+// Nodes returns the registered nodes, sorted by id.
+func (s *State) Nodes() []Node {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]Node, 0, len(s.nodes))
+	for _, n := range s.nodes {
+		out = append(out, n)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Node returns a registered node.
+func (s *State) Node(id int32) (Node, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n, ok := s.nodes[id]
+	return n, ok
+}
+
+// ErrNotFound is returned by look-ups of things that do not exist.
+var ErrNotFound = errors.New("not found")
+
+// Appended returns a channel closed at the next batch appended to any
+// partition, for Fetch long polls.
+func (s *State) Appended() <-chan struct{} {
+	s.notifyMu.Lock()
+	defer s.notifyMu.Unlock()
+	if s.appended == nil {
+		s.appended = make(chan struct{})
+	}
+	return s.appended
+}
+
+func (s *State) notifyAppended() {
+	s.notifyMu.Lock()
+	if s.appended != nil {
+		close(s.appended)
+		s.appended = nil
+	}
+	s.notifyMu.Unlock()
+}

@@ -1,0 +1,243 @@
+package fsm
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/raftline/raftline/broker/partlog"
+)
+
+// Snapshot layout, version 1:
+//
+//	"RLSNAP1\n"
+//	u32 length, then JSON meta: nodes, topics (configs, partition offsets and
+//	batch counts), producers, next producer id
+//	for every topic in name order, every partition, every batch:
+//	i64 base offset, i64 last offset, i64 max timestamp, i64 append time,
+//	u32 length, bytes
+//
+// The version is in the magic: a new layout gets a new magic and Restore keeps
+// reading the old ones.
+const snapshotMagic = "RLSNAP1\n"
+
+// maxMetaSize bounds the JSON header a restore will allocate for.
+const maxMetaSize = 1 << 30
+
+type snapMeta struct {
+	Nodes          []Node         `json:"nodes"`
+	Topics         []snapTopic    `json:"topics"`
+	Producers      []snapProducer `json:"producers"`
+	NextProducerID int64          `json:"next_producer_id"`
+}
+
+type snapTopic struct {
+	Name       string            `json:"name"`
+	ID         [16]byte          `json:"id"`
+	Configs    map[string]string `json:"configs,omitempty"`
+	Partitions []snapPartition   `json:"partitions"`
+}
+
+type snapPartition struct {
+	Start   int64 `json:"start"`
+	Next    int64 `json:"next"`
+	Batches int   `json:"batches"`
+}
+
+type snapProducer struct {
+	ID    int64          `json:"id"`
+	Epoch int16          `json:"epoch"`
+	Parts []snapSequence `json:"parts,omitempty"`
+}
+
+type snapSequence struct {
+	Topic     string     `json:"topic"`
+	Partition int32      `json:"partition"`
+	Recent    [][3]int64 `json:"recent"`
+}
+
+// Snapshot is a point-in-time copy of the state that can be written out while
+// the FSM keeps applying entries. It shares batch bytes with the live logs.
+type Snapshot struct {
+	meta    snapMeta
+	batches [][]partlog.Batch // per partition, in meta order
+}
+
+// Snapshot captures the state. It is cheap: it copies slice headers and small
+// maps, never record bytes.
+func (s *State) Snapshot() *Snapshot {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	snap := &Snapshot{}
+	m := &snap.meta
+	m.NextProducerID = s.nextProducerID
+	for _, n := range s.nodesSortedLocked() {
+		m.Nodes = append(m.Nodes, n)
+	}
+	for _, name := range s.topicNamesLocked() {
+		t := s.topics[name]
+		st := snapTopic{Name: t.Name, ID: t.ID, Configs: t.Configs}
+		for _, log := range t.Partitions {
+			start, next, batches := log.Snapshot()
+			st.Partitions = append(st.Partitions, snapPartition{Start: start, Next: next, Batches: len(batches)})
+			snap.batches = append(snap.batches, batches)
+		}
+		m.Topics = append(m.Topics, st)
+	}
+	for _, id := range sortedKeys(s.producers) {
+		p := s.producers[id]
+		sp := snapProducer{ID: id, Epoch: p.epoch}
+		for _, tp := range sortedTopicPartitions(p.parts) {
+			ss := snapSequence{Topic: tp.topic, Partition: tp.partition}
+			for _, b := range p.parts[tp].recent {
+				ss.Recent = append(ss.Recent, [3]int64{int64(b.firstSeq), int64(b.lastSeq), b.baseOffset})
+			}
+			sp.Parts = append(sp.Parts, ss)
+		}
+		m.Producers = append(m.Producers, sp)
+	}
+	return snap
+}
+
+// Size is the number of bytes WriteTo will write.
+func (snap *Snapshot) Size() int64 {
+	n := int64(len(snapshotMagic) + 4)
+	js, _ := json.Marshal(snap.meta)
+	n += int64(len(js))
+	for _, bs := range snap.batches {
+		for _, b := range bs {
+			n += 36 + int64(len(b.Data))
+		}
+	}
+	return n
+}
+
+// WriteTo writes the snapshot.
+func (snap *Snapshot) WriteTo(w io.Writer) (int64, error) {
+	bw := bufio.NewWriterSize(w, 1<<20)
+	cw := &countWriter{w: bw}
+	js, err := json.Marshal(snap.meta)
+	if err != nil {
+		return 0, err
+	}
+	cw.Write([]byte(snapshotMagic))
+	cw.Write(binary.BigEndian.AppendUint32(nil, uint32(len(js))))
+	cw.Write(js)
+	var hdr [36]byte
+	for _, bs := range snap.batches {
+		for _, b := range bs {
+			binary.BigEndian.PutUint64(hdr[0:], uint64(b.BaseOffset))
+			binary.BigEndian.PutUint64(hdr[8:], uint64(b.LastOffset))
+			binary.BigEndian.PutUint64(hdr[16:], uint64(b.MaxTimestamp))
+			binary.BigEndian.PutUint64(hdr[24:], uint64(b.AppendTimeMs))
+			binary.BigEndian.PutUint32(hdr[32:], uint32(len(b.Data)))
+			cw.Write(hdr[:])
+			cw.Write(b.Data)
+		}
+	}
+	if cw.err != nil {
+		return cw.n, cw.err
+	}
+	return cw.n, bw.Flush()
+}
+
+type countWriter struct {
+	w   io.Writer
+	n   int64
+	err error
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	c.err = err
+	return n, err
+}
+
+// ErrBadSnapshot is returned for a snapshot that cannot be read.
+var ErrBadSnapshot = errors.New("bad snapshot")
+
+// Restore replaces the state with the snapshot read from r.
+func (s *State) Restore(r io.Reader) error {
+	br := bufio.NewReaderSize(r, 1<<20)
+	magic := make([]byte, len(snapshotMagic))
+	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != snapshotMagic {
+		return fmt.Errorf("%w: missing header", ErrBadSnapshot)
+	}
+	var lenBuf [4]byte
+	if _, err := io.ReadFull(br, lenBuf[:]); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadSnapshot, err)
+	}
+	metaLen := binary.BigEndian.Uint32(lenBuf[:])
+	if metaLen > maxMetaSize {
+		return fmt.Errorf("%w: meta of %d bytes", ErrBadSnapshot, metaLen)
+	}
+	js := make([]byte, metaLen)
+	if _, err := io.ReadFull(br, js); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadSnapshot, err)
+	}
+	var m snapMeta
+	if err := json.Unmarshal(js, &m); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadSnapshot, err)
+	}
+	nodes := map[int32]Node{}
+	for _, n := range m.Nodes {
+		nodes[n.ID] = n
+	}
+	topics := map[string]*Topic{}
+	var hdr [36]byte
+	for _, st := range m.Topics {
+		t := &Topic{Name: st.Name, ID: st.ID, Configs: st.Configs}
+		for _, sp := range st.Partitions {
+			batches := make([]partlog.Batch, 0, sp.Batches)
+			for range sp.Batches {
+				if _, err := io.ReadFull(br, hdr[:]); err != nil {
+					return fmt.Errorf("%w: %v", ErrBadSnapshot, err)
+				}
+				b := partlog.Batch{
+					BaseOffset:   int64(binary.BigEndian.Uint64(hdr[0:])),
+					LastOffset:   int64(binary.BigEndian.Uint64(hdr[8:])),
+					MaxTimestamp: int64(binary.BigEndian.Uint64(hdr[16:])),
+					AppendTimeMs: int64(binary.BigEndian.Uint64(hdr[24:])),
+				}
+				b.Data = make([]byte, binary.BigEndian.Uint32(hdr[32:]))
+				if _, err := io.ReadFull(br, b.Data); err != nil {
+					return fmt.Errorf("%w: %v", ErrBadSnapshot, err)
+				}
+				batches = append(batches, b)
+			}
+			t.Partitions = append(t.Partitions, partlog.Restore(sp.Start, sp.Next, batches))
+		}
+		topics[t.Name] = t
+	}
+	producers := map[int64]*producer{}
+	for _, sp := range m.Producers {
+		p := newProducer(sp.Epoch)
+		for _, ss := range sp.Parts {
+			q := &sequences{}
+			for _, r := range ss.Recent {
+				q.recent = append(q.recent, sentBatch{int32(r[0]), int32(r[1]), r[2]})
+			}
+			p.parts[topicPartition{ss.Topic, ss.Partition}] = q
+		}
+		producers[sp.ID] = p
+	}
+	s.mu.Lock()
+	s.nodes, s.topics, s.producers, s.nextProducerID = nodes, topics, producers, m.NextProducerID
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *State) nodesSortedLocked() []Node {
+	out := make([]Node, 0, len(s.nodes))
+	for _, id := range sortedKeys(s.nodes) {
+		out = append(out, s.nodes[id])
+	}
+	return out
+}

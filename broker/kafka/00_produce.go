@@ -1,0 +1,174 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/raftline/raftline/broker/fsm"
+	"github.com/raftline/raftline/broker/raftnode"
+	"github.com/raftline/raftline/broker/recordbatch"
+)
+
+// Produce v3-9 (record batch magic 2 only).
+//
+// Only the Raft leader accepts writes; a follower answers every partition
+// with NOT_LEADER_OR_FOLLOWER so the client refreshes metadata and re-routes.
+// Each partition's batches become one Raft entry, proposed on the
+// connection's reading goroutine so a connection's writes keep their order;
+// the FSM assigns the offsets. Batches are checked before proposing: magic,
+// length, CRC-32C, record count, topic max.message.bytes; compression is
+// passed through untouched.
+//
+// acks=-1 answers once the entry is committed by a quorum and applied, with
+// the assigned base offset. acks=1 answers once the entry is in the leader's
+// own log; the base offset is then given when the entry has already been
+// applied, else -1. acks=0 gets no response at all.
+// Transactional produce is refused (no transaction coordinator).
+
+func init() { register(0, 3, 9, handleProduce) }
+
+type producePart struct {
+	resp     *kmsg.ProduceResponseTopicPartition
+	topic    string
+	records  int64
+	bytes    int64
+	proposal *raftnode.Proposal
+	endSpan  func(error)
+}
+
+func handleProduce(s *Server, ctx context.Context, r *request) func() kmsg.Response {
+	req := r.kreq.(*kmsg.ProduceRequest)
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	var parts []*producePart
+	isLeader := s.node.IsLeader()
+	now := time.Now().UnixMilli()
+	for _, rt := range req.Topics {
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic = rt.Topic
+		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
+		resp.Topics = append(resp.Topics, st)
+		rst := &resp.Topics[len(resp.Topics)-1]
+		for i, rp := range rt.Partitions {
+			sp := &rst.Partitions[i]
+			*sp = kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
+			batches, headers, code := s.checkProduce(req, rt.Topic, rp, isLeader)
+			if sp.ErrorCode = code; code != 0 {
+				continue
+			}
+			pp := &producePart{resp: sp, topic: rt.Topic, bytes: int64(len(rp.Records))}
+			for _, h := range headers {
+				pp.records += int64(h.RecordCount)
+			}
+			var ext []byte
+			if s.tracer != nil {
+				ext, pp.endSpan = s.tracer.StartProduce(ctx, rt.Topic, rp.Partition, int(pp.records), batches)
+			}
+			pp.proposal = s.node.Propose(fsm.Command{
+				Op:      fsm.OpProduce,
+				TimeMs:  now,
+				Produce: []fsm.ProducePartition{{Topic: rt.Topic, Partition: rp.Partition, Batches: batches}},
+			}, ext)
+			parts = append(parts, pp)
+		}
+	}
+	timeout := time.Duration(req.TimeoutMillis) * time.Millisecond
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	return func() kmsg.Response {
+		deadline := time.NewTimer(timeout)
+		defer deadline.Stop()
+		for _, pp := range parts {
+			s.finishProduce(req.Acks, pp, deadline.C)
+		}
+		if req.Acks == 0 {
+			return nil
+		}
+		return resp
+	}
+}
+
+// finishProduce waits for one partition's proposal as acks asks and fills its
+// response.
+func (s *Server) finishProduce(acks int16, pp *producePart, deadline <-chan time.Time) {
+	p := pp.proposal
+	var err error
+	wait := p.Done()
+	if acks == 1 {
+		wait = p.Stored()
+	}
+	if acks != 0 {
+		select {
+		case <-wait:
+		case <-deadline:
+			err = kerr.RequestTimedOut
+		case <-s.ctx.Done():
+			err = raftnode.ErrShutdown
+		}
+	}
+	applied := false
+	if err == nil {
+		select {
+		case <-p.Done():
+			applied = true
+			res, perr := p.Result()
+			err = perr
+			if err == nil && len(res.Partitions) == 1 {
+				pr := res.Partitions[0]
+				err = pr.Err
+				pp.resp.BaseOffset, pp.resp.LogStartOffset = pr.BaseOffset, pr.LogStart
+			}
+		default: // acks=1 or 0, stored but not yet applied
+		}
+	}
+	pp.resp.ErrorCode = codeOf(err)
+	if pp.endSpan != nil {
+		if applied || err != nil {
+			pp.endSpan(err)
+		} else {
+			go func() { <-p.Done(); _, e := p.Result(); pp.endSpan(e) }()
+		}
+	}
+	if err == nil {
+		s.obs.Produced(pp.topic, pp.records, pp.bytes)
+	}
+}
+
+// checkProduce validates one partition's records before anything is proposed.
+func (s *Server) checkProduce(req *kmsg.ProduceRequest, topic string, rp kmsg.ProduceRequestTopicPartition, isLeader bool) ([][]byte, []recordbatch.Header, int16) {
+	if req.TransactionID != nil {
+		return nil, nil, kerr.TransactionalIDAuthorizationFailed.Code
+	}
+	if req.Acks != 0 && req.Acks != 1 && req.Acks != -1 {
+		return nil, nil, kerr.InvalidRequiredAcks.Code
+	}
+	if !isLeader {
+		return nil, nil, kerr.NotLeaderForPartition.Code
+	}
+	t := s.state.Topic(topic)
+	if t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions) {
+		return nil, nil, kerr.UnknownTopicOrPartition.Code
+	}
+	batches, headers, err := recordbatch.Split(rp.Records)
+	if err != nil {
+		if errors.Is(err, recordbatch.ErrUnsupportedMagic) {
+			return nil, nil, kerr.UnsupportedForMessageFormat.Code
+		}
+		return nil, nil, kerr.CorruptMessage.Code
+	}
+	for _, h := range headers {
+		if int64(h.Length) > t.MaxMessageBytes() {
+			return nil, nil, kerr.MessageTooLarge.Code
+		}
+		if h.IsControl() {
+			return nil, nil, kerr.InvalidRecord.Code
+		}
+	}
+	return batches, headers, 0
+}

@@ -1,0 +1,145 @@
+package kafka
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/raftline/raftline/broker/recordbatch"
+)
+
+// Fetch v4-12.
+//
+// Served by the Raft leader only (a follower answers NOT_LEADER_OR_FOLLOWER,
+// as it is not the partitions' leader in Metadata). Everything readable is
+// committed, so the high watermark and the last stable offset are both the
+// partition's next offset. Batches are returned whole, from the one holding
+// the fetch offset, up to the partition's and the request's byte limits; the
+// first batch is always returned whole so a consumer makes progress.
+// Long poll: when fewer than MinBytes are available the request waits up to
+// MaxWaitMillis for new appends. Fetch sessions (v7+) are not kept: the
+// response's session id is 0, which tells clients to send full requests.
+// Topic ids (v13+) are not served.
+
+func init() { register(1, 4, 12, handleFetch) }
+
+func handleFetch(s *Server, ctx context.Context, r *request) func() kmsg.Response {
+	req := r.kreq.(*kmsg.FetchRequest)
+	return func() kmsg.Response {
+		wait := time.Duration(req.MaxWaitMillis) * time.Millisecond
+		timer := time.NewTimer(wait)
+		defer timer.Stop()
+		for {
+			appended := s.state.Appended()
+			resp, size, failed := s.collectFetch(req)
+			if size >= int(req.MinBytes) || wait <= 0 || failed {
+				return s.fetched(ctx, resp)
+			}
+			select {
+			case <-appended:
+			case <-timer.C:
+				resp, _, _ = s.collectFetch(req)
+				return s.fetched(ctx, resp)
+			case <-ctx.Done():
+				return resp
+			}
+		}
+	}
+}
+
+// fetched reports the records a response returns, per topic, to metrics and
+// traces.
+func (s *Server) fetched(ctx context.Context, resp *kmsg.FetchResponse) *kmsg.FetchResponse {
+	for _, t := range resp.Topics {
+		var records, bytes int64
+		for _, p := range t.Partitions {
+			records += countRecords(p.RecordBatches)
+			bytes += int64(len(p.RecordBatches))
+		}
+		if s.tracer != nil {
+			s.tracer.StartFetch(ctx, t.Topic)(records, nil)
+		}
+		if records > 0 {
+			s.obs.Fetched(t.Topic, records, bytes)
+		}
+	}
+	return resp
+}
+
+// countRecords counts the records in a run of stored (already checked) batches.
+func countRecords(b []byte) int64 {
+	var n int64
+	for len(b) >= recordbatch.HeaderSize {
+		h, err := recordbatch.Parse(b)
+		if err != nil {
+			return n
+		}
+		n += int64(h.RecordCount)
+		b = b[h.Length:]
+	}
+	return n
+}
+
+// collectFetch reads what the request asks for as of now, and reports whether
+// any partition failed (an error is answered at once, not after the long poll).
+func (s *Server) collectFetch(req *kmsg.FetchRequest) (resp *kmsg.FetchResponse, size int, failed bool) {
+	resp = req.ResponseKind().(*kmsg.FetchResponse)
+	if req.SessionID != 0 {
+		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+		return resp, 0, true
+	}
+	remaining := int(req.MaxBytes)
+	if remaining <= 0 {
+		remaining = 50 << 20
+	}
+	isLeader := s.node.IsLeader()
+	for _, rt := range req.Topics {
+		st := kmsg.NewFetchResponseTopic()
+		st.Topic = rt.Topic
+		st.TopicID = rt.TopicID
+		t := s.state.Topic(rt.Topic)
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewFetchResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+			sp.PreferredReadReplica = -1
+			sp.RecordBatches = []byte{} // empty, not null: librdkafka rejects a null record set
+			switch {
+			case !isLeader:
+				sp.ErrorCode = kerr.NotLeaderForPartition.Code
+			case t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions):
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			default:
+				log := t.Partitions[rp.Partition]
+				start, next := log.Offsets()
+				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = next, next, start
+				if rp.FetchOffset < start || rp.FetchOffset > next {
+					sp.ErrorCode = kerr.OffsetOutOfRange.Code
+					break
+				}
+				limit := min(int(rp.PartitionMaxBytes), remaining)
+				if rp.FetchOffset == next || limit <= 0 {
+					break
+				}
+				batches := log.Read(rp.FetchOffset, limit)
+				n := 0
+				for _, b := range batches {
+					n += len(b.Data)
+				}
+				buf := make([]byte, 0, n)
+				for _, b := range batches {
+					buf = append(buf, b.Data...)
+				}
+				sp.RecordBatches = buf
+				remaining -= n
+				size += n
+			}
+			failed = failed || sp.ErrorCode != 0
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp, size, failed
+}

@@ -1,0 +1,63 @@
+package kafka
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/raftline/raftline/broker/partlog"
+)
+
+// ListOffsets v1-6.
+//
+// Timestamp -1 is the latest offset (the high watermark), -2 the earliest
+// (the log start offset). Any other timestamp finds the first batch whose max
+// timestamp is at least it and returns that batch's base offset and max
+// timestamp: precise to the batch, as records inside a batch may be
+// compressed. No batch that late: offset -1. Served by the leader only.
+
+func init() { register(2, 1, 6, handleListOffsets) }
+
+func handleListOffsets(s *Server, _ context.Context, r *request) func() kmsg.Response {
+	req := r.kreq.(*kmsg.ListOffsetsRequest)
+	return func() kmsg.Response {
+		resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
+		isLeader := s.node.IsLeader()
+		for _, rt := range req.Topics {
+			st := kmsg.NewListOffsetsResponseTopic()
+			st.Topic = rt.Topic
+			t := s.state.Topic(rt.Topic)
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewListOffsetsResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.Timestamp, sp.Offset, sp.LeaderEpoch = -1, -1, -1
+				switch {
+				case !isLeader:
+					sp.ErrorCode = kerr.NotLeaderForPartition.Code
+				case t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions):
+					sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				default:
+					sp.Offset, sp.Timestamp = offsetFor(t.Partitions[rp.Partition], rp.Timestamp)
+				}
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp
+	}
+}
+
+func offsetFor(log *partlog.Log, ts int64) (offset, timestamp int64) {
+	start, next := log.Offsets()
+	switch ts {
+	case -1:
+		return next, -1
+	case -2:
+		return start, -1
+	}
+	if b, ok := log.OffsetForTimestamp(ts); ok {
+		return b.BaseOffset, b.MaxTimestamp
+	}
+	return -1, -1
+}

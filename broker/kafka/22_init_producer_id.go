@@ -1,0 +1,46 @@
+package kafka
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/raftline/raftline/broker/fsm"
+)
+
+// InitProducerID v0-4, for idempotent producers only.
+//
+// Any node answers: the allocation is a Raft entry, forwarded to the leader
+// when this node is not it, so every replica knows the id and can
+// deduplicate the producer's retried batches after a failover. A request that
+// names a transactional id is refused (no transaction coordinator). A client
+// asking to bump an existing id's epoch (v3+) gets a fresh id instead, which
+// is equally valid under KIP-360.
+
+func init() { register(22, 0, 4, handleInitProducerID) }
+
+func handleInitProducerID(s *Server, ctx context.Context, r *request) func() kmsg.Response {
+	req := r.kreq.(*kmsg.InitProducerIDRequest)
+	return func() kmsg.Response {
+		resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
+		resp.ProducerID, resp.ProducerEpoch = -1, -1
+		if req.TransactionalID != nil {
+			resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+			return resp
+		}
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		res, err := s.cluster.ApplyMeta(ctx, fsm.Command{Op: fsm.OpInitProducer, TimeMs: time.Now().UnixMilli()})
+		if err != nil {
+			resp.ErrorCode = codeOf(err)
+			if resp.ErrorCode == kerr.NotLeaderForPartition.Code {
+				resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+			}
+			return resp
+		}
+		resp.ProducerID, resp.ProducerEpoch = res.ProducerID, 0
+		return resp
+	}
+}

@@ -1,0 +1,164 @@
+// Package partlog holds one Kafka partition's log: an ordered run of record
+// batches, each already given its offsets by the FSM.
+//
+// The log lives in memory. It is not a second write-ahead log: the Raft log is
+// the only durable copy of a write, and a restarted node rebuilds every
+// partition log from the last snapshot plus the Raft entries after it. Batches
+// are immutable once appended, so a snapshot can share them with the live log
+// instead of copying bytes.
+package partlog
+
+import (
+	"sort"
+	"sync"
+)
+
+// Batch is one Kafka record batch (magic 2) with its offsets assigned.
+type Batch struct {
+	BaseOffset   int64
+	LastOffset   int64
+	MaxTimestamp int64 // milliseconds, as carried in the batch header
+	AppendTimeMs int64 // leader's clock when the batch was proposed; drives retention.ms
+	Data         []byte
+}
+
+// Records is the number of offsets the batch spans.
+func (b Batch) Records() int64 { return b.LastOffset - b.BaseOffset + 1 }
+
+// Log is one partition's batches. It is safe for one writer (the FSM) and many
+// readers (Fetch, ListOffsets).
+type Log struct {
+	mu       sync.RWMutex
+	batches  []Batch
+	start    int64 // log start offset: the first offset still held
+	next     int64 // high watermark: the offset the next record gets
+	bytes    int64
+	appended chan struct{} // closed and replaced on every append
+}
+
+// New returns an empty log whose first record will get offset start.
+func New(start int64) *Log {
+	return &Log{start: start, next: start, appended: make(chan struct{})}
+}
+
+// Append adds a batch holding n records, assigns it offsets and returns the
+// base offset. data must not be modified afterwards by the caller.
+func (l *Log) Append(data []byte, n int64, maxTimestamp, appendTimeMs int64) Batch {
+	l.mu.Lock()
+	b := Batch{BaseOffset: l.next, LastOffset: l.next + n - 1, MaxTimestamp: maxTimestamp, AppendTimeMs: appendTimeMs, Data: data}
+	l.batches = append(l.batches, b)
+	l.next += n
+	l.bytes += int64(len(data))
+	ch := l.appended
+	l.appended = make(chan struct{})
+	l.mu.Unlock()
+	close(ch)
+	return b
+}
+
+// Offsets reports the log start offset and the high watermark.
+func (l *Log) Offsets() (start, next int64) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.start, l.next
+}
+
+// Size is the total size of the batches held, in bytes.
+func (l *Log) Size() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.bytes
+}
+
+// Appended returns a channel closed at the next append, for long polls.
+func (l *Log) Appended() <-chan struct{} {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.appended
+}
+
+// Read returns the batches from the one holding offset on, stopping once
+// maxBytes is reached; the first batch is returned whole even when it alone
+// exceeds maxBytes, as Kafka does, so a consumer always makes progress.
+func (l *Log) Read(offset int64, maxBytes int) []Batch {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	i := l.find(offset)
+	var out []Batch
+	size := 0
+	for ; i < len(l.batches); i++ {
+		b := l.batches[i]
+		if len(out) > 0 && size+len(b.Data) > maxBytes {
+			break
+		}
+		out = append(out, b)
+		size += len(b.Data)
+	}
+	return out
+}
+
+// find returns the index of the batch holding offset, or len when none does.
+func (l *Log) find(offset int64) int {
+	return sort.Search(len(l.batches), func(i int) bool { return l.batches[i].LastOffset >= offset })
+}
+
+// OffsetForTimestamp returns the first batch whose max timestamp is at least
+// ts, and false when no batch is that late.
+func (l *Log) OffsetForTimestamp(ts int64) (Batch, bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	for _, b := range l.batches {
+		if b.MaxTimestamp >= ts {
+			return b, true
+		}
+	}
+	return Batch{}, false
+}
+
+// Trim drops whole batches from the front while keep returns false for them,
+// and reports how many batches were dropped. The log start offset moves to the
+// first batch kept (or the high watermark when none is).
+func (l *Log) Trim(keep func(b Batch, sizeAfter int64) bool) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	size := l.bytes
+	for n < len(l.batches) {
+		b := l.batches[n]
+		if keep(b, size) {
+			break
+		}
+		size -= int64(len(b.Data))
+		n++
+	}
+	if n == 0 {
+		return 0
+	}
+	l.batches = append([]Batch(nil), l.batches[n:]...)
+	l.bytes = size
+	if len(l.batches) > 0 {
+		l.start = l.batches[0].BaseOffset
+	} else {
+		l.start = l.next
+	}
+	return n
+}
+
+// Snapshot returns the log's state at this instant. The batches share their
+// bytes with the live log, which never modifies them.
+func (l *Log) Snapshot() (start, next int64, batches []Batch) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.start, l.next, append([]Batch(nil), l.batches...)
+}
+
+// Restore builds a log from a snapshot's state.
+func Restore(start, next int64, batches []Batch) *Log {
+	l := New(start)
+	l.next = next
+	l.batches = batches
+	for _, b := range batches {
+		l.bytes += int64(len(b.Data))
+	}
+	return l
+}

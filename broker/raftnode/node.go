@@ -1,0 +1,344 @@
+// Package raftnode runs one raftline node's Raft instance: the durable log
+// store, the TCP transport, the snapshot store, the raft.FSM adapter around
+// fsm.State, and the proposal API the Kafka layer writes through.
+//
+// There is one Raft group for the whole cluster and its leader leads every
+// partition. Nothing here assumes that: a group per partition would be one
+// Node per group sharing the transport.
+package raftnode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	wal "github.com/hashicorp/raft-wal"
+
+	"github.com/raftline/raftline/broker/fsm"
+)
+
+// Sentinel errors returned at this package's boundary; callers map them to
+// Kafka error codes.
+var (
+	ErrNotLeader = errors.New("not the raft leader")
+	// ErrIndeterminate means the entry was proposed but its fate is
+	// unknown (leadership lost, or the caller gave up waiting). It may
+	// still commit; a client must treat the write as not acknowledged.
+	ErrIndeterminate = errors.New("write outcome unknown")
+	ErrShutdown      = errors.New("node is shutting down")
+)
+
+// Config configures a node.
+type Config struct {
+	NodeID   int32
+	DataDir  string
+	RaftAddr string // address to bind for Raft traffic
+	// RaftAdvertiseAddr is the address other members dial; RaftAddr
+	// when empty. It must be a concrete host, not 0.0.0.0.
+	RaftAdvertiseAddr string
+	// Bootstrap is the initial membership; used only when DataDir holds
+	// no Raft state yet.
+	Bootstrap []raft.Server
+
+	HeartbeatTimeout   time.Duration
+	ElectionTimeout    time.Duration
+	LeaderLeaseTimeout time.Duration
+	CommitTimeout      time.Duration
+	SnapshotThreshold  uint64
+	SnapshotInterval   time.Duration
+	TrailingLogs       uint64
+
+	Logger *slog.Logger
+	// WrapTransport and WrapLogStore let telemetry decorate the transport
+	// and log store (RPC counts, append latency) without this package
+	// knowing about metrics.
+	WrapTransport func(raft.Transport) raft.Transport
+	WrapLogStore  func(raft.LogStore) raft.LogStore
+	// WrapFSM lets telemetry time FSM applies and snapshots.
+	WrapFSM func(raft.FSM) raft.FSM
+}
+
+// ServerID is the Raft server id of a Kafka node id.
+func ServerID(id int32) raft.ServerID { return raft.ServerID(strconv.Itoa(int(id))) }
+
+// NodeIDOf parses a Raft server id back into a Kafka node id.
+func NodeIDOf(id raft.ServerID) (int32, bool) {
+	n, err := strconv.ParseInt(string(id), 10, 32)
+	return int32(n), err == nil
+}
+
+// Node is a running Raft member.
+type Node struct {
+	cfg    Config
+	log    *slog.Logger
+	raft   *raft.Raft
+	State  *fsm.State
+	wal    *wal.WAL
+	trans  *raft.NetworkTransport
+	stored *storeNotifier
+	dir    string
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open starts a node.
+func Open(cfg Config) (*Node, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	dir := filepath.Join(cfg.DataDir, "raft")
+	if err := os.MkdirAll(filepath.Join(dir, "wal"), 0o755); err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger, State: fsm.New(), dir: dir}
+
+	hl := newHCLogger("raft", cfg.Logger)
+	w, err := wal.Open(filepath.Join(dir, "wal"), wal.WithLogger(hl.Named("wal")))
+	if err != nil {
+		return nil, fmt.Errorf("open raft log store: %w", err)
+	}
+	n.wal = w
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, hl.Named("snapshots"))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open snapshot store: %w", err)
+	}
+	adv := cfg.RaftAdvertiseAddr
+	if adv == "" {
+		adv = cfg.RaftAddr
+	}
+	addr, err := net.ResolveTCPAddr("tcp", adv)
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("raft address %q: %w", adv, err)
+	}
+	trans, err := raft.NewTCPTransportWithLogger(cfg.RaftAddr, addr, 3, 10*time.Second, hl.Named("transport"))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("listen for raft on %s: %w", cfg.RaftAddr, err)
+	}
+	n.trans = trans
+
+	rc := raft.DefaultConfig()
+	rc.LocalID = ServerID(cfg.NodeID)
+	rc.Logger = hl
+	setDur(&rc.HeartbeatTimeout, cfg.HeartbeatTimeout)
+	setDur(&rc.ElectionTimeout, cfg.ElectionTimeout)
+	setDur(&rc.LeaderLeaseTimeout, cfg.LeaderLeaseTimeout)
+	setDur(&rc.CommitTimeout, cfg.CommitTimeout)
+	setDur(&rc.SnapshotInterval, cfg.SnapshotInterval)
+	if cfg.SnapshotThreshold > 0 {
+		rc.SnapshotThreshold = cfg.SnapshotThreshold
+	}
+	if cfg.TrailingLogs > 0 {
+		rc.TrailingLogs = cfg.TrailingLogs
+	}
+	// Larger append batches carry more produce entries per RPC and fsync.
+	rc.MaxAppendEntries = 256
+
+	var logs raft.LogStore = w
+	n.stored = &storeNotifier{LogStore: logs}
+	logs = n.stored
+	if cfg.WrapLogStore != nil {
+		logs = cfg.WrapLogStore(logs)
+	}
+	var transport raft.Transport = trans
+	if cfg.WrapTransport != nil {
+		transport = cfg.WrapTransport(transport)
+	}
+	var machine raft.FSM = &adapter{state: n.State, log: n.log}
+	if cfg.WrapFSM != nil {
+		machine = cfg.WrapFSM(machine)
+	}
+
+	existing, err := raft.HasExistingState(w, w, snaps)
+	if err != nil {
+		n.closeStores()
+		return nil, err
+	}
+	if !existing && len(cfg.Bootstrap) > 0 {
+		if err := raft.BootstrapCluster(rc, w, w, snaps, trans, raft.Configuration{Servers: cfg.Bootstrap}); err != nil {
+			n.closeStores()
+			return nil, fmt.Errorf("bootstrap: %w", err)
+		}
+	} else if existing && len(cfg.Bootstrap) > 0 {
+		n.log.Info("data directory holds raft state; ignoring --bootstrap")
+	}
+	r, err := raft.NewRaft(rc, machine, logs, w, snaps, transport)
+	if err != nil {
+		n.closeStores()
+		return nil, fmt.Errorf("start raft: %w", err)
+	}
+	n.raft = r
+	return n, nil
+}
+
+func setDur(dst *time.Duration, v time.Duration) {
+	if v > 0 {
+		*dst = v
+	}
+}
+
+func (n *Node) closeStores() {
+	if n.trans != nil {
+		n.trans.Close()
+	}
+	n.wal.Close()
+}
+
+// Raft exposes the underlying Raft instance for observers and stats.
+func (n *Node) Raft() *raft.Raft { return n.raft }
+
+// ID is this node's id.
+func (n *Node) ID() int32 { return n.cfg.NodeID }
+
+// IsLeader reports whether this node is the Raft leader.
+func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
+
+// Leader returns the id of the leader this node knows, or -1.
+func (n *Node) Leader() int32 {
+	_, id := n.raft.LeaderWithID()
+	if nid, ok := NodeIDOf(id); ok && id != "" {
+		return nid
+	}
+	return -1
+}
+
+// Ready reports whether the node knows a leader and has applied everything it
+// knows to be committed.
+func (n *Node) Ready() bool {
+	return n.Leader() >= 0 && n.raft.AppliedIndex() >= n.raft.CommitIndex()
+}
+
+// Member is one server in the Raft configuration.
+type Member struct {
+	ID       int32
+	RaftAddr string
+	Voter    bool
+}
+
+// Members returns the current Raft configuration.
+func (n *Node) Members() ([]Member, error) {
+	f := n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return nil, err
+	}
+	var out []Member
+	for _, s := range f.Configuration().Servers {
+		id, _ := NodeIDOf(s.ID)
+		out = append(out, Member{ID: id, RaftAddr: string(s.Address), Voter: s.Suffrage == raft.Voter})
+	}
+	return out, nil
+}
+
+// Proposal is a command on its way through Raft.
+type Proposal struct {
+	future raft.ApplyFuture
+	stored chan struct{}
+	done   chan struct{}
+	result fsm.ApplyResult
+	err    error
+}
+
+// Stored is closed once the entry is in this (the leader's) log store, which
+// is what acks=1 waits for. It is also closed when the proposal ends.
+func (p *Proposal) Stored() <-chan struct{} { return p.stored }
+
+// Done is closed when the entry is applied or has failed.
+func (p *Proposal) Done() <-chan struct{} { return p.done }
+
+// Result is valid after Done is closed.
+func (p *Proposal) Result() (fsm.ApplyResult, error) { return p.result, p.err }
+
+// Propose submits a command with optional extensions (a trace context) and
+// returns at once. Proposals from one goroutine enter the log in call order.
+func (n *Node) Propose(c fsm.Command, extensions []byte) *Proposal {
+	p := &Proposal{stored: make(chan struct{}), done: make(chan struct{})}
+	data, err := fsm.Encode(c)
+	if err != nil {
+		p.err = err
+		close(p.stored)
+		close(p.done)
+		return p
+	}
+	key := n.stored.watch(data, p.stored)
+	p.future = n.raft.ApplyLog(raft.Log{Data: data, Extensions: extensions}, 5*time.Second)
+	go func() {
+		defer close(p.done)
+		err := p.future.Error()
+		n.stored.unwatch(key, p.stored)
+		switch {
+		case err == nil:
+			p.result, _ = p.future.Response().(fsm.ApplyResult)
+		case errors.Is(err, raft.ErrNotLeader):
+			p.err = ErrNotLeader
+		case errors.Is(err, raft.ErrRaftShutdown):
+			p.err = ErrShutdown
+		case errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, raft.ErrLeadershipTransferInProgress):
+			p.err = fmt.Errorf("%w: %v", ErrIndeterminate, err)
+		case errors.Is(err, raft.ErrEnqueueTimeout):
+			p.err = ErrNotLeader
+		default:
+			p.err = fmt.Errorf("%w: %v", ErrIndeterminate, err)
+		}
+	}()
+	return p
+}
+
+// Apply proposes a command and waits for it to be applied, or for ctx.
+func (n *Node) Apply(ctx context.Context, c fsm.Command) (fsm.ApplyResult, error) {
+	p := n.Propose(c, nil)
+	select {
+	case <-p.Done():
+		return p.Result()
+	case <-ctx.Done():
+		return fsm.ApplyResult{}, fmt.Errorf("%w: %v", ErrIndeterminate, ctx.Err())
+	}
+}
+
+// Close leaves the cluster gracefully: a leader first hands leadership to a
+// follower so clients see only a short gap, then Raft and the stores stop.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		if n.IsLeader() {
+			if err := n.raft.LeadershipTransfer().Error(); err != nil {
+				n.log.Warn("leadership transfer before shutdown failed", "err", err)
+			} else {
+				n.log.Info("transferred leadership before shutdown")
+			}
+		}
+		n.closeErr = n.raft.Shutdown().Error()
+		n.trans.Close()
+		if err := n.wal.Close(); err != nil && n.closeErr == nil {
+			n.closeErr = err
+		}
+	})
+	return n.closeErr
+}
+
+// Kill stops the node without a leadership transfer, as a crash would (the
+// in-process test harness uses it).
+func (n *Node) Kill() error {
+	n.closeOnce.Do(func() {
+		n.closeErr = n.raft.Shutdown().Error()
+		n.trans.Close()
+		n.wal.Close()
+	})
+	return n.closeErr
+}
+
+// Snapshot forces a snapshot and log compaction now.
+func (n *Node) Snapshot() error { return n.raft.Snapshot().Error() }
+
+// LogDir is the directory holding the Raft log and snapshots, for size metrics.
+func (n *Node) LogDir() string { return n.dir }

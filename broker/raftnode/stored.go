@@ -1,0 +1,55 @@
+package raftnode
+
+import (
+	"sync"
+	"unsafe"
+
+	"github.com/hashicorp/raft"
+)
+
+// storeNotifier tells proposers when their entry reached the leader's log
+// store, for acks=1. On the leader, hashicorp/raft hands StoreLogs the very
+// Log whose Data the proposer built, so the data pointer identifies it without
+// widening the entry format. If that ever stops holding, acks=1 degrades to
+// waiting for commit (Proposal.Stored closes when the proposal ends), never to
+// an early acknowledgement.
+type storeNotifier struct {
+	raft.LogStore
+	waiters sync.Map // *byte -> chan struct{}
+}
+
+func (s *storeNotifier) watch(data []byte, ch chan struct{}) *byte {
+	if len(data) == 0 {
+		return nil
+	}
+	key := unsafe.SliceData(data)
+	s.waiters.Store(key, ch)
+	return key
+}
+
+// unwatch forgets a proposal and closes its channel if StoreLogs did not.
+func (s *storeNotifier) unwatch(key *byte, ch chan struct{}) {
+	if key != nil {
+		if _, ok := s.waiters.LoadAndDelete(key); !ok {
+			return // StoreLogs closed it
+		}
+	}
+	close(ch)
+}
+
+func (s *storeNotifier) StoreLog(l *raft.Log) error { return s.StoreLogs([]*raft.Log{l}) }
+
+func (s *storeNotifier) StoreLogs(logs []*raft.Log) error {
+	if err := s.LogStore.StoreLogs(logs); err != nil {
+		return err
+	}
+	for _, l := range logs {
+		if len(l.Data) == 0 {
+			continue
+		}
+		if ch, ok := s.waiters.LoadAndDelete(unsafe.SliceData(l.Data)); ok {
+			close(ch.(chan struct{}))
+		}
+	}
+	return nil
+}

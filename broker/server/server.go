@@ -1,0 +1,347 @@
+// Package server assembles one raftline node: Raft, the FSM, the Kafka
+// listener and the HTTP endpoints. It is embeddable, so tests and other
+// programs start a full node in-process with Start.
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/raftline/raftline/broker/fsm"
+	"github.com/raftline/raftline/broker/httpapi"
+	"github.com/raftline/raftline/broker/kafka"
+	"github.com/raftline/raftline/broker/raftnode"
+)
+
+// Version is raftline's version, set at build time with -ldflags.
+var Version = "dev"
+
+// Config is a node's whole configuration.
+type Config struct {
+	NodeID              int32
+	DataDir             string
+	KafkaAddr           string
+	AdvertisedKafkaAddr string
+	RaftAddr            string
+	AdvertisedRaftAddr  string
+	HTTPAddr            string
+	Bootstrap           []raft.Server
+	ClusterID           string
+
+	AutoCreateTopics  bool
+	DefaultPartitions int32
+	MaxRequestBytes   int32
+	// RetentionInterval is how often the leader proposes a retention pass.
+	RetentionInterval time.Duration
+
+	HeartbeatTimeout   time.Duration
+	ElectionTimeout    time.Duration
+	LeaderLeaseTimeout time.Duration
+	SnapshotThreshold  uint64
+	SnapshotInterval   time.Duration
+	TrailingLogs       uint64
+
+	Logger *slog.Logger
+	// Hooks, used by telemetry.
+	WrapTransport func(raft.Transport) raft.Transport
+	WrapLogStore  func(raft.LogStore) raft.LogStore
+	WrapFSM       func(raft.FSM) raft.FSM
+	KafkaObserver kafka.Observer
+	Tracer        kafka.Tracer
+	// HTTPHandlers are mounted on the HTTP mux (for example /metrics).
+	HTTPHandlers map[string]http.Handler
+}
+
+// Server is a running node.
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	Node  *raftnode.Node
+	Kafka *kafka.Server
+	http  *http.Server
+	hln   net.Listener
+
+	client *http.Client
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// Start opens the node's stores, joins or bootstraps the cluster and starts
+// serving Kafka and HTTP.
+func Start(cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.ClusterID == "" {
+		cfg.ClusterID = "raftline"
+	}
+	if cfg.RetentionInterval <= 0 {
+		cfg.RetentionInterval = 30 * time.Second
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel, client: &http.Client{Timeout: 10 * time.Second}}
+
+	// Bind the client-facing listeners first: a port in use is reported
+	// before Raft starts and joins the cluster.
+	hln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("listen for HTTP on %s: %w", cfg.HTTPAddr, err)
+	}
+	s.hln = hln
+	node, err := raftnode.Open(raftnode.Config{
+		NodeID: cfg.NodeID, DataDir: cfg.DataDir, RaftAddr: cfg.RaftAddr, RaftAdvertiseAddr: cfg.AdvertisedRaftAddr, Bootstrap: cfg.Bootstrap,
+		HeartbeatTimeout: cfg.HeartbeatTimeout, ElectionTimeout: cfg.ElectionTimeout,
+		LeaderLeaseTimeout: cfg.LeaderLeaseTimeout, SnapshotThreshold: cfg.SnapshotThreshold,
+		SnapshotInterval: cfg.SnapshotInterval, TrailingLogs: cfg.TrailingLogs,
+		Logger: cfg.Logger, WrapTransport: cfg.WrapTransport, WrapLogStore: cfg.WrapLogStore, WrapFSM: cfg.WrapFSM,
+	})
+	if err != nil {
+		hln.Close()
+		cancel()
+		return nil, err
+	}
+	s.Node = node
+	s.Kafka = kafka.New(kafka.Config{
+		NodeID: cfg.NodeID, Addr: cfg.KafkaAddr, AdvertisedAddr: cfg.AdvertisedKafkaAddr, ClusterID: cfg.ClusterID,
+		MaxFrameBytes: cfg.MaxRequestBytes, AutoCreateTopics: cfg.AutoCreateTopics, DefaultPartitions: cfg.DefaultPartitions,
+		Logger: cfg.Logger, Observer: cfg.KafkaObserver,
+	}, node, s, cfg.Tracer)
+	if err := s.Kafka.Listen(); err != nil {
+		node.Kill()
+		hln.Close()
+		cancel()
+		return nil, fmt.Errorf("listen for Kafka on %s: %w", cfg.KafkaAddr, err)
+	}
+	mux := httpapi.Handler(s)
+	for path, h := range cfg.HTTPHandlers {
+		mux.Handle(path, h)
+	}
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s.goFn(func() {
+		if err := s.Kafka.Serve(); err != nil {
+			s.log.Error("Kafka listener stopped", "err", err)
+		}
+	})
+	s.goFn(func() {
+		if err := s.http.Serve(hln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("HTTP listener stopped", "err", err)
+		}
+	})
+	s.goFn(s.registerLoop)
+	s.goFn(s.retentionLoop)
+	s.log.Info("raftline node started", "kafka", s.Kafka.Addr(), "advertised_kafka", s.Kafka.AdvertisedAddr(),
+		"http", hln.Addr().String(), "raft", cfg.RaftAddr, "version", Version)
+	return s, nil
+}
+
+func (s *Server) goFn(f func()) {
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); f() }()
+}
+
+// KafkaAddr is the bound Kafka address.
+func (s *Server) KafkaAddr() string { return s.Kafka.Addr() }
+
+// HTTPAddr is the bound HTTP address.
+func (s *Server) HTTPAddr() string { return s.hln.Addr().String() }
+
+// Close shuts the node down gracefully (a leader hands leadership over first).
+func (s *Server) Close() error { return s.stop(false) }
+
+// Kill stops the node abruptly, without a leadership transfer, as a crash
+// would. The in-process test harness uses it.
+func (s *Server) Kill() error { return s.stop(true) }
+
+func (s *Server) stop(kill bool) error {
+	s.cancel()
+	var err error
+	if kill {
+		err = s.Node.Kill()
+	} else {
+		err = s.Node.Close()
+	}
+	s.Kafka.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	s.http.Shutdown(ctx)
+	s.wg.Wait()
+	return err
+}
+
+// Ready implements httpapi.Node.
+func (s *Server) Ready() bool { return s.Node.Ready() }
+
+// Cluster implements httpapi.Node.
+func (s *Server) Cluster() (httpapi.ClusterView, error) {
+	r := s.Node.Raft()
+	v := httpapi.ClusterView{
+		NodeID: s.cfg.NodeID, State: stateName(r.State()), LeaderID: s.Node.Leader(),
+		Term: r.CurrentTerm(), CommitIndex: r.CommitIndex(), AppliedIndex: r.AppliedIndex(), LastIndex: r.LastIndex(),
+	}
+	if n, ok := s.Node.State.Node(v.LeaderID); ok {
+		v.LeaderKafkaAddr = n.KafkaAddr
+	}
+	members, err := s.Node.Members()
+	if err != nil {
+		return v, err
+	}
+	for _, m := range members {
+		mm := httpapi.Member{ID: m.ID, RaftAddr: m.RaftAddr, Suffrage: "nonvoter"}
+		if m.Voter {
+			mm.Suffrage = "voter"
+		}
+		if n, ok := s.Node.State.Node(m.ID); ok {
+			mm.KafkaAddr = n.KafkaAddr
+		}
+		v.Members = append(v.Members, mm)
+	}
+	return v, nil
+}
+
+func stateName(st raft.RaftState) string {
+	switch st {
+	case raft.Leader:
+		return "leader"
+	case raft.Follower:
+		return "follower"
+	case raft.Candidate:
+		return "candidate"
+	}
+	return "shutdown"
+}
+
+// ApplyForwarded implements httpapi.Node: a follower's command, applied here
+// when this node leads.
+func (s *Server) ApplyForwarded(ctx context.Context, c fsm.Command) (httpapi.ApplyResponse, error) {
+	if !s.Node.IsLeader() {
+		return httpapi.ApplyResponse{ErrorCode: kerr.NotLeaderForPartition.Code}, raftnode.ErrNotLeader
+	}
+	c.TimeMs = time.Now().UnixMilli()
+	res, err := s.Node.Apply(ctx, c)
+	if err != nil {
+		return httpapi.ApplyResponse{}, err
+	}
+	out := httpapi.ApplyResponse{ProducerID: res.ProducerID}
+	var ke *kerr.Error
+	if errors.As(res.Err, &ke) {
+		out.ErrorCode = ke.Code
+	}
+	return out, nil
+}
+
+// ApplyMeta implements kafka.Cluster: apply on the leader, forwarding over
+// HTTP when this node is a follower.
+func (s *Server) ApplyMeta(ctx context.Context, c fsm.Command) (fsm.ApplyResult, error) {
+	c.TimeMs = time.Now().UnixMilli()
+	if s.Node.IsLeader() {
+		return s.Node.Apply(ctx, c)
+	}
+	leader, ok := s.Node.State.Node(s.Node.Leader())
+	if !ok || leader.HTTPAddr == "" {
+		return fsm.ApplyResult{}, raftnode.ErrNotLeader
+	}
+	body, err := fsm.Encode(c)
+	if err != nil {
+		return fsm.ApplyResult{}, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+leader.HTTPAddr+"/v1/internal/apply", bytes.NewReader(body))
+	if err != nil {
+		return fsm.ApplyResult{}, err
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return fsm.ApplyResult{}, fmt.Errorf("%w: %v", raftnode.ErrNotLeader, err)
+	}
+	defer resp.Body.Close()
+	var ar httpapi.ApplyResponse
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&ar); err != nil {
+		return fsm.ApplyResult{}, fmt.Errorf("%w: %s from leader", raftnode.ErrNotLeader, resp.Status)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fsm.ApplyResult{}, fmt.Errorf("%w: leader said %s", raftnode.ErrIndeterminate, ar.Error)
+	}
+	res := fsm.ApplyResult{ProducerID: ar.ProducerID}
+	if ar.ErrorCode != 0 {
+		res.Err = kerr.ErrorForCode(ar.ErrorCode)
+	}
+	return res, nil
+}
+
+// registerLoop keeps this node's addresses registered in the replicated
+// state, so every node can list it in Metadata and /v1/cluster.
+func (s *Server) registerLoop() {
+	self := fsm.Node{ID: s.cfg.NodeID, KafkaAddr: s.Kafka.AdvertisedAddr(), HTTPAddr: s.advertisedHTTP(), RaftAddr: s.raftAddr()}
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if n, ok := s.Node.State.Node(self.ID); !ok || n != self {
+			if s.Node.Leader() >= 0 {
+				ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+				n := self
+				if _, err := s.ApplyMeta(ctx, fsm.Command{Op: fsm.OpRegisterNode, Node: &n}); err != nil {
+					s.log.Debug("registering node addresses", "err", err)
+				}
+				cancel()
+			}
+		}
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// advertisedHTTP is the HTTP address other nodes forward to: the bound
+// address, with the advertised Kafka host when the bind host is unspecified.
+func (s *Server) advertisedHTTP() string {
+	host, port, _ := net.SplitHostPort(s.hln.Addr().String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		if khost, _, err := net.SplitHostPort(s.Kafka.AdvertisedAddr()); err == nil {
+			host = khost
+		}
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func (s *Server) raftAddr() string {
+	if s.cfg.AdvertisedRaftAddr != "" {
+		return s.cfg.AdvertisedRaftAddr
+	}
+	return s.cfg.RaftAddr
+}
+
+// retentionLoop has the leader propose a retention pass periodically. The
+// pass carries the leader's clock, so every replica trims identically.
+func (s *Server) retentionLoop() {
+	t := time.NewTicker(s.cfg.RetentionInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		if s.Node.IsLeader() {
+			ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+			if _, err := s.Node.Apply(ctx, fsm.Command{Op: fsm.OpRetention, TimeMs: time.Now().UnixMilli()}); err != nil {
+				s.log.Debug("retention pass", "err", err)
+			}
+			cancel()
+		}
+	}
+}

@@ -1,0 +1,128 @@
+// Command raftline is the raftline broker: `raftline serve` runs one node,
+// `raftline dev` a local three-node cluster.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/raftline/raftline/broker/config"
+	"github.com/raftline/raftline/broker/devcluster"
+	"github.com/raftline/raftline/broker/server"
+)
+
+const usage = `raftline: a Kafka-compatible broker whose every write is replicated through Raft.
+
+Usage:
+  raftline serve [flags]   run one node (raftline serve -h lists the flags)
+  raftline dev [flags]     run a local 3-node cluster (Kafka 9092-9094, HTTP 9644-9646, Raft 9192-9194)
+  raftline version         print the version
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stderr)
+	case "dev":
+		return dev(args[1:], stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, server.Version)
+		return 0
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "raftline: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+func serve(args []string, stderr io.Writer) int {
+	cfg, err := config.ParseServe(args, config.Getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "raftline serve: invalid configuration:\n")
+		for _, e := range unjoin(err) {
+			fmt.Fprintf(stderr, "  %v\n", e)
+		}
+		return 2
+	}
+	log := cfg.Logger(stderr)
+	cfg.Server.Logger = log
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv, err := server.Start(cfg.Server)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	<-ctx.Done()
+	log.Info("shutting down")
+	if err := srv.Close(); err != nil {
+		log.Error("shutdown", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func dev(args []string, stdout, stderr io.Writer) int {
+	o := devcluster.Defaults()
+	fs := flag.NewFlagSet("raftline dev", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "directory holding each node's data (node-1, node-2, ...)")
+	fs.IntVar(&o.Nodes, "nodes", o.Nodes, "number of nodes")
+	fs.StringVar(&o.Host, "host", o.Host, "host to listen on")
+	fs.IntVar(&o.KafkaPort, "kafka-port", o.KafkaPort, "Kafka port of node 1; node i uses this plus i-1")
+	fs.IntVar(&o.HTTPPort, "http-port", o.HTTPPort, "HTTP port of node 1")
+	fs.IntVar(&o.RaftPort, "raft-port", o.RaftPort, "Raft port of node 1")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	o.ServeArgs = fs.Args() // anything after -- goes to every `raftline serve`
+	if o.Nodes < 1 || o.Nodes > 9 {
+		fmt.Fprintf(stderr, "raftline dev: --nodes %d is not between 1 and 9\n", o.Nodes)
+		return 2
+	}
+	for _, p := range []struct {
+		name string
+		v    int
+	}{{"kafka-port", o.KafkaPort}, {"http-port", o.HTTPPort}, {"raft-port", o.RaftPort}} {
+		if p.v <= 0 || p.v+o.Nodes-1 > 65535 {
+			fmt.Fprintf(stderr, "raftline dev: --%s %d leaves no room for %d nodes\n", p.name, p.v, o.Nodes)
+			return 2
+		}
+	}
+	o.Stdout, o.Stderr = stdout, stderr
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := devcluster.Run(ctx, o); err != nil {
+		fmt.Fprintf(stderr, "raftline dev: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
