@@ -1,0 +1,48 @@
+package dashboards
+
+import (
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+	"github.com/grafana/grafana-foundation-sdk/go/units"
+)
+
+// broker shows the Kafka-facing side: RED per API key, data in and out per
+// topic, partition offsets and client connections.
+func broker() *dashboard.DashboardBuilder {
+	return newDashboard(UIDBroker, "raftline / Broker",
+		"Kafka API requests, errors and latency; records and bytes per topic; partitions and connections.").
+		WithRow(dashboard.NewRowBuilder("Kafka API (rate, errors, duration)")).
+		WithPanel(timeseriesPanel("Requests by API", units.RequestsPerSecond,
+			"Kafka requests handled per second by API key, over the selected nodes.",
+			query(`sum by (api) (rate(raftline_kafka_requests_total{job="$job", node_id=~"$node"}[$__rate_interval]))`, "{{api}}"))).
+		WithPanel(withLimits(timeseriesPanel("Errors by API and code", units.CountsPerSecond,
+			"Topic- and partition-level error codes returned per second, by API and Kafka error code. NOT_LEADER_OR_FOLLOWER bursts during elections are expected and clients retry them; a steady rate of anything else needs attention. Dashed lines: 1/s (orange), 10/s (red).",
+			query(`sum by (api, error_code) (rate(raftline_kafka_request_errors_total{job="$job", node_id=~"$node"}[$__rate_interval]))`, "{{api}} {{error_code}}")),
+			1, 10)).
+		WithPanel(timeseriesPanel("Latency p50 by API", units.Seconds,
+			"Median request latency by API, from request read to response written.",
+			query(`histogram_quantile(0.50, sum by (api, le) (rate(raftline_kafka_request_duration_seconds_bucket{job="$job", node_id=~"$node"}[$__rate_interval])))`, "{{api}}"))).
+		WithPanel(withLimits(timeseriesPanel("Latency p99 by API", units.Seconds,
+			"99th percentile request latency by API. Produce includes the raft commit. Fetch long-polls up to the client's max wait, so Fetch sitting near that wait is normal. Dashed lines: 100 ms (orange), 500 ms (red).",
+			query(`histogram_quantile(0.99, sum by (api, le) (rate(raftline_kafka_request_duration_seconds_bucket{job="$job", node_id=~"$node"}[$__rate_interval])))`, "{{api}}")),
+			0.1, 0.5)).
+		WithRow(dashboard.NewRowBuilder("Data per topic")).
+		WithPanel(timeseriesPanel("Records in by topic", units.RecordsPerSecond,
+			"Records accepted by Produce per second, by topic.",
+			query(`sum by (topic) (rate(raftline_produced_records_total{job="$job", node_id=~"$node"}[$__rate_interval]))`, "{{topic}}"))).
+		WithPanel(timeseriesPanel("Records out by topic", units.RecordsPerSecond,
+			"Records returned by Fetch per second, by topic. Higher than records in when several consumers read the same topic.",
+			query(`sum by (topic) (rate(raftline_fetched_records_total{job="$job", node_id=~"$node"}[$__rate_interval]))`, "{{topic}}"))).
+		WithPanel(timeseriesPanel("Bytes in by topic", units.BytesPerSecondSI,
+			"Record batch bytes accepted by Produce per second, by topic.",
+			query(`sum by (topic) (rate(raftline_produced_bytes_total{job="$job", node_id=~"$node"}[$__rate_interval]))`, "{{topic}}"))).
+		WithPanel(timeseriesPanel("Bytes out by topic", units.BytesPerSecondSI,
+			"Record batch bytes returned by Fetch per second, by topic.",
+			query(`sum by (topic) (rate(raftline_fetched_bytes_total{job="$job", node_id=~"$node"}[$__rate_interval]))`, "{{topic}}"))).
+		WithRow(dashboard.NewRowBuilder("Partitions and connections")).
+		WithPanel(timeseriesPanel("Partition high watermarks", units.Short,
+			"Next offset to be written per partition, the highest any selected node reports. A flat line under load means the partition stopped accepting writes.",
+			query(`max by (topic, partition) (raftline_partition_high_watermark{job="$job", node_id=~"$node"})`, "{{topic}}/{{partition}}"))).
+		WithPanel(timeseriesPanel("Client connections", units.Short,
+			"Open Kafka client connections per node.",
+			query(`raftline_connections{job="$job", node_id=~"$node"}`, "{{node_id}}")))
+}

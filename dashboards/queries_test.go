@@ -1,0 +1,239 @@
+package dashboards
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestQueriesListEveryPanel(t *testing.T) {
+	qs, err := Queries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(qs) != len(registry) {
+		t.Fatalf("Queries returned %d dashboards, want %d", len(qs), len(registry))
+	}
+	for i, d := range qs {
+		if d.UID != registry[i].uid || d.Title == "" || len(d.Panels) == 0 {
+			t.Errorf("dashboard %d: uid %q title %q with %d panels", i, d.UID, d.Title, len(d.Panels))
+		}
+		for _, p := range d.Panels {
+			if p.Title == "" || p.Type == "" || p.Type == "row" || len(p.Exprs) == 0 {
+				t.Errorf("%s: panel %+v", d.UID, p)
+			}
+		}
+	}
+}
+
+func TestExpand(t *testing.T) {
+	v := DefaultVars()
+	tests := []struct{ in, want string }{
+		{`rate(x{job="$job", node_id=~"$node"}[$__rate_interval])`, `rate(x{job="raftline", node_id=~".*"}[1m])`},
+		{`x{job="${job}", node_id=~"${node:regex}"}[$__interval]`, `x{job="raftline", node_id=~".*"}[15s]`},
+		{`loadgen_records_sent_total{job="$loadgen_job"}`, `loadgen_records_sent_total{job="loadgen"}`},
+		{`x{job="[[job]]"}`, `x{job="raftline"}`},
+		{`label_replace(x, "a", "$1", "b", "(.*)")`, `label_replace(x, "a", "$1", "b", "(.*)")`},
+	}
+	for _, tt := range tests {
+		got, err := Expand(tt.in, v)
+		if err != nil || got != tt.want {
+			t.Errorf("Expand(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+
+	v.Node = "node-2"
+	if got, _ := Expand(`x{node_id=~"$node"}`, v); got != `x{node_id=~"node-2"}` {
+		t.Errorf("Expand with one node = %q", got)
+	}
+	for _, in := range []string{`x[$__range]`, `x{a="$datasource"}`, `x{a="$nodes"}`} {
+		if _, err := Expand(in, DefaultVars()); err == nil {
+			t.Errorf("Expand(%q) succeeded; want an error for the unknown variable", in)
+		}
+	}
+}
+
+func TestEveryQueryExpands(t *testing.T) {
+	forEachExpr(t, func(where, e string) {
+		got, err := Expand(e, DefaultVars())
+		if err != nil {
+			t.Errorf("%s: %v", where, err)
+		} else if strings.ContainsAny(got, "$") {
+			t.Errorf("%s: %q still has a $", where, got)
+		}
+	})
+}
+
+func TestSelectors(t *testing.T) {
+	tests := []struct {
+		expr string
+		want []string
+	}{
+		{`up`, []string{"up"}},
+		{`sum by (node_id, le) (rate(a_bucket{job="j", x="rate(b)"}[1m]))`, []string{"a_bucket"}},
+		{`histogram_quantile(0.99, sum(rate(a_bucket[5m])) by (le))`, []string{"a_bucket"}},
+		{`a - on (node_id) group_left (leader_id) b offset 5m`, []string{"a", "b"}},
+		{`(count(a == 1) or vector(0)) >= bool (floor(max(b) / 2) + 1)`, []string{"a", "b"}},
+		{`time() - c{job="$job"} > 1e3 unless d`, []string{"c", "d"}},
+		{`sum without (instance) (e) and ignoring (x) f # g`, []string{"e", "f"}},
+		{`{__name__="h"} + i:recorded:rate5m`, []string{"i:recorded:rate5m"}},
+		{`topk(3, j) / quantile(0.5, k) + 0x1f`, []string{"j", "k"}},
+	}
+	for _, tt := range tests {
+		var got []string
+		for _, s := range selectors(tt.expr) {
+			got = append(got, s.metric)
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("selectors(%q) = %q, want %q", tt.expr, got, tt.want)
+		}
+	}
+	s := selectors(`rate(m{job="raftline", node_id=~".*"}[1m])`)
+	if len(s) != 1 || s[0].job() != "raftline" || s[0].matchers != `job="raftline", node_id=~".*"` {
+		t.Errorf("selector matchers parsed as %+v", s)
+	}
+}
+
+func TestMetricNames(t *testing.T) {
+	names, err := MetricNames()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"raft_commit_duration_seconds_bucket", // kept literally for comparison with /metrics
+		"raftline_produced_records_total",
+		"raft_current_term",
+		"go_gc_duration_seconds_sum",
+		"loadgen_publish_latency_seconds_bucket",
+	} {
+		if !slices.Contains(names, want) {
+			t.Errorf("MetricNames lacks %q", want)
+		}
+	}
+	if slices.Contains(names, "up") {
+		t.Error("MetricNames includes up, which no exporter serves")
+	}
+	if !slices.IsSorted(names) || len(slices.Compact(slices.Clone(names))) != len(names) {
+		t.Error("MetricNames is not sorted and unique")
+	}
+
+	byJob, err := MetricNamesByJob()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(byJob) != 2 {
+		t.Errorf("MetricNamesByJob has jobs %v, want raftline and loadgen", keys(byJob))
+	}
+	for _, n := range byJob["raftline"] {
+		if strings.HasPrefix(n, "loadgen_") {
+			t.Errorf("%s listed under job raftline", n)
+		}
+	}
+	for _, n := range byJob["loadgen"] {
+		if !strings.HasPrefix(n, "loadgen_") {
+			t.Errorf("%s listed under job loadgen", n)
+		}
+	}
+}
+
+func keys(m map[string][]string) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+// docs/METRICS.md is the contract between the exporters and the
+// dashboards: every name a panel reads must be documented there (or come
+// from the Go runtime and process collectors).
+func TestMetricNamesAreInTheContract(t *testing.T) {
+	documented, err := documentedMetrics(filepath.Join("..", "docs", "METRICS.md"))
+	if os.IsNotExist(err) {
+		t.Skip("docs/METRICS.md not present")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := MetricNames()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		if strings.HasPrefix(n, "go_") || strings.HasPrefix(n, "process_") {
+			continue
+		}
+		if documented[n] != "" {
+			continue
+		}
+		base, found := "", false
+		for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+			if b, ok := strings.CutSuffix(n, suffix); ok {
+				base, found = b, true
+			}
+		}
+		if found && documented[base] == "histogram" {
+			continue
+		}
+		t.Errorf("%s is not documented in docs/METRICS.md", n)
+	}
+}
+
+var metricRow = regexp.MustCompile("^\\|\\s*`([a-zA-Z_:][a-zA-Z0-9_:]*)`\\s*\\|\\s*(\\w+)\\s*\\|")
+
+// documentedMetrics maps each metric in the tables of METRICS.md to its type.
+func documentedMetrics(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	m := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if r := metricRow.FindStringSubmatch(sc.Text()); r != nil {
+			m[r[1]] = r[2]
+		}
+	}
+	return m, sc.Err()
+}
+
+// Every query, with variables expanded, is valid PromQL. The check uses
+// promtool's rule parser when promtool is installed.
+func TestEveryQueryParses(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Skip("promtool not installed")
+	}
+	var rules strings.Builder
+	rules.WriteString("groups:\n- name: dashboards\n  rules:\n")
+	var panels []string // record qN is the query of panels[N]
+	forEachExpr(t, func(where, e string) {
+		expanded, err := Expand(e, DefaultVars())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&rules, "  - record: q%d\n    expr: %q\n", len(panels), expanded)
+		panels = append(panels, where+": "+expanded)
+	})
+	path := filepath.Join(t.TempDir(), "queries.rules.yml")
+	if err := os.WriteFile(path, []byte(rules.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(promtool, "check", "rules", path).CombinedOutput(); err != nil {
+		t.Errorf("promtool check rules: %v\n%s", err, out)
+		for _, m := range regexp.MustCompile(`"q(\d+)"`).FindAllStringSubmatch(string(out), -1) {
+			if i, _ := strconv.Atoi(m[1]); i < len(panels) {
+				t.Errorf("q%d is %s", i, panels[i])
+			}
+		}
+	}
+}
