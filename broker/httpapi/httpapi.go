@@ -1,5 +1,6 @@
 // Package httpapi serves a node's HTTP endpoints: liveness, readiness, the
-// cluster view operators and tests read, and the internal endpoint followers
+// cluster view operators and tests read, per-partition digests that show
+// whether replicas are identical, and the internal endpoint followers
 // use to forward metadata commands to the leader.
 package httpapi
 
@@ -35,6 +36,24 @@ type ClusterView struct {
 	Members         []Member `json:"members"`
 }
 
+// PartitionDigest describes one partition's replica on this node. Equal
+// digests on two nodes mean byte-identical partition logs.
+type PartitionDigest struct {
+	Topic         string `json:"topic"`
+	Partition     int32  `json:"partition"`
+	LogStart      int64  `json:"log_start"`
+	HighWatermark int64  `json:"high_watermark"`
+	Bytes         int64  `json:"bytes"`
+	SHA256        string `json:"sha256"`
+}
+
+// PartitionsView is the body of GET /v1/partitions.
+type PartitionsView struct {
+	NodeID       int32             `json:"node_id"`
+	AppliedIndex uint64            `json:"applied_index"`
+	Partitions   []PartitionDigest `json:"partitions"`
+}
+
 // ApplyResponse is the body of POST /v1/internal/apply.
 type ApplyResponse struct {
 	ErrorCode  int16  `json:"error_code"`
@@ -46,6 +65,7 @@ type ApplyResponse struct {
 type Node interface {
 	Ready() bool
 	Cluster() (ClusterView, error)
+	Partitions() PartitionsView
 	// ApplyForwarded applies a metadata command on the leader.
 	ApplyForwarded(ctx context.Context, c fsm.Command) (ApplyResponse, error)
 }
@@ -78,6 +98,9 @@ func Handler(n Node) *http.ServeMux {
 			return
 		}
 		writeJSON(w, http.StatusOK, v)
+	})
+	mux.HandleFunc("GET /v1/partitions", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, n.Partitions())
 	})
 	mux.HandleFunc("POST /v1/internal/apply", func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxForwardBytes))

@@ -9,6 +9,8 @@
 package partlog
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"sort"
 	"sync"
 )
@@ -33,12 +35,11 @@ type Log struct {
 	start    int64 // log start offset: the first offset still held
 	next     int64 // high watermark: the offset the next record gets
 	bytes    int64
-	appended chan struct{} // closed and replaced on every append
 }
 
 // New returns an empty log whose first record will get offset start.
 func New(start int64) *Log {
-	return &Log{start: start, next: start, appended: make(chan struct{})}
+	return &Log{start: start, next: start}
 }
 
 // Append adds a batch holding n records, assigns it offsets and returns the
@@ -49,10 +50,7 @@ func (l *Log) Append(data []byte, n int64, maxTimestamp, appendTimeMs int64) Bat
 	l.batches = append(l.batches, b)
 	l.next += n
 	l.bytes += int64(len(data))
-	ch := l.appended
-	l.appended = make(chan struct{})
 	l.mu.Unlock()
-	close(ch)
 	return b
 }
 
@@ -68,13 +66,6 @@ func (l *Log) Size() int64 {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	return l.bytes
-}
-
-// Appended returns a channel closed at the next append, for long polls.
-func (l *Log) Appended() <-chan struct{} {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	return l.appended
 }
 
 // Read returns the batches from the one holding offset on, stopping once
@@ -142,6 +133,25 @@ func (l *Log) Trim(keep func(b Batch, sizeAfter int64) bool) int {
 		l.start = l.next
 	}
 	return n
+}
+
+// Digest summarises the log: offsets, size and a SHA-256 over every batch's
+// bytes in order. Replicas with equal digests hold byte-identical logs.
+type Digest struct {
+	Start, Next, Bytes int64
+	SHA256             string
+}
+
+// Digest computes the log's digest.
+func (l *Log) Digest() Digest {
+	start, next, batches := l.Snapshot()
+	h := sha256.New()
+	var n int64
+	for _, b := range batches {
+		h.Write(b.Data)
+		n += int64(len(b.Data))
+	}
+	return Digest{Start: start, Next: next, Bytes: n, SHA256: hex.EncodeToString(h.Sum(nil))}
 }
 
 // Snapshot returns the log's state at this instant. The batches share their

@@ -212,6 +212,20 @@ func (s *Server) Cluster() (httpapi.ClusterView, error) {
 	return v, nil
 }
 
+// Partitions implements httpapi.Node.
+func (s *Server) Partitions() httpapi.PartitionsView {
+	v := httpapi.PartitionsView{NodeID: s.cfg.NodeID, AppliedIndex: s.Node.Raft().AppliedIndex()}
+	for _, t := range s.Node.State.Topics() {
+		for i, log := range t.Partitions {
+			d := log.Digest()
+			v.Partitions = append(v.Partitions, httpapi.PartitionDigest{
+				Topic: t.Name, Partition: int32(i), LogStart: d.Start, HighWatermark: d.Next, Bytes: d.Bytes, SHA256: d.SHA256,
+			})
+		}
+	}
+	return v
+}
+
 func stateName(st raft.RaftState) string {
 	switch st {
 	case raft.Leader:

@@ -1,0 +1,40 @@
+# raftline — see README.md. `make run` starts a local 3-node cluster,
+# `make test` runs every test (installing the tools they need first).
+
+GO      ?= go
+BIN     := bin
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/raftline/raftline/broker/server.Version=$(VERSION)
+FUZZTIME ?= 10s
+
+.PHONY: all build run test tools vet unit fuzz bench-core clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/raftline ./cmd/raftline
+
+run: build
+	./$(BIN)/raftline dev
+
+tools:
+	./scripts/ensure-tools.sh
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -count=1 -timeout 30m ./...
+
+# Each fuzz target runs briefly on every test run; longer runs:
+# make fuzz FUZZTIME=5m
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParseRequest$$' -fuzztime $(FUZZTIME) ./broker/kafka
+	$(GO) test -run '^$$' -fuzz '^FuzzReadFrame$$' -fuzztime $(FUZZTIME) ./broker/kafka
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCommand$$' -fuzztime $(FUZZTIME) ./broker/fsm
+	$(GO) test -run '^$$' -fuzz '^FuzzParseBatch$$' -fuzztime $(FUZZTIME) ./broker/recordbatch
+
+test: tools vet unit fuzz
+
+clean:
+	rm -rf $(BIN) data
