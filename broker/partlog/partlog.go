@@ -30,11 +30,11 @@ func (b Batch) Records() int64 { return b.LastOffset - b.BaseOffset + 1 }
 // Log is one partition's batches. It is safe for one writer (the FSM) and many
 // readers (Fetch, ListOffsets).
 type Log struct {
-	mu       sync.RWMutex
-	batches  []Batch
-	start    int64 // log start offset: the first offset still held
-	next     int64 // high watermark: the offset the next record gets
-	bytes    int64
+	mu      sync.RWMutex
+	batches []Batch
+	start   int64 // log start offset: the first offset still held
+	next    int64 // high watermark: the offset the next record gets
+	bytes   int64
 }
 
 // New returns an empty log whose first record will get offset start.
