@@ -1,0 +1,288 @@
+package alerts
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"time"
+)
+
+// Job is the Prometheus job label raftline nodes are scraped under. Every
+// selector is scoped to it so the rules can share a Prometheus with other
+// systems exporting similarly named metrics.
+const Job = "raftline"
+
+// RunbookBaseURL is where each alert's runbook_url points; the runbook for
+// alert X is docs/runbooks/X.md in the repository.
+const RunbookBaseURL = "https://github.com/raftline/raftline/blob/main/docs/runbooks/"
+
+// RunbookURL returns the runbook address for an alert.
+func RunbookURL(alert string) string { return RunbookBaseURL + alert + ".md" }
+
+// Severity values. Alertmanager pages on critical, files a ticket for
+// warning and only records info.
+const (
+	SeverityCritical = "critical"
+	SeverityWarning  = "warning"
+	SeverityInfo     = "info"
+)
+
+var severities = map[string]bool{SeverityCritical: true, SeverityWarning: true, SeverityInfo: true}
+
+// recordName enforces the level:metric:operations naming convention for
+// recorded series.
+var recordName = regexp.MustCompile(`^[a-z][a-z0-9_]*:[a-z][a-z0-9_]*:[a-z0-9_]+$`)
+
+// Config holds the thresholds the rules are generated with. alerts/DESIGN.md
+// explains each default.
+type Config struct {
+	// StormElections leader changes seen by one node within StormWindow
+	// make an election storm. A single failover is one per node.
+	StormElections int
+	StormWindow    Duration
+	// StormFor is how long the storm condition must hold before paging.
+	StormFor Duration
+
+	// FollowerLagEntries is how many entries a live follower may trail the
+	// leader by, sustained, before it is reported.
+	FollowerLagEntries int
+
+	// CommitLatencyP99 and FsyncP99 bound the p99 of raft commit and of log
+	// store appends (which include the fsync).
+	CommitLatencyP99 time.Duration
+	FsyncP99         time.Duration
+
+	// LastContact is how long a follower may go without hearing from its
+	// leader, measured against hashicorp/raft's 1s default heartbeat timeout.
+	LastContact time.Duration
+
+	// ProduceErrorRatio is the tolerated share of Produce partition errors
+	// per Produce request.
+	ProduceErrorRatio float64
+
+	// RaftLogBudgetBytes is the disk space set aside for each node's raft
+	// log. raftline runs without node_exporter, so DiskFillingUp predicts
+	// the log's own size against this budget instead of filesystem space.
+	RaftLogBudgetBytes int64
+}
+
+// DefaultConfig returns the thresholds rules.yml is generated with.
+func DefaultConfig() Config {
+	return Config{
+		StormElections:     3,
+		StormWindow:        Duration(5 * time.Minute),
+		StormFor:           Duration(30 * time.Second),
+		FollowerLagEntries: 5000,
+		CommitLatencyP99:   250 * time.Millisecond,
+		FsyncP99:           100 * time.Millisecond,
+		LastContact:        500 * time.Millisecond,
+		ProduceErrorRatio:  0.05,
+		RaftLogBudgetBytes: 10 << 30,
+	}
+}
+
+// Recorded series names. Alerts read these rather than repeating the raw
+// expressions, and dashboards may use them too.
+const (
+	recCommitP99  = "node_id:raft_commit_duration_seconds:p99_rate5m"
+	recFsyncP99   = "node_id:raft_log_store_append_duration_seconds:p99_rate5m"
+	recRequests   = "api:raftline_kafka_requests:rate5m"
+	recErrors     = "api:raftline_kafka_request_errors:rate5m"
+	recErrorRatio = "api:raftline_kafka_request_errors_per_requests:ratio_rate5m"
+)
+
+// electionsRecord names the per-node election count over the storm window,
+// e.g. node_id:raft_leader_elections:increase5m.
+func electionsRecord(cfg Config) string {
+	return "node_id:raft_leader_elections:increase" + cfg.StormWindow.String()
+}
+
+// Groups returns raftline's rule groups for cfg.
+func Groups(cfg Config) []Group {
+	return []Group{
+		{Name: "raftline.recording", Rules: recordingRules(cfg)},
+		{Name: "raftline.alerts", Rules: alertingRules(cfg)},
+	}
+}
+
+func recordingRules(cfg Config) []Rule {
+	return []Rule{
+		{
+			// raft_leader_elections_total rises on every node that sees a
+			// new leader, so the per-node increase is "elections in the
+			// window" and must not be summed across nodes.
+			Record: electionsRecord(cfg),
+			Expr: fmt.Sprintf(`sum by (job, node_id) (increase(raft_leader_elections_total{job=%q}[%s]))`,
+				Job, cfg.StormWindow),
+		},
+		{
+			Record: recCommitP99,
+			Expr: fmt.Sprintf(`histogram_quantile(0.99, sum by (job, node_id, le) (rate(raft_commit_duration_seconds_bucket{job=%q}[5m])))`,
+				Job),
+		},
+		{
+			Record: recFsyncP99,
+			Expr: fmt.Sprintf(`histogram_quantile(0.99, sum by (job, node_id, le) (rate(raft_log_store_append_duration_seconds_bucket{job=%q}[5m])))`,
+				Job),
+		},
+		{
+			Record: recRequests,
+			Expr:   fmt.Sprintf(`sum by (job, api) (rate(raftline_kafka_requests_total{job=%q}[5m]))`, Job),
+		},
+		{
+			Record: recErrors,
+			Expr:   fmt.Sprintf(`sum by (job, api) (rate(raftline_kafka_request_errors_total{job=%q}[5m]))`, Job),
+		},
+		{
+			// Errors are counted per partition, requests per request, so
+			// this is errors per request and can exceed 1.
+			Record: recErrorRatio,
+			Expr:   recErrors + " / " + recRequests,
+		},
+	}
+}
+
+func alertingRules(cfg Config) []Rule {
+	sel := fmt.Sprintf(`{job=%q}`, Job)
+	window := cfg.StormWindow.String()
+	count := `{{ printf "%.0f" $value }}`
+	return []Rule{
+		alert("RaftElectionStorm", SeverityCritical, cfg.StormFor,
+			fmt.Sprintf("max by (job) (%s) >= %d", electionsRecord(cfg), cfg.StormElections),
+			"Raft leader election storm: "+count+" elections in "+window+".",
+			"A raftline node in job {{ $labels.job }} has seen "+count+" leader elections in the last "+window+
+				fmt.Sprintf(" (pages at %d; a single failover counts 1). ", cfg.StormElections)+
+				"Every election stalls all writes until the new leader commits, and repeated ones mean "+
+				"leadership is unstable: a crash loop, an overloaded node, a slow disk or a flapping network."),
+
+		alert("RaftLeaderChanged", SeverityInfo, 0,
+			fmt.Sprintf("max by (job) (%s) >= 1", electionsRecord(cfg)),
+			"Raft leadership changed in the last "+window+".",
+			"raftline nodes in job {{ $labels.job }} saw "+count+" leader election(s) in the last "+window+
+				". One is an ordinary failover and needs no action"+
+				fmt.Sprintf("; RaftElectionStorm pages at %d.", cfg.StormElections)),
+
+		alert("RaftNoLeader", SeverityCritical, Duration(time.Minute),
+			fmt.Sprintf("count by (job) (raft_has_leader%s == 0)\n==\ncount by (job) (raft_has_leader%s)", sel, sel),
+			"No raft leader in {{ $labels.job }} for 1m.",
+			"None of the {{ $value }} reachable raftline nodes in job {{ $labels.job }} has known a leader for 1m. "+
+				"Produce requests fail and nothing commits until a leader is elected."),
+
+		alert("RaftQuorumLost", SeverityCritical, Duration(time.Minute),
+			fmt.Sprintf("sum by (job) (up%s)\n<\nfloor(count by (job) (up%s) / 2) + 1", sel, sel),
+			"raftline has lost quorum: {{ $value }} node(s) up.",
+			"Only {{ $value }} of "+
+				`{{ with printf "count(up{job=%q})" $labels.job | query }}{{ . | first | value }}{{ end }}`+
+				" raftline nodes in job {{ $labels.job }} have been up for 1m, fewer than a majority. "+
+				"Without a majority no leader can be elected and no write can commit: produce is unavailable."),
+
+		alert("RaftMemberDown", SeverityWarning, Duration(2*time.Minute),
+			fmt.Sprintf("up%s == 0\nor\nraft_has_leader%s == 0", sel, sel),
+			"raftline node {{ $labels.instance }} is down or has no leader.",
+			"raftline node {{ $labels.instance }}{{ with $labels.node_id }} (node_id {{ . }}){{ end }} "+
+				"has been unreachable by Prometheus, or running without a known leader, for 2m. "+
+				"The cluster serves while a majority is healthy, but a 3-node cluster now survives no further failure."),
+
+		// Lag is only reported for followers that are up and following: a
+		// dead follower's lag grows without bound and is RaftMemberDown's
+		// to report. This relies on follower_id values being node ids.
+		alert("RaftFollowerLagging", SeverityWarning, Duration(5*time.Minute),
+			fmt.Sprintf("raft_follower_lag_entries%s > %d\nand on (job, follower_id)\n"+
+				`label_replace(raft_has_leader%s == 1, "follower_id", "$1", "node_id", "(.*)")`,
+				sel, cfg.FollowerLagEntries, sel),
+			"raft follower {{ $labels.follower_id }} is lagging behind the leader.",
+			"Follower {{ $labels.follower_id }} is {{ $value | humanize }} entries behind leader {{ $labels.node_id }}"+
+				fmt.Sprintf(" (threshold %d) and has been for 5m while still following. ", cfg.FollowerLagEntries)+
+				"If it falls past the entries the leader keeps after a snapshot it needs a full snapshot install, "+
+				"and it cannot take over leadership promptly."),
+
+		alert("RaftCommitLatencyHigh", SeverityWarning, Duration(5*time.Minute),
+			fmt.Sprintf("%s > %s", recCommitP99, seconds(cfg.CommitLatencyP99)),
+			"Slow raft commits on leader {{ $labels.node_id }}.",
+			"p99 propose-to-commit latency on leader {{ $labels.node_id }} is {{ $value | humanizeDuration }} over 5m"+
+				fmt.Sprintf(" (threshold %v). ", cfg.CommitLatencyP99)+
+				"Every acknowledged produce waits for a commit."),
+
+		alert("RaftFsyncSlow", SeverityWarning, Duration(10*time.Minute),
+			fmt.Sprintf("%s > %s", recFsyncP99, seconds(cfg.FsyncP99)),
+			"Slow raft log fsync on node {{ $labels.node_id }}.",
+			"p99 raft log store append (including fsync) on node {{ $labels.node_id }} is {{ $value | humanizeDuration }} over 5m"+
+				fmt.Sprintf(" (threshold %v). ", cfg.FsyncP99)+
+				"A slow disk delays commits on the leader and acknowledgements from followers, and can push the cluster into elections."),
+
+		// max_over_time catches contact that keeps dipping towards the
+		// election timeout between scrapes; the has_leader guard leaves
+		// nodes that lost their leader entirely to RaftMemberDown.
+		alert("RaftLastContactHigh", SeverityWarning, Duration(5*time.Minute),
+			fmt.Sprintf("max_over_time(raft_last_contact_seconds%s[1m]) > %s\nand on (job, node_id)\nraft_has_leader%s == 1",
+				sel, seconds(cfg.LastContact), sel),
+			"Node {{ $labels.node_id }} hears from its raft leader late.",
+			"Node {{ $labels.node_id }} has gone up to {{ $value | humanizeDuration }} without contact from its leader, "+
+				fmt.Sprintf("above %v in every minute for 5m. ", cfg.LastContact)+
+				"At the heartbeat timeout (1s by default) the follower starts an election."),
+
+		alert("BrokerProduceErrorRate", SeverityWarning, Duration(5*time.Minute),
+			fmt.Sprintf(`%s{api="Produce"} > %s`, recErrorRatio, num(cfg.ProduceErrorRatio)),
+			"raftline Produce requests are failing.",
+			"Produce requests in job {{ $labels.job }} returned {{ $value | humanizePercentage }} partition errors per request over 5m"+
+				fmt.Sprintf(" (threshold %s).", percent(cfg.ProduceErrorRatio))),
+
+		alert("DiskFillingUp", SeverityWarning, Duration(time.Hour),
+			fmt.Sprintf("predict_linear(raft_log_size_bytes%s[6h], 24 * 3600) > %d", sel, cfg.RaftLogBudgetBytes),
+			"raft log on node {{ $labels.node_id }} will outgrow its disk budget within 24h.",
+			"At its growth over the last 6h, the raft log on node {{ $labels.node_id }} (now "+
+				`{{ with printf "raft_log_size_bytes{job=%q,node_id=%q}" $labels.job $labels.node_id | query }}{{ . | first | value | humanize1024 }}B{{ end }}`+
+				") will reach {{ $value | humanize1024 }}B within 24h"+
+				fmt.Sprintf(", past its %s budget. ", bytesIEC(cfg.RaftLogBudgetBytes))+
+				"A node whose disk fills can no longer append to its log."),
+
+		alert("SnapshotFailing", SeverityWarning, 0,
+			fmt.Sprintf(`sum by (job, node_id) (increase(raft_snapshots_total{job=%q, result="failure"}[30m])) > 0`, Job),
+			"raft snapshots are failing on node {{ $labels.node_id }}.",
+			count+" snapshot(s) failed on node {{ $labels.node_id }} in the last 30m. "+
+				"Until one succeeds the raft log cannot be compacted: it keeps growing on disk and restarts replay more of it."),
+
+		alert("ScrapeTargetDown", SeverityWarning, Duration(3*time.Minute),
+			`up{job=~"raftline|loadgen"} == 0`,
+			"Prometheus cannot scrape {{ $labels.instance }}.",
+			"Prometheus has failed to scrape {{ $labels.instance }} (job {{ $labels.job }}) for 3m. "+
+				"Its metrics are missing from dashboards and from every other alert; "+
+				"for a raftline node, RaftMemberDown says whether the cluster lost it too."),
+	}
+}
+
+// alert builds an alerting rule with the labels and annotations every
+// raftline alert carries.
+func alert(name, severity string, forDur Duration, expr, summary, description string) Rule {
+	return Rule{
+		Alert:  name,
+		Expr:   expr,
+		For:    forDur,
+		Labels: map[string]string{"severity": severity},
+		Annotations: &Annotations{
+			Summary:     summary,
+			Description: description,
+			RunbookURL:  RunbookURL(name),
+		},
+	}
+}
+
+// seconds renders d as a PromQL number of seconds.
+func seconds(d time.Duration) string { return num(d.Seconds()) }
+
+func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+func percent(f float64) string { return num(f*100) + "%" }
+
+// bytesIEC renders whole binary units (10GiB) and falls back to bytes.
+func bytesIEC(n int64) string {
+	for _, u := range []struct {
+		shift uint
+		name  string
+	}{{40, "TiB"}, {30, "GiB"}, {20, "MiB"}} {
+		if n >= 1<<u.shift && n%(1<<u.shift) == 0 {
+			return fmt.Sprintf("%d%s", n>>u.shift, u.name)
+		}
+	}
+	return fmt.Sprintf("%dB", n)
+}

@@ -1,0 +1,45 @@
+// Command alertgen writes raftline's Prometheus rules (package alerts) to a
+// rule file. Run it from the repository root, or through go generate:
+//
+//	go run ./cmd/alertgen                  # writes alerts/rules.yml
+//	go run ./cmd/alertgen -o - -raft-log-budget 53687091200
+//
+// The committed alerts/rules.yml uses the defaults; the flags let a
+// deployment render the same rules with its own disk budget.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/raftline/raftline/alerts"
+)
+
+func main() {
+	cfg := alerts.DefaultConfig()
+	out := flag.String("o", "alerts/rules.yml", "output file, or - for stdout")
+	flag.Int64Var(&cfg.RaftLogBudgetBytes, "raft-log-budget", cfg.RaftLogBudgetBytes,
+		"bytes of disk set aside for each node's raft log (DiskFillingUp)")
+	flag.Parse()
+
+	if err := run(cfg, *out); err != nil {
+		fmt.Fprintln(os.Stderr, "alertgen:", err)
+		os.Exit(1)
+	}
+}
+
+func run(cfg alerts.Config, out string) error {
+	if cfg.RaftLogBudgetBytes <= 0 {
+		return fmt.Errorf("-raft-log-budget must be positive, got %d", cfg.RaftLogBudgetBytes)
+	}
+	b, err := alerts.Render(cfg)
+	if err != nil {
+		return err
+	}
+	if out == "-" {
+		_, err = os.Stdout.Write(b)
+		return err
+	}
+	return os.WriteFile(out, b, 0o644)
+}
