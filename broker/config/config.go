@@ -186,7 +186,7 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (*S
 // ParseBootstrap parses "id=raftaddr,id=raftaddr".
 func ParseBootstrap(v string) ([]raft.Server, error) {
 	var out []raft.Server
-	seen := map[string]bool{}
+	seen := map[int64]bool{} // by number: "1" and "01" are the same node
 	for _, part := range strings.Split(v, ",") {
 		id, addr, ok := strings.Cut(strings.TrimSpace(part), "=")
 		if !ok {
@@ -199,10 +199,10 @@ func ParseBootstrap(v string) ([]raft.Server, error) {
 		if _, _, err := splitHostPort(addr); err != nil {
 			return nil, fmt.Errorf("%q: %v", part, err)
 		}
-		if seen[id] {
-			return nil, fmt.Errorf("id %s named twice", id)
+		if seen[n] {
+			return nil, fmt.Errorf("id %d named twice", n)
 		}
-		seen[id] = true
+		seen[n] = true
 		out = append(out, raft.Server{ID: raftnode.ServerID(int32(n)), Address: raft.ServerAddress(addr), Suffrage: raft.Voter})
 	}
 	return out, nil

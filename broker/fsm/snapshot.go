@@ -195,7 +195,12 @@ func (s *State) Restore(r io.Reader) error {
 	for _, st := range m.Topics {
 		t := &Topic{Name: st.Name, ID: st.ID, Configs: st.Configs}
 		for _, sp := range st.Partitions {
-			batches := make([]partlog.Batch, 0, sp.Batches)
+			if sp.Batches < 0 {
+				return fmt.Errorf("%w: topic %q: %d batches", ErrBadSnapshot, st.Name, sp.Batches)
+			}
+			// The count is not trusted for allocation: the batches it
+			// promises must still be read.
+			batches := make([]partlog.Batch, 0, min(sp.Batches, 1024))
 			for range sp.Batches {
 				if _, err := io.ReadFull(br, hdr[:]); err != nil {
 					return fmt.Errorf("%w: %v", ErrBadSnapshot, err)

@@ -1,0 +1,315 @@
+package config
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/raftline/raftline/broker/raftnode"
+)
+
+// env is a getenv over a fixed map.
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+func noEnv(string) string { return "" }
+
+func parse(t *testing.T, getenv func(string) string, args ...string) (*Serve, error) {
+	t.Helper()
+	return ParseServe(args, getenv, io.Discard)
+}
+
+func mustParse(t *testing.T, getenv func(string) string, args ...string) *Serve {
+	t.Helper()
+	s, err := parse(t, getenv, args...)
+	if err != nil {
+		t.Fatalf("ParseServe(%q): %v", args, err)
+	}
+	return s
+}
+
+// errorsOf splits a joined error into its parts.
+func errorsOf(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	if err == nil {
+		return nil
+	}
+	return []error{err}
+}
+
+// flagsNamed returns the flags the error's parts start with ("--name: ...").
+func flagsNamed(t *testing.T, err error) []string {
+	t.Helper()
+	var names []string
+	for _, e := range errorsOf(err) {
+		name, _, ok := strings.Cut(strings.TrimPrefix(e.Error(), "--"), ":")
+		if !ok || !strings.HasPrefix(e.Error(), "--") {
+			t.Fatalf("error %q does not start with the flag name", e)
+		}
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func TestParseServe_OnlyNodeID_Defaults(t *testing.T) {
+	s := mustParse(t, noEnv, "--node-id=1")
+	c := s.Server
+	if c.NodeID != 1 || c.DataDir != "./data" || c.KafkaAddr != "127.0.0.1:9092" || c.RaftAddr != "127.0.0.1:9192" || c.HTTPAddr != "127.0.0.1:9644" {
+		t.Fatalf("addresses: %+v", c)
+	}
+	if c.ClusterID != "raftline" || !c.AutoCreateTopics || c.DefaultPartitions != 1 || c.MaxRequestBytes != 100<<20 {
+		t.Fatalf("kafka settings: %+v", c)
+	}
+	if c.HeartbeatTimeout != 500*time.Millisecond || c.ElectionTimeout != 500*time.Millisecond || c.LeaderLeaseTimeout != 500*time.Millisecond {
+		t.Fatalf("raft timeouts: %+v", c)
+	}
+	if c.RetentionInterval != 30*time.Second || c.SnapshotThreshold != 8192 || c.SnapshotInterval != 2*time.Minute || c.TrailingLogs != 10240 {
+		t.Fatalf("intervals: %+v", c)
+	}
+	if c.Bootstrap != nil || c.AdvertisedKafkaAddr != "" || c.AdvertisedRaftAddr != "" {
+		t.Fatalf("optional settings set: %+v", c)
+	}
+	if s.LogLevel != slog.LevelInfo || s.LogFormat != "text" {
+		t.Fatalf("logging: %v %q", s.LogLevel, s.LogFormat)
+	}
+}
+
+func TestParseServe_NoNodeID_Error(t *testing.T) {
+	_, err := parse(t, noEnv)
+	if got := flagsNamed(t, err); !slices.Equal(got, []string{"node-id"}) {
+		t.Fatalf("errors name %v, want [node-id]: %v", got, err)
+	}
+}
+
+func TestParseServe_SeveralBadValues_OneErrorPerValueNamingItsFlag(t *testing.T) {
+	_, err := parse(t, noEnv,
+		"--node-id=0",
+		"--data-dir=",
+		"--kafka-addr=no-port",
+		"--http-addr=localhost:99999",
+		"--cluster-id=",
+		"--default-partitions=10001",
+		"--max-request-bytes=10",
+		"--retention-check-interval=0s",
+		"--election-timeout=-1s",
+		"--snapshot-threshold=0",
+		"--snapshot-interval=0s",
+		"--log-level=loud",
+		"--log-format=yaml",
+	)
+	want := []string{
+		"cluster-id", "data-dir", "default-partitions", "election-timeout", "http-addr", "kafka-addr",
+		"log-format", "log-level", "max-request-bytes", "node-id", "retention-check-interval",
+		"snapshot-interval", "snapshot-threshold",
+	}
+	if got := flagsNamed(t, err); !slices.Equal(got, want) {
+		t.Fatalf("errors name\n %v\nwant\n %v\nerror:\n%v", got, want, err)
+	}
+}
+
+func TestParseServe_BadValuesEachShowTheValue(t *testing.T) {
+	_, err := parse(t, noEnv, "--node-id=1", "--log-format=yaml", "--default-partitions=-3")
+	for _, want := range []string{`"yaml"`, "-3"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not show %s: %v", want, err)
+		}
+	}
+}
+
+func TestParseServe_EnvFallback(t *testing.T) {
+	s := mustParse(t, env(map[string]string{
+		"RAFTLINE_NODE_ID":               "7",
+		"RAFTLINE_DATA_DIR":              "/var/lib/raftline",
+		"RAFTLINE_KAFKA_ADDR":            "0.0.0.0:19092",
+		"RAFTLINE_ADVERTISED_KAFKA_ADDR": "broker-7.example:19092",
+		"RAFTLINE_BOOTSTRAP":             "7=10.0.0.7:9192,8=10.0.0.8:9192",
+		"RAFTLINE_AUTO_CREATE_TOPICS":    "false",
+		"RAFTLINE_ELECTION_TIMEOUT":      "2s",
+		"RAFTLINE_SNAPSHOT_THRESHOLD":    "100",
+		"RAFTLINE_LOG_LEVEL":             "debug",
+		"RAFTLINE_LOG_FORMAT":            "json",
+	}))
+	c := s.Server
+	if c.NodeID != 7 || c.DataDir != "/var/lib/raftline" || c.KafkaAddr != "0.0.0.0:19092" || c.AdvertisedKafkaAddr != "broker-7.example:19092" {
+		t.Fatalf("from env: %+v", c)
+	}
+	if c.AutoCreateTopics || c.ElectionTimeout != 2*time.Second || c.SnapshotThreshold != 100 || len(c.Bootstrap) != 2 {
+		t.Fatalf("from env: %+v", c)
+	}
+	if s.LogLevel != slog.LevelDebug || s.LogFormat != "json" {
+		t.Fatalf("logging from env: %v %q", s.LogLevel, s.LogFormat)
+	}
+}
+
+func TestParseServe_CommandLineWinsOverEnv(t *testing.T) {
+	vars := env(map[string]string{
+		"RAFTLINE_NODE_ID":            "7",
+		"RAFTLINE_AUTO_CREATE_TOPICS": "false",
+		"RAFTLINE_CLUSTER_ID":         "from-env",
+		"RAFTLINE_LOG_FORMAT":         "not-even-valid",
+	})
+	// Given explicitly, even at its default value, a flag beats the
+	// environment; a bad environment value it overrides is never read.
+	s := mustParse(t, vars, "--node-id=3", "--auto-create-topics=true", "--log-format", "text")
+	if s.Server.NodeID != 3 || !s.Server.AutoCreateTopics || s.LogFormat != "text" {
+		t.Fatalf("command line lost: %+v", s.Server)
+	}
+	if s.Server.ClusterID != "from-env" {
+		t.Fatalf("unrelated env var ignored: cluster id %q", s.Server.ClusterID)
+	}
+}
+
+func TestParseServe_BadEnvValue_NamesTheVariable(t *testing.T) {
+	_, err := parse(t, env(map[string]string{"RAFTLINE_NODE_ID": "seven", "RAFTLINE_ELECTION_TIMEOUT": "soon"}))
+	if err == nil {
+		t.Fatal("bad env values accepted")
+	}
+	for _, want := range []string{`RAFTLINE_NODE_ID="seven"`, `RAFTLINE_ELECTION_TIMEOUT="soon"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name %s: %v", want, err)
+		}
+	}
+}
+
+func TestEnvName(t *testing.T) {
+	for flag, want := range map[string]string{
+		"node-id":               "RAFTLINE_NODE_ID",
+		"advertised-kafka-addr": "RAFTLINE_ADVERTISED_KAFKA_ADDR",
+		"bootstrap":             "RAFTLINE_BOOTSTRAP",
+	} {
+		if got := EnvName(flag); got != want {
+			t.Errorf("EnvName(%q) = %q, want %q", flag, got, want)
+		}
+	}
+}
+
+func TestParseServe_UnknownFlagOrExtraArgument_Error(t *testing.T) {
+	var stderr bytes.Buffer
+	if _, err := ParseServe([]string{"--node-id=1", "--no-such-flag"}, noEnv, &stderr); err == nil {
+		t.Fatal("unknown flag accepted")
+	}
+	if !strings.Contains(stderr.String(), "-node-id") {
+		t.Fatalf("no usage printed for an unknown flag: %q", stderr.String())
+	}
+	if _, err := parse(t, noEnv, "--node-id=1", "stray"); err == nil || !strings.Contains(err.Error(), "stray") {
+		t.Fatalf("extra argument: %v", err)
+	}
+}
+
+func TestParseServe_WildcardKafkaAddr_RequiresAdvertisedAddr(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:9092", ":9092", "[::]:9092"} {
+		_, err := parse(t, noEnv, "--node-id=1", "--kafka-addr="+addr)
+		if got := flagsNamed(t, err); !slices.Equal(got, []string{"advertised-kafka-addr"}) {
+			t.Errorf("--kafka-addr=%s without an advertised address: errors name %v (%v)", addr, got, err)
+		}
+		s, err := parse(t, noEnv, "--node-id=1", "--kafka-addr="+addr, "--advertised-kafka-addr=broker-1:9092")
+		if err != nil || s.Server.AdvertisedKafkaAddr != "broker-1:9092" {
+			t.Errorf("--kafka-addr=%s with an advertised address: %v", addr, err)
+		}
+	}
+	for _, adv := range []string{"0.0.0.0:9092", ":9092", "broker-1", "broker-1:x"} {
+		_, err := parse(t, noEnv, "--node-id=1", "--advertised-kafka-addr="+adv)
+		if got := flagsNamed(t, err); !slices.Equal(got, []string{"advertised-kafka-addr"}) {
+			t.Errorf("--advertised-kafka-addr=%s: errors name %v (%v)", adv, got, err)
+		}
+	}
+}
+
+func TestParseServe_WildcardRaftAddr_RequiresAdvertisedRaftAddr(t *testing.T) {
+	_, err := parse(t, noEnv, "--node-id=1", "--raft-addr=0.0.0.0:9192")
+	if got := flagsNamed(t, err); !slices.Equal(got, []string{"raft-addr"}) {
+		t.Fatalf("errors name %v (%v)", got, err)
+	}
+	s := mustParse(t, noEnv, "--node-id=1", "--raft-addr=0.0.0.0:9192", "--advertised-raft-addr=node-1:9192")
+	if s.Server.RaftAddr != "0.0.0.0:9192" || s.Server.AdvertisedRaftAddr != "node-1:9192" {
+		t.Fatalf("raft addresses: %q %q", s.Server.RaftAddr, s.Server.AdvertisedRaftAddr)
+	}
+}
+
+func TestParseServe_LeaderLeaseLongerThanHeartbeat_Error(t *testing.T) {
+	_, err := parse(t, noEnv, "--node-id=1", "--heartbeat-timeout=1s", "--leader-lease-timeout=2s")
+	if got := flagsNamed(t, err); !slices.Equal(got, []string{"leader-lease-timeout"}) {
+		t.Fatalf("errors name %v (%v)", got, err)
+	}
+}
+
+func TestParseServe_BootstrapMustNameThisNode(t *testing.T) {
+	_, err := parse(t, noEnv, "--node-id=4", "--bootstrap=1=a:9192,2=b:9192,3=c:9192")
+	if got := flagsNamed(t, err); !slices.Equal(got, []string{"bootstrap"}) || !strings.Contains(err.Error(), "4") {
+		t.Fatalf("errors name %v (%v)", got, err)
+	}
+	s := mustParse(t, noEnv, "--node-id=2", "--bootstrap=1=a:9192,2=b:9192,3=c:9192")
+	if len(s.Server.Bootstrap) != 3 {
+		t.Fatalf("bootstrap %v", s.Server.Bootstrap)
+	}
+}
+
+func TestParseServe_BadBootstrap_ReportedWithOtherErrors(t *testing.T) {
+	_, err := parse(t, noEnv, "--node-id=1", "--bootstrap=1=a:9192,oops", "--log-format=xml")
+	if got := flagsNamed(t, err); !slices.Equal(got, []string{"bootstrap", "log-format"}) {
+		t.Fatalf("errors name %v (%v)", got, err)
+	}
+}
+
+func TestParseBootstrap_Valid(t *testing.T) {
+	got, err := ParseBootstrap("1=10.0.0.1:9192, 2=node-2:9192 ,3=[::1]:9192")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []raft.Server{
+		{ID: raftnode.ServerID(1), Address: "10.0.0.1:9192", Suffrage: raft.Voter},
+		{ID: raftnode.ServerID(2), Address: "node-2:9192", Suffrage: raft.Voter},
+		{ID: raftnode.ServerID(3), Address: "[::1]:9192", Suffrage: raft.Voter},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestParseBootstrap_Errors(t *testing.T) {
+	tests := map[string]string{
+		"missing =":             "1:10.0.0.1:9192",
+		"empty":                 "",
+		"trailing comma":        "1=a:9192,",
+		"id not a number":       "one=a:9192",
+		"id zero":               "0=a:9192",
+		"id negative":           "-1=a:9192",
+		"id beyond 32 bits":     "2147483648=a:9192",
+		"duplicate id":          "1=a:9192,2=b:9192,1=c:9192",
+		"same id written twice": "1=a:9192,01=b:9192",
+		"address without port":  "1=a",
+		"port not a number":     "1=a:raft",
+		"port out of range":     "1=a:65536",
+		"empty address":         "1=",
+	}
+	for name, in := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, err := ParseBootstrap(in)
+			if err == nil {
+				t.Fatalf("ParseBootstrap(%q) = %+v, want an error", in, got)
+			}
+		})
+	}
+}
+
+func TestLogger_EveryLineCarriesNodeID(t *testing.T) {
+	s := mustParse(t, noEnv, "--node-id=5", "--log-format=json", "--log-level=warn")
+	var buf bytes.Buffer
+	log := s.Logger(&buf)
+	log.Info("hidden")
+	log.Warn("shown", "k", "v")
+	out := buf.String()
+	if strings.Contains(out, "hidden") || !strings.Contains(out, `"node_id":5`) || !strings.Contains(out, `"msg":"shown"`) {
+		t.Fatalf("log output %q", out)
+	}
+}

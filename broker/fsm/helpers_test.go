@@ -1,0 +1,149 @@
+package fsm
+
+import (
+	"bytes"
+	"fmt"
+	"hash/crc32"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/raftline/raftline/broker/partlog"
+)
+
+// batch builds a magic-2 record batch with kmsg, as a producer sends it: one
+// record per value, base offset 0, CRC-32C over the bytes from attributes on.
+// producerID -1 makes a plain (non-idempotent) batch.
+func batch(producerID int64, epoch int16, baseSeq int32, firstTs int64, values ...string) []byte {
+	var records []byte
+	for i, v := range values {
+		r := kmsg.Record{TimestampDelta64: int64(i), OffsetDelta: int32(i), Value: []byte(v)}
+		r.Length = int32(len(r.AppendTo(nil)) - 1) // body after its one-byte varint 0
+		records = r.AppendTo(records)
+	}
+	n := int32(len(values))
+	rb := kmsg.RecordBatch{
+		PartitionLeaderEpoch: -1,
+		Magic:                2,
+		LastOffsetDelta:      n - 1,
+		FirstTimestamp:       firstTs,
+		MaxTimestamp:         firstTs + int64(max(n-1, 0)),
+		ProducerID:           producerID,
+		ProducerEpoch:        epoch,
+		FirstSequence:        baseSeq,
+		NumRecords:           n,
+		Records:              records,
+	}
+	rb.Length = int32(len(rb.AppendTo(nil)) - 12)
+	rb.CRC = int32(crc32.Checksum(rb.AppendTo(nil)[21:], crc32.MakeTable(crc32.Castagnoli)))
+	return rb.AppendTo(nil)
+}
+
+// plain is a non-idempotent batch stamped at ts.
+func plain(ts int64, values ...string) []byte { return batch(-1, -1, -1, ts, values...) }
+
+// replica applies encoded entries to one State at increasing Raft indexes,
+// as raftnode does.
+type replica struct {
+	t     testing.TB
+	s     *State
+	index uint64
+}
+
+func newReplica(t testing.TB) *replica { return &replica{t: t, s: New()} }
+
+// apply encodes c and applies it at the next index.
+func (r *replica) apply(c Command) ApplyResult {
+	r.t.Helper()
+	data, err := Encode(c)
+	if err != nil {
+		r.t.Fatalf("Encode(%s): %v", c.Op, err)
+	}
+	r.index++
+	res, err := r.s.Apply(r.index, data)
+	if err != nil {
+		r.t.Fatalf("Apply(%s): %v", c.Op, err)
+	}
+	return res
+}
+
+func (r *replica) createTopic(name string, partitions int32, configs map[string]string) {
+	r.t.Helper()
+	res := r.apply(Command{Op: OpCreateTopic, TimeMs: 1, Topic: &CreateTopic{Name: name, Partitions: partitions, Configs: configs}})
+	if res.Err != nil {
+		r.t.Fatalf("create topic %q: %v", name, res.Err)
+	}
+}
+
+// produce applies one entry with batches for one partition and returns its
+// result.
+func (r *replica) produce(timeMs int64, topic string, partition int32, batches ...[]byte) PartitionResult {
+	r.t.Helper()
+	res := r.apply(Command{Op: OpProduce, TimeMs: timeMs, Produce: []ProducePartition{{Topic: topic, Partition: partition, Batches: batches}}})
+	if len(res.Partitions) != 1 {
+		r.t.Fatalf("produce returned %d partition results, want 1", len(res.Partitions))
+	}
+	return res.Partitions[0]
+}
+
+// mustProduce is produce that fails the test on a partition error.
+func (r *replica) mustProduce(timeMs int64, topic string, partition int32, batches ...[]byte) int64 {
+	r.t.Helper()
+	pr := r.produce(timeMs, topic, partition, batches...)
+	if pr.Err != nil {
+		r.t.Fatalf("produce to %s/%d: %v", topic, partition, pr.Err)
+	}
+	return pr.BaseOffset
+}
+
+func (r *replica) initProducer() int64 {
+	r.t.Helper()
+	return r.apply(Command{Op: OpInitProducer, TimeMs: 1}).ProducerID
+}
+
+func (r *replica) log(topic string, partition int32) *partlog.Log {
+	r.t.Helper()
+	tp := r.s.Topic(topic)
+	if tp == nil || int(partition) >= len(tp.Partitions) {
+		r.t.Fatalf("no partition %s/%d", topic, partition)
+	}
+	return tp.Partitions[partition]
+}
+
+// describe renders everything observable about a State except producers:
+// nodes, and each topic's id, configs and partition digests. Two replicas
+// that applied the same entries describe identically.
+func describe(s *State) string {
+	var b strings.Builder
+	for _, n := range s.Nodes() {
+		fmt.Fprintf(&b, "node %+v\n", n)
+	}
+	for _, t := range s.Topics() {
+		keys := make([]string, 0, len(t.Configs))
+		for k := range t.Configs {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		fmt.Fprintf(&b, "topic %s id %x configs", t.Name, t.ID)
+		for _, k := range keys {
+			fmt.Fprintf(&b, " %s=%s", k, t.Configs[k])
+		}
+		b.WriteString("\n")
+		for i, p := range t.Partitions {
+			fmt.Fprintf(&b, "  %d %+v\n", i, p.Digest())
+		}
+	}
+	return b.String()
+}
+
+// snapshotBytes writes s's snapshot out.
+func snapshotBytes(t testing.TB, s *State) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if _, err := s.Snapshot().WriteTo(&buf); err != nil {
+		t.Fatalf("WriteTo: %v", err)
+	}
+	return buf.Bytes()
+}
