@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/hashicorp/raft"
 
@@ -12,8 +13,9 @@ import (
 
 // adapter is the thin raft.FSM around fsm.State.
 type adapter struct {
-	state *fsm.State
-	log   *slog.Logger
+	state    *fsm.State
+	log      *slog.Logger
+	restores atomic.Int64
 }
 
 var (
@@ -42,6 +44,7 @@ func (a *adapter) Snapshot() (raft.FSMSnapshot, error) {
 
 func (a *adapter) Restore(r io.ReadCloser) error {
 	defer r.Close()
+	a.restores.Add(1)
 	return a.state.Restore(r)
 }
 

@@ -22,6 +22,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	wal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/raft-wal/metadb"
 
 	"github.com/raftline/raftline/broker/fsm"
 )
@@ -58,11 +59,11 @@ type Config struct {
 	TrailingLogs       uint64
 
 	Logger *slog.Logger
-	// WrapTransport and WrapLogStore let telemetry decorate the transport
-	// and log store (RPC counts, append latency) without this package
-	// knowing about metrics.
-	WrapTransport func(raft.Transport) raft.Transport
-	WrapLogStore  func(raft.LogStore) raft.LogStore
+	// RPCObserver and WrapLogStore let telemetry see Raft RPCs and log
+	// store calls (counts, replication spans, append latency) without this
+	// package knowing about metrics or traces.
+	RPCObserver  RPCObserver
+	WrapLogStore func(raft.LogStore) raft.LogStore
 	// WrapFSM lets telemetry time FSM applies and snapshots.
 	WrapFSM func(raft.FSM) raft.FSM
 }
@@ -78,14 +79,18 @@ func NodeIDOf(id raft.ServerID) (int32, bool) {
 
 // Node is a running Raft member.
 type Node struct {
-	cfg    Config
-	log    *slog.Logger
-	raft   *raft.Raft
-	State  *fsm.State
-	wal    *wal.WAL
-	trans  *raft.NetworkTransport
-	stored *storeNotifier
-	dir    string
+	cfg   Config
+	log   *slog.Logger
+	raft  *raft.Raft
+	State *fsm.State
+	wal   *wal.WAL
+	meta  *metadb.BoltMetaDB
+	trans *raft.NetworkTransport
+	// transport wraps trans; Raft talks through it.
+	transport *observedTransport
+	stored    *storeNotifier
+	fsm       *adapter
+	dir       string
 
 	closeOnce sync.Once
 	closeErr  error
@@ -103,14 +108,19 @@ func Open(cfg Config) (*Node, error) {
 	n := &Node{cfg: cfg, log: cfg.Logger, State: fsm.New(), dir: dir}
 
 	hl := newHCLogger("raft", cfg.Logger)
-	w, err := wal.Open(filepath.Join(dir, "wal"), wal.WithLogger(hl.Named("wal")))
+	// raft-wal's Close leaves its metadata database open (and locked), so
+	// the node owns it and closes it after the WAL; otherwise the same
+	// process could not reopen the store.
+	n.meta = &metadb.BoltMetaDB{}
+	w, err := wal.Open(filepath.Join(dir, "wal"), wal.WithLogger(hl.Named("wal")), wal.WithMetaStore(n.meta))
 	if err != nil {
+		n.meta.Close()
 		return nil, fmt.Errorf("open raft log store: %w", err)
 	}
 	n.wal = w
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, hl.Named("snapshots"))
 	if err != nil {
-		w.Close()
+		n.closeStores()
 		return nil, fmt.Errorf("open snapshot store: %w", err)
 	}
 	adv := cfg.RaftAdvertiseAddr
@@ -119,12 +129,12 @@ func Open(cfg Config) (*Node, error) {
 	}
 	addr, err := net.ResolveTCPAddr("tcp", adv)
 	if err != nil {
-		w.Close()
+		n.closeStores()
 		return nil, fmt.Errorf("raft address %q: %w", adv, err)
 	}
 	trans, err := raft.NewTCPTransportWithLogger(cfg.RaftAddr, addr, 3, 10*time.Second, hl.Named("transport"))
 	if err != nil {
-		w.Close()
+		n.closeStores()
 		return nil, fmt.Errorf("listen for raft on %s: %w", cfg.RaftAddr, err)
 	}
 	n.trans = trans
@@ -152,11 +162,9 @@ func Open(cfg Config) (*Node, error) {
 	if cfg.WrapLogStore != nil {
 		logs = cfg.WrapLogStore(logs)
 	}
-	var transport raft.Transport = trans
-	if cfg.WrapTransport != nil {
-		transport = cfg.WrapTransport(transport)
-	}
-	var machine raft.FSM = &adapter{state: n.State, log: n.log}
+	n.transport = newObservedTransport(trans, cfg.RPCObserver)
+	n.fsm = &adapter{state: n.State, log: n.log}
+	var machine raft.FSM = n.fsm
 	if cfg.WrapFSM != nil {
 		machine = cfg.WrapFSM(machine)
 	}
@@ -174,7 +182,7 @@ func Open(cfg Config) (*Node, error) {
 	} else if existing && len(cfg.Bootstrap) > 0 {
 		n.log.Info("data directory holds raft state; ignoring --bootstrap")
 	}
-	r, err := raft.NewRaft(rc, machine, logs, w, snaps, transport)
+	r, err := raft.NewRaft(rc, machine, logs, w, snaps, n.transport)
 	if err != nil {
 		n.closeStores()
 		return nil, fmt.Errorf("start raft: %w", err)
@@ -189,11 +197,17 @@ func setDur(dst *time.Duration, v time.Duration) {
 	}
 }
 
-func (n *Node) closeStores() {
-	if n.trans != nil {
+func (n *Node) closeStores() error {
+	if n.transport != nil {
+		n.transport.Close()
+	} else if n.trans != nil {
 		n.trans.Close()
 	}
-	n.wal.Close()
+	err := n.wal.Close()
+	if merr := n.meta.Close(); err == nil {
+		err = merr
+	}
+	return err
 }
 
 // Raft exposes the underlying Raft instance for observers and stats.
@@ -214,10 +228,19 @@ func (n *Node) Leader() int32 {
 	return -1
 }
 
-// Ready reports whether the node knows a leader and has applied everything it
-// knows to be committed.
+// Ready reports whether the node knows a leader and has applied everything
+// committed: on the leader its commit index; on a follower the commit index
+// the leader last announced, so a follower still catching up is not ready.
 func (n *Node) Ready() bool {
-	return n.Leader() >= 0 && n.raft.AppliedIndex() >= n.raft.CommitIndex()
+	if n.Leader() < 0 {
+		return false
+	}
+	applied := n.raft.AppliedIndex()
+	if n.IsLeader() {
+		return applied >= n.raft.CommitIndex()
+	}
+	announced := n.transport.leaderCommit.Load()
+	return announced > 0 && applied >= announced
 }
 
 // Member is one server in the Raft configuration.
@@ -318,8 +341,7 @@ func (n *Node) Close() error {
 			}
 		}
 		n.closeErr = n.raft.Shutdown().Error()
-		n.trans.Close()
-		if err := n.wal.Close(); err != nil && n.closeErr == nil {
+		if err := n.closeStores(); err != nil && n.closeErr == nil {
 			n.closeErr = err
 		}
 	})
@@ -331,14 +353,21 @@ func (n *Node) Close() error {
 func (n *Node) Kill() error {
 	n.closeOnce.Do(func() {
 		n.closeErr = n.raft.Shutdown().Error()
-		n.trans.Close()
-		n.wal.Close()
+		n.closeStores()
 	})
 	return n.closeErr
 }
 
 // Snapshot forces a snapshot and log compaction now.
 func (n *Node) Snapshot() error { return n.raft.Snapshot().Error() }
+
+// FirstIndex is the first index still in the Raft log store; it moves up as
+// snapshots compact the log.
+func (n *Node) FirstIndex() (uint64, error) { return n.wal.FirstIndex() }
+
+// SnapshotsRestored counts snapshots restored into the FSM since start: at
+// start-up from the local store, or sent by the leader (InstallSnapshot).
+func (n *Node) SnapshotsRestored() int64 { return n.fsm.restores.Load() }
 
 // LogDir is the directory holding the Raft log and snapshots, for size metrics.
 func (n *Node) LogDir() string { return n.dir }

@@ -7,7 +7,7 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// storeNotifier tells proposers when their entry reached the leader's log
+// storeNotifier wraps the log store. It tells proposers when their entry reached the leader's log
 // store, for acks=1. On the leader, hashicorp/raft hands StoreLogs the very
 // Log whose Data the proposer built, so the data pointer identifies it without
 // widening the entry format. If that ever stops holding, acks=1 degrades to
@@ -52,4 +52,19 @@ func (s *storeNotifier) StoreLogs(logs []*raft.Log) error {
 		}
 	}
 	return nil
+}
+
+// GetLog refuses entries below the first index. raft-wal keeps serving
+// entries that DeleteRange compacted away while they sit in its open tail
+// segment; the leader must instead see them as gone, so a follower that is
+// that far behind catches up by snapshot, as the LogStore contract says.
+func (s *storeNotifier) GetLog(index uint64, l *raft.Log) error {
+	first, err := s.LogStore.FirstIndex()
+	if err != nil {
+		return err
+	}
+	if index < first {
+		return raft.ErrLogNotFound
+	}
+	return s.LogStore.GetLog(index, l)
 }

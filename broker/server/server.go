@@ -55,7 +55,7 @@ type Config struct {
 
 	Logger *slog.Logger
 	// Hooks, used by telemetry.
-	WrapTransport func(raft.Transport) raft.Transport
+	RPCObserver   raftnode.RPCObserver
 	WrapLogStore  func(raft.LogStore) raft.LogStore
 	WrapFSM       func(raft.FSM) raft.FSM
 	KafkaObserver kafka.Observer
@@ -107,7 +107,7 @@ func Start(cfg Config) (*Server, error) {
 		HeartbeatTimeout: cfg.HeartbeatTimeout, ElectionTimeout: cfg.ElectionTimeout,
 		LeaderLeaseTimeout: cfg.LeaderLeaseTimeout, SnapshotThreshold: cfg.SnapshotThreshold,
 		SnapshotInterval: cfg.SnapshotInterval, TrailingLogs: cfg.TrailingLogs,
-		Logger: cfg.Logger, WrapTransport: cfg.WrapTransport, WrapLogStore: cfg.WrapLogStore, WrapFSM: cfg.WrapFSM,
+		Logger: cfg.Logger, RPCObserver: cfg.RPCObserver, WrapLogStore: cfg.WrapLogStore, WrapFSM: cfg.WrapFSM,
 	})
 	if err != nil {
 		hln.Close()

@@ -1,0 +1,364 @@
+// Package clustertest starts real raftline clusters inside a test process:
+// N nodes on loopback ports, short Raft timeouts, torn down by t.Cleanup.
+// Nodes can be killed (no leadership transfer, as a crash), stopped
+// gracefully and restarted on the same ports and data. Tests wait on
+// conditions with WaitFor, never on fixed sleeps.
+package clustertest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/raftline/raftline/broker/httpapi"
+	"github.com/raftline/raftline/broker/raftnode"
+	"github.com/raftline/raftline/broker/server"
+)
+
+// Options tune a cluster.
+type Options struct {
+	Nodes int
+	// Configure, when set, adjusts every node's configuration before start
+	// (telemetry hooks, snapshot thresholds).
+	Configure func(c *server.Config)
+	// LogLevel for node logs written to the test log (default: warn).
+	LogLevel slog.Level
+}
+
+// Cluster is a running test cluster.
+type Cluster struct {
+	t     testing.TB
+	Nodes []*Node
+	opts  Options
+}
+
+// Node is one member. Srv is nil while the node is down.
+type Node struct {
+	ID  int32
+	Cfg server.Config
+	mu  sync.Mutex
+	srv *server.Server
+}
+
+// Server returns the running server, or nil when the node is down.
+func (n *Node) Server() *server.Server {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.srv
+}
+
+// Up reports whether the node is running.
+func (n *Node) Up() bool { return n.Server() != nil }
+
+// Start starts a cluster and waits until it has a leader that every node
+// knows and every node has registered its addresses.
+func Start(t testing.TB, opts Options) *Cluster {
+	t.Helper()
+	if opts.Nodes == 0 {
+		opts.Nodes = 3
+	}
+	if opts.LogLevel == 0 {
+		opts.LogLevel = slog.LevelWarn
+	}
+	c := &Cluster{t: t, opts: opts}
+	dir := t.TempDir()
+	logFile, err := os.Create(filepath.Join(dir, "nodes.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &lockedWriter{w: logFile}
+	var boot []raft.Server
+	for i := 1; i <= opts.Nodes; i++ {
+		ports := FreePorts(t, 3)
+		n := &Node{ID: int32(i)}
+		n.Cfg = server.Config{
+			NodeID:             int32(i),
+			DataDir:            filepath.Join(dir, "node-"+strconv.Itoa(i)),
+			KafkaAddr:          "127.0.0.1:" + strconv.Itoa(ports[0]),
+			HTTPAddr:           "127.0.0.1:" + strconv.Itoa(ports[1]),
+			RaftAddr:           "127.0.0.1:" + strconv.Itoa(ports[2]),
+			AutoCreateTopics:   true,
+			DefaultPartitions:  1,
+			HeartbeatTimeout:   300 * time.Millisecond,
+			ElectionTimeout:    300 * time.Millisecond,
+			LeaderLeaseTimeout: 300 * time.Millisecond,
+			Logger:             slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: opts.LogLevel})).With("node_id", i),
+		}
+		boot = append(boot, raft.Server{ID: raftnode.ServerID(int32(i)), Address: raft.ServerAddress(n.Cfg.RaftAddr), Suffrage: raft.Voter})
+		c.Nodes = append(c.Nodes, n)
+	}
+	for _, n := range c.Nodes {
+		n.Cfg.Bootstrap = boot
+		if opts.Configure != nil {
+			opts.Configure(&n.Cfg)
+		}
+	}
+	t.Cleanup(func() {
+		for _, n := range c.Nodes {
+			if s := n.Server(); s != nil {
+				s.Kill()
+			}
+		}
+		logs.close()
+		if t.Failed() {
+			tailLog(t, logFile.Name(), 400)
+		}
+	})
+	for _, n := range c.Nodes {
+		c.StartNode(n)
+	}
+	c.WaitStable()
+	return c
+}
+
+// StartNode starts (or restarts) a node with its configuration and data.
+func (c *Cluster) StartNode(n *Node) {
+	c.t.Helper()
+	var s *server.Server
+	var err error
+	// A restarted node's ports were just released; retry briefly if the
+	// kernel has not freed them yet.
+	WaitFor(c.t, 10*time.Second, fmt.Sprintf("node %d to start", n.ID), func() bool {
+		s, err = server.Start(n.Cfg)
+		return err == nil
+	})
+	n.mu.Lock()
+	n.srv = s
+	n.mu.Unlock()
+}
+
+// Kill stops a node abruptly, without leadership transfer.
+func (c *Cluster) Kill(n *Node) {
+	n.mu.Lock()
+	s := n.srv
+	n.srv = nil
+	n.mu.Unlock()
+	if s != nil {
+		s.Kill()
+	}
+}
+
+// Stop stops a node gracefully.
+func (c *Cluster) Stop(n *Node) {
+	n.mu.Lock()
+	s := n.srv
+	n.srv = nil
+	n.mu.Unlock()
+	if s != nil {
+		s.Close()
+	}
+}
+
+// Restart kills and starts a node.
+func (c *Cluster) Restart(n *Node) {
+	c.Kill(n)
+	c.StartNode(n)
+}
+
+// Leader waits for a node that is up and leads, and returns it.
+func (c *Cluster) Leader() *Node {
+	c.t.Helper()
+	var leader *Node
+	WaitFor(c.t, 20*time.Second, "a leader", func() bool {
+		leader = nil
+		for _, n := range c.Nodes {
+			if s := n.Server(); s != nil && s.Node.IsLeader() {
+				leader = n
+			}
+		}
+		return leader != nil
+	})
+	return leader
+}
+
+// Followers returns the running nodes other than the leader.
+func (c *Cluster) Followers() []*Node {
+	l := c.Leader()
+	var out []*Node
+	for _, n := range c.Nodes {
+		if n != l && n.Up() {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// WaitStable waits until every running node agrees on one leader, has
+// registered its addresses and is ready.
+func (c *Cluster) WaitStable() {
+	c.t.Helper()
+	WaitFor(c.t, 30*time.Second, "a stable cluster", func() bool {
+		leader := int32(-1)
+		for _, n := range c.Nodes {
+			s := n.Server()
+			if s == nil {
+				continue
+			}
+			l := s.Node.Leader()
+			if l < 0 || (leader >= 0 && l != leader) || !s.Ready() {
+				return false
+			}
+			leader = l
+			for _, m := range c.Nodes {
+				if m.Up() {
+					if _, ok := s.Node.State.Node(m.ID); !ok {
+						return false
+					}
+				}
+			}
+		}
+		return leader >= 0
+	})
+}
+
+// KafkaAddrs lists every node's Kafka address, up or not.
+func (c *Cluster) KafkaAddrs() []string {
+	var out []string
+	for _, n := range c.Nodes {
+		out = append(out, n.Cfg.KafkaAddr)
+	}
+	return out
+}
+
+// Client returns a franz-go client seeded with every node, closed at cleanup.
+func (c *Cluster) Client(opts ...kgo.Opt) *kgo.Client {
+	c.t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.KafkaAddrs()...)}, opts...)...)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(cl.Close)
+	return cl
+}
+
+// Digests returns a running node's partition digests keyed "topic/partition".
+func (c *Cluster) Digests(n *Node) map[string]httpapi.PartitionDigest {
+	out := map[string]httpapi.PartitionDigest{}
+	if s := n.Server(); s != nil {
+		for _, p := range s.Partitions().Partitions {
+			out[p.Topic+"/"+strconv.Itoa(int(p.Partition))] = p
+		}
+	}
+	return out
+}
+
+// WaitReplicasIdentical waits until every running node holds byte-identical
+// partition logs (equal digests) and has applied the same index.
+func (c *Cluster) WaitReplicasIdentical() {
+	c.t.Helper()
+	WaitFor(c.t, 30*time.Second, "identical replicas", func() bool {
+		var ref map[string]httpapi.PartitionDigest
+		for _, n := range c.Nodes {
+			if !n.Up() {
+				continue
+			}
+			d := c.Digests(n)
+			if ref == nil {
+				ref = d
+				continue
+			}
+			if len(d) != len(ref) {
+				return false
+			}
+			for k, v := range ref {
+				if d[k] != v {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
+// WaitFor polls cond until it holds or the timeout passes, then fails the
+// test naming what it waited for.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	wait := 5 * time.Millisecond
+	for {
+		if cond() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(wait)
+		if wait < 100*time.Millisecond {
+			wait *= 2
+		}
+	}
+}
+
+// FreePorts returns n distinct free TCP ports on 127.0.0.1.
+func FreePorts(t testing.TB, n int) []int {
+	t.Helper()
+	var ls []net.Listener
+	var out []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		out = append(out, l.Addr().(*net.TCPAddr).Port)
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	return out
+}
+
+// Ctx returns a context cancelled at cleanup.
+func Ctx(t testing.TB) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// lockedWriter collects every node's log lines in one file, printed when a
+// test fails.
+type lockedWriter struct {
+	mu     sync.Mutex
+	w      *os.File
+	closed bool
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return len(p), nil
+	}
+	return l.w.Write(p)
+}
+
+func (l *lockedWriter) close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closed = true
+	l.w.Close()
+}
+
+func tailLog(t testing.TB, path string, n int) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	t.Logf("last %d node log lines:\n%s", len(lines), strings.Join(lines, "\n"))
+}

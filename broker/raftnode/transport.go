@@ -1,0 +1,200 @@
+package raftnode
+
+import (
+	"io"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/raft"
+)
+
+// RPCObserver sees every Raft RPC this node sends or receives, where it
+// really happens: on the transport. Telemetry counts and traces them from
+// here. cmd is the request: *raft.AppendEntriesRequest,
+// *raft.RequestVoteRequest, *raft.RequestPreVoteRequest,
+// *raft.InstallSnapshotRequest or *raft.TimeoutNowRequest. Methods must be
+// cheap: they run on Raft's replication and RPC paths.
+type RPCObserver interface {
+	// Sent is called as an RPC leaves for target; done, when not nil, is
+	// called with its response (or error) when that arrives.
+	Sent(target raft.ServerID, cmd any) (done func(resp any, err error))
+	// Received is called as an RPC arrives, before Raft handles it.
+	Received(cmd any)
+}
+
+// observedTransport decorates a raft.Transport, reporting RPCs to an
+// observer and remembering the highest commit index a leader has announced
+// (readiness compares it with the applied index).
+type observedTransport struct {
+	raft.Transport
+	obs          RPCObserver
+	consumer     chan raft.RPC
+	closed       chan struct{}
+	closeOnce    sync.Once
+	leaderCommit atomic.Uint64
+}
+
+var (
+	_ raft.Transport   = (*observedTransport)(nil)
+	_ raft.WithClose   = (*observedTransport)(nil)
+	_ raft.WithPreVote = (*observedTransport)(nil)
+)
+
+func newObservedTransport(t raft.Transport, obs RPCObserver) *observedTransport {
+	o := &observedTransport{Transport: t, obs: obs, consumer: make(chan raft.RPC), closed: make(chan struct{})}
+	go o.relay()
+	return o
+}
+
+// relay forwards inbound RPCs to Raft after observing them, until Close.
+func (o *observedTransport) relay() {
+	in := o.Transport.Consumer()
+	for {
+		select {
+		case rpc := <-in:
+			o.received(rpc.Command)
+			select {
+			case o.consumer <- rpc:
+			case <-o.closed:
+				return
+			}
+		case <-o.closed:
+			return
+		}
+	}
+}
+
+func (o *observedTransport) received(cmd any) {
+	if ae, ok := cmd.(*raft.AppendEntriesRequest); ok {
+		for {
+			cur := o.leaderCommit.Load()
+			if ae.LeaderCommitIndex <= cur || o.leaderCommit.CompareAndSwap(cur, ae.LeaderCommitIndex) {
+				break
+			}
+		}
+	}
+	if o.obs != nil {
+		o.obs.Received(cmd)
+	}
+}
+
+func (o *observedTransport) sent(target raft.ServerID, cmd any) func(any, error) {
+	if o.obs == nil {
+		return nil
+	}
+	return o.obs.Sent(target, cmd)
+}
+
+func finish(done func(any, error), resp any, err error) {
+	if done != nil {
+		done(resp, err)
+	}
+}
+
+func (o *observedTransport) Consumer() <-chan raft.RPC { return o.consumer }
+
+func (o *observedTransport) SetHeartbeatHandler(cb func(rpc raft.RPC)) {
+	if cb == nil {
+		o.Transport.SetHeartbeatHandler(nil)
+		return
+	}
+	o.Transport.SetHeartbeatHandler(func(rpc raft.RPC) {
+		o.received(rpc.Command)
+		cb(rpc)
+	})
+}
+
+func (o *observedTransport) AppendEntries(id raft.ServerID, target raft.ServerAddress, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
+	done := o.sent(id, args)
+	err := o.Transport.AppendEntries(id, target, args, resp)
+	finish(done, resp, err)
+	return err
+}
+
+func (o *observedTransport) RequestVote(id raft.ServerID, target raft.ServerAddress, args *raft.RequestVoteRequest, resp *raft.RequestVoteResponse) error {
+	done := o.sent(id, args)
+	err := o.Transport.RequestVote(id, target, args, resp)
+	finish(done, resp, err)
+	return err
+}
+
+func (o *observedTransport) RequestPreVote(id raft.ServerID, target raft.ServerAddress, args *raft.RequestPreVoteRequest, resp *raft.RequestPreVoteResponse) error {
+	pv, ok := o.Transport.(raft.WithPreVote)
+	if !ok {
+		return raft.ErrUnsupportedProtocol
+	}
+	done := o.sent(id, args)
+	err := pv.RequestPreVote(id, target, args, resp)
+	finish(done, resp, err)
+	return err
+}
+
+func (o *observedTransport) InstallSnapshot(id raft.ServerID, target raft.ServerAddress, args *raft.InstallSnapshotRequest, resp *raft.InstallSnapshotResponse, data io.Reader) error {
+	done := o.sent(id, args)
+	err := o.Transport.InstallSnapshot(id, target, args, resp, data)
+	finish(done, resp, err)
+	return err
+}
+
+func (o *observedTransport) TimeoutNow(id raft.ServerID, target raft.ServerAddress, args *raft.TimeoutNowRequest, resp *raft.TimeoutNowResponse) error {
+	done := o.sent(id, args)
+	err := o.Transport.TimeoutNow(id, target, args, resp)
+	finish(done, resp, err)
+	return err
+}
+
+func (o *observedTransport) AppendEntriesPipeline(id raft.ServerID, target raft.ServerAddress) (raft.AppendPipeline, error) {
+	p, err := o.Transport.AppendEntriesPipeline(id, target)
+	if err != nil {
+		return nil, err
+	}
+	op := &observedPipeline{AppendPipeline: p, t: o, id: id, out: make(chan raft.AppendFuture)}
+	go op.relay()
+	return op, nil
+}
+
+func (o *observedTransport) Close() error {
+	o.closeOnce.Do(func() { close(o.closed) })
+	if c, ok := o.Transport.(raft.WithClose); ok {
+		return c.Close()
+	}
+	return nil
+}
+
+// observedPipeline reports pipelined AppendEntries. Completed futures are
+// relayed to Raft through out after their outcome is reported; reading the
+// outcome first is safe because a future's result is kept once read.
+type observedPipeline struct {
+	raft.AppendPipeline
+	t       *observedTransport
+	id      raft.ServerID
+	out     chan raft.AppendFuture
+	pending sync.Map // *raft.AppendEntriesRequest -> func(any, error)
+}
+
+func (p *observedPipeline) AppendEntries(args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) (raft.AppendFuture, error) {
+	done := p.t.sent(p.id, args)
+	if done != nil {
+		p.pending.Store(args, done)
+	}
+	f, err := p.AppendPipeline.AppendEntries(args, resp)
+	if err != nil {
+		p.pending.Delete(args)
+		finish(done, nil, err)
+		return nil, err
+	}
+	return f, nil
+}
+
+func (p *observedPipeline) relay() {
+	for f := range p.AppendPipeline.Consumer() {
+		if done, ok := p.pending.LoadAndDelete(f.Request()); ok {
+			err := f.Error()
+			done.(func(any, error))(f.Response(), err)
+		}
+		p.out <- f
+	}
+	close(p.out)
+}
+
+func (p *observedPipeline) Consumer() <-chan raft.AppendFuture { return p.out }
