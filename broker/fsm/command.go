@@ -100,6 +100,11 @@ func Encode(c Command) ([]byte, error) {
 	var payload any
 	switch c.Op {
 	case OpProduce:
+		for _, p := range c.Produce {
+			if len(p.Topic) > 0xffff {
+				return nil, fmt.Errorf("%w: topic name of %d bytes", ErrMalformed, len(p.Topic))
+			}
+		}
 		return appendProduce(buf, c.Produce), nil
 	case OpRegisterNode:
 		payload = c.Node

@@ -52,7 +52,12 @@ func (s *State) checkSequence(topic string, partition int32, h recordbatch.Heade
 		return nil, -1, kerr.InvalidProducerEpoch
 	case h.ProducerEpoch > p.epoch:
 		// A client bumps its epoch to recover from an error; sequences
-		// start again from zero.
+		// start again from zero. Nothing changes unless the batch is
+		// accepted, so a refused batch cannot fence the producer's
+		// earlier retries.
+		if h.BaseSequence != 0 {
+			return nil, -1, kerr.OutOfOrderSequenceNumber
+		}
 		p.epoch = h.ProducerEpoch
 		p.parts = map[topicPartition]*sequences{}
 	}

@@ -24,6 +24,10 @@ import (
 // reading the old ones.
 const snapshotMagic = "RLSNAP1\n"
 
+// maxBatchSize bounds one batch a restore will allocate for: no Kafka request
+// that large is ever accepted.
+const maxBatchSize = 1 << 30
+
 // maxMetaSize bounds the JSON header a restore will allocate for.
 const maxMetaSize = 1 << 30
 
@@ -211,7 +215,11 @@ func (s *State) Restore(r io.Reader) error {
 					MaxTimestamp: int64(binary.BigEndian.Uint64(hdr[16:])),
 					AppendTimeMs: int64(binary.BigEndian.Uint64(hdr[24:])),
 				}
-				b.Data = make([]byte, binary.BigEndian.Uint32(hdr[32:]))
+				size := binary.BigEndian.Uint32(hdr[32:])
+				if size > maxBatchSize {
+					return fmt.Errorf("%w: batch of %d bytes", ErrBadSnapshot, size)
+				}
+				b.Data = make([]byte, size)
 				if _, err := io.ReadFull(br, b.Data); err != nil {
 					return fmt.Errorf("%w: %v", ErrBadSnapshot, err)
 				}
