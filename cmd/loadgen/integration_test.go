@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/raftline/raftline/loadgen"
+	"github.com/raftline/raftline/loadgen/kafka"
+)
+
+// TestIntegration_RaftlineDev builds raftline, starts its 3-node local
+// cluster on free ports in a temporary directory, and runs each loadgen
+// command against it, checking the JSON results.
+func TestIntegration_RaftlineDev(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts a 3-node raftline cluster")
+	}
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "cmd", "raftline")); err != nil {
+		t.Skip("cmd/raftline is not in this tree")
+	}
+	brokers := startDevCluster(t, root)
+
+	dir := t.TempDir()
+	common := []string{"--brokers", brokers, "--topic", "loadgen-it", "--partitions", "3", "--quiet"}
+
+	p := filepath.Join(dir, "produce.json")
+	mustRun(t, exitOK, append([]string{"produce", "--records", "5000", "--size", "512", "--verify", "--json", p}, common...)...)
+	res := mustRead(t, p)
+	if v := res.Verify; v == nil || !v.OK() || v.Acked != 5000 || v.Consumed != 5000 {
+		t.Errorf("produce --verify: %v", v)
+	}
+	if res.Produce.Records != 5000 || res.Produce.Bytes != 5000*512 || res.Publish.Count != 5000 || len(res.Series) == 0 {
+		t.Errorf("produce result: %+v publish %+v, %d samples", res.Produce, res.Publish, len(res.Series))
+	}
+	t.Logf("produce: %.0f records/s, publish p99 %dµs", res.Produce.RecordsPerSec, res.Publish.P99Micros)
+
+	c := filepath.Join(dir, "consume.json")
+	mustRun(t, exitOK, append([]string{"consume", "--records", "5000", "--consumers", "3", "--json", c}, common...)...)
+	res = mustRead(t, c)
+	if res.Consume.Records != 5000 || res.EndToEnd.Count != 5000 || res.Consume.ErrorCount() != 0 {
+		t.Errorf("consume result: %+v e2e %+v", res.Consume, res.EndToEnd)
+	}
+
+	e := filepath.Join(dir, "e2e.json")
+	mustRun(t, exitOK, append([]string{"e2e", "--rate", "1000", "--duration", "2s", "--warmup", "500ms",
+		"--producers", "2", "--consumers", "3", "--keys", "50", "--verify", "--json", e}, common...)...)
+	res = mustRead(t, e)
+	if v := res.Verify; v == nil || !v.OK() || v.Acked < 2400 {
+		t.Errorf("e2e --verify: %v", v)
+	}
+	if res.Produce.Records < 1990 || res.Produce.Records > 2010 || res.Consume.Records != res.Produce.Records {
+		t.Errorf("e2e measured %d produced, %d consumed; want ~2000 of each", res.Produce.Records, res.Consume.Records)
+	}
+	if res.Publish.Count == 0 || res.EndToEnd.Count == 0 || res.EndToEnd.P99Micros < res.EndToEnd.P50Micros {
+		t.Errorf("e2e latencies: publish %+v e2e %+v", res.Publish, res.EndToEnd)
+	}
+	t.Logf("e2e at 1000/s: publish p99 %dµs, end-to-end p99 %dµs", res.Publish.P99Micros, res.EndToEnd.P99Micros)
+}
+
+// startDevCluster runs `raftline dev` until the test ends and returns its
+// Kafka addresses once the cluster accepts a topic.
+func startDevCluster(t *testing.T, root string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "raftline")
+	build := exec.Command(goTool(), "build", "-o", bin, "./cmd/raftline")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building raftline: %v\n%s", err, out)
+	}
+
+	ports := freePortRuns(t, 3, 3) // Kafka, HTTP and Raft, three nodes each
+	logPath := filepath.Join(t.TempDir(), "raftline.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "dev", "--data-dir", t.TempDir(),
+		"--kafka-port", strconv.Itoa(ports[0]), "--http-port", strconv.Itoa(ports[1]), "--raft-port", strconv.Itoa(ports[2]))
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		logFile.Close()
+		if t.Failed() {
+			if b, err := os.ReadFile(logPath); err == nil {
+				t.Logf("raftline log (last 4KiB):\n%s", tail(b, 4096))
+			}
+		}
+	})
+
+	var addrs []string
+	for i := range 3 {
+		addrs = append(addrs, net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]+i)))
+	}
+	// Ready once a topic can be created and all its partitions have leaders.
+	cfg := loadgen.Config{Brokers: addrs, Topic: "loadgen-it-ready", Partitions: 1, Replication: -1}
+	clients, err := kafka.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer clients.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for {
+		if _, err = clients.EnsureTopic(ctx); err == nil {
+			return strings.Join(addrs, ",")
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("raftline dev exited: %v", err)
+		case <-ctx.Done():
+			t.Fatalf("raftline dev not ready after 60s: %v", err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func goTool() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+}
+
+// freePortRuns returns the first port of each of n runs of size consecutive
+// ports that are free on 127.0.0.1, with no run overlapping another.
+func freePortRuns(t *testing.T, n, size int) []int {
+	t.Helper()
+	var bases []int
+	taken := map[int]bool{}
+	for attempt := 0; len(bases) < n; attempt++ {
+		if attempt > 1000 {
+			t.Fatal("no free ports")
+		}
+		base := 20000 + rand.IntN(30000)
+		ok := true
+		for p := base; p < base+size && ok; p++ {
+			ok = !taken[p] && portFree(p)
+		}
+		if ok {
+			bases = append(bases, base)
+			for p := base; p < base+size; p++ {
+				taken[p] = true
+			}
+		}
+	}
+	return bases
+}
+
+func portFree(port int) bool {
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return false
+	}
+	ln.Close()
+	return true
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/raftline/raftline/loadgen"
+)
+
+// These tests run the whole command against franz-go's in-process fake
+// Kafka cluster, so the franz-go wiring, the flags and the JSON are tested
+// without a real broker. integration_test.go does the same against raftline.
+
+func fakeBrokers(t *testing.T) string {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return strings.Join(c.ListenAddrs(), ",")
+}
+
+// mustRun runs loadgen and fails the test unless it exits with want.
+func mustRun(t *testing.T, want int, args ...string) string {
+	t.Helper()
+	code, stdout, stderr := runCLI(t, args...)
+	if code != want {
+		t.Fatalf("loadgen %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, want, stdout, stderr)
+	}
+	return stdout
+}
+
+func mustRead(t *testing.T, path string) loadgen.Result {
+	t.Helper()
+	res, err := readResult(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestCLI_Fake_ProduceConsumeE2E(t *testing.T) {
+	brokers := fakeBrokers(t)
+	dir := t.TempDir()
+	common := []string{"--brokers", brokers, "--topic", "bench", "--partitions", "3", "--quiet"}
+
+	p := filepath.Join(dir, "produce.json")
+	out := mustRun(t, exitOK, append([]string{"produce", "--records", "3000", "--verify", "--json", p,
+		"--keys", "random", "--compression", "lz4"}, common...)...)
+	if !strings.Contains(out, "verify OK: acked 3000, consumed 3000, lost 0") {
+		t.Errorf("produce output:\n%s", out)
+	}
+	res := mustRead(t, p)
+	if res.Produce.Records != 3000 || res.Verify == nil || !res.Verify.OK() || res.Publish.Count != 3000 {
+		t.Errorf("produce result: %+v %+v", res.Produce, res.Verify)
+	}
+	if res.Config.Compression != "lz4" || res.Machine.CPUs == 0 || len(res.Series) == 0 {
+		t.Errorf("config %+v machine %+v series %d", res.Config, res.Machine, len(res.Series))
+	}
+
+	c := filepath.Join(dir, "consume.json")
+	mustRun(t, exitOK, append([]string{"consume", "--records", "3000", "--consumers", "3", "--json", c}, common...)...)
+	if res := mustRead(t, c); res.Consume.Records != 3000 || res.EndToEnd.Count != 3000 {
+		t.Errorf("consume result: %+v %+v", res.Consume, res.EndToEnd)
+	}
+
+	e := filepath.Join(dir, "e2e.json")
+	mustRun(t, exitOK, append([]string{"e2e", "--rate", "2000", "--duration", "1s", "--warmup", "200ms",
+		"--producers", "2", "--consumers", "2", "--group", "g", "--verify", "--json", e}, common...)...)
+	res = mustRead(t, e)
+	if !res.Verify.OK() || res.Verify.Acked == 0 || res.EndToEnd.Count == 0 || res.Publish.Count == 0 {
+		t.Errorf("e2e result: verify %v publish %+v e2e %+v", res.Verify, res.Publish, res.EndToEnd)
+	}
+	// 2000/s for 1s after warmup, scheduled exactly; the records are counted
+	// by their intended send time.
+	if res.Produce.Records < 1990 || res.Produce.Records > 2010 || res.Produce.WarmupRecords < 390 {
+		t.Errorf("e2e produced %d measured, %d warmup; want ~2000 and ~400", res.Produce.Records, res.Produce.WarmupRecords)
+	}
+	if res.Consume.Records != res.Produce.Records {
+		t.Errorf("consumed %d measured records, produced %d", res.Consume.Records, res.Produce.Records)
+	}
+
+	mustRun(t, exitOK, "compare", e, e)
+}
+
+func TestCLI_Fake_InterruptPrintsResultsSoFar(t *testing.T) {
+	brokers := fakeBrokers(t)
+	path := filepath.Join(t.TempDir(), "r.json")
+	interrupts := make(chan os.Signal, 1)
+	time.AfterFunc(700*time.Millisecond, func() { interrupts <- os.Interrupt })
+
+	var stdout, stderr syncBuffer
+	code := run([]string{"e2e", "--brokers", brokers, "--rate", "1000", "--duration", "1h", "--verify", "--json", path},
+		&stdout, &stderr, interrupts)
+	if code != exitInterrupted {
+		t.Fatalf("exit %d, want %d\n%s%s", code, exitInterrupted, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "interrupted: results so far") || !strings.Contains(stdout.String(), "verify OK") {
+		t.Errorf("stdout:\n%s", stdout.String())
+	}
+	res := mustRead(t, path)
+	if !res.Interrupted || res.Produce.Records == 0 || !res.Verify.OK() {
+		t.Errorf("result: interrupted %v produce %+v verify %v", res.Interrupted, res.Produce, res.Verify)
+	}
+}
+
+// syncBuffer is a bytes.Buffer that the signal goroutine and the run may
+// both write to.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -1,0 +1,89 @@
+package loadgen
+
+import (
+	"time"
+
+	"github.com/raftline/raftline/loadgen/latency"
+	"github.com/raftline/raftline/loadgen/ledger"
+)
+
+// ResultVersion is the version of the Result JSON layout. Raise it when a
+// field changes meaning so that old baselines are not compared blindly.
+const ResultVersion = 1
+
+// Result is everything a run measured. It is what --json writes and what
+// compare reads.
+type Result struct {
+	Version int       `json:"version"`
+	Config  Config    `json:"config"`
+	Machine Machine   `json:"machine"`
+	Started time.Time `json:"started"`
+	// Interrupted is set when the run was stopped before its duration or
+	// record count was reached.
+	Interrupted bool `json:"interrupted"`
+
+	// Produce and Consume are nil when the run did not produce or consume.
+	Produce *Throughput `json:"produce,omitempty"`
+	Consume *Throughput `json:"consume,omitempty"`
+	// Publish is the time from send (the intended send time at a fixed
+	// rate) to acknowledgement; EndToEnd from the same time to consumption.
+	Publish  *latency.Summary `json:"publish_latency,omitempty"`
+	EndToEnd *latency.Summary `json:"e2e_latency,omitempty"`
+	Verify   *ledger.Report   `json:"verify,omitempty"`
+
+	Series []Sample `json:"series"`
+}
+
+// Throughput is one direction of traffic. Records, Bytes and the rates
+// cover the measured part of the run, after warmup; Errors cover all of it.
+type Throughput struct {
+	// Sent is the number of records handed to the client (produce only).
+	Sent    int64 `json:"sent,omitempty"`
+	Records int64 `json:"records"`
+	Bytes   int64 `json:"bytes"`
+	// Seconds is from the end of warmup to the last measured record.
+	Seconds       float64 `json:"seconds"`
+	RecordsPerSec float64 `json:"records_per_sec"`
+	MiBPerSec     float64 `json:"mib_per_sec"`
+	// WarmupRecords were acknowledged or consumed during warmup.
+	WarmupRecords int64 `json:"warmup_records"`
+	// Foreign counts consumed records that this run did not produce, in the
+	// commands that read back their own records; they are not measured.
+	Foreign int64            `json:"foreign,omitempty"`
+	Errors  map[string]int64 `json:"errors"`
+}
+
+// ErrorCount is the total of Errors.
+func (t *Throughput) ErrorCount() int64 {
+	var n int64
+	for _, c := range t.Errors {
+		n += c
+	}
+	return n
+}
+
+// Sample is one progress interval, normally a second.
+type Sample struct {
+	// At is the end of the interval in seconds since the start.
+	At      float64 `json:"t"`
+	Seconds float64 `json:"seconds"`
+	Warmup  bool    `json:"warmup,omitempty"`
+
+	Sent          int64            `json:"sent"`
+	Acked         int64            `json:"acked"`
+	AckedBytes    int64            `json:"acked_bytes"`
+	Consumed      int64            `json:"consumed"`
+	ConsumedBytes int64            `json:"consumed_bytes"`
+	Errors        map[string]int64 `json:"errors,omitempty"`
+	Publish       latency.Summary  `json:"publish_latency"`
+	EndToEnd      latency.Summary  `json:"e2e_latency"`
+}
+
+// ErrorCount is the total of Errors.
+func (s Sample) ErrorCount() int64 {
+	var n int64
+	for _, c := range s.Errors {
+		n += c
+	}
+	return n
+}
