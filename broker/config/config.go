@@ -53,7 +53,8 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (*S
 		autoCreate    = fs.Bool("auto-create-topics", true, "create unknown topics when a client's Metadata request allows it")
 		defParts      = fs.Int("default-partitions", 1, "partitions of an auto-created topic, or one created with -1")
 		maxReq        = fs.Int("max-request-bytes", 100<<20, "largest Kafka request frame accepted; larger ones close the connection")
-		retention     = fs.Duration("retention-check-interval", 30*time.Second, "how often retention.ms and retention.bytes are applied")
+		retention     = fs.Duration("retention-check-interval", 10*time.Second, "how often retention.ms and retention.bytes are applied")
+		retBytes      = fs.Int64("default-retention-bytes", 1<<30, "retention.bytes of a topic created without one: partition logs are held in memory, so bound them (-1: no limit)")
 		heartbeat     = fs.Duration("heartbeat-timeout", 500*time.Millisecond, "Raft heartbeat timeout: how long a follower waits for the leader before starting an election")
 		election      = fs.Duration("election-timeout", 500*time.Millisecond, "Raft election timeout")
 		lease         = fs.Duration("leader-lease-timeout", 500*time.Millisecond, "how long a leader keeps leading without reaching a quorum")
@@ -159,6 +160,10 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (*S
 		}
 		return d
 	}
+	if *retBytes < -1 || *retBytes == 0 {
+		bad("default-retention-bytes", "%d is not -1 or a positive size", *retBytes)
+	}
+	c.DefaultRetentionBytes = *retBytes
 	c.RetentionInterval = positive("retention-check-interval", *retention)
 	c.HeartbeatTimeout = positive("heartbeat-timeout", *heartbeat)
 	c.ElectionTimeout = positive("election-timeout", *election)

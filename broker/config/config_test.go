@@ -73,7 +73,7 @@ func TestParseServe_OnlyNodeID_Defaults(t *testing.T) {
 	if c.HeartbeatTimeout != 500*time.Millisecond || c.ElectionTimeout != 500*time.Millisecond || c.LeaderLeaseTimeout != 500*time.Millisecond {
 		t.Fatalf("raft timeouts: %+v", c)
 	}
-	if c.RetentionInterval != 30*time.Second || c.SnapshotThreshold != 8192 || c.SnapshotInterval != 2*time.Minute || c.TrailingLogs != 10240 {
+	if c.RetentionInterval != 10*time.Second || c.DefaultRetentionBytes != 1<<30 || c.SnapshotThreshold != 8192 || c.SnapshotInterval != 2*time.Minute || c.TrailingLogs != 10240 {
 		t.Fatalf("intervals: %+v", c)
 	}
 	if c.Bootstrap != nil || c.AdvertisedKafkaAddr != "" || c.AdvertisedRaftAddr != "" {

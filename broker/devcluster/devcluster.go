@@ -37,7 +37,10 @@ type Options struct {
 // Defaults are the documented local-cluster ports the compose stack, the
 // dashboards and the tests assume.
 func Defaults() Options {
-	return Options{DataDir: "./data/dev", Nodes: 3, Host: "127.0.0.1", KafkaPort: 9092, HTTPPort: 9644, RaftPort: 9192}
+	return Options{DataDir: "./data/dev", Nodes: 3, Host: "127.0.0.1", KafkaPort: 9092, HTTPPort: 9644, RaftPort: 9192,
+		// Three nodes share one machine's memory: keep each partition's
+		// log to 256 MiB unless a topic says otherwise.
+		ServeArgs: []string{"--default-retention-bytes", "268435456"}}
 }
 
 // NodeAddrs are one node's addresses.

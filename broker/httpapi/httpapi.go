@@ -10,6 +10,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/raftline/raftline/broker/fsm"
@@ -99,6 +100,10 @@ func Handler(n Node) *http.ServeMux {
 		}
 		writeJSON(w, http.StatusOK, v)
 	})
+	// Profiles, for diagnosing a slow or stuck node in place.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("GET /v1/partitions", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, n.Partitions())
 	})

@@ -74,7 +74,9 @@ func (s *Server) autoCreate(ctx context.Context, name string) int16 {
 	if fsm.ValidateTopicName(name) != nil {
 		return kerr.InvalidTopicException.Code
 	}
-	res, err := s.cluster.ApplyMeta(ctx, fsm.Command{Op: fsm.OpCreateTopic, Topic: &fsm.CreateTopic{Name: name, Partitions: s.cfg.DefaultPartitions}})
+	configs := map[string]string{}
+	s.withDefaultConfigs(configs)
+	res, err := s.cluster.ApplyMeta(ctx, fsm.Command{Op: fsm.OpCreateTopic, Topic: &fsm.CreateTopic{Name: name, Partitions: s.cfg.DefaultPartitions, Configs: configs}})
 	if err == nil {
 		err = res.Err
 	}
@@ -83,6 +85,16 @@ func (s *Server) autoCreate(ctx context.Context, name string) int16 {
 	}
 	s.log.Info("auto-created topic", "topic", name, "partitions", s.cfg.DefaultPartitions)
 	return kerr.LeaderNotAvailable.Code
+}
+
+// withDefaultConfigs adds the broker's default topic configs that configs
+// does not set.
+func (s *Server) withDefaultConfigs(configs map[string]string) {
+	for k, v := range s.cfg.DefaultTopicConfigs {
+		if _, ok := configs[k]; !ok {
+			configs[k] = v
+		}
+	}
 }
 
 func (s *Server) topicByID(id [16]byte) *fsm.Topic {

@@ -51,6 +51,7 @@ func handleCreateTopics(s *Server, ctx context.Context, r *request) func() kmsg.
 					ct.Configs[c.Name] = *c.Value
 				}
 			}
+			s.withDefaultConfigs(ct.Configs)
 			var err error
 			var msg string
 			switch {

@@ -34,6 +34,10 @@ type Config struct {
 	MaxFrameBytes     int32
 	AutoCreateTopics  bool
 	DefaultPartitions int32
+	// DefaultTopicConfigs fill in what a new topic's creator leaves
+	// unset. They are written into the topic's Raft entry, so every
+	// replica holds the same values whatever its own flags.
+	DefaultTopicConfigs map[string]string
 	// MaxInflight bounds the requests read ahead on one connection.
 	MaxInflight int
 	Logger      *slog.Logger

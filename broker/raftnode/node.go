@@ -158,7 +158,13 @@ func Open(cfg Config) (*Node, error) {
 
 	var logs raft.LogStore = w
 	n.stored = &storeNotifier{LogStore: logs}
-	logs = n.stored
+	// The cache serves recent entries to replication from memory instead
+	// of reading them back from the WAL.
+	logs, err = raft.NewLogCache(4096, n.stored)
+	if err != nil {
+		n.closeStores()
+		return nil, err
+	}
 	if cfg.WrapLogStore != nil {
 		logs = cfg.WrapLogStore(logs)
 	}

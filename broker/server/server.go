@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -42,7 +43,10 @@ type Config struct {
 
 	AutoCreateTopics  bool
 	DefaultPartitions int32
-	MaxRequestBytes   int32
+	// DefaultRetentionBytes is retention.bytes for topics created without
+	// one (0: no default, keep Kafka's -1).
+	DefaultRetentionBytes int64
+	MaxRequestBytes       int32
 	// RetentionInterval is how often the leader proposes a retention pass.
 	RetentionInterval time.Duration
 
@@ -60,6 +64,10 @@ type Config struct {
 	WrapFSM       func(raft.FSM) raft.FSM
 	KafkaObserver kafka.Observer
 	Tracer        kafka.Tracer
+	// NodeStarted, when set, is called with the node as soon as Raft runs,
+	// before the node serves clients, and again on every restart, so
+	// telemetry can register Raft observers before the first election.
+	NodeStarted func(*raftnode.Node)
 	// HTTPHandlers are mounted on the HTTP mux (for example /metrics).
 	HTTPHandlers map[string]http.Handler
 }
@@ -89,7 +97,7 @@ func Start(cfg Config) (*Server, error) {
 		cfg.ClusterID = "raftline"
 	}
 	if cfg.RetentionInterval <= 0 {
-		cfg.RetentionInterval = 30 * time.Second
+		cfg.RetentionInterval = 10 * time.Second
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel, client: &http.Client{Timeout: 10 * time.Second}}
@@ -115,10 +123,14 @@ func Start(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.Node = node
+	if cfg.NodeStarted != nil {
+		cfg.NodeStarted(node)
+	}
 	s.Kafka = kafka.New(kafka.Config{
 		NodeID: cfg.NodeID, Addr: cfg.KafkaAddr, AdvertisedAddr: cfg.AdvertisedKafkaAddr, ClusterID: cfg.ClusterID,
 		MaxFrameBytes: cfg.MaxRequestBytes, AutoCreateTopics: cfg.AutoCreateTopics, DefaultPartitions: cfg.DefaultPartitions,
 		Logger: cfg.Logger, Observer: cfg.KafkaObserver,
+		DefaultTopicConfigs: defaultTopicConfigs(cfg),
 	}, node, s, cfg.Tracer)
 	if err := s.Kafka.Listen(); err != nil {
 		node.Kill()
@@ -146,6 +158,14 @@ func Start(cfg Config) (*Server, error) {
 	s.log.Info("raftline node started", "kafka", s.Kafka.Addr(), "advertised_kafka", s.Kafka.AdvertisedAddr(),
 		"http", hln.Addr().String(), "raft", cfg.RaftAddr, "version", Version)
 	return s, nil
+}
+
+func defaultTopicConfigs(cfg Config) map[string]string {
+	out := map[string]string{}
+	if cfg.DefaultRetentionBytes != 0 {
+		out[fsm.ConfigRetentionBytes] = strconv.FormatInt(cfg.DefaultRetentionBytes, 10)
+	}
+	return out
 }
 
 func (s *Server) goFn(f func()) {

@@ -96,7 +96,7 @@ func dev(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	o.ServeArgs = fs.Args() // anything after -- goes to every `raftline serve`
+	o.ServeArgs = append(o.ServeArgs, fs.Args()...) // anything after -- goes to every `raftline serve`
 	if o.Nodes < 1 || o.Nodes > 9 {
 		fmt.Fprintf(stderr, "raftline dev: --nodes %d is not between 1 and 9\n", o.Nodes)
 		return 2
