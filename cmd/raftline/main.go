@@ -8,9 +8,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/raftline/raftline/broker/config"
 	"github.com/raftline/raftline/broker/devcluster"
@@ -22,6 +25,7 @@ const usage = `raftline: a Kafka-compatible broker whose every write is replicat
 Usage:
   raftline serve [flags]   run one node (raftline serve -h lists the flags)
   raftline dev [flags]     run a local 3-node cluster (Kafka 9092-9094, HTTP 9644-9646, Raft 9192-9194)
+  raftline health --url U  exit 0 when U (a node's /readyz or /healthz) answers 200 (container healthchecks)
   raftline version         print the version
 `
 
@@ -39,6 +43,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stderr)
 	case "dev":
 		return dev(args[1:], stdout, stderr)
+	case "health":
+		return health(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, server.Version)
 		return 0
@@ -117,6 +123,35 @@ func dev(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "raftline dev: %v\n", err)
 		return 1
 	}
+	return 0
+}
+
+// health probes a node's HTTP endpoint. Images built FROM scratch have no
+// curl, so container healthchecks run the binary itself.
+func health(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("raftline health", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	url := fs.String("url", "http://127.0.0.1:9644/readyz", "URL to GET; healthy when it answers 200")
+	timeout := fs.Duration("timeout", 2*time.Second, "how long to wait for the answer")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	client := &http.Client{Timeout: *timeout}
+	resp, err := client.Get(*url)
+	if err != nil {
+		fmt.Fprintf(stderr, "raftline health: %v\n", err)
+		return 1
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintf(stderr, "raftline health: %s: %s %s\n", *url, resp.Status, strings.TrimSpace(string(body)))
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: %s", *url, body)
 	return 0
 }
 
