@@ -45,6 +45,10 @@ type Config struct {
 	Linger          time.Duration `json:"linger_ns"`
 	BatchMaxBytes   int32         `json:"batch_max_bytes"`
 	DeliveryTimeout time.Duration `json:"delivery_timeout_ns"`
+	// MaxBuffered bounds the records a producer client holds unacknowledged;
+	// a full buffer blocks the producer, which is what paces closed-loop
+	// mode, and its size sets how much queueing closed-loop latency shows.
+	MaxBuffered int `json:"max_buffered"`
 	// Rate is the total records per second over all producers; 0 sends as
 	// fast as the client accepts records (closed loop).
 	Rate float64      `json:"rate"`
@@ -142,6 +146,9 @@ func (c Config) Validate() error {
 		}
 		if c.DeliveryTimeout < 0 || (c.DeliveryTimeout > 0 && c.DeliveryTimeout < time.Second) {
 			bad("--delivery-timeout %v: must be at least 1s, or 0 to retry forever", c.DeliveryTimeout)
+		}
+		if c.MaxBuffered < 1 {
+			bad("--max-buffered %d: must be at least 1", c.MaxBuffered)
 		}
 		if c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0) {
 			bad("--rate %v: must be a number of records per second, or 0 for as fast as possible", c.Rate)

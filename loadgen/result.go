@@ -35,18 +35,24 @@ type Result struct {
 }
 
 // Throughput is one direction of traffic. Records, Bytes and the rates
-// cover the measured part of the run, after warmup; Errors cover all of it.
+// count the records acknowledged (or consumed) in the measured window, from
+// the end of warmup to the end of the duration or Stop; Errors cover the
+// whole run.
 type Throughput struct {
-	// Sent is the number of records handed to the client (produce only).
+	// Sent is the number of records handed to the client in the window
+	// (produce only).
 	Sent    int64 `json:"sent,omitempty"`
 	Records int64 `json:"records"`
 	Bytes   int64 `json:"bytes"`
-	// Seconds is from the end of warmup to the last measured record.
+	// Seconds is from the start of the window to the last record in it.
 	Seconds       float64 `json:"seconds"`
 	RecordsPerSec float64 `json:"records_per_sec"`
 	MiBPerSec     float64 `json:"mib_per_sec"`
-	// WarmupRecords were acknowledged or consumed during warmup.
+	// WarmupRecords were acknowledged or consumed during warmup, and
+	// AfterRecords after the window closed: records that were in flight
+	// then, or that consumers caught up on.
 	WarmupRecords int64 `json:"warmup_records"`
+	AfterRecords  int64 `json:"after_records"`
 	// Foreign counts consumed records that this run did not produce, in the
 	// commands that read back their own records; they are not measured.
 	Foreign int64            `json:"foreign,omitempty"`

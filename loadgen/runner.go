@@ -41,13 +41,11 @@ type Runner struct {
 	stopOnce    sync.Once
 	stopCh      chan struct{}
 	interrupted atomic.Bool
+	stopAt      atomic.Int64 // UnixNano of the first Stop
 
 	// start is when the run proper began, measureStart when warmup ended,
 	// and deadline (zero without a Duration) when producing stops.
 	start, measureStart, deadline time.Time
-	// readBackStart is when produce --verify began reading its records
-	// back; the read-back's throughput is measured from there.
-	readBackStart time.Time
 
 	nextID       atomic.Uint64
 	sent         atomic.Int64
@@ -91,12 +89,6 @@ func New(cfg Config, clients Clients, opts Options) *Runner {
 			r.ledger = ledger.New()
 		}
 	}
-	if cfg.produces() {
-		r.prod = newFlow()
-	}
-	if cfg.consumes() {
-		r.cons = newFlow()
-	}
 	return r
 }
 
@@ -105,6 +97,7 @@ func New(cfg Config, clients Clients, opts Options) *Runner {
 // context to cut those waits short too. Stop may be called more than once.
 func (r *Runner) Stop() {
 	r.stopOnce.Do(func() {
+		r.stopAt.Store(time.Now().UnixNano())
 		r.interrupted.Store(true)
 		close(r.stopCh)
 	})
@@ -150,24 +143,33 @@ func (r *Runner) Run(ctx context.Context) (Result, error) {
 		}
 	}
 
-	// The run proper: runCtx ends at the deadline, on Stop, when the record
-	// count is reached, or with ctx.
+	// The run proper: stopCtx ends on Stop, when the consume command's
+	// record count is reached, or with ctx; runCtx also at the deadline.
 	r.start = time.Now()
 	r.measureStart = r.start.Add(c.Warmup)
-	r.sampler = sampler{start: r.start, last: r.start}
-	runCtx, endRun := context.WithCancel(ctx)
-	defer endRun()
 	if c.Duration > 0 {
 		r.deadline = r.measureStart.Add(c.Duration)
+	}
+	r.sampler = sampler{start: r.start, last: r.start}
+	if c.produces() {
+		r.prod = newFlow(r.measureStart, r.windowEnd)
+	}
+	if c.consumes() {
+		r.cons = newFlow(r.measureStart, r.windowEnd)
+	}
+	stopCtx, endRun := context.WithCancel(ctx)
+	defer endRun()
+	runCtx := stopCtx
+	if !r.deadline.IsZero() {
 		var cancel context.CancelFunc
-		runCtx, cancel = context.WithDeadline(runCtx, r.deadline)
+		runCtx, cancel = context.WithDeadline(stopCtx, r.deadline)
 		defer cancel()
 	}
 	go func() {
 		select {
 		case <-r.stopCh:
 			endRun()
-		case <-runCtx.Done():
+		case <-stopCtx.Done():
 		}
 	}()
 	progressCtx, stopProgress := context.WithCancel(context.Background())
@@ -183,10 +185,11 @@ func (r *Runner) Run(ctx context.Context) (Result, error) {
 	}
 
 	if c.produces() {
-		r.produceAll(runCtx, ctx, sinks, gens)
+		r.produceAll(runCtx, stopCtx, ctx, sinks, gens)
 		r.finishProducing(ctx, sinks)
 		if c.Command == CmdProduce && c.Verify && ctx.Err() == nil {
-			r.readBackStart = time.Now()
+			// The read-back is measured on its own, from its start.
+			r.cons.from, r.cons.end = time.Now(), func() time.Time { return time.Time{} }
 			if sources, err = r.openSources(starts, 1); err != nil {
 				return res, err
 			}
@@ -300,13 +303,16 @@ func split(offsets map[int32]int64, n int) []map[int32]int64 {
 	return shares
 }
 
-// produceAll runs the producers until runCtx ends or the record count is
-// reached. Records are produced under ctx, not runCtx, so that stopping the
-// run does not fail the records already in flight.
-func (r *Runner) produceAll(runCtx, ctx context.Context, sinks []Sink, gens []*payload.Generator) {
+// produceAll runs the producers until the duration is over, the record
+// count is reached, or the run is stopped. Records are produced under ctx,
+// so that stopping the run does not fail the records already in flight.
+func (r *Runner) produceAll(runCtx, stopCtx, ctx context.Context, sinks []Sink, gens []*payload.Generator) {
 	var lim *rate.Limiter
 	if r.cfg.FixedRate() {
-		lim = rate.NewLimiter(r.cfg.Rate, r.start)
+		// The schedule ends with the duration, and every slot in it is sent,
+		// even by a producer running behind when the deadline passes.
+		lim = rate.NewLimiter(r.cfg.Rate, r.start, r.deadline)
+		runCtx = stopCtx
 	}
 	var wg sync.WaitGroup
 	for i, s := range sinks {
@@ -316,25 +322,20 @@ func (r *Runner) produceAll(runCtx, ctx context.Context, sinks []Sink, gens []*p
 }
 
 func (r *Runner) produce(runCtx, ctx context.Context, sink Sink, gen *payload.Generator, lim *rate.Limiter) {
-	for {
+	for runCtx.Err() == nil {
 		id := r.nextID.Add(1)
 		if r.cfg.Records > 0 && id > uint64(r.cfg.Records) {
 			return
 		}
 		// Latency is measured from the intended send time at a fixed rate,
 		// so a stall counts against every record it held back.
-		var intended time.Time
+		intended := time.Now()
 		if lim != nil {
 			t, err := lim.Wait(runCtx)
-			if err != nil || (!r.deadline.IsZero() && !t.Before(r.deadline)) {
+			if err != nil {
 				return
 			}
 			intended = t
-		} else {
-			if runCtx.Err() != nil {
-				return
-			}
-			intended = time.Now()
 		}
 		rec := Record{Key: gen.Key(), Value: gen.Value(payload.Header{Run: r.run, ID: id, Sent: intended})}
 		size := len(rec.Key) + len(rec.Value)
@@ -358,9 +359,8 @@ func (r *Runner) acked(a Ack, id uint64, intended time.Time, size int) {
 		return
 	}
 	lat := now.Sub(intended)
-	measured := !intended.Before(r.measureStart)
-	r.prod.add(size, measured, now)
-	if measured {
+	r.prod.add(size, now)
+	if !intended.Before(r.measureStart) {
 		r.prod.lat.Record(lat)
 	} else {
 		r.prod.lat.RecordWarmup(lat)
@@ -410,7 +410,6 @@ func (r *Runner) consume(ctx context.Context, src Source, ownOnly bool, finish f
 			}
 		}
 		now := time.Now()
-		measured := !now.Before(r.measureStart)
 		top := make(map[int32]int64)
 		for _, m := range msgs {
 			top[m.Partition] = max(top[m.Partition], m.Offset+1)
@@ -424,20 +423,16 @@ func (r *Runner) consume(ctx context.Context, src Source, ownOnly bool, finish f
 				finish()
 				break
 			}
-			// A record of this run belongs to the warmup if it was sent in
-			// it, so that produce and consume measure the same records; a
-			// record of another run is judged by when it is read.
-			inWindow := measured
-			if own {
-				inWindow = !h.Sent.Before(r.measureStart)
-			}
-			r.cons.add(len(m.Key)+len(m.Value), inWindow, now)
+			r.cons.add(len(m.Key)+len(m.Value), now)
 			r.obs.Consumed()
 			if !ok {
 				continue
 			}
+			// The latency of a record of this run is measured if it was
+			// sent after warmup; a record of another run is judged by when
+			// it is read.
 			d := now.Sub(h.Sent)
-			if inWindow {
+			if (own && !h.Sent.Before(r.measureStart)) || (!own && !now.Before(r.measureStart)) {
 				r.cons.lat.Record(d)
 			} else {
 				r.cons.lat.RecordWarmup(d)
@@ -511,6 +506,18 @@ func (r *Runner) caughtUp(want map[int32]int64) bool {
 	return true
 }
 
+// windowEnd is when the measured window closes: at the deadline or the first
+// Stop, whichever came first, or zero while neither has.
+func (r *Runner) windowEnd() time.Time {
+	end := r.deadline
+	if ns := r.stopAt.Load(); ns != 0 {
+		if stop := time.Unix(0, ns); end.IsZero() || stop.Before(end) {
+			end = stop
+		}
+	}
+	return end
+}
+
 // reportProgress emits a sample at every interval, scheduled against the
 // start time so that samples do not drift, until ctx ends. The returned
 // channel is closed when it has stopped.
@@ -550,17 +557,13 @@ func (r *Runner) emit(now time.Time) {
 func (r *Runner) fill(res *Result) {
 	res.Series = r.series
 	if r.prod != nil {
-		res.Produce = r.prod.throughput(r.measureStart)
+		res.Produce = r.prod.throughput()
 		res.Produce.Sent = r.sentMeasured.Load()
 		s := r.prod.lat.Summary()
 		res.Publish = &s
 	}
 	if r.cons != nil {
-		from := r.measureStart
-		if !r.readBackStart.IsZero() {
-			from = r.readBackStart
-		}
-		res.Consume = r.cons.throughput(from)
+		res.Consume = r.cons.throughput()
 		if r.cfg.Command != CmdProduce {
 			s := r.cons.lat.Summary()
 			res.EndToEnd = &s

@@ -22,6 +22,7 @@ func testConfig(cmd string) Config {
 		Acks:          "all",
 		Compression:   "none",
 		BatchMaxBytes: 1 << 20,
+		MaxBuffered:   1000,
 		DrainTimeout:  10 * time.Second,
 	}
 }
@@ -168,13 +169,16 @@ func TestWarmup_ExcludedFromMeasurement(t *testing.T) {
 	cfg := testConfig(CmdProduce)
 	cfg.Rate, cfg.Warmup, cfg.Duration = 1000, 500*time.Millisecond, 500*time.Millisecond
 	p := run(t, cfg, newFakeBroker(1)).Produce
-	// 500 of each, give or take the record on the boundary.
-	if p.WarmupRecords < 490 || p.WarmupRecords > 510 || p.Records < 490 || p.Records > 510 {
+	// 500 of each, give or take the records in flight at the boundary.
+	if p.WarmupRecords < 450 || p.WarmupRecords > 550 || p.Records < 450 || p.Records > 550 {
 		t.Fatalf("warmup %d measured %d, want ~500 each", p.WarmupRecords, p.Records)
 	}
-	// Counting the warmup records would double the rate; a late final
-	// acknowledgement on a busy machine only lowers it.
-	if p.RecordsPerSec < 500 || p.RecordsPerSec > 1010 {
+	if p.WarmupRecords+p.Records+p.AfterRecords != 1000 {
+		t.Errorf("warmup %d + measured %d + after %d != 1000", p.WarmupRecords, p.Records, p.AfterRecords)
+	}
+	// Counting the warmup records would double the rate; records in flight
+	// at the edges of the window, on a busy machine, move it a little.
+	if p.RecordsPerSec < 500 || p.RecordsPerSec > 1500 {
 		t.Errorf("rate %.0f/s, want ~1000", p.RecordsPerSec)
 	}
 }

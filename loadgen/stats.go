@@ -37,26 +37,36 @@ func (e *errorCounts) snapshot() map[string]int64 {
 }
 
 // flow counts one direction of traffic: acknowledged records for producing,
-// read records for consuming.
+// read records for consuming. Throughput counts records by when they were
+// acknowledged or read, so that it is the rate the broker sustained during
+// the measured window, [from, end()).
 type flow struct {
-	all, allBytes  atomic.Int64 // warmup included, for the progress line
-	records, bytes atomic.Int64 // measured, after warmup
-	warmup         atomic.Int64
-	last           atomic.Int64 // UnixNano of the last measured record
+	all, allBytes  atomic.Int64 // everything, for the progress line
+	records, bytes atomic.Int64 // in the measured window
+	warmup, after  atomic.Int64 // before and after it
+	last           atomic.Int64 // UnixNano of the last record in the window
 	foreign        atomic.Int64
 	errs           errorCounts
 	lat            *latency.Recorder
+
+	from time.Time
+	end  func() time.Time // zero while the window is open
 }
 
-func newFlow() *flow { return &flow{lat: latency.NewRecorder()} }
+func newFlow(from time.Time, end func() time.Time) *flow {
+	return &flow{lat: latency.NewRecorder(), from: from, end: end}
+}
 
-// add counts one record of n bytes seen at now; measured says whether it
-// falls after warmup.
-func (f *flow) add(n int, measured bool, now time.Time) {
+// add counts one record of n bytes acknowledged or read at now.
+func (f *flow) add(n int, now time.Time) {
 	f.all.Add(1)
 	f.allBytes.Add(int64(n))
-	if !measured {
+	if now.Before(f.from) {
 		f.warmup.Add(1)
+		return
+	}
+	if end := f.end(); !end.IsZero() && !now.Before(end) {
+		f.after.Add(1)
 		return
 	}
 	f.records.Add(1)
@@ -71,17 +81,20 @@ func (f *flow) add(n int, measured bool, now time.Time) {
 	}
 }
 
-// throughput summarises the flow as measured from measureStart.
-func (f *flow) throughput(measureStart time.Time) *Throughput {
+// throughput summarises the flow. The window is taken to close at the last
+// record in it: a consumer that drained its topic early is not charged for
+// the idle time after.
+func (f *flow) throughput() *Throughput {
 	t := &Throughput{
 		Records:       f.records.Load(),
 		Bytes:         f.bytes.Load(),
 		WarmupRecords: f.warmup.Load(),
+		AfterRecords:  f.after.Load(),
 		Foreign:       f.foreign.Load(),
 		Errors:        f.errs.snapshot(),
 	}
 	if last := f.last.Load(); last > 0 {
-		t.Seconds = time.Unix(0, last).Sub(measureStart).Seconds()
+		t.Seconds = time.Unix(0, last).Sub(f.from).Seconds()
 	}
 	if t.Seconds > 0 {
 		t.RecordsPerSec = float64(t.Records) / t.Seconds

@@ -70,6 +70,7 @@ func loadFlags(cmd string, o *options) (*flag.FlagSet, *rawFlags) {
 		fs.DurationVar(&c.Linger, "linger", 5*time.Millisecond, "how long a partition's batch may wait to fill")
 		fs.IntVar(&raw.batchMax, "batch-max-bytes", 1000012, "largest record batch in bytes")
 		fs.DurationVar(&c.DeliveryTimeout, "delivery-timeout", 30*time.Second, "fail a record not acknowledged within this (0: retry forever)")
+		fs.IntVar(&c.MaxBuffered, "max-buffered", 10000, "records a producer may have unacknowledged before sending blocks")
 		fs.Float64Var(&c.Rate, "rate", 0, "records per second in total, sent open-loop on a fixed schedule; 0 sends as fast as possible")
 		fs.Int64Var(&c.Records, "records", 0, "stop after producing this many records, warmup included (0: no limit)")
 		fs.StringVar(&raw.keys, "keys", "none", "record keys: none, random, or a number of distinct keys")

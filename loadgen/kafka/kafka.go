@@ -53,6 +53,7 @@ func (c *Clients) Sink(int) (loadgen.Sink, error) {
 		kgo.ProducerLinger(c.cfg.Linger),
 		kgo.ProducerBatchMaxBytes(c.cfg.BatchMaxBytes),
 		kgo.RecordDeliveryTimeout(c.cfg.DeliveryTimeout),
+		kgo.MaxBufferedRecords(c.cfg.MaxBuffered),
 		kgo.ProducerBatchCompression(codec(c.cfg.Compression)),
 	)
 	switch c.cfg.Acks {
@@ -98,7 +99,15 @@ func (c *Clients) Source(_ int, offsets map[int32]int64) (loadgen.Source, error)
 		if c.cfg.FromEnd {
 			reset = kgo.NewOffset().AtEnd()
 		}
-		opts = append(opts, kgo.ConsumerGroup(c.cfg.Group), kgo.ConsumeTopics(c.cfg.Topic), kgo.ConsumeResetOffset(reset))
+		opts = append(opts, kgo.ConsumerGroup(c.cfg.Group), kgo.ConsumeTopics(c.cfg.Topic), kgo.ConsumeResetOffset(reset),
+			// A rebalance may only happen between polls, when the records
+			// of the last poll have been counted, and commits them before
+			// partitions move. Otherwise the new owner reads the last
+			// poll again, which --verify would rightly report.
+			kgo.BlockRebalanceOnPoll(),
+			kgo.OnPartitionsRevoked(func(ctx context.Context, cl *kgo.Client, _ map[string][]int32) {
+				_ = cl.CommitUncommittedOffsets(ctx) // a failure shows as redelivered records
+			}))
 	case offsets == nil:
 		return nil, errors.New("a consumer needs either a group or partition offsets")
 	default:
@@ -112,7 +121,7 @@ func (c *Clients) Source(_ int, offsets map[int32]int64) (loadgen.Source, error)
 	if err != nil {
 		return nil, err
 	}
-	return source{cl}, nil
+	return source{cl, group}, nil
 }
 
 type sink struct{ cl *kgo.Client }
@@ -131,9 +140,17 @@ func (s sink) Flush(ctx context.Context) error { return Wrap(s.cl.Flush(ctx)) }
 
 func (s sink) Close() { s.cl.Close() }
 
-type source struct{ cl *kgo.Client }
+type source struct {
+	cl    *kgo.Client
+	group bool
+}
 
+// Poll returns the next records. The caller has finished with the previous
+// ones, so a blocked rebalance may go ahead first.
 func (s source) Poll(ctx context.Context) ([]loadgen.Message, []error) {
+	if s.group {
+		s.cl.AllowRebalance()
+	}
 	fs := s.cl.PollFetches(ctx)
 	var errs []error
 	fs.EachError(func(_ string, _ int32, err error) { errs = append(errs, Wrap(err)) })
@@ -145,7 +162,7 @@ func (s source) Poll(ctx context.Context) ([]loadgen.Message, []error) {
 }
 
 // Close leaves the group, if any, committing what was consumed.
-func (s source) Close() { s.cl.Close() }
+func (s source) Close() { s.cl.CloseAllowingRebalance() }
 
 // Wrap labels err with the kind it is counted under: the Kafka error code
 // name for broker errors, otherwise a short name for the client's failure.

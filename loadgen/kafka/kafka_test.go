@@ -26,7 +26,8 @@ func newClients(t *testing.T, mutate func(*loadgen.Config)) *Clients {
 	cfg := loadgen.Config{
 		Brokers: cluster.ListenAddrs(), Topic: "t", Partitions: 3, Replication: -1,
 		Acks: "all", Idempotent: true, Compression: "zstd", Linger: time.Millisecond,
-		BatchMaxBytes: 1 << 20, DeliveryTimeout: 10 * time.Second,
+		BatchMaxBytes: 1 << 20,
+		MaxBuffered:   1000, DeliveryTimeout: 10 * time.Second,
 	}
 	if mutate != nil {
 		mutate(&cfg)

@@ -2,6 +2,7 @@ package rate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -25,7 +26,7 @@ func TestLimiter_AchievedRateWithin2PercentOver5s(t *testing.T) {
 			const senders = 4
 			start := time.Now()
 			deadline := start.Add(window)
-			l := NewLimiter(perSecond, start)
+			l := NewLimiter(perSecond, start, time.Time{})
 			ctx, cancel := context.WithTimeout(context.Background(), 2*window)
 			defer cancel()
 
@@ -68,7 +69,7 @@ func TestLimiter_AchievedRateWithin2PercentOver5s(t *testing.T) {
 // instead of the schedule shifting back by the length of the stall.
 func TestLimiter_CatchesUpAfterStall(t *testing.T) {
 	start := time.Now()
-	l := NewLimiter(1000, start)
+	l := NewLimiter(1000, start, time.Time{})
 	time.Sleep(100 * time.Millisecond) // the sender is stalled
 
 	for i := range 50 {
@@ -87,7 +88,7 @@ func TestLimiter_CatchesUpAfterStall(t *testing.T) {
 }
 
 func TestLimiter_WaitStopsOnCancel(t *testing.T) {
-	l := NewLimiter(0.1, time.Now()) // second slot is due in 10s
+	l := NewLimiter(0.1, time.Now(), time.Time{}) // second slot is due in 10s
 	ctx, cancel := context.WithCancel(context.Background())
 	if _, err := l.Wait(ctx); err != nil {
 		t.Fatalf("first slot: %v", err)
@@ -95,5 +96,26 @@ func TestLimiter_WaitStopsOnCancel(t *testing.T) {
 	go func() { time.Sleep(10 * time.Millisecond); cancel() }()
 	if _, err := l.Wait(ctx); err == nil {
 		t.Fatal("Wait returned without error after cancel")
+	}
+}
+
+// A schedule with an end hands out exactly the slots due before it, even to
+// a sender that is behind, and never sleeps past it.
+func TestLimiter_EndsAfterLastSlotEvenWhenBehind(t *testing.T) {
+	start := time.Now().Add(-time.Second) // the sender is a second behind
+	l := NewLimiter(100, start, start.Add(500*time.Millisecond))
+	n := 0
+	for {
+		_, err := l.Wait(context.Background())
+		if errors.Is(err, ErrEnd) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if n != 50 {
+		t.Fatalf("%d slots before the end, want 50", n)
 	}
 }

@@ -82,8 +82,14 @@ func Write(w io.Writer, r loadgen.Result) {
 	}
 	tw.Flush()
 
-	if (r.Produce != nil && r.Produce.WarmupRecords > 0) || (r.Consume != nil && r.Consume.WarmupRecords > 0) {
-		fmt.Fprintf(w, "(after %v of warmup, not counted above)\n", c.Warmup)
+	for _, side := range []struct {
+		name string
+		t    *loadgen.Throughput
+	}{{"acknowledged", r.Produce}, {"consumed", r.Consume}} {
+		if side.t != nil && side.t.WarmupRecords+side.t.AfterRecords > 0 {
+			fmt.Fprintf(w, "(records %s but not counted above: %d during warmup, %d after the measured window)\n",
+				side.name, side.t.WarmupRecords, side.t.AfterRecords)
+		}
 	}
 	if r.Consume != nil && r.Consume.Foreign > 0 {
 		fmt.Fprintf(w, "(%d records in the topic from other writers were read and ignored)\n", r.Consume.Foreign)
