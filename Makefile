@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/raftline/raftline/broker/server.Version=$(VERSION)
 FUZZTIME ?= 10s
 
-.PHONY: all build run test tools vet unit fuzz bench-core clean
+.PHONY: all build run test tools vet unit fuzz bench bench-core dashboards alerts clean
 
 all: build
 
@@ -35,6 +35,25 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseBatch$$' -fuzztime $(FUZZTIME) ./broker/recordbatch
 
 test: tools vet unit fuzz
+
+# 1 KiB acks=all through a fresh local cluster, 3 runs, median printed.
+bench-core:
+	./scripts/bench-core.sh 3 20
+
+# The load generator's baseline scenarios; JSON under bench/results/, summary
+# in docs/BENCHMARKS.md. BROKERS=host:port,... uses an existing cluster.
+bench:
+	./scripts/bench.sh
+
+# Regenerate the committed observability bundle (tests fail when stale).
+dashboards:
+	$(GO) generate ./dashboards/...
+
+alerts:
+	$(GO) generate ./alerts/...
+	promtool check rules alerts/rules.yml
+	promtool test rules alerts/testdata/*.test.yml
+	amtool check-config compose/alertmanager.yml
 
 clean:
 	rm -rf $(BIN) data
