@@ -1,0 +1,191 @@
+// Package brokermetrics exports the Kafka side of a node as the raftline_*
+// metrics of docs/METRICS.md: requests, errors and latency per API, records
+// and bytes per topic, partition high watermarks, open connections and an
+// info metric.
+package brokermetrics
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/raftline/raftline/broker/fsm"
+	"github.com/raftline/raftline/broker/kafka"
+	"github.com/raftline/raftline/broker/raftnode"
+	"github.com/raftline/raftline/telemetry/internal/instr"
+	"github.com/raftline/raftline/telemetry/internal/kcode"
+)
+
+// Node is the running node the gauges read; *raftnode.Node is one.
+type Node interface {
+	Raft() *raft.Raft
+	Topics() []*fsm.Topic
+}
+
+var _ kafka.Observer = (*Metrics)(nil)
+
+// Metrics holds one node's broker instruments. It implements kafka.Observer.
+type Metrics struct {
+	version string
+
+	requests    metric.Int64Counter
+	errors      metric.Int64Counter
+	duration    metric.Float64Histogram
+	prodRecords metric.Int64Counter
+	prodBytes   metric.Int64Counter
+	fetRecords  metric.Int64Counter
+	fetBytes    metric.Int64Counter
+	conns       metric.Int64UpDownCounter
+
+	apis   *instr.OptCache[string]
+	errs   *instr.OptCache[apiCode]
+	topics *instr.OptCache[string]
+	parts  *instr.OptCache[topicPartition]
+	roles  *instr.OptCache[string]
+
+	mu   sync.Mutex
+	node Node
+}
+
+type apiCode struct {
+	api  string
+	code int16
+}
+
+type topicPartition struct {
+	topic     string
+	partition int
+}
+
+// New creates the instruments on meter. version is reported by
+// raftline_build_info.
+func New(meter metric.Meter, version string) (*Metrics, error) {
+	m := &Metrics{
+		version: version,
+		apis:    instr.NewOptCache(func(api string) instr.Opt { return instr.NewOpt(attribute.String("api", api)) }),
+		errs: instr.NewOptCache(func(k apiCode) instr.Opt {
+			return instr.NewOpt(attribute.String("api", k.api), attribute.String("error_code", kcode.Name(k.code)))
+		}),
+		topics: instr.NewOptCache(func(t string) instr.Opt { return instr.NewOpt(attribute.String("topic", t)) }),
+		parts: instr.NewOptCache(func(k topicPartition) instr.Opt {
+			return instr.NewOpt(attribute.String("topic", k.topic), attribute.String("partition", strconv.Itoa(k.partition)))
+		}),
+		roles: instr.NewOptCache(func(role string) instr.Opt {
+			return instr.NewOpt(attribute.String("version", version), attribute.String("role", role))
+		}),
+	}
+	var err error
+	counter := func(name, help string) metric.Int64Counter {
+		c, e := meter.Int64Counter(name, metric.WithDescription(help))
+		if err == nil {
+			err = e
+		}
+		return c
+	}
+	m.requests = counter("raftline_kafka_requests_total", "Kafka requests handled, by API name.")
+	m.errors = counter("raftline_kafka_request_errors_total",
+		"Error codes returned at partition or topic level (one per failed partition or topic), by API name and Kafka error code name.")
+	m.prodRecords = counter("raftline_produced_records_total", "Records accepted by Produce on this node, by topic.")
+	m.prodBytes = counter("raftline_produced_bytes_total", "Record batch bytes accepted by Produce on this node, by topic.")
+	m.fetRecords = counter("raftline_fetched_records_total", "Records returned by Fetch on this node, by topic.")
+	m.fetBytes = counter("raftline_fetched_bytes_total", "Record batch bytes returned by Fetch on this node, by topic.")
+	m.duration, err = meter.Float64Histogram("raftline_kafka_request_duration_seconds",
+		metric.WithDescription("Kafka request latency from the request read to its response written, by API name."),
+		metric.WithUnit("s"), metric.WithExplicitBucketBoundaries(instr.Buckets...))
+	if err != nil {
+		return nil, err
+	}
+	m.conns, err = meter.Int64UpDownCounter("raftline_connections", metric.WithDescription("Open Kafka client connections."))
+	if err != nil {
+		return nil, err
+	}
+	hw, err := meter.Int64ObservableGauge("raftline_partition_high_watermark",
+		metric.WithDescription("Next offset to be written in each partition, as this node's replica holds it."))
+	if err != nil {
+		return nil, err
+	}
+	info, err := meter.Int64ObservableGauge("raftline_build_info",
+		metric.WithDescription("Always 1; labels carry the version and the node's current raft role."))
+	if err != nil {
+		return nil, err
+	}
+	_, err = meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		m.mu.Lock()
+		n := m.node
+		m.mu.Unlock()
+		role := "follower"
+		if n != nil {
+			switch n.Raft().State() {
+			case raft.Leader:
+				role = "leader"
+			case raft.Candidate:
+				role = "candidate"
+			}
+			for _, t := range n.Topics() {
+				for i, p := range t.Partitions {
+					_, next := p.Offsets()
+					o.ObserveInt64(hw, next, m.parts.Get(topicPartition{t.Name, i}).Obs...)
+				}
+			}
+		}
+		o.ObserveInt64(info, 1, m.roles.Get(role).Obs...)
+		return nil
+	}, hw, info)
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Attach points the gauges at a running node (again after a restart).
+func (m *Metrics) Attach(n Node) {
+	m.mu.Lock()
+	m.node = n
+	m.mu.Unlock()
+}
+
+// ConnOpened implements kafka.Observer.
+func (m *Metrics) ConnOpened() { m.conns.Add(context.Background(), 1) }
+
+// ConnClosed implements kafka.Observer.
+func (m *Metrics) ConnClosed() { m.conns.Add(context.Background(), -1) }
+
+// RequestDone implements kafka.Observer.
+func (m *Metrics) RequestDone(api string, d time.Duration, errorCodes []int16) {
+	ctx := context.Background()
+	o := m.apis.Get(api)
+	m.requests.Add(ctx, 1, o.Add...)
+	m.duration.Record(ctx, d.Seconds(), o.Record...)
+	for _, c := range errorCodes {
+		m.errors.Add(ctx, 1, m.errs.Get(apiCode{api, c}).Add...)
+	}
+}
+
+// Produced implements kafka.Observer.
+func (m *Metrics) Produced(topic string, records, bytes int64) {
+	ctx := context.Background()
+	o := m.topics.Get(topic)
+	m.prodRecords.Add(ctx, records, o.Add...)
+	m.prodBytes.Add(ctx, bytes, o.Add...)
+}
+
+// Fetched implements kafka.Observer.
+func (m *Metrics) Fetched(topic string, records, bytes int64) {
+	ctx := context.Background()
+	o := m.topics.Get(topic)
+	m.fetRecords.Add(ctx, records, o.Add...)
+	m.fetBytes.Add(ctx, bytes, o.Add...)
+}
+
+// nodeView adapts *raftnode.Node to Node.
+type nodeView struct{ *raftnode.Node }
+
+func (v nodeView) Topics() []*fsm.Topic { return v.State.Topics() }
+
+// ForNode returns the Node view of a running raftnode.Node.
+func ForNode(n *raftnode.Node) Node { return nodeView{n} }

@@ -1,0 +1,40 @@
+package telemetry
+
+import (
+	"time"
+
+	"github.com/raftline/raftline/broker/kafka"
+)
+
+// kafkaFanout reports Kafka events to several observers.
+type kafkaFanout []kafka.Observer
+
+func (f kafkaFanout) ConnOpened() {
+	for _, o := range f {
+		o.ConnOpened()
+	}
+}
+
+func (f kafkaFanout) ConnClosed() {
+	for _, o := range f {
+		o.ConnClosed()
+	}
+}
+
+func (f kafkaFanout) RequestDone(api string, d time.Duration, codes []int16) {
+	for _, o := range f {
+		o.RequestDone(api, d, codes)
+	}
+}
+
+func (f kafkaFanout) Produced(topic string, records, bytes int64) {
+	for _, o := range f {
+		o.Produced(topic, records, bytes)
+	}
+}
+
+func (f kafkaFanout) Fetched(topic string, records, bytes int64) {
+	for _, o := range f {
+		o.Fetched(topic, records, bytes)
+	}
+}

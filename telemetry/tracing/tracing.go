@@ -1,0 +1,235 @@
+// Package tracing traces a write through a raftline node with OpenTelemetry,
+// following the messaging semantic conventions: a Produce opens a
+// `send {topic}` span per partition batch, linked to the producers' trace
+// contexts found in the records' traceparent headers, and the write's path
+// through Raft shows as its descendants — propose on the leader, replicate
+// to each follower, commit when a quorum holds the entry, and apply on every
+// node. The trace context travels inside the Raft entry (raft.Log.Extensions)
+// so followers' apply spans join the trace. Fetch opens a `receive {topic}`
+// span.
+package tracing
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/raftline/raftline/broker/fsm"
+	"github.com/raftline/raftline/broker/kafka"
+	"github.com/raftline/raftline/broker/raftnode"
+	"github.com/raftline/raftline/telemetry/internal/kcode"
+	"github.com/raftline/raftline/telemetry/raftwatch"
+)
+
+// ScopeName is the instrumentation scope of raftline's spans.
+const ScopeName = "github.com/raftline/raftline/telemetry/tracing"
+
+// MaxLinks bounds the producer contexts linked from one send span.
+const MaxLinks = 128
+
+// Span attribute keys raftline adds beside the semantic conventions.
+const (
+	AttrLogIndex   = attribute.Key("raft.log.index")
+	AttrLogTerm    = attribute.Key("raft.log.term")
+	AttrFollowerID = attribute.Key("raft.follower.id")
+)
+
+var (
+	_ kafka.Tracer         = (*Tracer)(nil)
+	_ raftnode.RPCObserver = (*Tracer)(nil)
+)
+
+// Tracer traces one node. It implements kafka.Tracer and
+// raftnode.RPCObserver; WrapFSM and Committed complete it.
+type Tracer struct {
+	tracer trace.Tracer
+	// pending holds this leader's writes between propose and the end of
+	// their send span, by propose span id.
+	pending sync.Map // trace.SpanID -> *write
+}
+
+type write struct {
+	start   time.Time
+	propose trace.Span
+	ended   atomic.Bool
+}
+
+func (w *write) endPropose(err error) {
+	if !w.ended.CompareAndSwap(false, true) {
+		return
+	}
+	if err != nil {
+		w.propose.SetStatus(codes.Error, err.Error())
+	}
+	w.propose.End()
+}
+
+// New returns a Tracer creating spans with tp.
+func New(tp trace.TracerProvider) *Tracer {
+	return &Tracer{tracer: tp.Tracer(ScopeName)}
+}
+
+// StartProduce implements kafka.Tracer.
+func (t *Tracer) StartProduce(ctx context.Context, topic string, partition int32, records int, batches [][]byte) ([]byte, func(error)) {
+	ctx, send := t.tracer.Start(ctx, "send "+topic,
+		trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(
+			semconv.MessagingSystemKafka,
+			semconv.MessagingOperationName("send"),
+			semconv.MessagingOperationTypeSend,
+			semconv.MessagingDestinationName(topic),
+			semconv.MessagingDestinationPartitionID(strconv.Itoa(int(partition))),
+			semconv.MessagingBatchMessageCount(records),
+		))
+	if !send.IsRecording() || !send.SpanContext().IsSampled() {
+		send.End()
+		return nil, nil
+	}
+	for _, sc := range ProducerContexts(batches, MaxLinks) {
+		send.AddLink(trace.Link{SpanContext: sc})
+	}
+	w := &write{start: time.Now()}
+	_, w.propose = t.tracer.Start(ctx, "propose", trace.WithTimestamp(w.start))
+	id := w.propose.SpanContext().SpanID()
+	t.pending.Store(id, w)
+	return EncodeContext(w.propose.SpanContext()), func(err error) {
+		t.pending.Delete(id)
+		w.endPropose(err)
+		if err != nil {
+			send.SetAttributes(semconv.ErrorTypeKey.String(kcode.OfError(err)))
+			send.SetStatus(codes.Error, err.Error())
+		}
+		send.End()
+	}
+}
+
+// StartFetch implements kafka.Tracer.
+func (t *Tracer) StartFetch(ctx context.Context, topic string) func(int64, error) {
+	_, span := t.tracer.Start(ctx, "receive "+topic,
+		trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(
+			semconv.MessagingSystemKafka,
+			semconv.MessagingOperationName("receive"),
+			semconv.MessagingOperationTypeReceive,
+			semconv.MessagingDestinationName(topic),
+		))
+	if !span.IsRecording() {
+		return func(int64, error) {}
+	}
+	return func(records int64, err error) {
+		span.SetAttributes(semconv.MessagingBatchMessageCount(int(records)))
+		if err != nil {
+			span.SetAttributes(semconv.ErrorTypeKey.String(kcode.OfError(err)))
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}
+}
+
+// Sent implements raftnode.RPCObserver: each traced entry an AppendEntries
+// carries to a follower gets a replicate span, ended by the response.
+func (t *Tracer) Sent(target raft.ServerID, cmd any) func(any, error) {
+	req, ok := cmd.(*raft.AppendEntriesRequest)
+	if !ok {
+		return nil
+	}
+	var spans []trace.Span
+	for _, l := range req.Entries {
+		sc, ok := DecodeContext(l.Extensions)
+		if !ok {
+			continue
+		}
+		_, span := t.tracer.Start(trace.ContextWithRemoteSpanContext(context.Background(), sc), "replicate",
+			trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithAttributes(AttrFollowerID.String(string(target)), AttrLogIndex.Int64(int64(l.Index))))
+		spans = append(spans, span)
+	}
+	if spans == nil {
+		return nil
+	}
+	return func(resp any, err error) {
+		r, _ := resp.(*raft.AppendEntriesResponse)
+		for _, s := range spans {
+			switch {
+			case err != nil:
+				s.SetStatus(codes.Error, err.Error())
+			case r == nil || !r.Success:
+				s.SetStatus(codes.Error, "follower rejected the entries")
+			}
+			s.End()
+		}
+	}
+}
+
+// Received implements raftnode.RPCObserver.
+func (t *Tracer) Received(any) {}
+
+// Committed records the commit span of a traced entry: from its proposal to
+// the quorum. Register it with the raftwatch.Watch.
+func (t *Tracer) Committed(c raftwatch.Committed) {
+	sc, ok := DecodeContext(c.Extensions)
+	if !ok {
+		return
+	}
+	start := c.AppendedAt
+	if v, ok := t.pending.Load(sc.SpanID()); ok {
+		w := v.(*write)
+		start = w.start
+		w.propose.SetAttributes(AttrLogIndex.Int64(int64(c.Index)), AttrLogTerm.Int64(int64(c.Term)))
+	}
+	_, span := t.tracer.Start(trace.ContextWithRemoteSpanContext(context.Background(), sc), "commit",
+		trace.WithTimestamp(start),
+		trace.WithAttributes(AttrLogIndex.Int64(int64(c.Index)), AttrLogTerm.Int64(int64(c.Term))))
+	span.End(trace.WithTimestamp(c.At))
+}
+
+// WrapFSM returns the FSM that opens an apply span around each traced entry.
+// On the leader the entry's propose span ends with it: Raft answers the
+// proposal as soon as the FSM returns.
+func (t *Tracer) WrapFSM(f raft.FSM) raft.FSM { return &machine{FSM: f, t: t} }
+
+type machine struct {
+	raft.FSM
+	t *Tracer
+}
+
+func (m *machine) Apply(l *raft.Log) any {
+	sc, ok := DecodeContext(l.Extensions)
+	if !ok {
+		return m.FSM.Apply(l)
+	}
+	_, span := m.t.tracer.Start(trace.ContextWithRemoteSpanContext(context.Background(), sc), "apply",
+		trace.WithAttributes(AttrLogIndex.Int64(int64(l.Index)), AttrLogTerm.Int64(int64(l.Term))))
+	res := m.FSM.Apply(l)
+	if r, ok := res.(fsm.ApplyResult); ok {
+		if err := resultErr(r); err != nil {
+			span.SetAttributes(semconv.ErrorTypeKey.String(kcode.OfError(err)))
+			span.SetStatus(codes.Error, err.Error())
+		}
+	}
+	span.End()
+	if v, ok := m.t.pending.Load(sc.SpanID()); ok {
+		v.(*write).endPropose(nil)
+	}
+	return res
+}
+
+func resultErr(r fsm.ApplyResult) error {
+	if r.Err != nil {
+		return r.Err
+	}
+	for _, p := range r.Partitions {
+		if p.Err != nil {
+			return p.Err
+		}
+	}
+	return nil
+}
