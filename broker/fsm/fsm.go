@@ -9,7 +9,6 @@ package fsm
 
 import (
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -338,12 +337,7 @@ func (s *State) Topics() []*Topic {
 func (s *State) Nodes() []Node {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	out := make([]Node, 0, len(s.nodes))
-	for _, n := range s.nodes {
-		out = append(out, n)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out
+	return s.nodesSortedLocked()
 }
 
 // Node returns a registered node.
@@ -353,9 +347,6 @@ func (s *State) Node(id int32) (Node, bool) {
 	n, ok := s.nodes[id]
 	return n, ok
 }
-
-// ErrNotFound is returned by look-ups of things that do not exist.
-var ErrNotFound = errors.New("not found")
 
 // Appended returns a channel closed at the next batch appended to any
 // partition, for Fetch long polls.

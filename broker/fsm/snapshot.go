@@ -78,9 +78,7 @@ func (s *State) Snapshot() *Snapshot {
 	snap := &Snapshot{}
 	m := &snap.meta
 	m.NextProducerID = s.nextProducerID
-	for _, n := range s.nodesSortedLocked() {
-		m.Nodes = append(m.Nodes, n)
-	}
+	m.Nodes = s.nodesSortedLocked()
 	for _, name := range s.topicNamesLocked() {
 		t := s.topics[name]
 		st := snapTopic{Name: t.Name, ID: t.ID, Configs: t.Configs}
