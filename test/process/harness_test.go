@@ -1,0 +1,630 @@
+//go:build unix
+
+// Package process tests the real raftline binary as separate processes: a
+// crash is a SIGKILL, a shutdown is a SIGTERM, and every byte crosses a real
+// socket. The in-process harness (broker/clustertest) cannot catch what only
+// a process boundary shows: flag parsing, signal handling, data directories
+// surviving a crash, logs on stderr.
+//
+// TestMain builds the binary once; every test starts its own nodes on
+// 127.0.0.1 with their own data directories and kills them in t.Cleanup.
+package process
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// raftlineBin is the binary TestMain built.
+var raftlineBin string
+
+func TestMain(m *testing.M) { os.Exit(runTests(m)) }
+
+func runTests(m *testing.M) int {
+	root, err := repoRoot()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "process tests:", err)
+		return 1
+	}
+	dir, err := os.MkdirTemp("", "raftline-process-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "process tests:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	raftlineBin = filepath.Join(dir, "raftline")
+	build := exec.Command(goTool(), "build", "-o", raftlineBin, "./cmd/raftline")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "process tests: building raftline: %v\n%s", err, out)
+		return 1
+	}
+	return m.Run()
+}
+
+// repoRoot walks up from the package directory to the module root.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for range 10 {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil &&
+			bytes.HasPrefix(b, []byte("module github.com/raftline/raftline\n")) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			break
+		}
+		dir = parent
+	}
+	return "", errors.New("cannot find the raftline module root above the working directory")
+}
+
+func goTool() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return filepath.Join(runtime.GOROOT(), "bin", "go")
+}
+
+// childEnv is the test's environment without RAFTLINE_* variables, so a
+// developer's shell cannot change what a node is started with.
+func childEnv(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "RAFTLINE_") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, extra...)
+}
+
+// Port blocks are taken below Linux's default ephemeral range (32768-60999).
+// A node keeps its ports across restarts; were they ephemeral, an outgoing
+// client connection could be given one while the node is down and the
+// restart would fail to bind.
+const (
+	portLow  = 20000
+	portHigh = 32000
+)
+
+// freePorts returns n consecutive ports on 127.0.0.1 that were free a moment
+// ago, starting at a random base so concurrent test runs rarely meet.
+func freePorts(t testing.TB, n int) []int {
+	t.Helper()
+	for range 200 {
+		base := portLow + rand.IntN(portHigh-portLow-n)
+		ports := make([]int, 0, n)
+		for p := base; p < base+n; p++ {
+			ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+			if err != nil {
+				break
+			}
+			ln.Close()
+			ports = append(ports, p)
+		}
+		if len(ports) == n {
+			return ports
+		}
+	}
+	t.Fatalf("no block of %d free ports found in %d-%d", n, portLow, portHigh)
+	return nil
+}
+
+func addr(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
+
+// waitFor polls cond until it returns nil, failing the test with cond's last
+// error once timeout has passed. Every wait in these tests goes through it:
+// on a loaded machine only a condition, never a fixed sleep, says when
+// something has happened.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s: %v", timeout, what, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// node is one `raftline serve` process, restartable with the same arguments,
+// ports and data directory.
+type node struct {
+	id                int32
+	kafka, http, raft string
+	dataDir           string
+	logPath           string
+	args              []string
+	env               []string
+
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed when the current process has exited
+	waitErr error
+	logFrom int64 // size of the log file when the current process started
+}
+
+// cluster is the set of nodes a test started; t.Cleanup kills them all.
+type cluster struct {
+	t     testing.TB
+	dir   string // data directories and logs
+	nodes []*node
+}
+
+// newCluster starts n nodes bootstrapped together, each with extra appended
+// to its `raftline serve` flags.
+func newCluster(t testing.TB, n int, extra ...string) *cluster {
+	t.Helper()
+	c := newEmptyCluster(t)
+	ports := freePorts(t, 3*n)
+	var boot []string
+	for i := range n {
+		boot = append(boot, fmt.Sprintf("%d=%s", i+1, addr(ports[2*n+i])))
+	}
+	for i := range n {
+		nd := &node{
+			id: int32(i + 1), kafka: addr(ports[i]), http: addr(ports[n+i]), raft: addr(ports[2*n+i]),
+			dataDir: filepath.Join(c.dir, fmt.Sprintf("node-%d", i+1)), env: childEnv(),
+		}
+		nd.args = append([]string{"serve",
+			"--node-id", strconv.Itoa(i + 1),
+			"--data-dir", nd.dataDir,
+			"--kafka-addr", nd.kafka,
+			"--http-addr", nd.http,
+			"--raft-addr", nd.raft,
+			"--bootstrap", strings.Join(boot, ","),
+		}, extra...)
+		c.add(nd)
+	}
+	for _, nd := range c.nodes {
+		c.start(nd)
+	}
+	return c
+}
+
+// newEmptyCluster returns a cluster with no nodes, for tests that configure
+// their nodes by hand.
+func newEmptyCluster(t testing.TB) *cluster {
+	// t.TempDir registers the removal of the test's temporary directories
+	// on its first call; making that call before registering the Cleanup
+	// below has the processes killed before their directories go.
+	c := &cluster{t: t, dir: t.TempDir()}
+	t.Cleanup(c.cleanup)
+	return c
+}
+
+// add registers a node; its log goes to node-<id>.log in the cluster's
+// directory.
+func (c *cluster) add(nd *node) {
+	nd.logPath = filepath.Join(c.dir, fmt.Sprintf("node-%d.log", nd.id))
+	c.nodes = append(c.nodes, nd)
+}
+
+func (c *cluster) cleanup() {
+	for _, nd := range c.nodes {
+		if nd.running() {
+			nd.cmd.Process.Kill()
+			select {
+			case <-nd.exited:
+			case <-time.After(10 * time.Second):
+				c.t.Logf("node %d did not exit after SIGKILL", nd.id)
+			}
+		}
+	}
+	if c.t.Failed() {
+		for _, nd := range c.nodes {
+			c.t.Logf("--- node %d (%s) log tail ---\n%s", nd.id, nd.logPath, tail(nd.logPath, 60))
+		}
+	}
+}
+
+// start starts the node's process; its stdout and stderr are appended to its
+// log file.
+func (c *cluster) start(nd *node) {
+	c.t.Helper()
+	if nd.running() {
+		c.t.Fatalf("node %d is already running", nd.id)
+	}
+	f, err := os.OpenFile(nd.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer f.Close() // the child holds its own descriptor
+	st, err := f.Stat()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	fmt.Fprintf(f, "=== test harness: starting node %d at %s ===\n", nd.id, time.Now().Format(time.RFC3339Nano))
+	cmd := exec.Command(raftlineBin, nd.args...)
+	cmd.Env = nd.env
+	cmd.SysProcAttr = dieWithTest(syscall.SIGKILL)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		c.t.Fatalf("start node %d: %v", nd.id, err)
+	}
+	exited := make(chan struct{})
+	nd.mu.Lock()
+	nd.cmd, nd.exited, nd.waitErr, nd.logFrom = cmd, exited, nil, st.Size()
+	nd.mu.Unlock()
+	go func() {
+		err := cmd.Wait()
+		nd.mu.Lock()
+		nd.waitErr = err
+		nd.mu.Unlock()
+		close(exited)
+	}()
+}
+
+func (nd *node) running() bool {
+	nd.mu.Lock()
+	defer nd.mu.Unlock()
+	if nd.exited == nil {
+		return false
+	}
+	select {
+	case <-nd.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// kill crashes the node with SIGKILL and waits for the process to be gone.
+func (c *cluster) kill(nd *node) {
+	c.t.Helper()
+	if !nd.running() {
+		c.t.Fatalf("kill: node %d is not running", nd.id)
+	}
+	nd.cmd.Process.Signal(syscall.SIGKILL)
+	select {
+	case <-nd.exited:
+	case <-time.After(10 * time.Second):
+		c.t.Fatalf("node %d still running 10s after SIGKILL", nd.id)
+	}
+}
+
+// stop sends SIGTERM and waits for a clean exit (status 0).
+func (c *cluster) stop(nd *node) {
+	c.t.Helper()
+	c.signalAll(syscall.SIGTERM, nd)
+	c.waitExit(30*time.Second, nd)
+}
+
+// signalAll sends sig to every given node at once.
+func (c *cluster) signalAll(sig syscall.Signal, nodes ...*node) {
+	c.t.Helper()
+	for _, nd := range nodes {
+		if !nd.running() {
+			c.t.Fatalf("signal: node %d is not running", nd.id)
+		}
+		nd.cmd.Process.Signal(sig)
+	}
+}
+
+// waitExit waits for each node to exit with status 0 within timeout.
+func (c *cluster) waitExit(timeout time.Duration, nodes ...*node) {
+	c.t.Helper()
+	deadline := time.After(timeout)
+	for _, nd := range nodes {
+		select {
+		case <-nd.exited:
+		case <-deadline:
+			c.t.Fatalf("node %d still running %v after SIGTERM", nd.id, timeout)
+		}
+		nd.mu.Lock()
+		err := nd.waitErr
+		nd.mu.Unlock()
+		if err != nil {
+			c.t.Fatalf("node %d did not exit cleanly after SIGTERM: %v", nd.id, err)
+		}
+	}
+}
+
+// restart starts a stopped or killed node again with the same flags, ports
+// and data directory.
+func (c *cluster) restart(nd *node) { c.t.Helper(); c.start(nd) }
+
+// live lists the running nodes.
+func (c *cluster) live() []*node {
+	var out []*node
+	for _, nd := range c.nodes {
+		if nd.running() {
+			out = append(out, nd)
+		}
+	}
+	return out
+}
+
+func (c *cluster) kafkaAddrs(nodes ...*node) []string {
+	if len(nodes) == 0 {
+		nodes = c.nodes
+	}
+	var out []string
+	for _, nd := range nodes {
+		out = append(out, nd.kafka)
+	}
+	return out
+}
+
+// logSinceStart is what the node's current process has logged so far.
+func (nd *node) logSinceStart() (string, error) {
+	nd.mu.Lock()
+	from := nd.logFrom
+	nd.mu.Unlock()
+	f, err := os.Open(nd.logPath)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if _, err := f.Seek(from, io.SeekStart); err != nil {
+		return "", err
+	}
+	b, err := io.ReadAll(f)
+	return string(b), err
+}
+
+// tail returns the last n lines of a file.
+func tail(path string, n int) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return err.Error()
+	}
+	defer f.Close()
+	const max = 256 << 10
+	if st, err := f.Stat(); err == nil && st.Size() > max {
+		f.Seek(st.Size()-max, io.SeekStart)
+	}
+	var lines []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if len(lines) > n {
+			lines = lines[1:]
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// HTTP API views, as documented in broker/httpapi.
+
+type clusterView struct {
+	NodeID          int32  `json:"node_id"`
+	State           string `json:"state"`
+	LeaderID        int32  `json:"leader_id"`
+	LeaderKafkaAddr string `json:"leader_kafka_addr"`
+	Term            uint64 `json:"term"`
+	CommitIndex     uint64 `json:"commit_index"`
+	AppliedIndex    uint64 `json:"applied_index"`
+	LastIndex       uint64 `json:"last_index"`
+	Members         []struct {
+		ID        int32  `json:"id"`
+		RaftAddr  string `json:"raft_addr"`
+		KafkaAddr string `json:"kafka_addr"`
+		Suffrage  string `json:"suffrage"`
+	} `json:"members"`
+}
+
+type partitionDigest struct {
+	Topic         string `json:"topic"`
+	Partition     int32  `json:"partition"`
+	LogStart      int64  `json:"log_start"`
+	HighWatermark int64  `json:"high_watermark"`
+	Bytes         int64  `json:"bytes"`
+	SHA256        string `json:"sha256"`
+}
+
+type partitionsView struct {
+	NodeID       int32             `json:"node_id"`
+	AppliedIndex uint64            `json:"applied_index"`
+	Partitions   []partitionDigest `json:"partitions"`
+}
+
+var httpClient = &http.Client{Timeout: 3 * time.Second}
+
+func getJSON(hostport, path string, v any) error {
+	resp, err := httpClient.Get("http://" + hostport + path)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s%s: %s: %s", hostport, path, resp.Status, bytes.TrimSpace(body))
+	}
+	return json.Unmarshal(body, v)
+}
+
+func clusterOf(httpAddr string) (clusterView, error) {
+	var v clusterView
+	err := getJSON(httpAddr, "/v1/cluster", &v)
+	return v, err
+}
+
+// partitionsOf returns a node's digests sorted by topic and partition.
+func partitionsOf(httpAddr string) ([]partitionDigest, error) {
+	var v partitionsView
+	if err := getJSON(httpAddr, "/v1/partitions", &v); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(v.Partitions, func(a, b partitionDigest) int {
+		if c := strings.Compare(a.Topic, b.Topic); c != 0 {
+			return c
+		}
+		return int(a.Partition - b.Partition)
+	})
+	return v.Partitions, nil
+}
+
+func readyz(httpAddr string) error {
+	resp, err := httpClient.Get("http://" + httpAddr + "/readyz")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s/readyz: %s: %s", httpAddr, resp.Status, bytes.TrimSpace(body))
+	}
+	return nil
+}
+
+// agreedLeader checks that exactly one of the HTTP addresses reports itself
+// leader and that every one of them names it, and returns its index.
+func agreedLeader(httpAddrs []string) (int, error) {
+	leader := -1
+	var views []clusterView
+	for i, a := range httpAddrs {
+		v, err := clusterOf(a)
+		if err != nil {
+			return -1, err
+		}
+		views = append(views, v)
+		if v.State == "leader" {
+			if leader >= 0 {
+				return -1, fmt.Errorf("two leaders: %d and %d", views[leader].NodeID, v.NodeID)
+			}
+			leader = i
+		}
+	}
+	if leader < 0 {
+		return -1, fmt.Errorf("no node is leader: %s", describeViews(views))
+	}
+	for _, v := range views {
+		if v.LeaderID != views[leader].NodeID {
+			return -1, fmt.Errorf("nodes disagree on the leader: %s", describeViews(views))
+		}
+	}
+	return leader, nil
+}
+
+func describeViews(views []clusterView) string {
+	var parts []string
+	for _, v := range views {
+		parts = append(parts, fmt.Sprintf("node %d: %s, leader %d, term %d, commit %d, applied %d, last %d",
+			v.NodeID, v.State, v.LeaderID, v.Term, v.CommitIndex, v.AppliedIndex, v.LastIndex))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// waitLeader waits until the running nodes agree on one leader that is not
+// among exclude, and returns it.
+func (c *cluster) waitLeader(exclude ...*node) *node {
+	c.t.Helper()
+	var leader *node
+	waitFor(c.t, 30*time.Second, "an agreed leader", func() error {
+		live := c.live()
+		var addrs []string
+		for _, nd := range live {
+			addrs = append(addrs, nd.http)
+		}
+		i, err := agreedLeader(addrs)
+		if err != nil {
+			return err
+		}
+		if slices.Contains(exclude, live[i]) {
+			return fmt.Errorf("node %d still leads", live[i].id)
+		}
+		leader = live[i]
+		return nil
+	})
+	return leader
+}
+
+// waitReady waits until every given node answers /readyz with 200.
+func (c *cluster) waitReady(nodes ...*node) {
+	c.t.Helper()
+	waitFor(c.t, 30*time.Second, "/readyz on every node", func() error {
+		for _, nd := range nodes {
+			if err := readyz(nd.http); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// waitRegistered waits until every node's /v1/cluster lists every member with
+// its Kafka address: a node's address reaches Metadata only once its
+// registration has been applied, and clients need the leader's.
+func waitRegistered(t testing.TB, httpAddrs []string) {
+	t.Helper()
+	waitFor(t, 30*time.Second, "every node to see every member's Kafka address", func() error {
+		for _, a := range httpAddrs {
+			v, err := clusterOf(a)
+			if err != nil {
+				return err
+			}
+			if len(v.Members) != len(httpAddrs) {
+				return fmt.Errorf("node %d lists %d members", v.NodeID, len(v.Members))
+			}
+			for _, m := range v.Members {
+				if m.KafkaAddr == "" {
+					return fmt.Errorf("node %d has no Kafka address for member %d yet", v.NodeID, m.ID)
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// waitDigestsEqual waits until every given node reports the same partition
+// digests (and, when want is not nil, exactly want) and returns them.
+func (c *cluster) waitDigestsEqual(timeout time.Duration, want []partitionDigest, nodes ...*node) []partitionDigest {
+	c.t.Helper()
+	var got []partitionDigest
+	waitFor(c.t, timeout, "equal partition digests on every node", func() (err error) {
+		got, err = equalDigests(want, nodes...)
+		return err
+	})
+	return got
+}
+
+// equalDigests returns the nodes' partition digests if they are all equal
+// (and equal to want, when it is not nil).
+func equalDigests(want []partitionDigest, nodes ...*node) ([]partitionDigest, error) {
+	var first []partitionDigest
+	for i, nd := range nodes {
+		d, err := partitionsOf(nd.http)
+		if err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			first = d
+		} else if !slices.Equal(first, d) {
+			return nil, fmt.Errorf("node %d has %v, node %d has %v", nodes[0].id, first, nd.id, d)
+		}
+	}
+	if want != nil && !slices.Equal(first, want) {
+		return nil, fmt.Errorf("nodes have %v, want %v", first, want)
+	}
+	return first, nil
+}
