@@ -104,6 +104,7 @@ func New(meter metric.Meter, version string) (*Metrics, error) {
 	if err != nil {
 		return nil, err
 	}
+	m.conns.Add(context.Background(), 0)
 	hw, err := meter.Int64ObservableGauge("raftline_partition_high_watermark",
 		metric.WithDescription("Next offset to be written in each partition, as this node's replica holds it."))
 	if err != nil {

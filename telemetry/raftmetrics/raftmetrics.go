@@ -134,10 +134,17 @@ func New(meter metric.Meter, watch *raftwatch.Watch) (*Metrics, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Both results are exported from the start, so a rule on failures
-	// has a series to read before the first snapshot.
-	m.snapshots.Add(context.Background(), 0, m.success.Add...)
-	m.snapshots.Add(context.Background(), 0, m.failure.Add...)
+	// Every counter's series are exported from the start, at 0, so a rule
+	// (snapshot failures, an election's increase()) has a series to read
+	// before the first event.
+	ctx := context.Background()
+	m.elections.Add(ctx, 0)
+	for _, c := range []metric.Int64Counter{m.appendEntries, m.heartbeats, m.votes, m.preVotes} {
+		c.Add(ctx, 0, m.sent.Add...)
+		c.Add(ctx, 0, m.received.Add...)
+	}
+	m.snapshots.Add(ctx, 0, m.success.Add...)
+	m.snapshots.Add(ctx, 0, m.failure.Add...)
 	if err := m.gauges(meter); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,437 @@
+package telemetry_test
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/raftline/raftline/broker/clustertest"
+)
+
+// documented is one metric row of docs/METRICS.md.
+type documented struct {
+	name   string
+	typ    string   // counter, gauge, histogram
+	labels []string // label names, node_id included
+}
+
+// docMetrics reads the metric-name contract: every table row of the Raft and
+// Broker sections of docs/METRICS.md.
+func docMetrics(t *testing.T) []documented {
+	t.Helper()
+	f, err := os.Open(filepath.Join("..", "docs", "METRICS.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	row := regexp.MustCompile("^\\| `([a-z_]+)` \\| (counter|gauge|histogram) \\| ([^|]*) \\|")
+	label := regexp.MustCompile(`(?:^|,\s*)([a-z_]+)`)
+	var out []documented
+	section := ""
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "## ") {
+			section = line
+			continue
+		}
+		if strings.Contains(section, "Load generator") {
+			continue
+		}
+		m := row.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		d := documented{name: m[1], typ: m[2]}
+		for _, lm := range label.FindAllStringSubmatch(m[3], -1) {
+			d.labels = append(d.labels, lm[1])
+		}
+		slices.Sort(d.labels)
+		out = append(out, d)
+	}
+	if len(out) < 30 {
+		t.Fatalf("read only %d metrics from docs/METRICS.md", len(out))
+	}
+	return out
+}
+
+// onlyOnLeader are the documented metrics a node exports only once it has
+// led or served clients as the leader.
+var onlyOnLeader = map[string]bool{
+	"raft_follower_lag_entries":       true,
+	"raft_commit_duration_seconds":    true,
+	"raftline_produced_records_total": true,
+	"raftline_produced_bytes_total":   true,
+	"raftline_fetched_records_total":  true,
+	"raftline_fetched_bytes_total":    true,
+}
+
+// exercise drives a cluster through what makes every documented series
+// exist: a topic, produces and fetches, an error answer on every node, and
+// a snapshot on every node.
+func exercise(t *testing.T, c *clustertest.Cluster, topic string, records int) {
+	t.Helper()
+	createTopic(t, c, topic, 2)
+	ctx, cancel := context.WithTimeout(clustertest.Ctx(t), 30*time.Second)
+	defer cancel()
+	cl := c.Client(kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()))
+	var rs []*kgo.Record
+	for i := range records {
+		rs = append(rs, &kgo.Record{Value: []byte(strings.Repeat("x", 100) + strconv.Itoa(i))})
+	}
+	if err := cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	consumer := c.Client(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	got := 0
+	for got < records {
+		fs := consumer.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("consumed %d of %d records", got, records)
+		}
+		got += fs.NumRecords()
+	}
+	// A produce to a partition that does not exist, sent to every node:
+	// followers answer NOT_LEADER_OR_FOLLOWER, the leader
+	// UNKNOWN_TOPIC_OR_PARTITION.
+	for _, n := range c.Nodes {
+		req := kmsg.NewPtrProduceRequest()
+		req.Acks, req.TimeoutMillis = -1, 5000
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = topic
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Partition = 99
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		if _, err := req.RequestWith(ctx, cl.Broker(int(n.ID))); err != nil {
+			t.Fatalf("produce to node %d: %v", n.ID, err)
+		}
+	}
+	for _, n := range c.Nodes {
+		if err := n.Server().Node.Snapshot(); err != nil {
+			t.Fatalf("snapshot on node %d: %v", n.ID, err)
+		}
+	}
+}
+
+func TestCluster_Metrics_EveryDocumentedNameWithNodeIDAndLabels(t *testing.T) {
+	c, _ := startCluster(t, 3, nil)
+	exercise(t, c, "metrics", 50)
+	leader := c.Leader()
+	docs := docMetrics(t)
+
+	for _, n := range c.Nodes {
+		fams := scrape(t, n)
+		id := strconv.Itoa(int(n.ID))
+		for _, d := range docs {
+			f := fams[d.name]
+			if f == nil {
+				if n == leader || !onlyOnLeader[d.name] {
+					t.Errorf("node %d: %s missing from /metrics", n.ID, d.name)
+				}
+				continue
+			}
+			if got := strings.ToLower(f.GetType().String()); got != d.typ {
+				t.Errorf("node %d: %s is a %s, docs say %s", n.ID, d.name, got, d.typ)
+			}
+			if f.GetHelp() == "" {
+				t.Errorf("node %d: %s has no help text", n.ID, d.name)
+			}
+			for _, m := range f.Metric {
+				var names []string
+				for k := range labels(m) {
+					names = append(names, k)
+				}
+				slices.Sort(names)
+				if !slices.Equal(names, d.labels) {
+					t.Errorf("node %d: %s has labels %v, docs say %v", n.ID, d.name, names, d.labels)
+				}
+				if got := labels(m)["node_id"]; got != id {
+					t.Errorf("node %d: %s has node_id %q", n.ID, d.name, got)
+				}
+			}
+			if d.typ == "histogram" {
+				checkBuckets(t, n.ID, f)
+			}
+		}
+		for name, f := range fams {
+			for _, m := range f.Metric {
+				if labels(m)["node_id"] != id {
+					t.Errorf("node %d: %s series %v lacks node_id=%s", n.ID, name, labels(m), id)
+				}
+				for k := range labels(m) {
+					if strings.HasPrefix(k, "otel_") {
+						t.Errorf("node %d: %s carries the exporter label %s", n.ID, name, k)
+					}
+				}
+			}
+		}
+		for _, name := range []string{"go_goroutines", "go_memstats_heap_alloc_bytes", "process_cpu_seconds_total", "process_resident_memory_bytes"} {
+			if fams[name] == nil {
+				t.Errorf("node %d: runtime/process metric %s missing", n.ID, name)
+			}
+		}
+		if fams["target_info"] != nil {
+			t.Errorf("node %d exports target_info", n.ID)
+		}
+		if v := value(fams, "raft_snapshots_total", map[string]string{"result": "failure"}); v != 0 {
+			t.Errorf("node %d: raft_snapshots_total{result=failure} = %v", n.ID, v)
+		}
+		if v := value(fams, "raft_snapshots_total", map[string]string{"result": "success"}); v < 1 {
+			t.Errorf("node %d: raft_snapshots_total{result=success} = %v after a snapshot", n.ID, v)
+		}
+		if v := value(fams, "raft_snapshot_size_bytes", nil); v <= 0 {
+			t.Errorf("node %d: raft_snapshot_size_bytes = %v after a snapshot", n.ID, v)
+		}
+		if v := value(fams, "raft_log_size_bytes", nil); v <= 0 {
+			t.Errorf("node %d: raft_log_size_bytes = %v", n.ID, v)
+		}
+		wantCode := "NOT_LEADER_OR_FOLLOWER"
+		if n == leader {
+			wantCode = "UNKNOWN_TOPIC_OR_PARTITION"
+		}
+		if v := value(fams, "raftline_kafka_request_errors_total", map[string]string{"api": "Produce", "error_code": wantCode}); v < 1 {
+			t.Errorf("node %d: no Produce %s counted", n.ID, wantCode)
+		}
+		// follower_id values are node ids, as the alert rules join them.
+		if n == leader {
+			var ids []string
+			for _, m := range fams["raft_follower_lag_entries"].GetMetric() {
+				ids = append(ids, labels(m)["follower_id"])
+			}
+			slices.Sort(ids)
+			var want []string
+			for _, f := range c.Followers() {
+				want = append(want, strconv.Itoa(int(f.ID)))
+			}
+			slices.Sort(want)
+			if !slices.Equal(ids, want) {
+				t.Errorf("raft_follower_lag_entries follower_id values %v, want %v", ids, want)
+			}
+		}
+	}
+}
+
+func checkBuckets(t *testing.T, node int32, f *dto.MetricFamily) {
+	t.Helper()
+	for _, m := range f.Metric {
+		var bounds []float64
+		for _, b := range m.GetHistogram().GetBucket() {
+			bounds = append(bounds, b.GetUpperBound())
+		}
+		if len(bounds) < 10 || bounds[0] > 0.0001 || !slices.Contains(bounds, 0.001) || !slices.Contains(bounds, 10) {
+			t.Errorf("node %d: %s buckets %v do not resolve sub-millisecond latencies up to 10s", node, f.GetName(), bounds)
+		}
+	}
+}
+
+func TestCluster_Metrics_RaftCountersRiseWithIdleTimeAndProduces(t *testing.T) {
+	c, _ := startCluster(t, 3, nil)
+	createTopic(t, c, "rise", 1)
+	leader := c.Leader()
+	followers := c.Followers()
+	sent := map[string]string{"direction": "sent"}
+	received := map[string]string{"direction": "received"}
+
+	// Idle: the leader's heartbeats go on.
+	hb := value(scrape(t, leader), "raft_heartbeats_total", sent)
+	hbf := map[int32]float64{}
+	for _, f := range followers {
+		hbf[f.ID] = value(scrape(t, f), "raft_heartbeats_total", received)
+	}
+	clustertest.WaitFor(t, 10*time.Second, "heartbeats to rise while idle", func() bool {
+		if value(scrape(t, leader), "raft_heartbeats_total", sent) <= hb {
+			return false
+		}
+		for _, f := range followers {
+			if value(scrape(t, f), "raft_heartbeats_total", received) <= hbf[f.ID] {
+				return false
+			}
+		}
+		return true
+	})
+
+	before := map[int32]map[string]*dto.MetricFamily{}
+	for _, n := range c.Nodes {
+		before[n.ID] = scrape(t, n)
+	}
+	const records = 20
+	cl := c.Client(kgo.DefaultProduceTopic("rise"), kgo.RequiredAcks(kgo.AllISRAcks()))
+	ctx, cancel := context.WithTimeout(clustertest.Ctx(t), 30*time.Second)
+	defer cancel()
+	for i := range records {
+		// One at a time: each produce is its own Raft entry.
+		if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("r" + strconv.Itoa(i))}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.WaitReplicasIdentical()
+	topic := map[string]string{"topic": "rise"}
+	clustertest.WaitFor(t, 10*time.Second, "produce counters and gauges to rise", func() bool {
+		for _, n := range c.Nodes {
+			b, a := before[n.ID], scrape(t, n)
+			dir := received
+			if n == leader {
+				dir = sent
+			}
+			if value(a, "raft_append_entries_total", dir)-value(b, "raft_append_entries_total", dir) < 1 ||
+				value(a, "raft_commit_index", nil)-value(b, "raft_commit_index", nil) < records ||
+				value(a, "raft_applied_index", nil)-value(b, "raft_applied_index", nil) < records ||
+				value(a, "raft_log_entries", nil)-value(b, "raft_log_entries", nil) < records ||
+				value(a, "raft_fsm_apply_duration_seconds", nil)-value(b, "raft_fsm_apply_duration_seconds", nil) < records ||
+				value(a, "raft_log_store_append_duration_seconds", nil) <= value(b, "raft_log_store_append_duration_seconds", nil) ||
+				value(a, "raftline_partition_high_watermark", topic) != records {
+				return false
+			}
+		}
+		return true
+	})
+	a, b := scrape(t, leader), before[leader.ID]
+	if got := value(a, "raftline_produced_records_total", topic); got != records {
+		t.Errorf("raftline_produced_records_total{topic=rise} = %v, want %d", got, records)
+	}
+	if got := value(a, "raftline_produced_bytes_total", topic); got < records*61 {
+		t.Errorf("raftline_produced_bytes_total{topic=rise} = %v, want at least %d batch headers' worth", got, records*61)
+	}
+	produce := map[string]string{"api": "Produce"}
+	if d := value(a, "raftline_kafka_requests_total", produce) - value(b, "raftline_kafka_requests_total", produce); d < records {
+		t.Errorf("raftline_kafka_requests_total{api=Produce} rose by %v, want at least %d", d, records)
+	}
+	if d := value(a, "raftline_kafka_request_duration_seconds", produce) - value(b, "raftline_kafka_request_duration_seconds", produce); d < records {
+		t.Errorf("raftline_kafka_request_duration_seconds{api=Produce} observed %v more requests, want at least %d", d, records)
+	}
+	if d := value(a, "raft_commit_duration_seconds", nil) - value(b, "raft_commit_duration_seconds", nil); d < records {
+		t.Errorf("raft_commit_duration_seconds observed %v more commits, want at least %d", d, records)
+	}
+	if v := value(a, "raftline_connections", nil); v < 1 {
+		t.Errorf("raftline_connections = %v on the leader with a client connected", v)
+	}
+}
+
+// TestCluster_Metrics_GaugesAgreeWithClusterView compares each node's
+// gauges with what its /v1/cluster says, at a moment no write moved the
+// indexes between the two reads.
+func TestCluster_Metrics_GaugesAgreeWithClusterView(t *testing.T) {
+	c, _ := startCluster(t, 3, nil)
+	exercise(t, c, "agree", 10)
+	for _, n := range c.Nodes {
+		var mismatch string
+		clustertest.WaitFor(t, 20*time.Second, "node "+strconv.Itoa(int(n.ID))+"'s gauges to agree with /v1/cluster", func() bool {
+			v1 := clusterView(t, n)
+			fams := scrape(t, n)
+			v2 := clusterView(t, n)
+			if v1.CommitIndex != v2.CommitIndex || v1.AppliedIndex != v2.AppliedIndex || v1.Term != v2.Term || v1.LeaderID != v2.LeaderID {
+				mismatch = "cluster moved during the scrape"
+				return false
+			}
+			voters := 0
+			for _, m := range v1.Members {
+				if m.Suffrage == "voter" {
+					voters++
+				}
+			}
+			checks := []struct {
+				name string
+				got  float64
+				want float64
+			}{
+				{"raft_current_term", value(fams, "raft_current_term", nil), float64(v1.Term)},
+				{"raft_commit_index", value(fams, "raft_commit_index", nil), float64(v1.CommitIndex)},
+				{"raft_applied_index", value(fams, "raft_applied_index", nil), float64(v1.AppliedIndex)},
+				{"raft_state{state=" + v1.State + "}", value(fams, "raft_state", map[string]string{"state": v1.State}), 1},
+				{"raft_state (sum)", value(fams, "raft_state", nil), 1},
+				{"raft_has_leader", value(fams, "raft_has_leader", nil), 1},
+				{"raft_leader_info{leader_id}", value(fams, "raft_leader_info", map[string]string{"leader_id": strconv.Itoa(int(v1.LeaderID))}), 1},
+				{"raft_voters", value(fams, "raft_voters", nil), float64(voters)},
+				{"raftline_build_info{role}", value(fams, "raftline_build_info", map[string]string{"role": v1.State}), 1},
+			}
+			mismatch = ""
+			for _, ch := range checks {
+				if ch.got != ch.want {
+					mismatch += ch.name + " = " + strconv.FormatFloat(ch.got, 'f', -1, 64) + ", /v1/cluster says " + strconv.FormatFloat(ch.want, 'f', -1, 64) + "; "
+				}
+			}
+			return mismatch == ""
+		})
+		if mismatch != "" {
+			t.Errorf("node %d: %s", n.ID, mismatch)
+		}
+	}
+}
+
+func TestCluster_Metrics_LeaderKilled_ElectionAndVotesCounted(t *testing.T) {
+	c, _ := startCluster(t, 3, nil)
+	old := c.Leader()
+	survivors := c.Followers()
+	elections := map[int32]float64{}
+	var votes float64
+	for _, n := range survivors {
+		fams := scrape(t, n)
+		elections[n.ID] = value(fams, "raft_leader_elections_total", nil)
+		votes += value(fams, "raft_vote_requests_total", nil)
+	}
+	c.Kill(old)
+	nl := c.Leader()
+	clustertest.WaitFor(t, 10*time.Second, "every survivor to count the election", func() bool {
+		var v float64
+		for _, n := range survivors {
+			fams := scrape(t, n)
+			if value(fams, "raft_leader_elections_total", nil) <= elections[n.ID] {
+				return false
+			}
+			if value(fams, "raft_leader_info", map[string]string{"leader_id": strconv.Itoa(int(nl.ID))}) != 1 {
+				return false
+			}
+			v += value(fams, "raft_vote_requests_total", nil)
+		}
+		return v > votes
+	})
+	fams := scrape(t, nl)
+	if value(fams, "raft_vote_requests_total", map[string]string{"direction": "sent"}) < 1 {
+		t.Errorf("new leader %d sent no RequestVote", nl.ID)
+	}
+	if value(fams, "raft_state", map[string]string{"state": "leader"}) != 1 {
+		t.Errorf("new leader %d's raft_state{state=leader} is not 1", nl.ID)
+	}
+}
+
+// TestCluster_Metrics_ElectionStorm_SteepRiseOnEveryNode moves leadership
+// again and again; every node counts every election.
+func TestCluster_Metrics_ElectionStorm_SteepRiseOnEveryNode(t *testing.T) {
+	c, _ := startCluster(t, 3, nil)
+	before := map[int32]float64{}
+	for _, n := range c.Nodes {
+		before[n.ID] = value(scrape(t, n), "raft_leader_elections_total", nil)
+	}
+	const rounds = 6
+	for i := range rounds {
+		l := c.Leader()
+		if err := l.Server().Node.Raft().LeadershipTransfer().Error(); err != nil {
+			t.Fatalf("round %d: leadership transfer: %v", i, err)
+		}
+		clustertest.WaitFor(t, 10*time.Second, "a new leader", func() bool {
+			nl := c.Leader()
+			return nl != l && nl.Server().Node.Leader() == nl.ID
+		})
+		c.WaitStable()
+	}
+	clustertest.WaitFor(t, 10*time.Second, "every node to count every election", func() bool {
+		for _, n := range c.Nodes {
+			if value(scrape(t, n), "raft_leader_elections_total", nil)-before[n.ID] < rounds {
+				return false
+			}
+		}
+		return true
+	})
+}
