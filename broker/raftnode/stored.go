@@ -68,3 +68,12 @@ func (s *storeNotifier) GetLog(index uint64, l *raft.Log) error {
 	}
 	return s.LogStore.GetLog(index, l)
 }
+
+// IsMonotonic forwards raft-wal's raft.MonotonicLogStore marker. Without it
+// Raft keeps a follower's old entries after InstallSnapshot, and raft-wal
+// then refuses the next append: the follower would reinstall the snapshot
+// forever and never catch up.
+func (s *storeNotifier) IsMonotonic() bool {
+	m, ok := s.LogStore.(raft.MonotonicLogStore)
+	return ok && m.IsMonotonic()
+}

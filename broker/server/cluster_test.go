@@ -327,5 +327,15 @@ func TestCluster_NodeDownDuringCompaction_CatchesUpBySnapshot(t *testing.T) {
 	if got := down.Server().Node.SnapshotsRestored(); got == 0 {
 		t.Fatal("the returning node caught up without installing a snapshot")
 	}
+	// After the snapshot the node must keep replicating new entries.
+	for i := range 20 {
+		res := cl.ProduceSync(ctx, &kgo.Record{Value: []byte(fmt.Sprintf("after-%d", i))})
+		if err := res.FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		r := res[0].Record
+		acks = append(acks, ack{r.Partition, r.Offset, r.Key, r.Value})
+	}
+	c.WaitReplicasIdentical()
 	verifyAcked(t, c, "compacted", acks)
 }
