@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/raftline/raftline/broker/server.Version=$(VERSION)
 FUZZTIME ?= 10s
 
-.PHONY: all build run test tools vet unit fuzz bench bench-core dashboards alerts clean
+.PHONY: all build run test tools vet unit system fuzz bench bench-core dashboards alerts clean
 
 all: build
 
@@ -23,8 +23,14 @@ tools:
 vet:
 	$(GO) vet ./...
 
+# Package tests, including in-process clusters.
 unit:
-	$(GO) test -count=1 -timeout 30m ./...
+	$(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -v '/test/')
+
+# System tests against the real binary, real clients and real services, one
+# package at a time so their clusters do not compete for the two cores.
+system:
+	$(GO) test -count=1 -p 1 -timeout 60m ./test/...
 
 # Each fuzz target runs briefly on every test run; longer runs:
 # make fuzz FUZZTIME=5m
@@ -34,7 +40,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCommand$$' -fuzztime $(FUZZTIME) ./broker/fsm
 	$(GO) test -run '^$$' -fuzz '^FuzzParseBatch$$' -fuzztime $(FUZZTIME) ./broker/recordbatch
 
-test: tools vet unit fuzz
+test: tools vet unit fuzz system
 
 # 1 KiB acks=all through a fresh local cluster, 3 runs, median printed.
 bench-core:
