@@ -1,0 +1,407 @@
+//go:build linux
+
+// Package harness runs real `raftline serve` processes, each in its own
+// network namespace built by netfault, and drives them from the test: start,
+// SIGKILL, SIGTERM, SIGSTOP/SIGCONT, restart; it reads their HTTP views,
+// waits on conditions with deadlines, produces under load into a verify
+// ledger, and probes nodes with single Kafka requests.
+package harness
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/raftline/raftline/test/chaos/netfault"
+)
+
+// Every node listens on the same ports, each on its own address.
+const (
+	KafkaPort = 9092
+	HTTPPort  = 9644
+	RaftPort  = 9192
+)
+
+// Build compiles ./cmd/raftline into dir and returns the binary's path.
+func Build(dir string) (string, error) {
+	root, err := repoRoot()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "raftline")
+	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if p, err := exec.LookPath("go"); err == nil {
+		goTool = p
+	}
+	cmd := exec.Command(goTool, "build", "-o", bin, "./cmd/raftline")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building raftline: %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil &&
+			bytes.HasPrefix(b, []byte("module github.com/raftline/raftline\n")) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("cannot find the raftline module root above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Options tune a cluster.
+type Options struct {
+	// Nodes is the cluster size (default 3).
+	Nodes int
+	// Args are appended to every node's `raftline serve` flags.
+	Args []string
+}
+
+// Cluster is a running set of nodes on their own network.
+type Cluster struct {
+	t     testing.TB
+	Net   *netfault.Network
+	Nodes []*Node
+	bin   string
+	dir   string
+}
+
+// Node is one `raftline serve` process, restartable with the same flags,
+// address and data directory.
+type Node struct {
+	ID    int32
+	Host  *netfault.Host
+	Kafka string // host:port clients dial
+	HTTP  string
+	Raft  string
+
+	dataDir string
+	logPath string
+	args    []string
+
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	waitErr error
+	logFrom int64
+}
+
+// String names the node in messages.
+func (n *Node) String() string { return fmt.Sprintf("n%d", n.ID) }
+
+// New builds the network, starts the nodes bootstrapped together and waits
+// until they agree on a leader, every node is registered and ready. Cleanup
+// kills the nodes and removes the network.
+func New(t testing.TB, bin string, opts Options) *Cluster {
+	t.Helper()
+	if opts.Nodes == 0 {
+		opts.Nodes = 3
+	}
+	// TempDir first: cleanups run last-in first-out, so the processes
+	// are gone before their directories are removed.
+	c := &Cluster{t: t, bin: bin, dir: t.TempDir()}
+	nw, err := netfault.New(opts.Nodes)
+	if err != nil {
+		t.Fatalf("creating the cluster's network namespaces: %v", err)
+	}
+	c.Net = nw
+	t.Cleanup(c.cleanup)
+	var boot []string
+	for i, h := range nw.Hosts {
+		boot = append(boot, fmt.Sprintf("%d=%s:%d", i+1, h.IP, RaftPort))
+	}
+	for i, h := range nw.Hosts {
+		n := &Node{
+			ID: int32(i + 1), Host: h,
+			Kafka:   fmt.Sprintf("%s:%d", h.IP, KafkaPort),
+			HTTP:    fmt.Sprintf("%s:%d", h.IP, HTTPPort),
+			Raft:    fmt.Sprintf("%s:%d", h.IP, RaftPort),
+			dataDir: filepath.Join(c.dir, fmt.Sprintf("n%d", i+1)),
+			logPath: filepath.Join(c.dir, fmt.Sprintf("n%d.log", i+1)),
+		}
+		n.args = append([]string{"serve",
+			"--node-id", strconv.Itoa(i + 1),
+			"--data-dir", n.dataDir,
+			"--kafka-addr", n.Kafka,
+			"--http-addr", n.HTTP,
+			"--raft-addr", n.Raft,
+			"--bootstrap", strings.Join(boot, ","),
+		}, opts.Args...)
+		c.Nodes = append(c.Nodes, n)
+	}
+	for _, n := range c.Nodes {
+		c.Start(n)
+	}
+	c.WaitLeader(30*time.Second, nil)
+	c.WaitRegistered(30 * time.Second)
+	c.WaitReady(30*time.Second, c.Nodes...)
+	return c
+}
+
+func (c *Cluster) cleanup() {
+	for _, n := range c.Nodes {
+		if n.Running() {
+			n.cmd.Process.Kill() // SIGKILL ends a frozen process too
+			select {
+			case <-n.exited:
+			case <-time.After(10 * time.Second):
+				c.t.Logf("%v did not exit after SIGKILL", n)
+			}
+		}
+	}
+	if err := c.Net.Close(); err != nil {
+		c.t.Errorf("removing the cluster's network: %v", err)
+	}
+	if c.t.Failed() {
+		for _, n := range c.Nodes {
+			c.t.Logf("--- %v log tail (%s) ---\n%s", n, n.logPath, tail(n.logPath, 40))
+		}
+	}
+}
+
+// KafkaAddrs lists the nodes' Kafka addresses (all nodes when none given).
+func (c *Cluster) KafkaAddrs(nodes ...*Node) []string {
+	if len(nodes) == 0 {
+		nodes = c.Nodes
+	}
+	var out []string
+	for _, n := range nodes {
+		out = append(out, n.Kafka)
+	}
+	return out
+}
+
+// Start starts the node's process inside its namespace; output goes to the
+// node's log file.
+func (c *Cluster) Start(n *Node) {
+	c.t.Helper()
+	if n.Running() {
+		c.t.Fatalf("%v is already running", n)
+	}
+	f, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	fmt.Fprintf(f, "=== chaos harness: starting %v at %s ===\n", n, time.Now().Format(time.RFC3339Nano))
+	cmd := n.Host.Command(c.bin, n.args...)
+	cmd.Env = childEnv()
+	cmd.Stdout, cmd.Stderr = f, f
+	// Should the test binary die without its cleanups (a -timeout panic),
+	// the kernel kills the nodes with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		c.t.Fatalf("start %v: %v", n, err)
+	}
+	exited := make(chan struct{})
+	n.mu.Lock()
+	n.cmd, n.exited, n.waitErr, n.logFrom = cmd, exited, nil, st.Size()
+	n.mu.Unlock()
+	go func() {
+		err := cmd.Wait()
+		n.mu.Lock()
+		n.waitErr = err
+		n.mu.Unlock()
+		close(exited)
+	}()
+}
+
+// childEnv is the environment without RAFTLINE_* variables, so a developer's
+// shell cannot change how nodes start.
+func childEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "RAFTLINE_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// Running reports whether the node's process is alive (frozen counts).
+func (n *Node) Running() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.exited == nil {
+		return false
+	}
+	select {
+	case <-n.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// Pid is the current process id, or 0.
+func (n *Node) Pid() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil || n.cmd.Process == nil {
+		return 0
+	}
+	return n.cmd.Process.Pid
+}
+
+// Kill sends SIGKILL, waits for the process to be gone and returns how it
+// ended, which proves the crash.
+func (c *Cluster) Kill(n *Node) string {
+	c.t.Helper()
+	if !n.Running() {
+		c.t.Fatalf("kill: %v is not running", n)
+	}
+	pid := n.Pid()
+	n.cmd.Process.Signal(syscall.SIGKILL)
+	return c.waitExit(n, pid, 10*time.Second, false)
+}
+
+// Term sends SIGTERM and waits for a clean exit, status 0, as a graceful
+// shutdown must end; it returns how the process ended.
+func (c *Cluster) Term(n *Node) string {
+	c.t.Helper()
+	if !n.Running() {
+		c.t.Fatalf("term: %v is not running", n)
+	}
+	pid := n.Pid()
+	n.cmd.Process.Signal(syscall.SIGTERM)
+	return c.waitExit(n, pid, 30*time.Second, true)
+}
+
+func (c *Cluster) waitExit(n *Node, pid int, timeout time.Duration, clean bool) string {
+	c.t.Helper()
+	select {
+	case <-n.exited:
+	case <-time.After(timeout):
+		c.t.Fatalf("%v (pid %d) still running %v after the signal", n, pid, timeout)
+	}
+	n.mu.Lock()
+	err, ps := n.waitErr, n.cmd.ProcessState
+	n.mu.Unlock()
+	if clean && err != nil {
+		c.t.Fatalf("%v (pid %d) did not exit cleanly: %v", n, pid, err)
+	}
+	return fmt.Sprintf("%v (pid %d) %s", n, pid, ps.String())
+}
+
+// Freeze stops the node with SIGSTOP and returns the kernel's word that it
+// is stopped (state T in /proc/<pid>/stat).
+func (c *Cluster) Freeze(n *Node) string {
+	c.t.Helper()
+	pid := n.Pid()
+	n.cmd.Process.Signal(syscall.SIGSTOP)
+	var state string
+	WaitFor(c.t, 5*time.Second, fmt.Sprintf("%v to be stopped", n), func() error {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return err
+		}
+		// The state follows the parenthesised command name.
+		s := string(b)
+		if i := strings.LastIndexByte(s, ')'); i >= 0 && len(s) > i+2 {
+			state = s[i+2 : i+3]
+		}
+		if state != "T" {
+			return fmt.Errorf("state %q", state)
+		}
+		return nil
+	})
+	return fmt.Sprintf("%v (pid %d) state %s (stopped) in /proc", n, pid, state)
+}
+
+// Thaw resumes a frozen node with SIGCONT.
+func (c *Cluster) Thaw(n *Node) {
+	c.t.Helper()
+	n.cmd.Process.Signal(syscall.SIGCONT)
+}
+
+// LogSinceStart is what the node's current process has logged so far.
+func (n *Node) LogSinceStart() (string, error) {
+	n.mu.Lock()
+	from := n.logFrom
+	n.mu.Unlock()
+	f, err := os.Open(n.logPath)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if _, err := f.Seek(from, io.SeekStart); err != nil {
+		return "", err
+	}
+	b, err := io.ReadAll(f)
+	return string(b), err
+}
+
+// DataDir is the node's data directory.
+func (n *Node) DataDir() string { return n.dataDir }
+
+// Others returns the cluster's nodes except those given.
+func (c *Cluster) Others(except ...*Node) []*Node {
+	var out []*Node
+	for _, n := range c.Nodes {
+		skip := false
+		for _, e := range except {
+			skip = skip || n == e
+		}
+		if !skip {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Hosts returns the nodes' namespaces.
+func Hosts(nodes ...*Node) []*netfault.Host {
+	var out []*netfault.Host
+	for _, n := range nodes {
+		out = append(out, n.Host)
+	}
+	return out
+}
+
+func tail(path string, n int) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return err.Error()
+	}
+	defer f.Close()
+	const max = 256 << 10
+	if st, err := f.Stat(); err == nil && st.Size() > max {
+		f.Seek(st.Size()-max, io.SeekStart)
+	}
+	var lines []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if len(lines) > n {
+			lines = lines[1:]
+		}
+	}
+	return strings.Join(lines, "\n")
+}

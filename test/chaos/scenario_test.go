@@ -1,0 +1,301 @@
+//go:build chaos && linux
+
+package chaos
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/raftline/raftline/test/chaos/harness"
+	"github.com/raftline/raftline/test/chaos/netfault"
+	"github.com/raftline/raftline/test/chaos/summary"
+)
+
+const (
+	// loadRate is each scenario's produce rate, records per second: enough
+	// to keep every partition busy through a fault, little enough to leave
+	// the two cores room for three nodes and the faults.
+	loadRate = 800
+	// topic is each scenario's topic, with harness.Partitions partitions.
+	topic = "chaos"
+	// Targets reported against (never asserted: speed goals are read off
+	// the summary).
+	failoverTarget     = 2 * time.Second
+	gracefulGapTarget  = 500 * time.Millisecond
+	convergenceTimeout = 60 * time.Second
+)
+
+// scenario is one row of the summary in the making. Its cleanup, registered
+// before the cluster's, adds the row whatever happens, so a scenario that
+// fails half-way still shows in the table.
+type scenario struct {
+	t     *testing.T
+	row   summary.Row
+	start time.Time
+
+	c    *harness.Cluster
+	book *harness.Book
+	prod *harness.Producer
+
+	mu          sync.Mutex
+	unproven    []string
+	probeAcks   []string // acknowledgements a probe must never have had
+	finished    bool
+	extraChecks []func() error
+}
+
+func begin(t *testing.T, name, fault string) *scenario {
+	s := &scenario{t: t, start: time.Now(), row: summary.Row{Scenario: name, Fault: fault}}
+	t.Cleanup(s.record)
+	return s
+}
+
+func (s *scenario) record() {
+	s.row.DurationSec = time.Since(s.start).Seconds()
+	s.row.ProvenEffective = len(s.row.Proof) > 0 && len(s.unproven) == 0
+	if !s.finished {
+		s.row.Failures = append(s.row.Failures, "scenario did not run to its end (see the test log)")
+	}
+	s.row.Result = "PASS"
+	if s.t.Failed() || len(s.row.Failures) > 0 {
+		s.row.Result = "FAIL"
+	}
+	suite.Add(s.row)
+}
+
+// fail records a failed criterion and fails the test, going on.
+func (s *scenario) fail(format string, args ...any) {
+	s.t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	s.row.Failures = append(s.row.Failures, msg)
+	s.t.Error(msg)
+}
+
+// prove records the evidence that a fault took effect, or, when err is not
+// nil, that it did not: the scenario then stops, failed.
+func (s *scenario) prove(what string, err error) {
+	s.t.Helper()
+	if err != nil {
+		msg := fmt.Sprintf("fault did not take effect: %s: %v", what, err)
+		s.unproven = append(s.unproven, msg)
+		s.row.Failures = append(s.row.Failures, msg)
+		s.t.Fatal(msg)
+	}
+	s.row.Proof = append(s.row.Proof, what)
+	s.t.Logf("proven: %s", what)
+}
+
+func (s *scenario) note(format string, args ...any) {
+	s.t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	s.row.Notes = append(s.row.Notes, msg)
+	s.t.Log(msg)
+}
+
+func (s *scenario) figure(name string, d time.Duration, target time.Duration) {
+	s.t.Helper()
+	f := summary.Figure{Name: name, Value: float64(d.Microseconds()) / 1000, Unit: "ms", Target: float64(target.Milliseconds())}
+	s.row.Figures = append(s.row.Figures, f)
+	s.t.Logf("figure: %v", f)
+}
+
+func (s *scenario) count(name string, n int) {
+	s.t.Helper()
+	f := summary.Figure{Name: name, Value: float64(n), Unit: ""}
+	s.row.Figures = append(s.row.Figures, f)
+	s.t.Logf("figure: %s %d", name, n)
+}
+
+// cluster starts the scenario's cluster with extra `raftline serve` flags.
+func (s *scenario) cluster(args ...string) *harness.Cluster {
+	s.t.Helper()
+	s.c = harness.New(s.t, raftlineBin, harness.Options{Args: args})
+	return s.c
+}
+
+// load creates the topic and starts the producer, returning once warm acks
+// have been acknowledged so faults hit a running load.
+func (s *scenario) load(warm int) *harness.Producer {
+	s.t.Helper()
+	s.c.CreateTopic(topic)
+	s.book = harness.NewBook()
+	s.prod = s.c.StartProducer(s.book, topic, loadRate)
+	s.prod.WaitAcks(s.t, warm, 30*time.Second)
+	return s.prod
+}
+
+// heal removes a fault, failing the scenario if it cannot.
+func (s *scenario) heal(f *netfault.Fault) {
+	s.t.Helper()
+	if err := f.Heal(); err != nil {
+		s.t.Fatalf("healing %s: %v", f.Desc, err)
+	}
+	s.t.Logf("healed: %s", f.Desc)
+}
+
+// probeMustFail records probe results that must not be acknowledgements
+// (writes to a node that cannot commit them).
+func (s *scenario) probeMustFail(where string, results ...harness.ProbeResult) {
+	s.t.Helper()
+	for _, r := range results {
+		s.t.Logf("probe %s: %v", where, r)
+		if r.Acked() {
+			s.fail("a write to %s was acknowledged: %v", where, r)
+		}
+	}
+}
+
+// probeMustRetriablyFail also requires a prompt, retriable error: an answer
+// within the request timeout plus slack, never a hang.
+func (s *scenario) probeMustRetriablyFail(where string, timeout, slack time.Duration, results ...harness.ProbeResult) {
+	s.t.Helper()
+	s.probeMustFail(where, results...)
+	for _, r := range results {
+		switch {
+		case r.Err != nil:
+			s.fail("a write to %s got no answer: %v", where, r)
+		case !r.Retriable():
+			s.fail("a write to %s got a non-retriable error: %v", where, r)
+		case r.Took > timeout+slack:
+			s.fail("a write to %s was answered after %v, past its %v timeout", where, r.Took, timeout)
+		}
+	}
+}
+
+// probes sends n probes to node, one after the other, to partition 0.
+func (s *scenario) probes(n *harness.Node, count int, timeout time.Duration) []harness.ProbeResult {
+	var out []harness.ProbeResult
+	for range count {
+		out = append(out, harness.Probe(s.book, n, topic, 0, timeout, 10*time.Second))
+	}
+	return out
+}
+
+// cutProof shows that from cannot reach to's Raft port: a TCP connect from
+// from's namespace does not complete.
+func cutProof(from, to *harness.Node) (string, error) {
+	c, err := from.Host.Dial(to.Raft, time.Second)
+	if err == nil {
+		c.Close()
+		return "", fmt.Errorf("TCP connect %v -> %s succeeded", from, to.Raft)
+	}
+	return fmt.Sprintf("TCP connect %v -> %v:%d fails (%v)", from, to, harness.RaftPort, shortErr(err)), nil
+}
+
+// reachProof shows the opposite: from reaches to's Raft port.
+func reachProof(from, to *harness.Node) error {
+	c, err := from.Host.Dial(to.Raft, 2*time.Second)
+	if err != nil {
+		return fmt.Errorf("TCP connect %v -> %s: %v", from, to.Raft, err)
+	}
+	c.Close()
+	return nil
+}
+
+func shortErr(err error) string {
+	s := err.Error()
+	if i := strings.LastIndex(s, ": "); i >= 0 {
+		return s[i+2:]
+	}
+	return s
+}
+
+// waitLostLeader waits until n no longer reports a leader or no longer
+// leads: the node itself saying it is cut off.
+func (s *scenario) waitLostLeader(n *harness.Node, timeout time.Duration) (string, error) {
+	var desc string
+	err := harness.Poll(timeout, func() error {
+		v, err := n.View()
+		if err != nil {
+			return err
+		}
+		if v.LeaderID > 0 && !(v.LeaderID == n.ID && v.State != "leader") {
+			if v.State == "leader" {
+				return fmt.Errorf("%v still leads (term %d)", n, v.Term)
+			}
+			return fmt.Errorf("%v still follows n%d (term %d)", n, v.LeaderID, v.Term)
+		}
+		desc = fmt.Sprintf("%v reports state %s, leader %d, term %d", n, v.State, v.LeaderID, v.Term)
+		return nil
+	})
+	return desc, err
+}
+
+// waitCaughtUp waits until n has applied at least index.
+func (s *scenario) waitCaughtUp(n *harness.Node, index uint64, timeout time.Duration) {
+	s.t.Helper()
+	harness.WaitFor(s.t, timeout, fmt.Sprintf("%v to apply index %d", n, index), func() error {
+		v, err := n.View()
+		if err != nil {
+			return err
+		}
+		if v.AppliedIndex < index {
+			return fmt.Errorf("%v applied %d", n, v.AppliedIndex)
+		}
+		return nil
+	})
+}
+
+// commitIndex is n's commit index, failing the test if n cannot answer.
+func (s *scenario) commitIndex(n *harness.Node) uint64 {
+	s.t.Helper()
+	v, err := n.View()
+	if err != nil {
+		s.t.Fatalf("%v: %v", n, err)
+	}
+	return v.CommitIndex
+}
+
+// finish stops the load, waits for every node to hold byte-identical
+// partition logs, reads everything back and checks the ledger: the
+// criteria every scenario shares.
+func (s *scenario) finish() {
+	s.t.Helper()
+	st := s.prod.Stop(60 * time.Second)
+	s.row.LongestGapMs = float64(s.prod.LongestGap(time.Time{}, time.Time{}).Microseconds()) / 1000
+	s.t.Logf("producer: produced %d, acked %d, failed %d, unresolved %d, errors %v", st.Produced, st.Acked, st.Failed, st.Unresolved, st.Errors)
+	if len(st.Errors) > 0 {
+		s.note("producer errors (retriable errors are retried inside the client; these ended records): %v", st.Errors)
+	}
+	for _, n := range s.c.Nodes {
+		if !n.Running() {
+			s.fail("%v is not running at the end", n)
+		}
+	}
+	digests, err := s.c.Identical(convergenceTimeout)
+	s.row.ReplicasIdentical = err == nil
+	if err != nil {
+		s.fail("replicas are not byte-identical after %v: %v", convergenceTimeout, err)
+	} else {
+		s.t.Logf("replicas identical: %d partitions", len(digests))
+	}
+	rep, err := s.c.Verify(s.book, topic, 60*time.Second)
+	if err != nil {
+		s.fail("reading the records back: %v", err)
+	}
+	s.row.Acked, s.row.Lost, s.row.Duplicated = rep.Acked, rep.Lost, rep.Duplicated
+	s.row.Misplaced, s.row.Reordered, s.row.Conflicts = rep.Misplaced, rep.Reordered, rep.Conflicts
+	s.t.Log(rep.String())
+	if rep.Acked == 0 {
+		s.fail("no record was acknowledged")
+	}
+	if rep.Lost > 0 {
+		s.fail("%d acknowledged records lost: %v", rep.Lost, rep.Examples)
+	}
+	if rep.Misplaced > 0 || rep.Conflicts > 0 || rep.Reordered > 0 {
+		s.fail("acknowledged records not where acknowledged: misplaced %d, conflicts %d, reordered %d: %v",
+			rep.Misplaced, rep.Conflicts, rep.Reordered, rep.Examples)
+	}
+	if rep.Duplicated > 0 {
+		s.note("%d records duplicated in the log despite the idempotent producer: %v", rep.Duplicated, rep.Examples)
+	}
+	for _, check := range s.extraChecks {
+		if err := check(); err != nil {
+			s.fail("%v", err)
+		}
+	}
+	s.finished = true
+}
