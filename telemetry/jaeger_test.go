@@ -125,7 +125,9 @@ func TestJaeger_ProduceOverOTLP_WholeTraceFoundThroughQueryAPI(t *testing.T) {
 // missingSpans says what the trace still lacks: send, propose, commit, a
 // replicate to each follower from the leader, and an apply on every node.
 func missingSpans(tr *jaegertest.Trace, leader int32) string {
-	instance := func(s jaegertest.Span) string { return jaegertest.Tag(tr.Processes[s.ProcessID].Tags, "service.instance.id") }
+	instance := func(s jaegertest.Span) string {
+		return jaegertest.Tag(tr.Processes[s.ProcessID].Tags, "service.instance.id")
+	}
 	var applied, replicatedTo []string
 	count := map[string]int{}
 	var bad []string
