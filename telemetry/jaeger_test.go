@@ -16,7 +16,7 @@ import (
 
 	"github.com/raftline/raftline/broker/clustertest"
 	"github.com/raftline/raftline/telemetry"
-	"github.com/raftline/raftline/telemetry/internal/jaegertest"
+	"github.com/raftline/raftline/telemetry/jaegertest"
 	"github.com/raftline/raftline/telemetry/spanqueue"
 )
 

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
@@ -15,9 +16,12 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel"
+
 	"github.com/raftline/raftline/broker/config"
 	"github.com/raftline/raftline/broker/devcluster"
 	"github.com/raftline/raftline/broker/server"
+	"github.com/raftline/raftline/telemetry"
 )
 
 const usage = `raftline: a Kafka-compatible broker whose every write is replicated through Raft.
@@ -68,22 +72,55 @@ func serve(args []string, stderr io.Writer) int {
 		}
 		return 2
 	}
+	service, tracing, err := telemetry.FromEnv(os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "raftline serve: invalid OpenTelemetry environment:\n")
+		for _, e := range unjoin(err) {
+			fmt.Fprintf(stderr, "  %v\n", e)
+		}
+		return 2
+	}
 	log := cfg.Logger(stderr)
 	cfg.Server.Logger = log
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("telemetry", "err", err) }))
+	// Metrics are always on (/metrics on --http-addr); spans are exported
+	// only when an OTLP endpoint is configured.
+	tel, err := telemetry.New(telemetry.Config{NodeID: cfg.Server.NodeID, Version: server.Version, ServiceName: service, Tracing: tracing})
+	if err != nil {
+		log.Error("cannot set up telemetry", "err", err)
+		return 1
+	}
+	tel.Configure(&cfg.Server)
+	if tel.Tracing() {
+		log.Info("exporting traces", "endpoint", tracing.Endpoint, "protocol", tracing.Protocol, "sampler", tracing.Sampler, "sampler_arg", tracing.SamplerArg)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	srv, err := server.Start(cfg.Server)
 	if err != nil {
 		log.Error("cannot start", "err", err)
+		shutdownTelemetry(tel, log)
 		return 1
 	}
 	<-ctx.Done()
 	log.Info("shutting down")
+	code := 0
 	if err := srv.Close(); err != nil {
 		log.Error("shutdown", "err", err)
-		return 1
+		code = 1
 	}
-	return 0
+	shutdownTelemetry(tel, log)
+	return code
+}
+
+// shutdownTelemetry exports the spans still queued, waiting at most a few
+// seconds for a slow or absent receiver.
+func shutdownTelemetry(tel *telemetry.Telemetry, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := tel.Shutdown(ctx); err != nil {
+		log.Warn("telemetry shutdown", "err", err)
+	}
 }
 
 func dev(args []string, stdout, stderr io.Writer) int {

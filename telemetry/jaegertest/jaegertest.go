@@ -49,7 +49,18 @@ func build() (string, error) {
 	if !ok {
 		return "", fmt.Errorf("cannot locate tools/jaeger")
 	}
-	script := filepath.Join(filepath.Dir(file), "..", "..", "..", "tools", "jaeger", "build.sh")
+	// The repository root is the nearest directory above holding the
+	// build script.
+	script := ""
+	for dir := filepath.Dir(file); ; dir = filepath.Dir(dir) {
+		if p := filepath.Join(dir, "tools", "jaeger", "build.sh"); fileExists(p) {
+			script = p
+			break
+		}
+		if filepath.Dir(dir) == dir {
+			return "", fmt.Errorf("tools/jaeger/build.sh not found above %s", file)
+		}
+	}
 	var stdout, stderr bytes.Buffer
 	cmd := exec.Command(script)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -300,4 +311,9 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
