@@ -174,10 +174,15 @@ func (s *scenario) probes(n *harness.Node, count int, timeout time.Duration) []h
 	return out
 }
 
+// holdUntil keeps a fault in place until t: the length of a fault window
+// under load, measured by the clock. It shapes a scenario and asserts
+// nothing; every "has it happened yet" question is a WaitFor instead.
+func holdUntil(t time.Time) { time.Sleep(time.Until(t)) }
+
 // cutProof shows that from cannot reach to's Raft port: a TCP connect from
 // from's namespace does not complete.
 func cutProof(from, to *harness.Node) (string, error) {
-	c, err := from.Host.Dial(to.Raft, time.Second)
+	c, err := from.Host.Dial(to.Raft, 500*time.Millisecond)
 	if err == nil {
 		c.Close()
 		return "", fmt.Errorf("TCP connect %v -> %s succeeded", from, to.Raft)

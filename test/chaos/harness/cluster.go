@@ -281,6 +281,25 @@ func (c *Cluster) Kill(n *Node) string {
 	return c.waitExit(n, pid, 10*time.Second, false)
 }
 
+// KillAll sends SIGKILL to every given node at once, then waits for each
+// to be gone: a whole-cluster crash, as a power cut would be.
+func (c *Cluster) KillAll(nodes ...*Node) []string {
+	c.t.Helper()
+	pids := make([]int, len(nodes))
+	for i, n := range nodes {
+		if !n.Running() {
+			c.t.Fatalf("kill: %v is not running", n)
+		}
+		pids[i] = n.Pid()
+		n.cmd.Process.Signal(syscall.SIGKILL)
+	}
+	var out []string
+	for i, n := range nodes {
+		out = append(out, c.waitExit(n, pids[i], 10*time.Second, false))
+	}
+	return out
+}
+
 // Term sends SIGTERM and waits for a clean exit, status 0, as a graceful
 // shutdown must end; it returns how the process ended.
 func (c *Cluster) Term(n *Node) string {

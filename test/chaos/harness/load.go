@@ -187,7 +187,9 @@ func (p *Producer) loop(ctx context.Context) {
 			id := p.book.NextID()
 			produced := time.Now()
 			p.produced.Add(1)
-			p.cl.Produce(ctx, &kgo.Record{Value: Value(id)}, func(r *kgo.Record, err error) {
+			// Not ctx: stopping the loop must not cancel records already
+			// handed over; Stop waits for their outcome instead.
+			p.cl.Produce(context.Background(), &kgo.Record{Value: Value(id)}, func(r *kgo.Record, err error) {
 				now := time.Now()
 				if err != nil {
 					p.failed.Add(1)
@@ -267,6 +269,20 @@ func (p *Producer) FirstAckAfter(t time.Time) (time.Time, bool) {
 	var first time.Time
 	for _, a := range p.acks {
 		if a.Produced.After(t) && (first.IsZero() || a.At.Before(first)) {
+			first = a.At
+		}
+	}
+	return first, !first.IsZero()
+}
+
+// FirstAckHeardAfter returns the first acknowledgement heard after t, of any
+// record: after a quorum loss, when nothing could have been on its way.
+func (p *Producer) FirstAckHeardAfter(t time.Time) (time.Time, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var first time.Time
+	for _, a := range p.acks {
+		if a.At.After(t) && (first.IsZero() || a.At.Before(first)) {
 			first = a.At
 		}
 	}

@@ -64,7 +64,7 @@ type Fault struct {
 	undo   []func() error
 	healed bool
 
-	counted []countedRule // loss faults: the rules whose counters tell the loss
+	counted []countedRule // rules whose packet counters Stats reads
 	queues  []*Queue
 	shaped  []*Host // bandwidth faults: hosts with the HTB qdisc
 }
@@ -72,7 +72,7 @@ type Fault struct {
 type countedRule struct {
 	h         *Host
 	chain     string
-	all, drop string // comments of the counting and the dropping rule
+	all, drop string // comments of the counting rule (if any) and the dropping rule
 }
 
 var faultSeq atomic.Int64
@@ -111,6 +111,17 @@ func (h *Host) iptables(args ...string) (string, error) {
 	return run("ip", append([]string{"netns", "exec", h.NS, "iptables", "-w", "5"}, args...)...)
 }
 
+// drop adds a counted DROP rule: Stats then tells how many packets the
+// cut stopped, the kernel's own evidence that the path was used and cut.
+func (f *Fault) drop(h *Host, chain string, match ...string) error {
+	tag := fmt.Sprintf("rlc-cut-%d", faultSeq.Add(1))
+	if err := f.rule(h, chain, slices.Concat(match, []string{"-m", "comment", "--comment", tag, "-j", "DROP"})...); err != nil {
+		return err
+	}
+	f.counted = append(f.counted, countedRule{h: h, chain: chain, drop: tag})
+	return nil
+}
+
 // build runs add; on error it heals what add had installed.
 func build(desc string, add func(f *Fault) error) (*Fault, error) {
 	f := &Fault{Desc: desc}
@@ -127,10 +138,10 @@ func (nw *Network) Partition(a, b []*Host) (*Fault, error) {
 	return build(fmt.Sprintf("partition %s | %s", names(a), names(b)), func(f *Fault) error {
 		for _, x := range a {
 			for _, y := range b {
-				if err := f.rule(x, "INPUT", "-s", y.IP, "-j", "DROP"); err != nil {
+				if err := f.drop(x, "INPUT", "-s", y.IP); err != nil {
 					return err
 				}
-				if err := f.rule(x, "OUTPUT", "-d", y.IP, "-j", "DROP"); err != nil {
+				if err := f.drop(x, "OUTPUT", "-d", y.IP); err != nil {
 					return err
 				}
 			}
@@ -155,7 +166,7 @@ func (nw *Network) Isolate(h *Host) (*Fault, error) {
 // to `from` still arrive.
 func (nw *Network) CutOneWay(from, to *Host) (*Fault, error) {
 	return build(fmt.Sprintf("one-way cut %s -> %s", from.Name, to.Name), func(f *Fault) error {
-		return f.rule(to, "INPUT", "-s", from.IP, "-j", "DROP")
+		return f.drop(to, "INPUT", "-s", from.IP)
 	})
 }
 
@@ -267,7 +278,8 @@ func (nw *Network) Bandwidth(hosts []*Host, port int, rate string) (*Fault, erro
 
 // Stats is what the kernel and the packet queues saw of a fault.
 type Stats struct {
-	// Matched and Dropped count a loss fault's packets.
+	// Matched counts the packets a loss fault saw; Dropped the packets a
+	// loss fault or a cut dropped.
 	Matched, Dropped int64
 	// Held counts the packets a delay or slow-close fault held, and
 	// MeanDelay their mean delay.
@@ -305,7 +317,9 @@ func (f *Fault) Stats() (Stats, error) {
 			}
 			listings[key] = out
 		}
-		s.Matched += packetsOf(listings[key], c.all)
+		if c.all != "" {
+			s.Matched += packetsOf(listings[key], c.all)
+		}
 		s.Dropped += packetsOf(listings[key], c.drop)
 	}
 	for _, h := range f.shaped {
