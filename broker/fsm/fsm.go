@@ -255,10 +255,12 @@ func (s *State) produce(timeMs int64, parts []ProducePartition) []PartitionResul
 }
 
 // appendBatch appends one batch, deduplicating idempotent producers' retries.
-// It copies the batch: entry data belongs to Raft and may still be on its way
-// to followers.
+// The stored batch shares the Raft entry's bytes and is never written to:
+// Raft may still be sending them to followers. Its offset lives beside it
+// (partlog.Batch) and is written into copies as they are served. The CRC was
+// checked by the leader before proposing.
 func (s *State) appendBatch(t *Topic, partition int32, log *partlog.Log, b []byte, timeMs int64) (int64, error) {
-	h, err := recordbatch.Parse(b)
+	h, err := recordbatch.ParseHeader(b)
 	if err != nil {
 		return -1, kerr.CorruptMessage
 	}
@@ -273,9 +275,7 @@ func (s *State) appendBatch(t *Topic, partition int32, log *partlog.Log, b []byt
 			return dup, nil
 		}
 	}
-	data := append([]byte(nil), b...)
-	_, next := log.Offsets()
-	recordbatch.SetBaseOffset(data, next)
+	data := b[:h.Length:h.Length]
 	batch := log.Append(data, int64(h.RecordCount), h.MaxTimestamp, timeMs)
 	if seq != nil {
 		seq.record(h, batch.BaseOffset)

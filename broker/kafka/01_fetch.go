@@ -72,7 +72,7 @@ func (s *Server) fetched(ctx context.Context, resp *kmsg.FetchResponse) *kmsg.Fe
 func countRecords(b []byte) int64 {
 	var n int64
 	for len(b) >= recordbatch.HeaderSize {
-		h, err := recordbatch.Parse(b)
+		h, err := recordbatch.ParseHeader(b)
 		if err != nil {
 			return n
 		}
@@ -130,7 +130,7 @@ func (s *Server) collectFetch(req *kmsg.FetchRequest) (resp *kmsg.FetchResponse,
 				}
 				buf := make([]byte, 0, n)
 				for _, b := range batches {
-					buf = append(buf, b.Data...)
+					buf = b.AppendTo(buf)
 				}
 				sp.RecordBatches = buf
 				remaining -= n

@@ -10,6 +10,7 @@ package partlog
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"sort"
 	"sync"
@@ -22,6 +23,17 @@ type Batch struct {
 	MaxTimestamp int64 // milliseconds, as carried in the batch header
 	AppendTimeMs int64 // leader's clock when the batch was proposed; drives retention.ms
 	Data         []byte
+}
+
+// AppendTo appends the batch as served to clients: its bytes with the base
+// offset written in (outside the CRC, so the batch stays valid).
+func (b Batch) AppendTo(dst []byte) []byte {
+	start := len(dst)
+	dst = append(dst, b.Data...)
+	if len(b.Data) >= 8 {
+		binary.BigEndian.PutUint64(dst[start:], uint64(b.BaseOffset))
+	}
+	return dst
 }
 
 // Records is the number of offsets the batch spans.
@@ -136,7 +148,7 @@ func (l *Log) Trim(keep func(b Batch, sizeAfter int64) bool) int {
 }
 
 // Digest summarises the log: offsets, size and a SHA-256 over every batch's
-// bytes in order. Replicas with equal digests hold byte-identical logs.
+// bytes as served (base offset written in), in order. Replicas with equal digests hold byte-identical logs.
 type Digest struct {
 	Start, Next, Bytes int64
 	SHA256             string
@@ -147,8 +159,10 @@ func (l *Log) Digest() Digest {
 	start, next, batches := l.Snapshot()
 	h := sha256.New()
 	var n int64
+	var buf []byte
 	for _, b := range batches {
-		h.Write(b.Data)
+		buf = b.AppendTo(buf[:0])
+		h.Write(buf)
 		n += int64(len(b.Data))
 	}
 	return Digest{Start: start, Next: next, Bytes: n, SHA256: hex.EncodeToString(h.Sum(nil))}

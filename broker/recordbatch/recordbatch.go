@@ -47,6 +47,20 @@ func (h Header) IsControl() bool { return h.Attributes&0x20 != 0 }
 // its magic is 2, its record count agrees with its offset delta, and its CRC
 // matches.
 func Parse(b []byte) (Header, error) {
+	h, err := ParseHeader(b)
+	if err != nil {
+		return h, err
+	}
+	if crc := binary.BigEndian.Uint32(b[17:21]); crc != crc32.Checksum(b[21:h.Length], castagnoli) {
+		return h, fmt.Errorf("%w: CRC mismatch", ErrCorrupt)
+	}
+	return h, nil
+}
+
+// ParseHeader is Parse without the CRC check, for batches whose CRC was
+// already checked when they arrived (the FSM applying a leader's entry, a
+// fetch counting stored records).
+func ParseHeader(b []byte) (Header, error) {
 	var h Header
 	if len(b) < HeaderSize {
 		return h, fmt.Errorf("%w: %d bytes is shorter than a batch header", ErrCorrupt, len(b))
@@ -59,9 +73,6 @@ func Parse(b []byte) (Header, error) {
 		return h, fmt.Errorf("%w: %d", ErrUnsupportedMagic, magic)
 	}
 	h.Length = int(length)
-	if crc := binary.BigEndian.Uint32(b[17:21]); crc != crc32.Checksum(b[21:h.Length], castagnoli) {
-		return h, fmt.Errorf("%w: CRC mismatch", ErrCorrupt)
-	}
 	h.Attributes = int16(binary.BigEndian.Uint16(b[21:23]))
 	h.LastOffsetDelta = int32(binary.BigEndian.Uint32(b[23:27]))
 	h.FirstTimestamp = int64(binary.BigEndian.Uint64(b[27:35]))
