@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"sync"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/propagation"
@@ -11,10 +12,29 @@ import (
 )
 
 var (
-	decompressor = kgo.DefaultDecompressor()
+	buffers      = &bufferPool{}
+	decompressor = kgo.DefaultDecompressor(buffers)
 	w3c          = propagation.TraceContext{}
 	errShort     = errors.New("record batch truncated")
 )
+
+// bufferPool reuses decompression buffers: scanning a traced write's
+// batches must not allocate (and clear) a batch-sized buffer each time.
+type bufferPool struct{ p sync.Pool }
+
+var _ kgo.PoolDecompressBytes = (*bufferPool)(nil)
+
+func (b *bufferPool) GetDecompressBytes([]byte, kgo.CompressionCodecType) []byte {
+	if p, ok := b.p.Get().(*[]byte); ok {
+		return *p
+	}
+	return nil
+}
+
+func (b *bufferPool) PutDecompressBytes(buf []byte) {
+	buf = buf[:0]
+	b.p.Put(&buf)
+}
 
 // recordsOffset is where records start in a magic-2 record batch.
 const recordsOffset = 61
@@ -62,6 +82,7 @@ func scanBatch(b []byte, found func(traceparent, tracestate []byte) bool) {
 		if recs, err = decompressor.Decompress(recs, kgo.CompressionCodecType(codec)); err != nil {
 			return
 		}
+		defer buffers.PutDecompressBytes(recs)
 	}
 	for i := int32(0); i < count && len(recs) > 0; i++ {
 		length, n := binary.Varint(recs)

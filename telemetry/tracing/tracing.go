@@ -93,13 +93,26 @@ func (t *Tracer) StartProduce(ctx context.Context, topic string, partition int32
 		send.End()
 		return nil, nil
 	}
-	for _, sc := range ProducerContexts(batches, MaxLinks) {
-		send.AddLink(trace.Link{SpanContext: sc})
-	}
 	w := &write{start: time.Now()}
 	_, w.propose = t.tracer.Start(ctx, "propose", trace.WithTimestamp(w.start))
 	id := w.propose.SpanContext().SpanID()
 	t.pending.Store(id, w)
+	// The producers' contexts are read off the connection's reading
+	// goroutine, which proposes the connection's writes in order: reading
+	// them means decompressing the batches. The send span ends when both
+	// the write and the reading are done, at the write's end time.
+	sl := &sendLinks{span: send}
+	if len(batches) > 0 {
+		sl.left.Store(2)
+		go func() {
+			for _, sc := range ProducerContexts(batches, MaxLinks) {
+				send.AddLink(trace.Link{SpanContext: sc})
+			}
+			sl.done()
+		}()
+	} else {
+		sl.left.Store(1)
+	}
 	return EncodeContext(w.propose.SpanContext()), func(err error) {
 		t.pending.Delete(id)
 		w.endPropose(err)
@@ -107,7 +120,21 @@ func (t *Tracer) StartProduce(ctx context.Context, topic string, partition int32
 			send.SetAttributes(semconv.ErrorTypeKey.String(kcode.OfError(err)))
 			send.SetStatus(codes.Error, err.Error())
 		}
-		send.End()
+		sl.end = time.Now()
+		sl.done()
+	}
+}
+
+// sendLinks ends a send span once its write ended and its links are added.
+type sendLinks struct {
+	span trace.Span
+	left atomic.Int32
+	end  time.Time // set before the write's done; read after the last
+}
+
+func (s *sendLinks) done() {
+	if s.left.Add(-1) == 0 {
+		s.span.End(trace.WithTimestamp(s.end))
 	}
 }
 
