@@ -1,0 +1,632 @@
+package compose
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/raftline/raftline/loadgen"
+	"github.com/raftline/raftline/loadgen/ledger"
+)
+
+// The raftline services of compose/compose.yaml, from the image the
+// repository's Dockerfile builds: the cluster forms by service name, clients
+// on the host and inside the compose network produce and consume through
+// the advertised addresses, a SIGKILL of the leader's container loses no
+// acknowledged record, and the killed container, started again, rejoins with
+// its data volume and ends up identical to the others.
+func TestCompose_RaftlineServices(t *testing.T) {
+	cmd := mustDocker(t)
+	images := buildImages(t)
+	s := startStack(t, cmd, images)
+
+	steps := []struct {
+		name string
+		fn   func(*testing.T, *stack)
+	}{
+		{"ClusterFormsByServiceName", testClusterForms},
+		{"HostClient_ProducesAndConsumes", testHostClient},
+		{"InNetworkClient_ProducesAndConsumes", testInNetworkClient},
+		{"LeaderContainerKilled_NoAckedRecordLost_RestartedContainerRejoins", testLeaderKilled},
+	}
+	for _, step := range steps {
+		if !t.Run(step.name, func(t *testing.T) { step.fn(t, s) }) {
+			t.FailNow() // each step builds on the cluster the previous one left
+		}
+	}
+}
+
+// images are the two images of one test run, tagged uniquely so concurrent
+// runs and a developer's raftline:local are left alone.
+type images struct{ raftline, tools string }
+
+// buildImages builds both images the way `make image` does, through
+// compose/stack.sh, from a private staging directory.
+func buildImages(t *testing.T) images {
+	t.Helper()
+	id := randomID()
+	im := images{raftline: "raftline-test:" + id, tools: "raftline-tools-test:" + id}
+	t.Cleanup(func() {
+		exec.Command("docker", "image", "rm", "-f", im.raftline, im.tools).Run()
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	start := time.Now()
+	env := hermeticEnv("RAFTLINE_IMAGE_STAGE="+filepath.Join(t.TempDir(), "stage"), "RAFTLINE_VERSION=test-"+id,
+		"RAFTLINE_IMAGE="+im.raftline, "RAFTLINE_TOOLS_IMAGE="+im.tools)
+	if _, err := run(ctx, env, filepath.Join(composeDir, "stack.sh"), "image"); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("built %s and %s in %v", im.raftline, im.tools, time.Since(start).Round(time.Millisecond))
+
+	// Both run as the unprivileged user and carry the host's CA bundle.
+	for _, image := range []string{im.raftline, im.tools} {
+		out, err := run(ctx, hermeticEnv(), "docker", "image", "inspect", "-f", "{{.Config.User}}", image)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if user := strings.TrimSpace(out); user != "65532:65532" {
+			t.Errorf("%s runs as %q, want 65532:65532", image, user)
+		}
+		checkCABundle(t, ctx, image)
+	}
+	return im
+}
+
+// checkCABundle copies the CA bundle out of a created (never started)
+// container of the image and compares it with the host's.
+func checkCABundle(t *testing.T, ctx context.Context, image string) {
+	t.Helper()
+	const ca = "/etc/ssl/certs/ca-certificates.crt"
+	out, err := run(ctx, hermeticEnv(), "docker", "create", image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimSpace(out)
+	defer exec.Command("docker", "rm", "-f", "-v", id).Run() // -v: the image declares a volume
+	dst := filepath.Join(t.TempDir(), "ca.crt")
+	if _, err := run(ctx, hermeticEnv(), "docker", "cp", id+":"+ca, dst); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(dst)
+	want, _ := os.ReadFile(ca)
+	if len(got) == 0 || !bytes.Equal(got, want) {
+		t.Errorf("%s: %s (%d bytes) is not the host's CA bundle (%d bytes)", image, ca, len(got), len(want))
+	}
+}
+
+// stack is the test's compose project: its own name, images and host
+// ports, torn down with its volumes when the test ends.
+type stack struct {
+	cmd     []string
+	project string
+	env     []string
+	kafka   []int // host port of each node's Kafka listener, which is also its container port
+	http    []int // host port of each node's HTTP API
+}
+
+// startStack starts the three raftline services, and nothing else, of
+// compose.yaml. A host port taken between choosing it and Docker binding it
+// is retried with others.
+func startStack(t *testing.T, cmd []string, im images) *stack {
+	t.Helper()
+	s := &stack{cmd: cmd, project: "raftlinetest" + randomID()}
+	t.Cleanup(func() { s.teardown(t) })
+	for attempt := 1; ; attempt++ {
+		ports := freePorts(t, 6)
+		s.kafka, s.http = ports[:3], ports[3:]
+		s.env = hermeticEnv("RAFTLINE_IMAGE="+im.raftline, "RAFTLINE_TOOLS_IMAGE="+im.tools)
+		for i := range 3 {
+			s.env = append(s.env,
+				fmt.Sprintf("RAFTLINE_KAFKA_PORT_%d=%d", i+1, s.kafka[i]),
+				fmt.Sprintf("RAFTLINE_HTTP_PORT_%d=%d", i+1, s.http[i]))
+		}
+		start := time.Now()
+		_, err := s.compose(2*time.Minute, append([]string{"up", "-d"}, raftlineServices...)...)
+		if err == nil {
+			s.waitHealthy(t, 2*time.Minute, raftlineServices...)
+			t.Logf("project %s: Kafka on 127.0.0.1:%v, HTTP on %v; healthy %v after up",
+				s.project, s.kafka, s.http, time.Since(start).Round(time.Millisecond))
+			return s
+		}
+		portTaken := strings.Contains(err.Error(), "port is already allocated") || strings.Contains(err.Error(), "address already in use")
+		if !portTaken || attempt == 3 {
+			t.Fatal(err)
+		}
+		t.Logf("retrying with other ports: %v", err)
+		s.compose(2*time.Minute, "down", "-v", "--remove-orphans")
+	}
+}
+
+func (s *stack) compose(timeout time.Duration, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	full := append(append(slices.Clone(s.cmd[1:]), "-p", s.project, "-f", filepath.Join(composeDir, "compose.yaml")), args...)
+	return run(ctx, s.env, s.cmd[0], full...)
+}
+
+func (s *stack) mustCompose(t testing.TB, timeout time.Duration, args ...string) string {
+	t.Helper()
+	out, err := s.compose(timeout, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// teardown keeps the nodes' logs when the test failed, then removes the
+// containers, the network and the volumes.
+func (s *stack) teardown(t *testing.T) {
+	if t.Failed() {
+		if out, err := s.compose(time.Minute, append([]string{"logs", "--no-color", "--tail=60"}, raftlineServices...)...); err == nil {
+			t.Logf("logs of %s:\n%s", s.project, out)
+		}
+	}
+	if _, err := s.compose(3*time.Minute, "--profile", "load", "down", "-v", "--remove-orphans", "-t", "5"); err != nil {
+		t.Errorf("tearing down %s: %v", s.project, err)
+	}
+}
+
+// containerState is a service's container status and health, as
+// "running healthy".
+func (s *stack) containerState(service string) (string, error) {
+	out, err := s.compose(time.Minute, "ps", "-q", service)
+	if err != nil {
+		return "", err
+	}
+	id := strings.TrimSpace(out)
+	if id == "" {
+		return "", fmt.Errorf("%s has no container", service)
+	}
+	out, err = run(context.Background(), s.env, "docker", "inspect", "-f", "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}", id)
+	return strings.TrimSpace(out), err
+}
+
+// waitHealthy waits until the services' healthchecks pass: what `up --wait`
+// waits for.
+func (s *stack) waitHealthy(t testing.TB, timeout time.Duration, services ...string) {
+	t.Helper()
+	waitFor(t, timeout, fmt.Sprintf("%v to be healthy", services), func() error {
+		for _, svc := range services {
+			st, err := s.containerState(svc)
+			if err != nil {
+				return err
+			}
+			if st != "running healthy" {
+				return fmt.Errorf("%s is %s", svc, st)
+			}
+		}
+		return nil
+	})
+}
+
+func (s *stack) httpAddr(node int) string { return "127.0.0.1:" + strconv.Itoa(s.http[node]) }
+
+func (s *stack) seeds() []string {
+	var out []string
+	for _, p := range s.kafka {
+		out = append(out, "127.0.0.1:"+strconv.Itoa(p))
+	}
+	return out
+}
+
+// advertised is the Kafka address node i advertises, by service name.
+func (s *stack) advertised(i int) string {
+	return fmt.Sprintf("%s:%d", raftlineServices[i], s.kafka[i])
+}
+
+// agreedLeader returns the index of the node that the given nodes agree
+// leads.
+func (s *stack) agreedLeader(nodes ...int) (int, error) {
+	leader := int32(-1)
+	var views []string
+	for _, i := range nodes {
+		var v clusterView
+		if err := getJSON(s.httpAddr(i), "/v1/cluster", &v); err != nil {
+			return -1, err
+		}
+		views = append(views, fmt.Sprintf("node %d: %s, leader %d, term %d", v.NodeID, v.State, v.LeaderID, v.Term))
+		if v.LeaderID <= 0 || (leader >= 0 && v.LeaderID != leader) {
+			return -1, fmt.Errorf("no agreed leader: %s", strings.Join(views, "; "))
+		}
+		leader = v.LeaderID
+	}
+	if !slices.Contains(nodes, int(leader)-1) {
+		return -1, fmt.Errorf("nodes %v follow node %d, which is not among them", nodes, leader)
+	}
+	return int(leader) - 1, nil
+}
+
+// testClusterForms: the nodes find each other by service name, agree on a
+// leader, and every member's advertised addresses are registered.
+func testClusterForms(t *testing.T, s *stack) {
+	waitFor(t, 60*time.Second, "a leader and every member registered", func() error {
+		if _, err := s.agreedLeader(0, 1, 2); err != nil {
+			return err
+		}
+		for i := range 3 {
+			var v clusterView
+			if err := getJSON(s.httpAddr(i), "/v1/cluster", &v); err != nil {
+				return err
+			}
+			if len(v.Members) != 3 {
+				return fmt.Errorf("node %d lists %d members", v.NodeID, len(v.Members))
+			}
+			for _, m := range v.Members {
+				want := fmt.Sprintf("%s:%d", raftlineServices[m.ID-1], s.kafka[m.ID-1])
+				if m.RaftAddr != raftlineServices[m.ID-1]+":9192" || m.KafkaAddr != want {
+					return fmt.Errorf("node %d lists member %d at raft %q, kafka %q; want %s:9192 and %s",
+						v.NodeID, m.ID, m.RaftAddr, m.KafkaAddr, raftlineServices[m.ID-1], want)
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// hostDialer dials the addresses Metadata advertises as a host with the
+// /etc/hosts line documented in compose.yaml does: raftline-N is 127.0.0.1,
+// and the advertised port is the published port. Anything else is refused,
+// which also keeps the test's traffic on 127.0.0.1.
+func hostDialer(ctx context.Context, network, addr string) (net.Conn, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(raftlineServices, host) && host != "127.0.0.1" {
+		return nil, fmt.Errorf("advertised address %s is neither a raftline service nor 127.0.0.1", addr)
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, net.JoinHostPort("127.0.0.1", port))
+}
+
+func newHostClient(t testing.TB, s *stack, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(s.seeds()...), kgo.Dialer(hostDialer)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// testHostClient: a client on the host bootstraps from the published ports,
+// is told the advertised addresses, and produces and consumes through them.
+func testHostClient(t *testing.T, s *stack) {
+	cl := newHostClient(t, s)
+	waitFor(t, 30*time.Second, "Metadata to advertise every node", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		resp, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl)
+		if err != nil {
+			return err
+		}
+		var got, want []string
+		for _, b := range resp.Brokers {
+			got = append(got, net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port))))
+		}
+		for i := range 3 {
+			want = append(want, s.advertised(i))
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			return fmt.Errorf("Metadata advertises %v, want %v", got, want)
+		}
+		return nil
+	})
+
+	const topic, partitions, n = "host", 3, 300
+	createTopic(t, cl, topic, partitions)
+	l := ledger.New()
+	var recs []*kgo.Record
+	for id := range uint64(n) {
+		recs = append(recs, &kgo.Record{Topic: topic, Value: value(id)})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for _, r := range cl.ProduceSync(ctx, recs...) {
+		if r.Err != nil {
+			t.Fatalf("produce: %v", r.Err)
+		}
+		l.Acked(r.Record.Partition, r.Record.Offset, binary.BigEndian.Uint64(r.Record.Value))
+	}
+	consumeAll(t, s, topic, l)
+	if r := l.Report(); !r.OK() || r.Acked != n || r.Unacked != 0 {
+		t.Fatal(r)
+	}
+}
+
+// value is a record value carrying its id.
+func value(id uint64) []byte {
+	v := make([]byte, 64)
+	binary.BigEndian.PutUint64(v, id)
+	return v
+}
+
+// createTopic creates a topic, retrying while the cluster settles.
+func createTopic(t testing.TB, cl *kgo.Client, name string, partitions int32) {
+	t.Helper()
+	waitFor(t, 30*time.Second, "topic "+name+" to be created", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		resp, err := kadm.NewClient(cl).CreateTopic(ctx, partitions, -1, nil, name)
+		if err == nil {
+			err = resp.Err
+		}
+		if err == nil || errors.Is(err, kerr.TopicAlreadyExists) {
+			return nil
+		}
+		return err
+	})
+}
+
+// consumeAll reads every partition of a topic from the start up to the end
+// offsets of the moment, telling the ledger what it read.
+func consumeAll(t testing.TB, s *stack, topic string, l *ledger.Ledger) {
+	t.Helper()
+	admin := newHostClient(t, s)
+	var ends kadm.ListedOffsets
+	waitFor(t, 30*time.Second, "end offsets of "+topic, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		var err error
+		if ends, err = kadm.NewClient(admin).ListEndOffsets(ctx, topic); err == nil {
+			err = ends.Error()
+		}
+		return err
+	})
+	offsets := map[int32]kgo.Offset{}
+	next := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		offsets[o.Partition] = kgo.NewOffset().AtStart()
+		next[o.Partition] = 0
+	})
+	cl := newHostClient(t, s, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets}))
+	var lastErr error
+	waitFor(t, 60*time.Second, "every record of "+topic, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		fs := cl.PollFetches(ctx)
+		cancel()
+		for _, e := range fs.Errors() {
+			if !errors.Is(e.Err, context.DeadlineExceeded) {
+				lastErr = fmt.Errorf("partition %d: %w", e.Partition, e.Err)
+			}
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			l.Consumed(r.Partition, r.Offset, binary.BigEndian.Uint64(r.Value))
+			next[r.Partition] = r.Offset + 1
+		})
+		var behind []string
+		ends.Each(func(o kadm.ListedOffset) {
+			if next[o.Partition] < o.Offset {
+				behind = append(behind, fmt.Sprintf("partition %d at %d of %d", o.Partition, next[o.Partition], o.Offset))
+			}
+		})
+		if len(behind) > 0 {
+			return fmt.Errorf("%s (last fetch error: %v)", strings.Join(behind, ", "), lastErr)
+		}
+		return nil
+	})
+}
+
+// testInNetworkClient: the load generator, run as the stack's loadgen
+// service inside the compose network, bootstraps from the service names and
+// verifies that every acknowledged record is consumed exactly once, in order.
+func testInNetworkClient(t *testing.T, s *stack) {
+	out := filepath.Join(t.TempDir(), "out")
+	if err := os.Mkdir(out, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(out, 0o777) // past the umask: the container's user is not ours
+	const records = 3000
+	start := time.Now()
+	// --no-deps: the nodes are up, and the test has its own patience for
+	// a node that is briefly unready on a loaded machine.
+	s.mustCompose(t, 3*time.Minute, "--profile", "load", "run", "--rm", "--no-deps", "-v", out+":/out", "loadgen",
+		"e2e", "--topic=in-network", "--partitions=3", fmt.Sprintf("--records=%d", records), "--rate=1500",
+		"--verify", "--quiet", "--json=/out/result.json")
+	b, err := os.ReadFile(filepath.Join(out, "result.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res loadgen.Result
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Verify == nil || !res.Verify.OK() || res.Verify.Acked != records || res.Verify.Consumed != records {
+		t.Fatalf("loadgen in the compose network: %v", res.Verify)
+	}
+	t.Logf("loadgen in the compose network: %v (%v)", res.Verify, time.Since(start).Round(time.Millisecond))
+}
+
+// testLeaderKilled: a producer on the host keeps writing while the leader's
+// container gets SIGKILL. Every record it was told is written must be
+// readable afterwards, where it was acknowledged. The killed container is
+// then started again and must rejoin: follow the leader and hold exactly
+// what the others hold.
+func testLeaderKilled(t *testing.T, s *stack) {
+	var leader int
+	waitFor(t, 30*time.Second, "an agreed leader", func() (err error) {
+		leader, err = s.agreedLeader(0, 1, 2)
+		return err
+	})
+	var live []int
+	for i := range 3 {
+		if i != leader {
+			live = append(live, i)
+		}
+	}
+	cl := newHostClient(t, s)
+	const topic = "failover"
+	createTopic(t, cl, topic, 3)
+	st := startStream(t, cl, topic)
+	st.waitAcked(t, 300)
+	atKill := st.acked()
+	s.mustCompose(t, time.Minute, "kill", raftlineServices[leader])
+	killed := time.Now()
+	waitFor(t, 30*time.Second, "a new leader", func() error {
+		_, err := s.agreedLeader(live...)
+		return err
+	})
+	t.Logf("killed %s after %d acks; a new leader %v later", raftlineServices[leader], atKill, time.Since(killed).Round(time.Millisecond))
+	st.waitAcked(t, atKill+300)
+	l, produced := st.finish(t)
+	consumeAll(t, s, topic, l)
+	if r := l.Report(); !r.OK() || r.Acked != produced || r.Unacked != 0 {
+		t.Fatalf("%d records produced: %v", produced, r)
+	}
+
+	// The container comes back with its volume and catches up.
+	s.mustCompose(t, time.Minute, "start", raftlineServices[leader])
+	s.waitHealthy(t, 60*time.Second, raftlineServices[leader])
+	waitFor(t, 60*time.Second, raftlineServices[leader]+" to follow the leader and match the others", func() error {
+		if _, err := s.agreedLeader(0, 1, 2); err != nil {
+			return err
+		}
+		var first []partitionDigest
+		for i := range 3 {
+			var v partitionsView
+			if err := getJSON(s.httpAddr(i), "/v1/partitions", &v); err != nil {
+				return err
+			}
+			slices.SortFunc(v.Partitions, func(a, b partitionDigest) int {
+				if c := strings.Compare(a.Topic, b.Topic); c != 0 {
+					return c
+				}
+				return int(a.Partition - b.Partition)
+			})
+			if i == 0 {
+				first = v.Partitions
+			} else if !slices.Equal(first, v.Partitions) {
+				return fmt.Errorf("node 1 has %v, node %d has %v", first, i+1, v.Partitions)
+			}
+		}
+		var failover int64
+		for _, d := range first {
+			if d.Topic == topic {
+				failover += d.HighWatermark
+			}
+		}
+		if failover != produced {
+			return fmt.Errorf("the nodes hold %d records of %s, %d were acknowledged", failover, topic, produced)
+		}
+		return nil
+	})
+	t.Logf("%s rejoined %v after the kill", raftlineServices[leader], time.Since(killed).Round(time.Millisecond))
+}
+
+// stream produces records with ids 0, 1, 2, ... until finished, keeping up
+// to 64 in flight, and tells a ledger what was acknowledged.
+type stream struct {
+	l    *ledger.Ledger
+	stop chan struct{}
+	done chan struct{}
+
+	mu       sync.Mutex
+	produced int64
+	acks     int64
+	errs     []error
+}
+
+func startStream(t testing.TB, cl *kgo.Client, topic string) *stream {
+	st := &stream{l: ledger.New(), stop: make(chan struct{}), done: make(chan struct{})}
+	window := make(chan struct{}, 64)
+	var inflight sync.WaitGroup
+	go func() {
+		defer close(st.done)
+		defer inflight.Wait()
+		for id := uint64(0); ; id++ {
+			select {
+			case <-st.stop:
+				return
+			case window <- struct{}{}:
+			}
+			st.mu.Lock()
+			st.produced++
+			st.mu.Unlock()
+			inflight.Add(1)
+			cl.Produce(context.Background(), &kgo.Record{Topic: topic, Value: value(id)}, func(r *kgo.Record, err error) {
+				defer inflight.Done()
+				st.mu.Lock()
+				if err != nil {
+					st.errs = append(st.errs, fmt.Errorf("record %d: %w", id, err))
+				} else {
+					st.acks++
+					st.l.Acked(r.Partition, r.Offset, id)
+				}
+				st.mu.Unlock()
+				<-window
+			})
+		}
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-st.stop:
+		default:
+			close(st.stop)
+		}
+	})
+	return st
+}
+
+func (st *stream) acked() int64 {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.acks
+}
+
+// waitAcked waits for n acknowledgements in all. The client retries through
+// a failover without limit, so any failed record fails the test.
+func (st *stream) waitAcked(t testing.TB, n int64) {
+	t.Helper()
+	waitFor(t, 60*time.Second, fmt.Sprintf("%d acknowledged records", n), func() error {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		if len(st.errs) > 0 {
+			t.Fatalf("produce failed (%d records): first: %v", len(st.errs), st.errs[0])
+		}
+		if st.acks < n {
+			return fmt.Errorf("%d of %d produced records acknowledged", st.acks, st.produced)
+		}
+		return nil
+	})
+}
+
+// finish stops producing, waits for the records in flight and returns the
+// ledger and how many records were produced, every one of them acknowledged.
+func (st *stream) finish(t testing.TB) (*ledger.Ledger, int64) {
+	t.Helper()
+	close(st.stop)
+	select {
+	case <-st.done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("records still in flight 60s after producing stopped")
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if len(st.errs) > 0 {
+		t.Fatalf("produce failed (%d records): first: %v", len(st.errs), st.errs[0])
+	}
+	if st.acks != st.produced {
+		t.Fatalf("%d records produced, %d acknowledged", st.produced, st.acks)
+	}
+	return st.l, st.produced
+}

@@ -1,0 +1,229 @@
+// Package compose tests the Docker Compose stack in compose/: the file and
+// the configs it mounts are checked statically, and the raftline services of
+// the same file are brought up for real with the Docker engine, built from the
+// repository's Dockerfile.
+//
+// Only the raftline and tools images can exist on a machine without registry
+// access (they are built FROM scratch), so the live test starts the three
+// raftline services by name; Prometheus, Alertmanager, Grafana and Jaeger are
+// covered by validating their configuration with docker compose, promtool
+// and amtool.
+//
+// Docker is a requirement, not an option: without it the tests fail.
+package compose
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// root is the repository root; composeDir holds compose.yaml.
+var root, composeDir string
+
+func TestMain(m *testing.M) {
+	dir, err := repoRoot()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "compose tests:", err)
+		os.Exit(1)
+	}
+	root, composeDir = dir, filepath.Join(dir, "compose")
+	os.Exit(m.Run())
+}
+
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for range 10 {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil &&
+			bytes.HasPrefix(b, []byte("module github.com/raftline/raftline\n")) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			break
+		}
+		dir = parent
+	}
+	return "", errors.New("cannot find the raftline module root above the working directory")
+}
+
+// composeCommand finds Docker Compose once: the docker CLI plugin when it is
+// installed, else the standalone docker-compose, as compose/stack.sh does.
+var composeCommand = sync.OnceValues(func() ([]string, error) {
+	if _, err := exec.LookPath("docker"); err != nil {
+		return nil, fmt.Errorf("docker is not installed: %w", err)
+	}
+	if exec.Command("docker", "compose", "version").Run() == nil {
+		return []string{"docker", "compose"}, nil
+	}
+	if p, err := exec.LookPath("docker-compose"); err == nil {
+		return []string{p}, nil
+	}
+	return nil, errors.New("neither the docker compose plugin nor docker-compose is installed")
+})
+
+// mustDocker fails the test unless Docker and Compose can be used.
+func mustDocker(t testing.TB) []string {
+	t.Helper()
+	cmd, err := composeCommand()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("docker", "info", "--format", "{{.ServerVersion}}").CombinedOutput(); err != nil {
+		t.Fatalf("the Docker engine does not answer: %v\n%s", err, out)
+	}
+	return cmd
+}
+
+// hermeticEnv is the test's environment without the variables that
+// compose.yaml and compose/stack.sh read, so a developer's shell cannot
+// change what the tests start, plus extra.
+func hermeticEnv(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "RAFTLINE_") || strings.HasPrefix(name, "COMPOSE_") || strings.HasPrefix(name, "DOCKER_DEFAULT_") ||
+			strings.HasSuffix(name, "_PORT") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, extra...)
+}
+
+// run runs a command and returns its combined output; the error carries it.
+func run(ctx context.Context, env []string, name string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = env
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out), nil
+}
+
+// Host ports are taken from below Linux's default ephemeral range
+// (32768-60999), and below the 20000-32000 block test/process draws from,
+// so the test meets neither outgoing connections nor concurrent
+// `raftline dev` clusters.
+const (
+	portLow  = 12000
+	portHigh = 20000
+)
+
+// freePorts returns n ports on 127.0.0.1 that were free a moment ago.
+func freePorts(t testing.TB, n int) []int {
+	t.Helper()
+	var ports []int
+	for tries := 0; len(ports) < n; tries++ {
+		if tries > 1000 {
+			t.Fatalf("found only %d free ports in %d-%d", len(ports), portLow, portHigh)
+		}
+		p := portLow + mrand.IntN(portHigh-portLow)
+		if slices.Contains(ports, p) {
+			continue
+		}
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		ports = append(ports, p)
+	}
+	return ports
+}
+
+func randomID() string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// waitFor polls cond until it returns nil, failing the test with cond's last
+// error once timeout has passed. On a loaded machine only a condition, never
+// a fixed sleep, says when something has happened.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s: %v", timeout, what, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// The raftline HTTP API, as documented in broker/httpapi.
+
+type clusterView struct {
+	NodeID          int32  `json:"node_id"`
+	State           string `json:"state"`
+	LeaderID        int32  `json:"leader_id"`
+	LeaderKafkaAddr string `json:"leader_kafka_addr"`
+	Term            uint64 `json:"term"`
+	CommitIndex     uint64 `json:"commit_index"`
+	AppliedIndex    uint64 `json:"applied_index"`
+	Members         []struct {
+		ID        int32  `json:"id"`
+		RaftAddr  string `json:"raft_addr"`
+		KafkaAddr string `json:"kafka_addr"`
+	} `json:"members"`
+}
+
+type partitionDigest struct {
+	Topic         string `json:"topic"`
+	Partition     int32  `json:"partition"`
+	LogStart      int64  `json:"log_start"`
+	HighWatermark int64  `json:"high_watermark"`
+	Bytes         int64  `json:"bytes"`
+	SHA256        string `json:"sha256"`
+}
+
+type partitionsView struct {
+	NodeID       int32             `json:"node_id"`
+	AppliedIndex uint64            `json:"applied_index"`
+	Partitions   []partitionDigest `json:"partitions"`
+}
+
+var httpClient = &http.Client{Timeout: 3 * time.Second}
+
+func getJSON(hostport, path string, v any) error {
+	resp, err := httpClient.Get("http://" + hostport + path)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s%s: %s: %s", hostport, path, resp.Status, bytes.TrimSpace(body))
+	}
+	return json.Unmarshal(body, v)
+}
