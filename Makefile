@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/raftline/raftline/broker/server.Version=$(VERSION)
 FUZZTIME ?= 10s
 
-.PHONY: all build run test tools vet unit system fuzz bench bench-core dashboards alerts clean
+.PHONY: all build run test tools vet unit system fuzz image up down down-volumes load bench bench-core dashboards alerts clean
 
 all: build
 
@@ -60,6 +60,23 @@ alerts:
 	promtool check rules alerts/rules.yml
 	promtool test rules alerts/testdata/*.test.yml
 	amtool check-config compose/alertmanager.yml
+
+# The Docker Compose stack in compose/ (see compose/compose.yaml). Images are
+# built FROM scratch out of static binaries built here, so nothing is pulled.
+image:
+	GO=$(GO) RAFTLINE_VERSION=$(VERSION) ./compose/stack.sh image
+
+up: image
+	./compose/stack.sh up
+
+down:
+	./compose/stack.sh down
+
+down-volumes:
+	./compose/stack.sh down-volumes
+
+load:
+	./compose/stack.sh load
 
 clean:
 	rm -rf $(BIN) data

@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -39,6 +40,10 @@ func TestPrometheusConfig(t *testing.T) {
 			StaticConfigs []struct {
 				Targets []string `yaml:"targets"`
 			} `yaml:"static_configs"`
+			DNSSDConfigs []struct {
+				Names []string `yaml:"names"`
+				Port  int      `yaml:"port"`
+			} `yaml:"dns_sd_configs"`
 		} `yaml:"scrape_configs"`
 	}
 	if err := yaml.Unmarshal(src, &cfg); err != nil {
@@ -58,6 +63,11 @@ func TestPrometheusConfig(t *testing.T) {
 	for _, sc := range cfg.ScrapeConfigs {
 		for _, s := range sc.StaticConfigs {
 			targets[sc.JobName] = append(targets[sc.JobName], s.Targets...)
+		}
+		for _, d := range sc.DNSSDConfigs {
+			for _, name := range d.Names {
+				targets[sc.JobName] = append(targets[sc.JobName], fmt.Sprintf("%s:%d", name, d.Port))
+			}
 		}
 	}
 	wantTargets := map[string][]string{
