@@ -45,6 +45,8 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (*S
 		dataDir       = fs.String("data-dir", "./data", "directory for the Raft log, snapshots and node state")
 		kafkaAddr     = fs.String("kafka-addr", "127.0.0.1:9092", "address to serve the Kafka protocol on")
 		advKafka      = fs.String("advertised-kafka-addr", "", "Kafka address given to clients (default: --kafka-addr)")
+		extKafka      = fs.String("kafka-external-addr", "", "optional second Kafka listener for clients outside the nodes' network (the host, outside a container network)")
+		advExtKafka   = fs.String("advertised-kafka-external-addr", "", "Kafka address given to clients of --kafka-external-addr (default: that address)")
 		raftAddr      = fs.String("raft-addr", "127.0.0.1:9192", "address for Raft traffic between nodes")
 		advRaft       = fs.String("advertised-raft-addr", "", "Raft address other nodes dial (default: --raft-addr)")
 		httpAddr      = fs.String("http-addr", "127.0.0.1:9644", "address for HTTP: /healthz, /readyz, /v1/cluster, /metrics")
@@ -118,6 +120,17 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (*S
 		checkDial("advertised-kafka-addr", *advKafka)
 	} else if host, _, err := splitHostPort(*kafkaAddr); err == nil && (host == "" || net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified()) {
 		bad("advertised-kafka-addr", "required when --kafka-addr %q listens on all interfaces", *kafkaAddr)
+	}
+	c.KafkaExternalAddr, c.AdvertisedKafkaExternalAddr = *extKafka, *advExtKafka
+	if *extKafka != "" {
+		checkListen("kafka-external-addr", *extKafka)
+		if *advExtKafka != "" {
+			checkDial("advertised-kafka-external-addr", *advExtKafka)
+		} else if host, _, err := splitHostPort(*extKafka); err == nil && (host == "" || net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified()) {
+			bad("advertised-kafka-external-addr", "required when --kafka-external-addr %q listens on all interfaces", *extKafka)
+		}
+	} else if *advExtKafka != "" {
+		bad("advertised-kafka-external-addr", "needs --kafka-external-addr")
 	}
 	c.RaftAddr, c.AdvertisedRaftAddr = *raftAddr, *advRaft
 	if *advRaft != "" {

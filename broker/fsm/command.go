@@ -69,8 +69,11 @@ type Command struct {
 type Node struct {
 	ID        int32  `json:"id"`
 	KafkaAddr string `json:"kafka_addr"`
-	HTTPAddr  string `json:"http_addr"`
-	RaftAddr  string `json:"raft_addr"`
+	// ExternalKafkaAddr is the address for clients outside the nodes'
+	// own network (empty without an external listener).
+	ExternalKafkaAddr string `json:"external_kafka_addr,omitempty"`
+	HTTPAddr          string `json:"http_addr"`
+	RaftAddr          string `json:"raft_addr"`
 }
 
 // CreateTopic creates a topic with a partition count and configs.

@@ -29,7 +29,7 @@ func handleMetadata(s *Server, ctx context.Context, r *request) func() kmsg.Resp
 	req := r.kreq.(*kmsg.MetadataRequest)
 	return func() kmsg.Response {
 		resp := req.ResponseKind().(*kmsg.MetadataResponse)
-		resp.Brokers = s.brokers()
+		resp.Brokers = s.brokers(r.external)
 		resp.ClusterID = &s.cfg.ClusterID
 		resp.ControllerID = s.node.Leader()
 
@@ -144,18 +144,28 @@ func (s *Server) replicaIDs() []int32 {
 }
 
 // brokers lists the registered nodes, with this node added from its own
-// configuration until its registration has been applied.
-func (s *Server) brokers() []kmsg.MetadataResponseBroker {
+// configuration until its registration has been applied. A client of the
+// external listener gets each node's external address (its primary one when
+// the node has none).
+func (s *Server) brokers(external bool) []kmsg.MetadataResponseBroker {
 	var out []kmsg.MetadataResponseBroker
 	self := false
 	for _, n := range s.state.Nodes() {
-		if b, ok := brokerOf(n.ID, n.KafkaAddr); ok {
+		addr := n.KafkaAddr
+		if external && n.ExternalKafkaAddr != "" {
+			addr = n.ExternalKafkaAddr
+		}
+		if b, ok := brokerOf(n.ID, addr); ok {
 			out = append(out, b)
 			self = self || n.ID == s.cfg.NodeID
 		}
 	}
 	if !self {
-		if b, ok := brokerOf(s.cfg.NodeID, s.cfg.AdvertisedAddr); ok {
+		addr := s.cfg.AdvertisedAddr
+		if external && s.cfg.AdvertisedExternalAddr != "" {
+			addr = s.cfg.AdvertisedExternalAddr
+		}
+		if b, ok := brokerOf(s.cfg.NodeID, addr); ok {
 			out = append(out, b)
 		}
 	}

@@ -25,7 +25,7 @@ func handleDescribeCluster(s *Server, _ context.Context, r *request) func() kmsg
 		}
 		resp.ClusterID = s.cfg.ClusterID
 		resp.ControllerID = s.node.Leader()
-		for _, b := range s.brokers() {
+		for _, b := range s.brokers(r.external) {
 			db := kmsg.NewDescribeClusterResponseBroker()
 			db.NodeID, db.Host, db.Port = b.NodeID, b.Host, b.Port
 			resp.Brokers = append(resp.Brokers, db)

@@ -27,6 +27,7 @@ type request struct {
 	corr     int32
 	clientID string
 	kreq     kmsg.Request // nil for an ApiVersions request above our range
+	external bool         // arrived on the external listener
 }
 
 // readFrame reads one size-prefixed frame, refusing sizes above max before

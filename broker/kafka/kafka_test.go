@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"maps"
 	"net"
+	"strconv"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/raftline/raftline/broker/clustertest"
+	"github.com/raftline/raftline/broker/server"
 )
 
 // rawBatch builds a valid record batch holding values, offsets from 0.
@@ -421,5 +424,71 @@ func TestKafka_MalformedFrames_ConnectionClosedNodeKeepsServing(t *testing.T) {
 	resp := request(t, cl, leader.ID, produceReq("t", 0, -1, rawBatch("still here"))).(*kmsg.ProduceResponse)
 	if p := resp.Topics[0].Partitions[0]; p.ErrorCode != 0 {
 		t.Fatalf("after malformed input: %v", kerr.ErrorForCode(p.ErrorCode))
+	}
+}
+
+func TestMetadata_ExternalListener_AdvertisesExternalAddresses(t *testing.T) {
+	c := clustertest.Start(t, clustertest.Options{Configure: func(cfg *server.Config) {
+		cfg.KafkaExternalAddr = "127.0.0.1:0"
+	}})
+	primary, external := map[int32]string{}, map[int32]string{}
+	for _, n := range c.Nodes {
+		primary[n.ID] = n.Server().Kafka.AdvertisedAddr()
+		external[n.ID] = n.Server().Kafka.AdvertisedExternalAddr()
+	}
+	clustertest.WaitFor(t, 10*time.Second, "external addresses registered", func() bool {
+		for _, n := range c.Nodes {
+			for _, m := range n.Server().Node.State.Nodes() {
+				if m.ExternalKafkaAddr != external[m.ID] {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	brokers := func(addr string) map[int32]string {
+		req := kmsg.NewPtrMetadataRequest()
+		req.SetVersion(1)
+		resp := rawRequest(t, addr, req).(*kmsg.MetadataResponse)
+		out := map[int32]string{}
+		for _, b := range resp.Brokers {
+			out[b.NodeID] = net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port)))
+		}
+		return out
+	}
+	n1 := c.Nodes[0].Server()
+	if got := brokers(n1.Kafka.AdvertisedExternalAddr()); !maps.Equal(got, external) {
+		t.Fatalf("external listener lists %v, want %v", got, external)
+	}
+	if got := brokers(n1.Kafka.AdvertisedAddr()); !maps.Equal(got, primary) {
+		t.Fatalf("primary listener lists %v, want %v", got, primary)
+	}
+	// A client that only knows the external addresses produces and consumes.
+	var seeds []string
+	for _, a := range external {
+		seeds = append(seeds, a)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.AllowAutoTopicCreation(), kgo.DefaultProduceTopic("ext"),
+		kgo.ConsumeTopics("ext"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("from outside")}).FirstErr(); err != nil {
+		t.Fatalf("produce through the external listener: %v", err)
+	}
+	for {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatal("consume through the external listener timed out")
+		}
+		if recs := fs.Records(); len(recs) > 0 {
+			if string(recs[0].Value) != "from outside" {
+				t.Fatalf("consumed %q", recs[0].Value)
+			}
+			return
+		}
 	}
 }

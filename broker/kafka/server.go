@@ -10,6 +10,7 @@ package kafka
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -28,7 +29,12 @@ type Config struct {
 	NodeID         int32
 	Addr           string // listen address
 	AdvertisedAddr string // address given to clients in Metadata
-	ClusterID      string
+	// ExternalAddr, when set, is a second listener for clients that reach
+	// the nodes by other names (the host, outside a container network).
+	// Clients connected to it are given every node's external address.
+	ExternalAddr           string
+	AdvertisedExternalAddr string
+	ClusterID              string
 	// MaxFrameBytes bounds one request frame; larger frames close the
 	// connection before anything is allocated for them.
 	MaxFrameBytes     int32
@@ -85,6 +91,7 @@ type Server struct {
 	log     *slog.Logger
 
 	ln     net.Listener
+	extLn  net.Listener // nil without an external listener
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -116,7 +123,7 @@ func New(cfg Config, node *raftnode.Node, cluster Cluster, tracer Tracer) *Serve
 	}
 }
 
-// Listen binds the listener; Addr is valid afterwards.
+// Listen binds the listeners; Addr is valid afterwards.
 func (s *Server) Listen() error {
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
@@ -126,8 +133,23 @@ func (s *Server) Listen() error {
 	if s.cfg.AdvertisedAddr == "" {
 		s.cfg.AdvertisedAddr = ln.Addr().String()
 	}
+	if s.cfg.ExternalAddr != "" {
+		ext, err := net.Listen("tcp", s.cfg.ExternalAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("external listener: %w", err)
+		}
+		s.extLn = ext
+		if s.cfg.AdvertisedExternalAddr == "" {
+			s.cfg.AdvertisedExternalAddr = ext.Addr().String()
+		}
+	}
 	return nil
 }
+
+// AdvertisedExternalAddr is the address given to clients of the external
+// listener, or "" without one.
+func (s *Server) AdvertisedExternalAddr() string { return s.cfg.AdvertisedExternalAddr }
 
 // Addr is the bound listen address.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
@@ -135,10 +157,23 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 // AdvertisedAddr is the address clients are told to use.
 func (s *Server) AdvertisedAddr() string { return s.cfg.AdvertisedAddr }
 
-// Serve accepts connections until Close.
+// Serve accepts connections on every listener until Close.
 func (s *Server) Serve() error {
+	if s.extLn != nil {
+		errc := make(chan error, 1)
+		go func() { errc <- s.accept(s.extLn, true) }()
+		err := s.accept(s.ln, false)
+		if eerr := <-errc; err == nil {
+			err = eerr
+		}
+		return err
+	}
+	return s.accept(s.ln, false)
+}
+
+func (s *Server) accept(ln net.Listener, external bool) error {
 	for {
-		c, err := s.ln.Accept()
+		c, err := ln.Accept()
 		if err != nil {
 			if s.ctx.Err() != nil {
 				return nil
@@ -153,7 +188,7 @@ func (s *Server) Serve() error {
 		s.conns[c] = struct{}{}
 		s.mu.Unlock()
 		s.wg.Add(1)
-		go s.serveConn(c)
+		go s.serveConn(c, external)
 	}
 }
 
@@ -161,6 +196,9 @@ func (s *Server) Serve() error {
 func (s *Server) Close() error {
 	s.cancel()
 	err := s.ln.Close()
+	if s.extLn != nil {
+		s.extLn.Close()
+	}
 	s.mu.Lock()
 	for c := range s.conns {
 		c.Close()
@@ -179,7 +217,7 @@ type inflight struct {
 	at   time.Time
 }
 
-func (s *Server) serveConn(c net.Conn) {
+func (s *Server) serveConn(c net.Conn, external bool) {
 	defer s.wg.Done()
 	s.obs.ConnOpened()
 	defer s.obs.ConnClosed()
@@ -214,6 +252,7 @@ func (s *Server) serveConn(c net.Conn) {
 			s.log.Info("closing Kafka connection", "remote", c.RemoteAddr().String(), "err", err)
 			return
 		}
+		req.external = external
 		in := &inflight{req: req, resp: make(chan kmsg.Response, 1), at: time.Now()}
 		// Prepare runs here, on the reading goroutine, so that produce
 		// requests on one connection enter the Raft log in the order

@@ -35,11 +35,15 @@ type Config struct {
 	DataDir             string
 	KafkaAddr           string
 	AdvertisedKafkaAddr string
-	RaftAddr            string
-	AdvertisedRaftAddr  string
-	HTTPAddr            string
-	Bootstrap           []raft.Server
-	ClusterID           string
+	// KafkaExternalAddr and AdvertisedKafkaExternalAddr configure an
+	// optional second Kafka listener for clients outside the nodes' network.
+	KafkaExternalAddr           string
+	AdvertisedKafkaExternalAddr string
+	RaftAddr                    string
+	AdvertisedRaftAddr          string
+	HTTPAddr                    string
+	Bootstrap                   []raft.Server
+	ClusterID                   string
 
 	AutoCreateTopics  bool
 	DefaultPartitions int32
@@ -128,6 +132,7 @@ func Start(cfg Config) (*Server, error) {
 	}
 	s.Kafka = kafka.New(kafka.Config{
 		NodeID: cfg.NodeID, Addr: cfg.KafkaAddr, AdvertisedAddr: cfg.AdvertisedKafkaAddr, ClusterID: cfg.ClusterID,
+		ExternalAddr: cfg.KafkaExternalAddr, AdvertisedExternalAddr: cfg.AdvertisedKafkaExternalAddr,
 		MaxFrameBytes: cfg.MaxRequestBytes, AutoCreateTopics: cfg.AutoCreateTopics, DefaultPartitions: cfg.DefaultPartitions,
 		Logger: cfg.Logger, Observer: cfg.KafkaObserver,
 		DefaultTopicConfigs: defaultTopicConfigs(cfg),
@@ -318,7 +323,8 @@ func (s *Server) ApplyMeta(ctx context.Context, c fsm.Command) (fsm.ApplyResult,
 // registerLoop keeps this node's addresses registered in the replicated
 // state, so every node can list it in Metadata and /v1/cluster.
 func (s *Server) registerLoop() {
-	self := fsm.Node{ID: s.cfg.NodeID, KafkaAddr: s.Kafka.AdvertisedAddr(), HTTPAddr: s.advertisedHTTP(), RaftAddr: s.raftAddr()}
+	self := fsm.Node{ID: s.cfg.NodeID, KafkaAddr: s.Kafka.AdvertisedAddr(), ExternalKafkaAddr: s.Kafka.AdvertisedExternalAddr(),
+		HTTPAddr: s.advertisedHTTP(), RaftAddr: s.raftAddr()}
 	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()
 	for {
