@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -301,23 +302,36 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
-// FreePorts returns n distinct free TCP ports on 127.0.0.1.
+// Port blocks are taken below Linux's default ephemeral range (32768-60999).
+// A node keeps its ports across restarts; were they ephemeral, an outgoing
+// connection could be given one while the node is down and the restart could
+// not bind it.
+const (
+	portLow  = 20000
+	portHigh = 32000
+)
+
+// FreePorts returns n consecutive ports on 127.0.0.1 that were free a moment
+// ago, from a random base so concurrent test runs rarely meet.
 func FreePorts(t testing.TB, n int) []int {
 	t.Helper()
-	var ls []net.Listener
-	var out []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
+	for range 500 {
+		base := portLow + rand.IntN(portHigh-portLow-n)
+		ports := make([]int, 0, n)
+		for p := base; p < base+n; p++ {
+			ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+			if err != nil {
+				break
+			}
+			ln.Close()
+			ports = append(ports, p)
 		}
-		ls = append(ls, l)
-		out = append(out, l.Addr().(*net.TCPAddr).Port)
+		if len(ports) == n {
+			return ports
+		}
 	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return out
+	t.Fatalf("no block of %d free ports found in %d-%d", n, portLow, portHigh)
+	return nil
 }
 
 // Ctx returns a context cancelled at cleanup.
