@@ -111,15 +111,6 @@ raftline is up:
   Kafka         127.0.0.1:${RAFTLINE_KAFKA_PORT_1:-9092},127.0.0.1:${RAFTLINE_KAFKA_PORT_2:-9093},127.0.0.1:${RAFTLINE_KAFKA_PORT_3:-9094}
   cluster API   http://127.0.0.1:${RAFTLINE_HTTP_PORT_1:-9644}/v1/cluster  (nodes 2 and 3: ports ${RAFTLINE_HTTP_PORT_2:-9645}, ${RAFTLINE_HTTP_PORT_3:-9646})
 EOF
-  # Kafka clients connect to the advertised raftline-N addresses; say so
-  # when this host cannot resolve them.
-  local n
-  for n in raftline-1 raftline-2 raftline-3; do
-    if [ "$(getent hosts "$n" 2>/dev/null | awk '{print $1; exit}')" != 127.0.0.1 ]; then
-      echo "Kafka clients on this host need the advertised names: echo '127.0.0.1 raftline-1 raftline-2 raftline-3' | sudo tee -a /etc/hosts"
-      break
-    fi
-  done
 }
 
 case "${1:-}" in

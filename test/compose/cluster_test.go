@@ -28,9 +28,10 @@ import (
 )
 
 // The raftline services of compose/compose.yaml, from the image the
-// repository's Dockerfile builds: the cluster forms by service name, clients
-// on the host and inside the compose network produce and consume through
-// the advertised addresses, a SIGKILL of the leader's container loses no
+// repository's Dockerfile builds: the cluster forms by service name, a
+// client on the host produces and consumes through 127.0.0.1 alone (the
+// external listener), one inside the compose network through the service
+// names (the primary listener), a SIGKILL of the leader's container loses no
 // acknowledged record, and the killed container, started again, rejoins with
 // its data volume and ends up identical to the others.
 func TestCompose_RaftlineServices(t *testing.T) {
@@ -119,7 +120,7 @@ type stack struct {
 	cmd     []string
 	project string
 	env     []string
-	kafka   []int // host port of each node's Kafka listener, which is also its container port
+	kafka   []int // host port of each node's external Kafka listener
 	http    []int // host port of each node's HTTP API
 }
 
@@ -228,9 +229,14 @@ func (s *stack) seeds() []string {
 	return out
 }
 
-// advertised is the Kafka address node i advertises, by service name.
-func (s *stack) advertised(i int) string {
-	return fmt.Sprintf("%s:%d", raftlineServices[i], s.kafka[i])
+// inNetworkKafkaPort is the port of every node's primary Kafka listener,
+// which only the compose network reaches.
+const inNetworkKafkaPort = 9092
+
+// inNetwork is the Kafka address node i advertises on its primary listener:
+// its service name, for the compose network.
+func (s *stack) inNetwork(i int) string {
+	return fmt.Sprintf("%s:%d", raftlineServices[i], inNetworkKafkaPort)
 }
 
 // agreedLeader returns the index of the node that the given nodes agree
@@ -256,7 +262,7 @@ func (s *stack) agreedLeader(nodes ...int) (int, error) {
 }
 
 // testClusterForms: the nodes find each other by service name, agree on a
-// leader, and every member's advertised addresses are registered.
+// leader, and every member's in-network addresses are registered.
 func testClusterForms(t *testing.T, s *stack) {
 	waitFor(t, 60*time.Second, "a leader and every member registered", func() error {
 		if _, err := s.agreedLeader(0, 1, 2); err != nil {
@@ -271,7 +277,7 @@ func testClusterForms(t *testing.T, s *stack) {
 				return fmt.Errorf("node %d lists %d members", v.NodeID, len(v.Members))
 			}
 			for _, m := range v.Members {
-				want := fmt.Sprintf("%s:%d", raftlineServices[m.ID-1], s.kafka[m.ID-1])
+				want := s.inNetwork(int(m.ID) - 1)
 				if m.RaftAddr != raftlineServices[m.ID-1]+":9192" || m.KafkaAddr != want {
 					return fmt.Errorf("node %d lists member %d at raft %q, kafka %q; want %s:9192 and %s",
 						v.NodeID, m.ID, m.RaftAddr, m.KafkaAddr, raftlineServices[m.ID-1], want)
@@ -282,25 +288,21 @@ func testClusterForms(t *testing.T, s *stack) {
 	})
 }
 
-// hostDialer dials the addresses Metadata advertises as a host with the
-// /etc/hosts line documented in compose.yaml does: raftline-N is 127.0.0.1,
-// and the advertised port is the published port. Anything else is refused,
-// which also keeps the test's traffic on 127.0.0.1.
-func hostDialer(ctx context.Context, network, addr string) (net.Conn, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, err
-	}
-	if !slices.Contains(raftlineServices, host) && host != "127.0.0.1" {
-		return nil, fmt.Errorf("advertised address %s is neither a raftline service nor 127.0.0.1", addr)
+// hostDialer dials, as a client on the host, only the published Kafka
+// ports on 127.0.0.1: the seeds, and whatever the external listener
+// advertises, which must be exactly those. No name is resolved, so the
+// client needs nothing from the host's /etc/hosts or DNS.
+func (s *stack) hostDialer(ctx context.Context, network, addr string) (net.Conn, error) {
+	if !slices.Contains(s.seeds(), addr) {
+		return nil, fmt.Errorf("the host client was given %s, which is not a published Kafka port on 127.0.0.1 (%v)", addr, s.seeds())
 	}
 	var d net.Dialer
-	return d.DialContext(ctx, network, net.JoinHostPort("127.0.0.1", port))
+	return d.DialContext(ctx, network, addr)
 }
 
 func newHostClient(t testing.TB, s *stack, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(s.seeds()...), kgo.Dialer(hostDialer)}, opts...)...)
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(s.seeds()...), kgo.Dialer(s.hostDialer)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,26 +311,40 @@ func newHostClient(t testing.TB, s *stack, opts ...kgo.Opt) *kgo.Client {
 }
 
 // testHostClient: a client on the host bootstraps from the published ports,
-// is told the advertised addresses, and produces and consumes through them.
+// is told every node's 127.0.0.1 address by Metadata and DescribeCluster,
+// and produces and consumes through them.
 func testHostClient(t *testing.T, s *stack) {
 	cl := newHostClient(t, s)
-	waitFor(t, 30*time.Second, "Metadata to advertise every node", func() error {
+	want := slices.Sorted(slices.Values(s.seeds()))
+	waitFor(t, 30*time.Second, "Metadata and DescribeCluster to advertise every node on 127.0.0.1", func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		resp, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl)
+		md, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl)
 		if err != nil {
 			return err
 		}
-		var got, want []string
-		for _, b := range resp.Brokers {
+		var got []string
+		for _, b := range md.Brokers {
 			got = append(got, net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port))))
-		}
-		for i := range 3 {
-			want = append(want, s.advertised(i))
 		}
 		slices.Sort(got)
 		if !slices.Equal(got, want) {
 			return fmt.Errorf("Metadata advertises %v, want %v", got, want)
+		}
+		dc, err := kmsg.NewPtrDescribeClusterRequest().RequestWith(ctx, cl)
+		if err != nil {
+			return err
+		}
+		if err := kerr.ErrorForCode(dc.ErrorCode); err != nil {
+			return fmt.Errorf("DescribeCluster: %w", err)
+		}
+		got = got[:0]
+		for _, b := range dc.Brokers {
+			got = append(got, net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port))))
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			return fmt.Errorf("DescribeCluster advertises %v, want %v", got, want)
 		}
 		return nil
 	})
@@ -428,8 +444,8 @@ func consumeAll(t testing.TB, s *stack, topic string, l *ledger.Ledger) {
 }
 
 // testInNetworkClient: the load generator, run as the stack's loadgen
-// service inside the compose network, bootstraps from the service names and
-// verifies that every acknowledged record is consumed exactly once, in order.
+// service inside the compose network, bootstraps from the service names on
+// the primary listener, which advertises them, and verifies that every acknowledged record is consumed exactly once, in order.
 func testInNetworkClient(t *testing.T, s *stack) {
 	out := filepath.Join(t.TempDir(), "out")
 	if err := os.Mkdir(out, 0o777); err != nil {

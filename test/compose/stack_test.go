@@ -172,9 +172,12 @@ func TestComposeFile_HealthchecksAndDependencies(t *testing.T) {
 
 var raftlineServices = []string{"raftline-1", "raftline-2", "raftline-3"}
 
-// Each node advertises a Kafka address that resolves in the compose network
-// and, through the published port of the same number, on the host; Raft
-// members are bootstrapped by service name; data lives in a named volume.
+// Each node has two Kafka listeners: the primary one, unpublished, advertises
+// the service name for the compose network (and the nodes reach each other's
+// HTTP API at its host); the external one is published on 127.0.0.1 and
+// advertises exactly that address, so host clients need no name resolution.
+// Raft members are bootstrapped by service name; data lives in a named
+// volume.
 func TestComposeFile_RaftlineNodes(t *testing.T) {
 	f := loadCompose(t)
 	var boot []string
@@ -187,14 +190,29 @@ func TestComposeFile_RaftlineNodes(t *testing.T) {
 		if got, want := env["RAFTLINE_NODE_ID"], fmt.Sprint(i+1); got != want {
 			t.Errorf("%s: RAFTLINE_NODE_ID %q, want %s", name, got, want)
 		}
-		_, listenPort, _ := net.SplitHostPort(env["RAFTLINE_KAFKA_ADDR"])
+		listenHost, listenPort, _ := net.SplitHostPort(env["RAFTLINE_KAFKA_ADDR"])
 		advHost, advPort, _ := net.SplitHostPort(env["RAFTLINE_ADVERTISED_KAFKA_ADDR"])
-		if advHost != name || advPort != listenPort {
-			t.Errorf("%s: advertises %q while listening on %q; want %s on the listening port",
+		if listenHost != "0.0.0.0" || advHost != name || advPort != listenPort {
+			t.Errorf("%s: advertises %q while listening on %q; want 0.0.0.0 and %s on the listening port",
 				name, env["RAFTLINE_ADVERTISED_KAFKA_ADDR"], env["RAFTLINE_KAFKA_ADDR"], name)
 		}
-		if want := "127.0.0.1:" + listenPort + ":" + listenPort; !slices.Contains(s.Ports, want) {
-			t.Errorf("%s: ports %v lack %s: the advertised port must be the published one", name, s.Ports, want)
+		extHost, extPort, _ := net.SplitHostPort(env["RAFTLINE_KAFKA_EXTERNAL_ADDR"])
+		if extHost != "0.0.0.0" || extPort == "" || extPort == listenPort {
+			t.Errorf("%s: RAFTLINE_KAFKA_EXTERNAL_ADDR %q; want a listener on 0.0.0.0 beside the primary %q",
+				name, env["RAFTLINE_KAFKA_EXTERNAL_ADDR"], env["RAFTLINE_KAFKA_ADDR"])
+		}
+		hostPort := fmt.Sprint(9092 + i)
+		if want := "127.0.0.1:" + hostPort; env["RAFTLINE_ADVERTISED_KAFKA_EXTERNAL_ADDR"] != want {
+			t.Errorf("%s: RAFTLINE_ADVERTISED_KAFKA_EXTERNAL_ADDR %q, want %s: the published address",
+				name, env["RAFTLINE_ADVERTISED_KAFKA_EXTERNAL_ADDR"], want)
+		}
+		if want := "127.0.0.1:" + hostPort + ":" + extPort; !slices.Contains(s.Ports, want) {
+			t.Errorf("%s: ports %v lack %s: the external listener must be published at the address it advertises", name, s.Ports, want)
+		}
+		for _, p := range s.Ports {
+			if strings.HasSuffix(p, ":"+listenPort) {
+				t.Errorf("%s: publishes %s, the primary listener, whose service-name addresses do not resolve on the host", name, p)
+			}
 		}
 		if want := fmt.Sprintf("127.0.0.1:%d:9644", 9644+i); !slices.Contains(s.Ports, want) {
 			t.Errorf("%s: ports %v lack %s", name, s.Ports, want)
@@ -213,8 +231,8 @@ func TestComposeFile_RaftlineNodes(t *testing.T) {
 		if _, ok := f.Volumes[name]; !ok {
 			t.Errorf("volume %s is not declared", name)
 		}
-		if !strings.Contains(f.Services["loadgen"].Environment["RAFTLINE_BROKERS"], env["RAFTLINE_ADVERTISED_KAFKA_ADDR"]) {
-			t.Errorf("loadgen's RAFTLINE_BROKERS %q lacks %s", f.Services["loadgen"].Environment["RAFTLINE_BROKERS"], env["RAFTLINE_ADVERTISED_KAFKA_ADDR"])
+		if brokers := strings.Split(f.Services["loadgen"].Environment["RAFTLINE_BROKERS"], ","); !slices.Contains(brokers, env["RAFTLINE_ADVERTISED_KAFKA_ADDR"]) {
+			t.Errorf("loadgen's RAFTLINE_BROKERS %q lacks %s, the primary listener", strings.Join(brokers, ","), env["RAFTLINE_ADVERTISED_KAFKA_ADDR"])
 		}
 	}
 	for _, name := range raftlineServices {
