@@ -266,6 +266,9 @@ func (s *scenario) finish() {
 		s.note("producer errors (retriable errors are retried inside the client; these ended records): %v", st.Errors)
 	}
 	for _, n := range s.c.Nodes {
+		for _, crash := range n.Crashes() {
+			s.fail("node crash: %s", crash)
+		}
 		if !n.Running() {
 			s.fail("%v is not running at the end", n)
 		}

@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -106,6 +107,10 @@ type Node struct {
 	exited  chan struct{}
 	waitErr error
 	logFrom int64
+	// stopping is set when the harness itself ends the process; an exit
+	// without it is a crash, recorded in crashes.
+	stopping bool
+	crashes  []string
 }
 
 // String names the node in messages.
@@ -162,8 +167,13 @@ func New(t testing.TB, bin string, opts Options) *Cluster {
 
 func (c *Cluster) cleanup() {
 	for _, n := range c.Nodes {
+		for _, crash := range n.Crashes() {
+			c.t.Errorf("node crash: %s", crash)
+		}
+	}
+	for _, n := range c.Nodes {
 		if n.Running() {
-			n.cmd.Process.Kill() // SIGKILL ends a frozen process too
+			n.signal(syscall.SIGKILL) // SIGKILL ends a frozen process too
 			select {
 			case <-n.exited:
 			case <-time.After(10 * time.Second):
@@ -216,21 +226,54 @@ func (c *Cluster) Start(n *Node) {
 	// Should the test binary die without its cleanups (a -timeout panic),
 	// the kernel kills the nodes with it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	if err := spawn(cmd); err != nil {
 		c.t.Fatalf("start %v: %v", n, err)
 	}
 	exited := make(chan struct{})
 	n.mu.Lock()
-	n.cmd, n.exited, n.waitErr, n.logFrom = cmd, exited, nil, st.Size()
+	n.cmd, n.exited, n.waitErr, n.logFrom, n.stopping = cmd, exited, nil, st.Size(), false
 	n.mu.Unlock()
 	go func() {
 		err := cmd.Wait()
 		n.mu.Lock()
 		n.waitErr = err
+		if !n.stopping {
+			n.crashes = append(n.crashes, fmt.Sprintf("%v (pid %d) exited on its own at %s: %v",
+				n, cmd.Process.Pid, time.Now().Format("15:04:05.000"), cmd.ProcessState))
+		}
 		n.mu.Unlock()
 		close(exited)
 	}()
 }
+
+// spawn starts cmd from one OS thread that never exits. The kernel sends a
+// child its Pdeathsig when the thread that forked it ends, not the process
+// (go.dev/issue/27505), and Go ends a thread whenever a goroutine exits
+// while locked to it; forking from a thread kept for the purpose makes the
+// signal mean "the test process died" and nothing else.
+func spawn(cmd *exec.Cmd) error {
+	spawnOnce.Do(func() {
+		go func() {
+			runtime.LockOSThread() // for good: this goroutine never returns
+			for r := range spawnReqs {
+				r.done <- r.cmd.Start()
+			}
+		}()
+	})
+	done := make(chan error, 1)
+	spawnReqs <- spawnReq{cmd, done}
+	return <-done
+}
+
+type spawnReq struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+var (
+	spawnOnce sync.Once
+	spawnReqs = make(chan spawnReq)
+)
 
 // childEnv is the environment without RAFTLINE_* variables, so a developer's
 // shell cannot change how nodes start.
@@ -276,8 +319,7 @@ func (c *Cluster) Kill(n *Node) string {
 	if !n.Running() {
 		c.t.Fatalf("kill: %v is not running", n)
 	}
-	pid := n.Pid()
-	n.cmd.Process.Signal(syscall.SIGKILL)
+	pid := n.signal(syscall.SIGKILL)
 	return c.waitExit(n, pid, 10*time.Second, false)
 }
 
@@ -290,8 +332,7 @@ func (c *Cluster) KillAll(nodes ...*Node) []string {
 		if !n.Running() {
 			c.t.Fatalf("kill: %v is not running", n)
 		}
-		pids[i] = n.Pid()
-		n.cmd.Process.Signal(syscall.SIGKILL)
+		pids[i] = n.signal(syscall.SIGKILL)
 	}
 	var out []string
 	for i, n := range nodes {
@@ -307,8 +348,7 @@ func (c *Cluster) Term(n *Node) string {
 	if !n.Running() {
 		c.t.Fatalf("term: %v is not running", n)
 	}
-	pid := n.Pid()
-	n.cmd.Process.Signal(syscall.SIGTERM)
+	pid := n.signal(syscall.SIGTERM)
 	return c.waitExit(n, pid, 30*time.Second, true)
 }
 
@@ -326,6 +366,23 @@ func (c *Cluster) waitExit(n *Node, pid int, timeout time.Duration, clean bool) 
 		c.t.Fatalf("%v (pid %d) did not exit cleanly: %v", n, pid, err)
 	}
 	return fmt.Sprintf("%v (pid %d) %s", n, pid, ps.String())
+}
+
+// signal sends sig to the node's process as a stop the harness asked for,
+// and returns the pid.
+func (n *Node) signal(sig syscall.Signal) int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.stopping = true
+	n.cmd.Process.Signal(sig)
+	return n.cmd.Process.Pid
+}
+
+// Crashes lists the node's exits that the harness did not cause.
+func (n *Node) Crashes() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Clone(n.crashes)
 }
 
 // Freeze stops the node with SIGSTOP and returns the kernel's word that it

@@ -173,3 +173,26 @@ func CloseDelay(conn net.Conn, payload []byte, timeout time.Duration) (time.Dura
 		}
 	}
 }
+
+// APIVersions opens a connection to addr, completes one ApiVersions round
+// trip and closes the connection: one short-lived client, as connection
+// churn.
+func APIVersions(addr string, timeout time.Duration) error {
+	conn, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(timeout))
+	req := kmsg.NewPtrApiVersionsRequest()
+	req.Version = 2 // not flexible
+	resp := kmsg.NewPtrApiVersionsResponse()
+	resp.Version = req.Version
+	if err := roundTrip(conn, req, resp); err != nil {
+		return err
+	}
+	if resp.ErrorCode != 0 {
+		return kerr.ErrorForCode(resp.ErrorCode)
+	}
+	return nil
+}
