@@ -201,3 +201,51 @@ func TestCluster_ProduceAcksAll_OneTraceFromSendToEveryApply(t *testing.T) {
 		}
 	}
 }
+
+// TestCluster_Fetch_ReceiveSpanCoversTheLongPoll: a fetch that waits for
+// records shows as a receive span as long as the wait.
+func TestCluster_Fetch_ReceiveSpanCoversTheLongPoll(t *testing.T) {
+	recs := map[int32]*tracetest.SpanRecorder{}
+	c, _ := startCluster(t, 3, func(id int32) telemetry.Config {
+		r := tracetest.NewSpanRecorder()
+		recs[id] = r
+		return telemetry.Config{NodeID: id, Version: "test", SpanProcessors: []sdktrace.SpanProcessor{r}}
+	})
+	createTopic(t, c, "polled", 1)
+	ctx, cancel := context.WithTimeout(clustertest.Ctx(t), 30*time.Second)
+	defer cancel()
+	producer := c.Client(kgo.DefaultProduceTopic("polled"))
+	if err := producer.ProduceSync(ctx, &kgo.Record{Value: []byte("a")}, &kgo.Record{Value: []byte("b")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	const maxWait = 300 * time.Millisecond
+	consumer := c.Client(kgo.ConsumeTopics("polled"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(maxWait))
+	got := 0
+	for got < 2 {
+		got += consumer.PollFetches(ctx).NumRecords()
+		if ctx.Err() != nil {
+			t.Fatal("records not consumed")
+		}
+	}
+	leader := c.Leader()
+	var withRecords, idle sdktrace.ReadOnlySpan
+	clustertest.WaitFor(t, 10*time.Second, "a receive span with the records and an idle long poll", func() bool {
+		for _, s := range recs[leader.ID].Ended() {
+			if s.Name() != "receive polled" {
+				continue
+			}
+			a := attrs(s)
+			switch n := a["messaging.batch.message_count"].AsInt64(); {
+			case n >= 1:
+				withRecords = s
+			case n == 0 && s.EndTime().Sub(s.StartTime()) >= maxWait*2/3:
+				idle = s
+			}
+		}
+		return withRecords != nil && idle != nil
+	})
+	a := attrs(withRecords)
+	if a["messaging.operation.name"].AsString() != "receive" || a["messaging.system"].AsString() != "kafka" || a["messaging.destination.name"].AsString() != "polled" {
+		t.Errorf("receive span attributes %v", withRecords.Attributes())
+	}
+}

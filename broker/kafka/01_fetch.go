@@ -28,6 +28,7 @@ func init() { register(1, 4, 12, handleFetch) }
 func handleFetch(s *Server, ctx context.Context, r *request) func() kmsg.Response {
 	req := r.kreq.(*kmsg.FetchRequest)
 	return func() kmsg.Response {
+		spans := s.startFetchSpans(ctx, req)
 		wait := time.Duration(req.MaxWaitMillis) * time.Millisecond
 		timer := time.NewTimer(wait)
 		defer timer.Stop()
@@ -35,35 +36,61 @@ func handleFetch(s *Server, ctx context.Context, r *request) func() kmsg.Respons
 			appended := s.state.Appended()
 			resp, size, failed := s.collectFetch(req)
 			if size >= int(req.MinBytes) || wait <= 0 || failed {
-				return s.fetched(ctx, resp)
+				return s.fetched(resp, spans)
 			}
 			select {
 			case <-appended:
 			case <-timer.C:
 				resp, _, _ = s.collectFetch(req)
-				return s.fetched(ctx, resp)
+				return s.fetched(resp, spans)
 			case <-ctx.Done():
+				for _, end := range spans {
+					end(0, ctx.Err())
+				}
 				return resp
 			}
 		}
 	}
 }
 
+// startFetchSpans opens a receive span per topic the request reads, when
+// tracing; they cover the long poll and end in fetched.
+func (s *Server) startFetchSpans(ctx context.Context, req *kmsg.FetchRequest) map[string]func(int64, error) {
+	if s.tracer == nil {
+		return nil
+	}
+	spans := make(map[string]func(int64, error), len(req.Topics))
+	for _, t := range req.Topics {
+		if spans[t.Topic] == nil {
+			spans[t.Topic] = s.tracer.StartFetch(ctx, t.Topic)
+		}
+	}
+	return spans
+}
+
 // fetched reports the records a response returns, per topic, to metrics and
-// traces.
-func (s *Server) fetched(ctx context.Context, resp *kmsg.FetchResponse) *kmsg.FetchResponse {
+// ends the topics' receive spans.
+func (s *Server) fetched(resp *kmsg.FetchResponse, spans map[string]func(int64, error)) *kmsg.FetchResponse {
 	for _, t := range resp.Topics {
 		var records, bytes int64
+		var err error
 		for _, p := range t.Partitions {
 			records += countRecords(p.RecordBatches)
 			bytes += int64(len(p.RecordBatches))
+			if p.ErrorCode != 0 && err == nil {
+				err = kerr.ErrorForCode(p.ErrorCode)
+			}
 		}
-		if s.tracer != nil {
-			s.tracer.StartFetch(ctx, t.Topic)(records, nil)
+		if end := spans[t.Topic]; end != nil {
+			end(records, err)
+			delete(spans, t.Topic)
 		}
 		if records > 0 {
 			s.obs.Fetched(t.Topic, records, bytes)
 		}
+	}
+	for _, end := range spans { // topics the response does not list
+		end(0, kerr.ErrorForCode(resp.ErrorCode))
 	}
 	return resp
 }

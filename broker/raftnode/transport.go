@@ -148,7 +148,7 @@ func (o *observedTransport) AppendEntriesPipeline(id raft.ServerID, target raft.
 	if err != nil {
 		return nil, err
 	}
-	op := &observedPipeline{AppendPipeline: p, t: o, id: id, out: make(chan raft.AppendFuture)}
+	op := &observedPipeline{AppendPipeline: p, t: o, id: id, out: make(chan raft.AppendFuture), closed: make(chan struct{})}
 	go op.relay()
 	return op, nil
 }
@@ -170,6 +170,15 @@ type observedPipeline struct {
 	id      raft.ServerID
 	out     chan raft.AppendFuture
 	pending sync.Map // *raft.AppendEntriesRequest -> func(any, error)
+	// closed ends relay when Raft closes the pipeline: Raft stops reading
+	// out then, and the underlying Consumer channel is never closed.
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+func (p *observedPipeline) Close() error {
+	p.closeOnce.Do(func() { close(p.closed) })
+	return p.AppendPipeline.Close()
 }
 
 func (p *observedPipeline) AppendEntries(args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) (raft.AppendFuture, error) {
@@ -187,14 +196,29 @@ func (p *observedPipeline) AppendEntries(args *raft.AppendEntriesRequest, resp *
 }
 
 func (p *observedPipeline) relay() {
-	for f := range p.AppendPipeline.Consumer() {
+	in := p.AppendPipeline.Consumer()
+	for {
+		var f raft.AppendFuture
+		var ok bool
+		select {
+		case f, ok = <-in:
+		case <-p.closed:
+			return
+		}
+		if !ok {
+			close(p.out)
+			return
+		}
 		if done, ok := p.pending.LoadAndDelete(f.Request()); ok {
 			err := f.Error()
 			done.(func(any, error))(f.Response(), err)
 		}
-		p.out <- f
+		select {
+		case p.out <- f:
+		case <-p.closed:
+			return
+		}
 	}
-	close(p.out)
 }
 
 func (p *observedPipeline) Consumer() <-chan raft.AppendFuture { return p.out }
