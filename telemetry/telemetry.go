@@ -216,6 +216,8 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 	}
 	t.shutdown = true
 	t.raft.Close()
+	t.watch.Detach()
+	t.broker.Attach(nil)
 	var errs []error
 	if t.tp != nil {
 		errs = append(errs, t.tp.Shutdown(ctx))

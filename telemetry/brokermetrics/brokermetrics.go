@@ -143,7 +143,8 @@ func New(meter metric.Meter, version string) (*Metrics, error) {
 	return m, nil
 }
 
-// Attach points the gauges at a running node (again after a restart).
+// Attach points the gauges at a running node (again after a restart); nil
+// lets go of it.
 func (m *Metrics) Attach(n Node) {
 	m.mu.Lock()
 	m.node = n

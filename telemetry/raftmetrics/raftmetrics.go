@@ -170,12 +170,14 @@ func (m *Metrics) Attach(n Node) {
 	go m.countElections(a, ch)
 }
 
-// Close stops counting leader changes.
+// Close stops counting leader changes and lets go of the node.
 func (m *Metrics) Close() {
 	m.mu.Lock()
 	a := m.node
+	m.node = nil
 	m.mu.Unlock()
 	a.close()
+	m.store.Store(nil)
 }
 
 func (a *attached) close() {

@@ -96,6 +96,16 @@ func (w *Watch) Attach(src Source, self raft.ServerID) {
 	}()
 }
 
+// Detach lets go of the node.
+func (w *Watch) Detach() {
+	w.src.Store(nil)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.servers = nil
+	clear(w.match)
+	w.pending = nil
+}
+
 func (w *Watch) isLeader() bool {
 	src := w.src.Load()
 	return src != nil && (*src).State() == raft.Leader
