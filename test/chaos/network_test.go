@@ -29,16 +29,33 @@ const (
 // netCase is one network fault of scenario 11, on one path.
 type netCase struct {
 	name, fault string
-	apply       func(c *harness.Cluster) (*netfault.Fault, error)
+	apply       func(c *harness.Cluster, leader *harness.Node) (*netfault.Fault, error)
 	// baseline measures the path before the fault; prove measures it again
-	// under the fault and says whether the fault shows.
+	// under the fault and says whether the fault shows. settle, when set,
+	// proves it again at the end of the window from what the whole window
+	// added up to.
 	baseline func(s *scenario) any
 	prove    func(s *scenario, f *netfault.Fault, baseline any) (string, error)
+	settle   func(s *scenario, f *netfault.Fault, w faultWindow) (string, error)
 	// during, when set, runs in the fault window after the proof, and
 	// churn runs alongside the whole window until ctx ends (it must not
 	// fail the test itself): what makes a fault on connection close bite.
 	during func(s *scenario) string
 	churn  func(ctx context.Context, s *scenario) string
+	// window, when set, replaces netFaultWindow. stalls says the clients
+	// cannot reach the leader under this fault, so no write is expected
+	// to be acknowledged inside the window.
+	window time.Duration
+	stalls bool
+}
+
+// faultWindow is what a settle proof knows of the window.
+type faultWindow struct {
+	leader  *harness.Node
+	at, end time.Time
+	// hwm is the leader's sum of high watermarks of the topic as the
+	// fault began.
+	hwm int64
 }
 
 func raftPath(c *harness.Cluster) netfault.Path {
@@ -51,14 +68,17 @@ func clientPath(c *harness.Cluster) netfault.Path {
 
 // Scenario 11. Network chaos under load: latency, packet loss and slow close
 // on the Raft path and on the client path, and a bandwidth limit on the Raft
-// path, each on a fresh cluster. Writes must go on through the fault (at
-// least one acknowledgement inside the window) and the usual criteria hold.
+// path, each on a fresh cluster; writes must go on through the fault (at
+// least one acknowledgement inside the window). Then the clients cut off
+// from the leader, both ways and one way (the leader's answers lost while
+// requests still arrive and commit): the producer's retries after the heal
+// must be deduplicated, nothing lost. The usual criteria hold throughout.
 func TestChaos_NetworkChaos_UnderLoad(t *testing.T) {
 	cases := []netCase{
 		{
 			name:  "11a latency/Raft",
 			fault: fmt.Sprintf("%v ± %v on every Raft packet, each hop", netLatency, netJitter),
-			apply: func(c *harness.Cluster) (*netfault.Fault, error) {
+			apply: func(c *harness.Cluster, _ *harness.Node) (*netfault.Fault, error) {
 				return c.Net.Delay(raftPath(c), harness.Hosts(c.Nodes...), netLatency, netJitter)
 			},
 			baseline: func(s *scenario) any { return s.raftConnectTime() },
@@ -69,7 +89,7 @@ func TestChaos_NetworkChaos_UnderLoad(t *testing.T) {
 		{
 			name:  "11b latency/client",
 			fault: fmt.Sprintf("%v ± %v on every client packet, both ways", netLatency, netJitter),
-			apply: func(c *harness.Cluster) (*netfault.Fault, error) {
+			apply: func(c *harness.Cluster, _ *harness.Node) (*netfault.Fault, error) {
 				return c.Net.Delay(clientPath(c), harness.Hosts(c.Nodes...), netLatency, netJitter)
 			},
 			baseline: func(s *scenario) any { return s.clientConnectTime() },
@@ -80,23 +100,25 @@ func TestChaos_NetworkChaos_UnderLoad(t *testing.T) {
 		{
 			name:  "11c loss/Raft",
 			fault: fmt.Sprintf("%.0f%% loss of every Raft packet, each hop", netLoss*100),
-			apply: func(c *harness.Cluster) (*netfault.Fault, error) {
+			apply: func(c *harness.Cluster, _ *harness.Node) (*netfault.Fault, error) {
 				return c.Net.Loss(raftPath(c), harness.Hosts(c.Nodes...), netLoss)
 			},
-			prove: func(s *scenario, f *netfault.Fault, _ any) (string, error) { return s.proveLoss(f) },
+			prove:  func(s *scenario, f *netfault.Fault, _ any) (string, error) { return s.proveLoss(f) },
+			settle: func(s *scenario, f *netfault.Fault, _ faultWindow) (string, error) { return s.proveLoss(f) },
 		},
 		{
 			name:  "11d loss/client",
 			fault: fmt.Sprintf("%.0f%% loss of every client packet, both ways", netLoss*100),
-			apply: func(c *harness.Cluster) (*netfault.Fault, error) {
+			apply: func(c *harness.Cluster, _ *harness.Node) (*netfault.Fault, error) {
 				return c.Net.Loss(clientPath(c), harness.Hosts(c.Nodes...), netLoss)
 			},
-			prove: func(s *scenario, f *netfault.Fault, _ any) (string, error) { return s.proveLoss(f) },
+			prove:  func(s *scenario, f *netfault.Fault, _ any) (string, error) { return s.proveLoss(f) },
+			settle: func(s *scenario, f *netfault.Fault, _ faultWindow) (string, error) { return s.proveLoss(f) },
 		},
 		{
 			name:  "11e slow close/Raft",
 			fault: fmt.Sprintf("Raft FINs held %v, each hop, while a follower restarts", slowCloseHold),
-			apply: func(c *harness.Cluster) (*netfault.Fault, error) {
+			apply: func(c *harness.Cluster, _ *harness.Node) (*netfault.Fault, error) {
 				return c.Net.SlowClose(raftPath(c), harness.Hosts(c.Nodes...), slowCloseHold)
 			},
 			baseline: func(s *scenario) any { return s.raftCloseTime() },
@@ -115,7 +137,7 @@ func TestChaos_NetworkChaos_UnderLoad(t *testing.T) {
 		{
 			name:  "11f slow close/client",
 			fault: fmt.Sprintf("client FINs held %v, both ways, under connection churn", slowCloseHold),
-			apply: func(c *harness.Cluster) (*netfault.Fault, error) {
+			apply: func(c *harness.Cluster, _ *harness.Node) (*netfault.Fault, error) {
 				return c.Net.SlowClose(clientPath(c), harness.Hosts(c.Nodes...), slowCloseHold)
 			},
 			baseline: func(s *scenario) any { return s.clientCloseTime() },
@@ -127,16 +149,35 @@ func TestChaos_NetworkChaos_UnderLoad(t *testing.T) {
 		{
 			name:  "11g bandwidth/Raft",
 			fault: fmt.Sprintf("Raft traffic each node sends limited to %s", raftBandwidth),
-			apply: func(c *harness.Cluster) (*netfault.Fault, error) {
+			apply: func(c *harness.Cluster, _ *harness.Node) (*netfault.Fault, error) {
 				return c.Net.Bandwidth(harness.Hosts(c.Nodes...), harness.RaftPort, raftBandwidth)
 			},
-			prove: func(s *scenario, f *netfault.Fault, _ any) (string, error) {
-				st, err := f.Stats()
-				if err == nil && st.Overlimits == 0 {
-					err = fmt.Errorf("the limit never held a packet back (%d packets shaped)", st.ShapedPackets)
-				}
-				return fmt.Sprintf("HTB held Raft packets back %d times (%d packets shaped)", st.Overlimits, st.ShapedPackets), err
+			prove:  func(s *scenario, f *netfault.Fault, _ any) (string, error) { return proveShaped(f) },
+			settle: func(s *scenario, f *netfault.Fault, _ faultWindow) (string, error) { return proveShaped(f) },
+		},
+		{
+			name:  "11h partition/client",
+			fault: "clients cut off from the leader, both ways, for 7s",
+			apply: func(c *harness.Cluster, leader *harness.Node) (*netfault.Fault, error) {
+				return c.Net.Block(clientPath(c), harness.Hosts(leader), true, true)
 			},
+			prove: func(s *scenario, _ *netfault.Fault, _ any) (string, error) { return s.proveClientCut() },
+			settle: func(s *scenario, f *netfault.Fault, w faultWindow) (string, error) {
+				return s.proveStalled(f, w, false)
+			},
+			window: 7 * time.Second,
+			stalls: true,
+		},
+		{
+			name:  "11i one-way/client",
+			fault: "the leader's answers to clients dropped (requests still arrive) for 7s",
+			apply: func(c *harness.Cluster, leader *harness.Node) (*netfault.Fault, error) {
+				return c.Net.Block(clientPath(c), harness.Hosts(leader), true, false)
+			},
+			prove:  func(s *scenario, _ *netfault.Fault, _ any) (string, error) { return s.proveClientCut() },
+			settle: func(s *scenario, f *netfault.Fault, w faultWindow) (string, error) { return s.proveStalled(f, w, true) },
+			window: 7 * time.Second,
+			stalls: true,
 		},
 	}
 	for _, nc := range cases {
@@ -155,12 +196,19 @@ func runNetCase(t *testing.T, nc netCase) {
 	loadStart := time.Now()
 	p.WaitMoreAcks(t, 800, 30*time.Second)
 
-	f, err := nc.apply(c)
+	window := nc.window
+	if window == 0 {
+		window = netFaultWindow
+	}
+	w := faultWindow{leader: c.WaitLeader(10*time.Second, nil)}
+	w.hwm = s.highWatermarks(w.leader)
+	f, err := nc.apply(c, w.leader)
 	if err != nil {
 		t.Fatalf("applying %s: %v", nc.fault, err)
 	}
 	t.Cleanup(func() { f.Heal() })
 	at := time.Now()
+	w.at = at
 	var churned string
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -174,11 +222,10 @@ func runNetCase(t *testing.T, nc netCase) {
 	if nc.during != nil {
 		s.note("%s", nc.during(s))
 	}
-	holdUntil(at.Add(netFaultWindow))
-	// The proof again at the end of the window, from the counters the
-	// whole window added to.
-	if nc.baseline == nil {
-		proof, err := nc.prove(s, f, base)
+	holdUntil(at.Add(window))
+	w.end = time.Now()
+	if nc.settle != nil {
+		proof, err := nc.settle(s, f, w)
 		s.prove("over the whole window: "+proof, err)
 	}
 	cancel()
@@ -188,11 +235,15 @@ func runNetCase(t *testing.T, nc netCase) {
 	}
 	end := time.Now()
 	during := p.AcksBetween(at, end)
-	if during == 0 {
-		s.fail("no write was acknowledged during %v of %s", netFaultWindow, nc.fault)
+	if during == 0 && !nc.stalls {
+		s.fail("no write was acknowledged during %v of %s", window, nc.fault)
 	}
 	s.heal(f)
+	healed := time.Now()
 	p.WaitMoreAcks(t, 300, 30*time.Second)
+	if first, ok := p.FirstAckHeardAfter(healed); ok && nc.stalls {
+		s.figure("heal to first acknowledged produce", first.Sub(healed), 0)
+	}
 
 	before := p.AcksBetween(loadStart, at)
 	s.count("acknowledged per second before the fault", int(float64(before)/at.Sub(loadStart).Seconds()))
@@ -248,6 +299,72 @@ func median(t testing.TB, n int, measure func() (time.Duration, error)) time.Dur
 	return ds[len(ds)/2]
 }
 
+func proveShaped(f *netfault.Fault) (string, error) {
+	st, err := f.Stats()
+	if err == nil && st.Overlimits == 0 {
+		err = fmt.Errorf("the limit never held a packet back (%d packets shaped)", st.ShapedPackets)
+	}
+	return fmt.Sprintf("HTB held Raft packets back %d times (%d packets shaped)", st.Overlimits, st.ShapedPackets), err
+}
+
+// proveClientCut shows the clients cannot open a connection to the leader's
+// Kafka port (with only its answers dropped, the SYN arrives but the
+// SYN-ACK does not return).
+func (s *scenario) proveClientCut() (string, error) {
+	leader, err := s.c.Leader(nil)
+	if err != nil {
+		return "", err
+	}
+	conn, err := net.DialTimeout("tcp", leader.Kafka, 500*time.Millisecond)
+	if err == nil {
+		conn.Close()
+		return "", fmt.Errorf("a client still connects to %s", leader.Kafka)
+	}
+	return fmt.Sprintf("client TCP connect to %v:%d fails (%s)", leader, harness.KafkaPort, shortErr(err)), nil
+}
+
+// proveStalled shows, over the window, that the client heard nothing from
+// the leader while the kernel dropped its traffic; with committed set, also
+// that the leader went on committing requests whose answers were lost.
+func (s *scenario) proveStalled(f *netfault.Fault, w faultWindow, committed bool) (string, error) {
+	st, err := f.Stats()
+	if err != nil {
+		return "", err
+	}
+	acks := s.prod.AcksBetween(w.at.Add(time.Second), w.end)
+	proof := fmt.Sprintf("the kernel dropped %d packets; the client heard %d acknowledgements after the first second", st.Dropped, acks)
+	switch {
+	case st.Dropped == 0:
+		return proof, fmt.Errorf("no packet dropped")
+	case acks > 0:
+		return proof, fmt.Errorf("the client still heard from the leader")
+	}
+	if committed {
+		grew := s.highWatermarks(w.leader) - w.hwm
+		proof += fmt.Sprintf("; the leader's logs grew by %d records whose acknowledgements were lost", grew)
+		if grew <= 0 {
+			return proof, fmt.Errorf("no request reached the leader")
+		}
+	}
+	return proof, nil
+}
+
+// highWatermarks sums n's high watermarks of the scenario's topic.
+func (s *scenario) highWatermarks(n *harness.Node) int64 {
+	s.t.Helper()
+	v, err := n.Digests()
+	if err != nil {
+		s.t.Fatalf("%v: %v", n, err)
+	}
+	var sum int64
+	for _, d := range v.Partitions {
+		if d.Topic == topic {
+			sum += d.HighWatermark
+		}
+	}
+	return sum
+}
+
 func (s *scenario) proveDelay(f *netfault.Fault, before, during time.Duration, what string) (string, error) {
 	st, err := f.Stats()
 	proof := fmt.Sprintf("%s took %v before, %v under the fault; %d packets held, mean %v",
@@ -266,7 +383,7 @@ func (s *scenario) proveLoss(f *netfault.Fault) (string, error) {
 	var st netfault.Stats
 	err := harness.Poll(10*time.Second, func() (err error) {
 		st, err = f.Stats()
-		if err == nil && st.Matched < 100 {
+		if err == nil && st.Matched < 400 {
 			err = fmt.Errorf("only %d packets on the path so far", st.Matched)
 		}
 		return err

@@ -83,8 +83,10 @@ func TestChaos_MinorityPartition_IsolatedFollowerAcceptsNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if after.AppliedIndex != before.AppliedIndex || after.CommitIndex != before.CommitIndex {
-		s.fail("the isolated %v moved from applied %d/commit %d to %d/%d", f, before.AppliedIndex, before.CommitIndex, after.AppliedIndex, after.CommitIndex)
+	// Applying may still be catching up with the last commit it heard of;
+	// committing anything new would take a leader it cannot reach.
+	if after.CommitIndex != before.CommitIndex || after.AppliedIndex > before.CommitIndex {
+		s.fail("the isolated %v moved from commit %d to commit %d, applied %d", f, before.CommitIndex, after.CommitIndex, after.AppliedIndex)
 	}
 	s.prove(fmt.Sprintf("the kernel dropped %d packets between %v and its peers", s.dropped(fault), f), nil)
 
@@ -258,7 +260,7 @@ func TestChaos_ConcurrentFailures_KillAndPartition(t *testing.T) {
 	s.probeMustRetriablyFail("the follower left alone", probeTimeout, probeSlack, s.probes(f2, 2, probeTimeout)...)
 	holdUntil(at.Add(4 * time.Second))
 	recovered := time.Now()
-	if n := p.AcksBetween(at.Add(time.Second), recovered); n > 0 {
+	if n := p.AcksBetween(at.Add(ackGrace), recovered); n > 0 {
 		s.fail("%d records acknowledged with no quorum anywhere", n)
 	}
 

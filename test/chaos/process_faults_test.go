@@ -80,9 +80,7 @@ func TestChaos_CascadingFailures_QuorumLossFailsCleanly(t *testing.T) {
 	// measured by the clock, shaping the scenario, not timing it.
 	holdUntil(quorumLost.Add(4 * time.Second))
 	restored := time.Now()
-	// Anything acknowledged in the first second was committed before the
-	// second follower died, its answer still on its way.
-	if n := p.AcksBetween(quorumLost.Add(time.Second), restored); n > 0 {
+	if n := p.AcksBetween(quorumLost.Add(ackGrace), restored); n > 0 {
 		s.fail("%d records acknowledged while the quorum was lost", n)
 	}
 	s.figure("quorum lost for", restored.Sub(quorumLost), 0)

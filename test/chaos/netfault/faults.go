@@ -170,6 +170,30 @@ func (nw *Network) CutOneWay(from, to *Host) (*Fault, error) {
 	})
 }
 
+// Block drops every packet of the path at each of hosts: leaving the host
+// when egress is set, arriving when ingress is set. Blocking only the
+// egress of the client path loses a node's answers while its clients'
+// requests still arrive.
+func (nw *Network) Block(p Path, hosts []*Host, egress, ingress bool) (*Fault, error) {
+	dir := map[[2]bool]string{{true, true}: "both ways", {true, false}: "leaving", {false, true}: "arriving"}[[2]bool{egress, ingress}]
+	desc := fmt.Sprintf("%s path blocked (%s) at %s", p.Name, dir, names(hosts))
+	return build(desc, func(f *Fault) error {
+		for _, h := range hosts {
+			for chain, matches := range pathMatches(p, h) {
+				if (chain == "OUTPUT" && !egress) || (chain == "INPUT" && !ingress) {
+					continue
+				}
+				for _, m := range matches {
+					if err := f.drop(h, chain, m...); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	})
+}
+
 // Delay holds each packet of the path at each of hosts for base ± jitter
 // before letting it go on.
 func (nw *Network) Delay(p Path, hosts []*Host, base, jitter time.Duration) (*Fault, error) {

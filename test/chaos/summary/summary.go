@@ -67,7 +67,7 @@ func (f Figure) String() string {
 	return s
 }
 
-// Suite is the whole run: rows in the order scenarios finished.
+// Suite is the whole run.
 type Suite struct {
 	mu      sync.Mutex
 	Started time.Time         `json:"started"`
@@ -87,10 +87,12 @@ func (s *Suite) Add(r Row) {
 	s.Rows = append(s.Rows, r)
 }
 
-// Finish closes the suite: its duration, and whether every row passed.
+// Finish closes the suite: rows in scenario order, the duration, and
+// whether every row passed.
 func (s *Suite) Finish() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	slices.SortStableFunc(s.Rows, func(a, b Row) int { return strings.Compare(a.Scenario, b.Scenario) })
 	s.Seconds = time.Since(s.Started).Seconds()
 	s.Passed = len(s.Rows) > 0 && !slices.ContainsFunc(s.Rows, func(r Row) bool { return r.Result != "PASS" })
 }

@@ -11,12 +11,15 @@ import (
 
 func TestSuite_OneFailedRow_FailsAndIsNamed(t *testing.T) {
 	s := New()
+	s.Add(Row{Scenario: "02 minority", Fault: "isolate follower", Acked: 5, Lost: 1, Result: "FAIL",
+		Failures: []string{"1 acknowledged record lost"}})
 	s.Add(Row{Scenario: "01 leader killed", Fault: "SIGKILL leader", ProvenEffective: true, LongestGapMs: 1234,
 		Acked: 10, ReplicasIdentical: true, Result: "PASS",
 		Figures: []Figure{{Name: "failover", Value: 2500, Unit: "ms", Target: 2000}}})
-	s.Add(Row{Scenario: "02 minority", Fault: "isolate follower", Acked: 5, Lost: 1, Result: "FAIL",
-		Failures: []string{"1 acknowledged record lost"}})
 	s.Finish()
+	if s.Rows[0].Scenario != "01 leader killed" {
+		t.Errorf("rows not in scenario order: first is %q", s.Rows[0].Scenario)
+	}
 	if s.Passed {
 		t.Fatal("a suite with a failed row passed")
 	}
