@@ -313,14 +313,15 @@ func proveShaped(f *netfault.Fault) (string, error) {
 func (s *scenario) proveClientCut() (string, error) {
 	leader, err := s.c.Leader(nil)
 	if err != nil {
-		return "", err
+		return "client TCP connect to the leader", err
 	}
+	what := fmt.Sprintf("client TCP connect to %v:%d", leader, harness.KafkaPort)
 	conn, err := net.DialTimeout("tcp", leader.Kafka, 500*time.Millisecond)
 	if err == nil {
 		conn.Close()
-		return "", fmt.Errorf("a client still connects to %s", leader.Kafka)
+		return what, fmt.Errorf("it succeeded")
 	}
-	return fmt.Sprintf("client TCP connect to %v:%d fails (%s)", leader, harness.KafkaPort, shortErr(err)), nil
+	return fmt.Sprintf("%s fails (%s)", what, shortErr(err)), nil
 }
 
 // proveStalled shows, over the window, that the client heard nothing from
@@ -329,7 +330,7 @@ func (s *scenario) proveClientCut() (string, error) {
 func (s *scenario) proveStalled(f *netfault.Fault, w faultWindow, committed bool) (string, error) {
 	st, err := f.Stats()
 	if err != nil {
-		return "", err
+		return "the fault's counters", err
 	}
 	acks := s.prod.AcksBetween(w.at.Add(time.Second), w.end)
 	proof := fmt.Sprintf("the kernel dropped %d packets; the client heard %d acknowledgements after the first second", st.Dropped, acks)
@@ -389,7 +390,7 @@ func (s *scenario) proveLoss(f *netfault.Fault) (string, error) {
 		return err
 	})
 	if err != nil {
-		return "", err
+		return "packets dropped on the path", err
 	}
 	ratio := float64(st.Dropped) / float64(st.Matched)
 	proof := fmt.Sprintf("the kernel dropped %d of %d packets on the path (%.1f%%)", st.Dropped, st.Matched, ratio*100)

@@ -182,12 +182,13 @@ func holdUntil(t time.Time) { time.Sleep(time.Until(t)) }
 // cutProof shows that from cannot reach to's Raft port: a TCP connect from
 // from's namespace does not complete.
 func cutProof(from, to *harness.Node) (string, error) {
+	what := fmt.Sprintf("TCP connect %v -> %v:%d", from, to, harness.RaftPort)
 	c, err := from.Host.Dial(to.Raft, 500*time.Millisecond)
 	if err == nil {
 		c.Close()
-		return "", fmt.Errorf("TCP connect %v -> %s succeeded", from, to.Raft)
+		return what, fmt.Errorf("it succeeded")
 	}
-	return fmt.Sprintf("TCP connect %v -> %v:%d fails (%v)", from, to, harness.RaftPort, shortErr(err)), nil
+	return fmt.Sprintf("%s fails (%v)", what, shortErr(err)), nil
 }
 
 // reachProof shows the opposite: from reaches to's Raft port.
@@ -226,6 +227,9 @@ func (s *scenario) waitLostLeader(n *harness.Node, timeout time.Duration) (strin
 		desc = fmt.Sprintf("%v reports state %s, leader %d, term %d", n, v.State, v.LeaderID, v.Term)
 		return nil
 	})
+	if err != nil {
+		desc = fmt.Sprintf("%v losing its leader within %v", n, timeout)
+	}
 	return desc, err
 }
 
