@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/raftline/raftline/broker/server.Version=$(VERSION)
 FUZZTIME ?= 10s
 
-.PHONY: all build run test tools vet unit system fuzz image up down down-volumes load bench bench-core dashboards alerts clean
+.PHONY: all build run test tools vet unit system chaos fuzz image up down down-volumes load bench bench-core dashboards alerts clean
 
 all: build
 
@@ -40,7 +40,13 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCommand$$' -fuzztime $(FUZZTIME) ./broker/fsm
 	$(GO) test -run '^$$' -fuzz '^FuzzParseBatch$$' -fuzztime $(FUZZTIME) ./broker/recordbatch
 
-test: tools vet unit fuzz system
+test: tools vet unit fuzz system chaos
+
+# Failure, recovery and network-chaos scenarios in network namespaces (root).
+# Behind the chaos build tag so `system` does not run them twice.
+chaos:
+	$(GO) vet -tags chaos ./test/chaos/...
+	$(GO) test -tags chaos -count=1 -p 1 -timeout 20m -v ./test/chaos/...
 
 # 1 KiB acks=all through a fresh local cluster, 3 runs, median printed.
 bench-core:
