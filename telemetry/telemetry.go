@@ -100,7 +100,10 @@ func New(cfg Config) (*Telemetry, error) {
 	); err != nil {
 		return nil, err
 	}
-	t.mp = sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp), sdkmetric.WithResource(res))
+	// Every label is bounded by the cluster's own configuration; the SDK's
+	// default cap of 2000 series per instrument would fold the partitions
+	// of a large cluster into one overflow series.
+	t.mp = sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp), sdkmetric.WithResource(res), sdkmetric.WithCardinalityLimit(0))
 	meter := t.mp.Meter(ScopeName)
 	if t.raft, err = raftmetrics.New(meter, t.watch); err != nil {
 		return nil, err
