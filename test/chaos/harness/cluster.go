@@ -238,8 +238,14 @@ func (c *Cluster) Start(n *Node) {
 		n.mu.Lock()
 		n.waitErr = err
 		if !n.stopping {
-			n.crashes = append(n.crashes, fmt.Sprintf("%v (pid %d) exited on its own at %s: %v",
-				n, cmd.Process.Pid, time.Now().Format("15:04:05.000"), cmd.ProcessState))
+			why := ""
+			if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+				// Nothing in raftline sends itself SIGKILL and the
+				// harness did not: some other process on the machine did.
+				why = " (a SIGKILL the harness did not send)"
+			}
+			n.crashes = append(n.crashes, fmt.Sprintf("%v (pid %d) exited on its own at %s: %v%s",
+				n, cmd.Process.Pid, time.Now().Format("15:04:05.000"), cmd.ProcessState, why))
 		}
 		n.mu.Unlock()
 		close(exited)
