@@ -1,0 +1,205 @@
+package observability
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// stormTiming is what the shipped files say about paging for an election
+// storm. The end-to-end test reads it from alerts/rules.yml and
+// compose/alertmanager.yml, the files Prometheus and Alertmanager load, so
+// that it waits as long as the shipped configuration needs and never tests
+// a threshold of its own.
+type stormTiming struct {
+	Alert     string
+	Expr      string  // the rule's expression left of the comparison
+	Threshold float64 // the value at which it pages
+	For       time.Duration
+	// Window is the range of the increase() behind the recorded series the
+	// rule reads: how long an election keeps counting.
+	Window time.Duration
+	// Receiver, GroupWait and GroupInterval belong to the Alertmanager
+	// route the storm alert takes.
+	Receiver      string
+	GroupWait     time.Duration
+	GroupInterval time.Duration
+	Severity      string
+}
+
+// stormRuleExpr splits "EXPR >= N".
+var stormRuleExpr = regexp.MustCompile(`^(?s)(.*\S)\s*>=\s*([0-9.]+)\s*$`)
+
+var rangeSelector = regexp.MustCompile(`\[([0-9]+[smhd])\]`)
+
+func loadStormTiming(t testing.TB) stormTiming {
+	t.Helper()
+	const alert = "RaftElectionStorm"
+	st := stormTiming{Alert: alert}
+
+	var rules struct {
+		Groups []struct {
+			Rules []struct {
+				Record string            `yaml:"record"`
+				Alert  string            `yaml:"alert"`
+				Expr   string            `yaml:"expr"`
+				For    string            `yaml:"for"`
+				Labels map[string]string `yaml:"labels"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	readYAML(t, filepath.Join(repoRoot, "alerts", "rules.yml"), &rules)
+	recorded := map[string]string{}
+	found := false
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			if r.Record != "" {
+				recorded[r.Record] = r.Expr
+			}
+			if r.Alert != alert {
+				continue
+			}
+			found = true
+			m := stormRuleExpr.FindStringSubmatch(r.Expr)
+			if m == nil {
+				t.Fatalf("rules.yml: %s expr %q is not `EXPR >= N`", alert, r.Expr)
+			}
+			st.Expr = m[1]
+			st.Threshold, _ = strconv.ParseFloat(m[2], 64)
+			st.For = parseDuration(t, r.For)
+			st.Severity = r.Labels["severity"]
+		}
+	}
+	if !found {
+		t.Fatalf("alerts/rules.yml has no %s rule", alert)
+	}
+	for name, expr := range recorded {
+		if strings.Contains(st.Expr, name) {
+			if m := rangeSelector.FindStringSubmatch(expr); m != nil {
+				st.Window = parseDuration(t, m[1])
+			}
+		}
+	}
+	if st.Window == 0 {
+		t.Fatalf("rules.yml: cannot find the window of the series %s reads (%q)", alert, st.Expr)
+	}
+
+	type route struct {
+		Receiver      string   `yaml:"receiver"`
+		Matchers      []string `yaml:"matchers"`
+		GroupWait     string   `yaml:"group_wait"`
+		GroupInterval string   `yaml:"group_interval"`
+		Routes        []route  `yaml:"routes"`
+	}
+	var am struct {
+		Route route `yaml:"route"`
+	}
+	readYAML(t, filepath.Join(repoRoot, "compose", "alertmanager.yml"), &am)
+	labels := map[string]string{"alertname": alert, "severity": st.Severity}
+	// Alertmanager takes the first child route that matches (none here
+	// sets continue); settings it leaves unset are inherited.
+	chosen := am.Route
+	for _, r := range am.Route.Routes {
+		if matchesAll(t, r.Matchers, labels) {
+			if r.GroupWait == "" {
+				r.GroupWait = chosen.GroupWait
+			}
+			if r.GroupInterval == "" {
+				r.GroupInterval = chosen.GroupInterval
+			}
+			chosen = r
+			break
+		}
+	}
+	st.Receiver = chosen.Receiver
+	st.GroupWait = parseDuration(t, chosen.GroupWait)
+	st.GroupInterval = parseDuration(t, chosen.GroupInterval)
+	return st
+}
+
+// matchesAll evaluates Alertmanager matchers of the forms name="value" and
+// name=~"regex" against labels.
+func matchesAll(t testing.TB, matchers []string, labels map[string]string) bool {
+	t.Helper()
+	re := regexp.MustCompile(`^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!=|!~|=)\s*"(.*)"\s*$`)
+	for _, m := range matchers {
+		p := re.FindStringSubmatch(m)
+		if p == nil {
+			t.Fatalf("compose/alertmanager.yml: matcher %q is in a form this test does not read", m)
+		}
+		v := labels[p[1]]
+		var ok bool
+		switch p[2] {
+		case "=":
+			ok = v == p[3]
+		case "!=":
+			ok = v != p[3]
+		case "=~", "!~":
+			ok = regexp.MustCompile("^(?:" + p[3] + ")$").MatchString(v)
+			if p[2] == "!~" {
+				ok = !ok
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func readYAML(t testing.TB, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// parseDuration reads a Prometheus duration ("30s", "5m", "1h").
+func parseDuration(t testing.TB, s string) time.Duration {
+	t.Helper()
+	if strings.HasSuffix(s, "d") {
+		n, err := strconv.Atoi(strings.TrimSuffix(s, "d"))
+		if err != nil {
+			t.Fatalf("duration %q: %v", s, err)
+		}
+		return time.Duration(n) * 24 * time.Hour
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		t.Fatalf("duration %q: %v", s, err)
+	}
+	return d
+}
+
+// TestStormTiming_ShippedFilesPageWithinTheTestsBudget reads the storm's
+// paging parameters from the shipped files and checks they are ones the
+// end-to-end test can prove in its time budget: a page through the pager
+// receiver, a `for` and group_wait of well under a minute, and a window that
+// lets the page resolve within minutes.
+func TestStormTiming_ShippedFilesPageWithinTheTestsBudget(t *testing.T) {
+	st := loadStormTiming(t)
+	t.Logf("%+v", st)
+	if st.Receiver != "pager" {
+		t.Errorf("%s is routed to receiver %q, want pager", st.Alert, st.Receiver)
+	}
+	if st.Threshold < 2 {
+		t.Errorf("%s pages at %v elections: a single failover would page", st.Alert, st.Threshold)
+	}
+	if budget := fmt.Sprint(st.For + st.GroupWait); st.For+st.GroupWait > 2*time.Minute {
+		t.Errorf("%s needs %s of for + group_wait to page; the end-to-end test allows 2m", st.Alert, budget)
+	}
+	if st.Window+st.GroupInterval > 7*time.Minute {
+		t.Errorf("%s resolves %v after a storm at best; the end-to-end test allows 7m", st.Alert, st.Window+st.GroupInterval)
+	}
+}
