@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/raftline/raftline/broker/server.Version=$(VERSION)
 FUZZTIME ?= 10s
 
-.PHONY: all build run test tools vet unit system chaos fuzz image up down down-volumes load bench bench-core dashboards alerts clean
+.PHONY: all build run test tools vet unit system chaos fuzz bench-telemetry image up down down-volumes load bench bench-core dashboards alerts clean
 
 all: build
 
@@ -19,6 +19,7 @@ run: build
 
 tools:
 	./scripts/ensure-tools.sh
+	./tools/jaeger/build.sh >/dev/null
 
 vet:
 	$(GO) vet ./...
@@ -39,6 +40,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReadFrame$$' -fuzztime $(FUZZTIME) ./broker/kafka
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCommand$$' -fuzztime $(FUZZTIME) ./broker/fsm
 	$(GO) test -run '^$$' -fuzz '^FuzzParseBatch$$' -fuzztime $(FUZZTIME) ./broker/recordbatch
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeContext$$' -fuzztime $(FUZZTIME) ./telemetry/tracing
+	$(GO) test -run '^$$' -fuzz '^FuzzProducerContexts$$' -fuzztime $(FUZZTIME) ./telemetry/tracing
 
 test: tools vet unit fuzz system chaos
 
@@ -56,6 +59,10 @@ bench-core:
 # in docs/BENCHMARKS.md. BROKERS=host:port,... uses an existing cluster.
 bench:
 	./scripts/bench.sh
+
+# Telemetry overhead: off / metrics / tracing 100% to Jaeger, side by side.
+bench-telemetry:
+	$(GO) test -run '^$$' -bench '^BenchmarkOverhead$$' -benchtime 1x -timeout 60m ./telemetry
 
 # Regenerate the committed observability bundle (tests fail when stale).
 dashboards:

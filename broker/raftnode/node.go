@@ -159,8 +159,9 @@ func Open(cfg Config) (*Node, error) {
 	var logs raft.LogStore = w
 	n.stored = &storeNotifier{LogStore: logs}
 	// The cache serves recent entries to replication from memory instead
-	// of reading them back from the WAL.
-	logs, err = raft.NewLogCache(4096, n.stored)
+	// of reading them back from the WAL. An entry can be a whole partition
+	// batch (1 MiB by clients' defaults), so the cache is kept small.
+	logs, err = raft.NewLogCache(256, n.stored)
 	if err != nil {
 		n.closeStores()
 		return nil, err
