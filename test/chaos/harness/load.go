@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"sort"
 	"sync"
@@ -134,20 +135,38 @@ type Producer struct {
 // most 3s at the broker and 5s in all, so a frozen or unreachable node costs
 // seconds, not the default tens of seconds.
 func ProducerOptions(brokers []string, topic string) []kgo.Opt {
-	return []kgo.Opt{
+	opts := clientLog()
+	return append(opts,
 		kgo.SeedBrokers(brokers...),
 		kgo.ClientID("raftline-chaos"),
 		kgo.DefaultProduceTopic(topic),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()),
-		kgo.ProducerLinger(5 * time.Millisecond),
+		kgo.ProducerLinger(5*time.Millisecond),
 		kgo.MaxBufferedRecords(50000),
-		kgo.MetadataMinAge(100 * time.Millisecond),
+		kgo.MetadataMinAge(100*time.Millisecond),
 		kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }),
-		kgo.ProduceRequestTimeout(3 * time.Second),
-		kgo.RequestTimeoutOverhead(2 * time.Second),
-		kgo.DialTimeout(2 * time.Second),
+		kgo.ProduceRequestTimeout(3*time.Second),
+		kgo.RequestTimeoutOverhead(2*time.Second),
+		kgo.DialTimeout(2*time.Second),
+	)
+}
+
+// clientLog, when RAFTLINE_CHAOS_CLIENT_LOG names a file, appends the
+// producers' own log (debug level: every request, retry and metadata update) to it,
+// to tell the client's waiting from the cluster's.
+func clientLog() []kgo.Opt {
+	path := os.Getenv("RAFTLINE_CHAOS_CLIENT_LOG")
+	if path == "" {
+		return nil
 	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil
+	}
+	return []kgo.Opt{kgo.WithLogger(kgo.BasicLogger(f, kgo.LogLevelDebug, func() string {
+		return time.Now().Format("15:04:05.000 ")
+	}))}
 }
 
 // StartProducer starts producing rate records per second to topic and
