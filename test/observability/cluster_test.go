@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,6 +20,10 @@ type node struct {
 	kafka, http, raft string
 	*proc
 }
+
+// snapshotChatter matches the info lines of a routine snapshot, which the
+// test's frequent snapshots make the bulk of a node's log.
+var snapshotChatter = regexp.MustCompile(`level=INFO msg="(starting snapshot|creating new snapshot|reaping snapshot|snapshot complete|compacting logs)`)
 
 // cluster is three raftline processes bootstrapped together.
 type cluster struct {
@@ -57,6 +62,7 @@ func startCluster(t testing.TB, ps *procs, dir string, ports []int, extra ...str
 			"--bootstrap", strings.Join(boot, ","),
 		}, extra...)
 		nd.proc = ps.add(newProc(dir, fmt.Sprintf("node-%d", nd.id), raftlineBin, args...))
+		nd.noise = snapshotChatter
 		c.nodes = append(c.nodes, nd)
 	}
 	for _, nd := range c.nodes {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -87,6 +88,9 @@ type proc struct {
 	bin     string
 	args    []string
 	logPath string
+	// noise, when set, matches log lines left out of a failed test's
+	// output (a node's routine snapshot messages would bury its elections).
+	noise *regexp.Regexp
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -152,7 +156,7 @@ func (p *proc) exitErr() error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return fmt.Errorf("%s exited (%v); log tail:\n%s", p.name, p.err, tail(p.logPath, 20))
+	return fmt.Errorf("%s exited (%v); log tail:\n%s", p.name, p.err, tail(p.logPath, 20, p.noise))
 }
 
 // kill sends SIGKILL, the crash the election storm is made of, and waits
@@ -175,8 +179,9 @@ func (p *proc) kill() error {
 	}
 }
 
-// tail returns the last n lines of a file.
-func tail(path string, n int) string {
+// tail returns the last n lines of a file, leaving out lines that noise
+// matches (if it is not nil).
+func tail(path string, n int, noise *regexp.Regexp) string {
 	f, err := os.Open(path)
 	if err != nil {
 		return err.Error()
@@ -190,6 +195,9 @@ func tail(path string, n int) string {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
+		if noise != nil && noise.MatchString(sc.Text()) {
+			continue
+		}
 		lines = append(lines, sc.Text())
 		if len(lines) > n {
 			lines = lines[1:]
@@ -221,7 +229,7 @@ func (ps *procs) cleanup() {
 	}
 	if ps.t.Failed() {
 		for _, p := range ps.list {
-			ps.t.Logf("--- %s (%s) log tail ---\n%s", p.name, p.logPath, tail(p.logPath, 40))
+			ps.t.Logf("--- %s (%s) log tail ---\n%s", p.name, p.logPath, tail(p.logPath, 60, p.noise))
 		}
 	}
 }
