@@ -16,7 +16,7 @@ func broker() *dashboard.DashboardBuilder {
 			query(`sum by (api) (rate(raftline_kafka_requests_total{job="$job", node_id=~"$node"}[$__rate_interval]))`, "{{api}}"))).
 		WithPanel(withLimits(timeseriesPanel("Errors by API and code", units.CountsPerSecond,
 			"Topic- and partition-level error codes returned per second, by API and Kafka error code. NOT_LEADER_OR_FOLLOWER bursts during elections are expected and clients retry them; a steady rate of anything else needs attention. Dashed lines: 1/s (orange), 10/s (red).",
-			query(`sum by (api, error_code) (rate(raftline_kafka_request_errors_total{job="$job", node_id=~"$node"}[$__rate_interval]))`, "{{api}} {{error_code}}")),
+			query(`sum by (api, error_code) (rate(raftline_kafka_request_errors_total{job="$job", node_id=~"$node"}[$__rate_interval])) or vector(0)`, "{{api}} {{error_code}}")),
 			1, 10)).
 		WithPanel(timeseriesPanel("Latency p50 by API", units.Seconds,
 			"Median request latency by API, from request read to response written.",

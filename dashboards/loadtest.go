@@ -18,7 +18,7 @@ func loadTest() *dashboard.DashboardBuilder {
 			query(`sum(rate(loadgen_records_acked_total{job="$loadgen_job"}[$__rate_interval]))`, "acked"))).
 		WithPanel(statPanel("Failure ratio", units.PercentUnit,
 			"Failed records as a share of records sent. Orange from 0.1 %, red from 1 %.",
-			query(`sum(rate(loadgen_records_failed_total{job="$loadgen_job"}[$__rate_interval])) / sum(rate(loadgen_records_sent_total{job="$loadgen_job"}[$__rate_interval]))`, "failed")).
+			query(`(sum(rate(loadgen_records_failed_total{job="$loadgen_job"}[$__rate_interval])) or vector(0)) / sum(rate(loadgen_records_sent_total{job="$loadgen_job"}[$__rate_interval]))`, "failed")).
 			Thresholds(limits(0.001, 0.01))).
 		WithPanel(statPanel("Publish p99", units.Seconds,
 			"99th percentile time from send to acknowledgement as the load generator measures it. Orange from 100 ms, red from 500 ms.",
@@ -47,10 +47,10 @@ func loadTest() *dashboard.DashboardBuilder {
 			query(`sum(rate(raftline_fetched_records_total{job="$job", node_id=~"$node"}[$__rate_interval]))`, "broker fetched"))).
 		WithPanel(timeseriesPanel("Failures by kind", units.RecordsPerSecond,
 			"Records the load generator saw fail, per second, by error kind. Any sustained failure is a lost write from the client's point of view.",
-			query(`sum by (kind) (rate(loadgen_records_failed_total{job="$loadgen_job"}[$__rate_interval]))`, "{{kind}}"))).
+			query(`sum by (kind) (rate(loadgen_records_failed_total{job="$loadgen_job"}[$__rate_interval])) or vector(0)`, "{{kind}}"))).
 		WithPanel(timeseriesPanel("Broker errors by code", units.CountsPerSecond,
 			"Error codes the brokers returned to Produce and Fetch, to match against the load generator's failures.",
-			query(`sum by (api, error_code) (rate(raftline_kafka_request_errors_total{job="$job", node_id=~"$node", api=~"Produce|Fetch"}[$__rate_interval]))`, "{{api}} {{error_code}}"))).
+			query(`sum by (api, error_code) (rate(raftline_kafka_request_errors_total{job="$job", node_id=~"$node", api=~"Produce|Fetch"}[$__rate_interval])) or vector(0)`, "{{api}} {{error_code}}"))).
 		WithRow(dashboard.NewRowBuilder("Latency: load generator vs brokers")).
 		WithPanel(withLimits(timeseriesPanel("Publish vs broker produce latency", units.Seconds,
 			"Publish latency as the load generator measures it against the brokers' Produce latency, p50 and p99. The gap is network, client batching and queueing; in fixed-rate mode it also includes time a send waited behind earlier ones. Dashed lines: 100 ms (orange), 500 ms (red).",

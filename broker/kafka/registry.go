@@ -4,6 +4,7 @@ import (
 	"context"
 	"sort"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -84,7 +85,11 @@ func errorCodes(resp kmsg.Response) []int16 {
 			add(t.ErrorCode)
 		}
 	case *kmsg.ApiVersionsResponse:
-		add(r.ErrorCode)
+		// UNSUPPORTED_VERSION here is the normal negotiation with a client
+		// newer than the broker (KIP-511), not a failed request.
+		if r.ErrorCode != kerr.UnsupportedVersion.Code {
+			add(r.ErrorCode)
+		}
 	case *kmsg.DescribeClusterResponse:
 		add(r.ErrorCode)
 	case *kmsg.InitProducerIDResponse:
