@@ -86,9 +86,9 @@ func raftInternals() *dashboard.DashboardBuilder {
 			query(`sum by (node_id, result) (increase(raft_snapshots_total{job="$job", node_id=~"$node"}[$__rate_interval]))`, "{{node_id}} {{result}}")).
 			OverrideByRegexp(".*failure", fixedColor("red")).
 			Span(thirdWidth)).
-		WithPanel(timeseriesPanel("Snapshot duration", units.Seconds,
-			"Average time to persist a snapshot, per node, over the intervals in which snapshots were taken. Empty when no snapshot ran.",
-			query(`sum by (node_id) (rate(raft_snapshot_duration_seconds_sum{job="$job", node_id=~"$node"}[$__rate_interval])) / sum by (node_id) (rate(raft_snapshot_duration_seconds_count{job="$job", node_id=~"$node"}[$__rate_interval]))`, "{{node_id}}"))).
+		WithPanel(timeseriesPanel("Last snapshot duration", units.Seconds,
+			"Time the last snapshot each node persisted took (0 before its first). Snapshots are minutes apart, so the last one is shown rather than a rate.",
+			query(`max by (node_id) (raft_snapshot_last_duration_seconds{job="$job", node_id=~"$node"})`, "{{node_id}}"))).
 		WithPanel(timeseriesPanel("Last snapshot size", units.BytesIEC,
 			"Size of the last snapshot each node persisted: roughly the broker state a restarting or lagging node has to transfer.",
 			query(`raft_snapshot_size_bytes{job="$job", node_id=~"$node"}`, "{{node_id}}")))
