@@ -33,6 +33,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/raftline/raftline/broker/httpapi"
 )
 
 // root is the repository root; composeDir holds compose.yaml.
@@ -180,35 +182,12 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() error
 
 // The raftline HTTP API, as documented in broker/httpapi.
 
-type clusterView struct {
-	NodeID          int32  `json:"node_id"`
-	State           string `json:"state"`
-	LeaderID        int32  `json:"leader_id"`
-	LeaderKafkaAddr string `json:"leader_kafka_addr"`
-	Term            uint64 `json:"term"`
-	CommitIndex     uint64 `json:"commit_index"`
-	AppliedIndex    uint64 `json:"applied_index"`
-	Members         []struct {
-		ID        int32  `json:"id"`
-		RaftAddr  string `json:"raft_addr"`
-		KafkaAddr string `json:"kafka_addr"`
-	} `json:"members"`
-}
-
-type partitionDigest struct {
-	Topic         string `json:"topic"`
-	Partition     int32  `json:"partition"`
-	LogStart      int64  `json:"log_start"`
-	HighWatermark int64  `json:"high_watermark"`
-	Bytes         int64  `json:"bytes"`
-	SHA256        string `json:"sha256"`
-}
-
-type partitionsView struct {
-	NodeID       int32             `json:"node_id"`
-	AppliedIndex uint64            `json:"applied_index"`
-	Partitions   []partitionDigest `json:"partitions"`
-}
+// The HTTP API's own types, so the tests read exactly what nodes serve.
+type (
+	clusterView     = httpapi.ClusterView
+	partitionDigest = httpapi.PartitionDigest
+	partitionsView  = httpapi.PartitionsView
+)
 
 var httpClient = &http.Client{Timeout: 3 * time.Second}
 

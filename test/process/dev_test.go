@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/raftline/raftline/broker/clustertest"
 )
 
 // `raftline dev` is what a newcomer runs first, with a Kafka client nobody
@@ -24,7 +26,7 @@ import (
 func TestDev_Kcat_ProduceConsume(t *testing.T) {
 	kcat := kcatPath(t)
 	dir := t.TempDir()
-	ports := freePorts(t, 9)
+	ports := clustertest.FreePorts(t, 9)
 	kafkaPort, httpPort, raftPort := ports[0], ports[3], ports[6]
 	logPath := filepath.Join(dir, "dev.log")
 	f, err := os.Create(logPath)

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/raftline/raftline/broker/clustertest"
 )
 
 // An operator who gets several values wrong should learn about all of them
@@ -82,7 +84,7 @@ func TestServe_BadFlags_ClearErrors(t *testing.T) {
 // environment alone.
 func TestServe_EnvOnly_StartsWithoutFlags(t *testing.T) {
 	c := newEmptyCluster(t)
-	ports := freePorts(t, 3)
+	ports := clustertest.FreePorts(t, 3)
 	nd := &node{id: 7, kafka: addr(ports[0]), http: addr(ports[1]), raft: addr(ports[2])}
 	nd.dataDir = filepath.Join(c.dir, "node-7")
 	nd.args = []string{"serve"}

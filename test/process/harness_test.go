@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -31,6 +30,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/raftline/raftline/broker/clustertest"
+
+	"github.com/raftline/raftline/broker/httpapi"
 )
 
 // raftlineBin is the binary TestMain built.
@@ -99,38 +102,6 @@ func childEnv(extra ...string) []string {
 	return append(env, extra...)
 }
 
-// Port blocks are taken below Linux's default ephemeral range (32768-60999).
-// A node keeps its ports across restarts; were they ephemeral, an outgoing
-// client connection could be given one while the node is down and the
-// restart would fail to bind.
-const (
-	portLow  = 20000
-	portHigh = 32000
-)
-
-// freePorts returns n consecutive ports on 127.0.0.1 that were free a moment
-// ago, starting at a random base so concurrent test runs rarely meet.
-func freePorts(t testing.TB, n int) []int {
-	t.Helper()
-	for range 200 {
-		base := portLow + rand.IntN(portHigh-portLow-n)
-		ports := make([]int, 0, n)
-		for p := base; p < base+n; p++ {
-			ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-			if err != nil {
-				break
-			}
-			ln.Close()
-			ports = append(ports, p)
-		}
-		if len(ports) == n {
-			return ports
-		}
-	}
-	t.Fatalf("no block of %d free ports found in %d-%d", n, portLow, portHigh)
-	return nil
-}
-
 func addr(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
 
 // waitFor polls cond until it returns nil, failing the test with cond's last
@@ -181,7 +152,7 @@ type cluster struct {
 func newCluster(t testing.TB, n int, extra ...string) *cluster {
 	t.Helper()
 	c := newEmptyCluster(t)
-	ports := freePorts(t, 3*n)
+	ports := clustertest.FreePorts(t, 3*n)
 	var boot []string
 	for i := range n {
 		boot = append(boot, fmt.Sprintf("%d=%s", i+1, addr(ports[2*n+i])))
@@ -413,37 +384,12 @@ func tail(path string, n int) string {
 
 // HTTP API views, as documented in broker/httpapi.
 
-type clusterView struct {
-	NodeID          int32  `json:"node_id"`
-	State           string `json:"state"`
-	LeaderID        int32  `json:"leader_id"`
-	LeaderKafkaAddr string `json:"leader_kafka_addr"`
-	Term            uint64 `json:"term"`
-	CommitIndex     uint64 `json:"commit_index"`
-	AppliedIndex    uint64 `json:"applied_index"`
-	LastIndex       uint64 `json:"last_index"`
-	Members         []struct {
-		ID        int32  `json:"id"`
-		RaftAddr  string `json:"raft_addr"`
-		KafkaAddr string `json:"kafka_addr"`
-		Suffrage  string `json:"suffrage"`
-	} `json:"members"`
-}
-
-type partitionDigest struct {
-	Topic         string `json:"topic"`
-	Partition     int32  `json:"partition"`
-	LogStart      int64  `json:"log_start"`
-	HighWatermark int64  `json:"high_watermark"`
-	Bytes         int64  `json:"bytes"`
-	SHA256        string `json:"sha256"`
-}
-
-type partitionsView struct {
-	NodeID       int32             `json:"node_id"`
-	AppliedIndex uint64            `json:"applied_index"`
-	Partitions   []partitionDigest `json:"partitions"`
-}
+// The HTTP API's own types, so the tests read exactly what nodes serve.
+type (
+	clusterView     = httpapi.ClusterView
+	partitionDigest = httpapi.PartitionDigest
+	partitionsView  = httpapi.PartitionsView
+)
 
 var httpClient = &http.Client{Timeout: 3 * time.Second}
 
