@@ -16,6 +16,8 @@ import (
 
 	"github.com/raftline/raftline/alerts"
 	"github.com/raftline/raftline/dashboards"
+
+	"github.com/raftline/raftline/broker/clustertest"
 )
 
 // nodeFlags are the brokers' flags beyond addresses and bootstrap.
@@ -93,7 +95,7 @@ func TestAlertsAndDashboards_LiveClusterUnderLoad_FailoverThenElectionStorm(t *t
 	s := &scenario{start: time.Now(), storm: loadStormTiming(t), external: composeExternalLabels(t)}
 	dir := t.TempDir() // before newProcs: cleanups kill the processes first
 	ps := newProcs(t)
-	ports := freePorts(t, portCount)
+	ports := clustertest.FreePorts(t, portCount)
 
 	s.hook = startWebhook(t, hostPort(ports[portWebhook]))
 	s.amBase = startAlertmanager(t, ps, dir, hostPort(ports[portAlertmanager]), alertmanagerConfig(t, s.hook.URL))

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -16,38 +15,6 @@ import (
 	"testing"
 	"time"
 )
-
-// Ports are taken below Linux's default ephemeral range (32768-60999). A
-// raftline node keeps its ports across restarts; were they ephemeral, an
-// outgoing connection could be handed one while the node is down and the
-// restart would fail to bind.
-const (
-	portLow  = 20000
-	portHigh = 32000
-)
-
-// freePorts returns n consecutive ports on 127.0.0.1 that were free a moment
-// ago, starting at a random base so that concurrent test runs rarely meet.
-func freePorts(t testing.TB, n int) []int {
-	t.Helper()
-	for range 200 {
-		base := portLow + rand.IntN(portHigh-portLow-n)
-		ports := make([]int, 0, n)
-		for p := base; p < base+n; p++ {
-			ln, err := net.Listen("tcp", hostPort(p))
-			if err != nil {
-				break
-			}
-			ln.Close()
-			ports = append(ports, p)
-		}
-		if len(ports) == n {
-			return ports
-		}
-	}
-	t.Fatalf("no block of %d free ports found in %d-%d", n, portLow, portHigh)
-	return nil
-}
 
 func hostPort(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
 
