@@ -14,15 +14,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
-	wal "github.com/hashicorp/raft-wal"
-	"github.com/hashicorp/raft-wal/metadb"
 
 	"github.com/raftline/raftline/broker/fsm"
 )
@@ -83,8 +80,7 @@ type Node struct {
 	log   *slog.Logger
 	raft  *raft.Raft
 	State *fsm.State
-	wal   *wal.WAL
-	meta  *metadb.BoltMetaDB
+	store *logStore
 	trans *raft.NetworkTransport
 	// transport wraps trans; Raft talks through it.
 	transport *observedTransport
@@ -102,22 +98,14 @@ func Open(cfg Config) (*Node, error) {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	dir := filepath.Join(cfg.DataDir, "raft")
-	if err := os.MkdirAll(filepath.Join(dir, "wal"), 0o755); err != nil {
-		return nil, err
-	}
 	n := &Node{cfg: cfg, log: cfg.Logger, State: fsm.New(), dir: dir}
 
 	hl := newHCLogger("raft", cfg.Logger)
-	// raft-wal's Close leaves its metadata database open (and locked), so
-	// the node owns it and closes it after the WAL; otherwise the same
-	// process could not reopen the store.
-	n.meta = &metadb.BoltMetaDB{}
-	w, err := wal.Open(filepath.Join(dir, "wal"), wal.WithLogger(hl.Named("wal")), wal.WithMetaStore(n.meta))
+	w, err := openLogStore(dir, hl.Named("wal"))
 	if err != nil {
-		n.meta.Close()
-		return nil, fmt.Errorf("open raft log store: %w", err)
+		return nil, err
 	}
-	n.wal = w
+	n.store = w
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, hl.Named("snapshots"))
 	if err != nil {
 		n.closeStores()
@@ -210,11 +198,7 @@ func (n *Node) closeStores() error {
 	} else if n.trans != nil {
 		n.trans.Close()
 	}
-	err := n.wal.Close()
-	if merr := n.meta.Close(); err == nil {
-		err = merr
-	}
-	return err
+	return n.store.Close()
 }
 
 // Raft exposes the underlying Raft instance for observers and stats.
@@ -370,7 +354,7 @@ func (n *Node) Snapshot() error { return n.raft.Snapshot().Error() }
 
 // FirstIndex is the first index still in the Raft log store; it moves up as
 // snapshots compact the log.
-func (n *Node) FirstIndex() (uint64, error) { return n.wal.FirstIndex() }
+func (n *Node) FirstIndex() (uint64, error) { return n.store.FirstIndex() }
 
 // SnapshotsRestored counts snapshots restored into the FSM since start: at
 // start-up from the local store, or sent by the leader (InstallSnapshot).

@@ -184,12 +184,19 @@ func (c *cluster) failover(t testing.TB, timeout time.Duration) *node {
 	if err := old.start(); err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, timeout, fmt.Sprintf("restarted node %d to be ready", old.id), func() error {
+		// A node that dies at start-up is a failure to report with its
+		// log, not a wait to time out.
+		if err := old.exitErr(); err != nil {
+			t.Fatalf("restarted node %d did not come back: %v", old.id, err)
+		}
+		return old.ready()
+	})
 	if got := c.waitLeader(t, timeout, nil); got != leader {
 		// The restarted node may have disturbed the cluster into one more
 		// election; the storm test counts on exactly one per failover.
 		t.Fatalf("leadership moved again to node %d after node %d rejoined", got.id, old.id)
 	}
-	waitFor(t, timeout, fmt.Sprintf("restarted node %d to be ready", old.id), old.ready)
 	return leader
 }
 

@@ -510,6 +510,12 @@ func (c *cluster) waitReady(nodes ...*node) {
 	c.t.Helper()
 	waitFor(c.t, 30*time.Second, "/readyz on every node", func() error {
 		for _, nd := range nodes {
+			if !nd.running() {
+				nd.mu.Lock()
+				err := nd.waitErr
+				nd.mu.Unlock()
+				c.t.Fatalf("node %d exited (%v) instead of becoming ready; its log ends:\n%s", nd.id, err, tail(nd.logPath, 40))
+			}
 			if err := readyz(nd.http); err != nil {
 				return err
 			}
