@@ -177,10 +177,10 @@ func Open(cfg Config) (*Node, error) {
 	} else if existing && len(cfg.Bootstrap) > 0 {
 		n.log.Info("data directory holds raft state; ignoring --bootstrap")
 	}
-	r, err := raft.NewRaft(rc, machine, logs, w, snaps, n.transport)
+	r, err := newRaft(rc, machine, logs, w, snaps, n.transport)
 	if err != nil {
 		n.closeStores()
-		return nil, fmt.Errorf("start raft: %w", err)
+		return nil, fmt.Errorf("start raft in %s: %w", dir, err)
 	}
 	n.raft = r
 	return n, nil
@@ -190,6 +190,20 @@ func setDur(dst *time.Duration, v time.Duration) {
 	if v > 0 {
 		*dst = v
 	}
+}
+
+// newRaft is raft.NewRaft, except that a log it cannot read becomes an
+// error. hashicorp/raft panics when an entry between the snapshot and the
+// end of the log cannot be read at start-up; an operator should get one line
+// naming the data directory, not a goroutine dump. The panic comes before
+// Raft starts any goroutine, so recovering leaves nothing running.
+func newRaft(conf *raft.Config, fsm raft.FSM, logs raft.LogStore, stable raft.StableStore, snaps raft.SnapshotStore, trans raft.Transport) (r *raft.Raft, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			r, err = nil, fmt.Errorf("the raft log cannot be read (%v); the data directory may be damaged", p)
+		}
+	}()
+	return raft.NewRaft(conf, fsm, logs, stable, snaps, trans)
 }
 
 func (n *Node) closeStores() error {
