@@ -35,38 +35,20 @@ import (
 	"time"
 
 	"github.com/raftline/raftline/broker/httpapi"
+	"github.com/raftline/raftline/test/internal/systest"
 )
 
 // root is the repository root; composeDir holds compose.yaml.
 var root, composeDir string
 
 func TestMain(m *testing.M) {
-	dir, err := repoRoot()
+	dir, err := systest.RepoRoot()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "compose tests:", err)
 		os.Exit(1)
 	}
 	root, composeDir = dir, filepath.Join(dir, "compose")
 	os.Exit(m.Run())
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for range 10 {
-		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil &&
-			bytes.HasPrefix(b, []byte("module github.com/raftline/raftline\n")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	return "", errors.New("cannot find the raftline module root above the working directory")
 }
 
 // composeCommand finds Docker Compose once: the docker CLI plugin when it is
@@ -167,17 +149,7 @@ func randomID() string {
 // a fixed sleep, says when something has happened.
 func waitFor(t testing.TB, timeout time.Duration, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s: %v", timeout, what, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	systest.WaitEvery(t, timeout, 100*time.Millisecond, what, cond)
 }
 
 // The raftline HTTP API, as documented in broker/httpapi.

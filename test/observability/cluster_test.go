@@ -62,11 +62,11 @@ func startCluster(t testing.TB, ps *procs, dir string, ports []int, extra ...str
 			"--bootstrap", strings.Join(boot, ","),
 		}, extra...)
 		nd.proc = ps.add(newProc(dir, fmt.Sprintf("node-%d", nd.id), raftlineBin, args...))
-		nd.noise = snapshotChatter
+		nd.Noise = snapshotChatter
 		c.nodes = append(c.nodes, nd)
 	}
 	for _, nd := range c.nodes {
-		if err := nd.start(); err != nil {
+		if err := nd.Start(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -110,7 +110,7 @@ func (nd *node) ready() error {
 func (c *cluster) live() []*node {
 	var out []*node
 	for _, nd := range c.nodes {
-		if nd.running() {
+		if nd.Running() {
 			out = append(out, nd)
 		}
 	}
@@ -156,7 +156,7 @@ func (c *cluster) waitLeader(t testing.TB, timeout time.Duration, notThis *node)
 			}
 		}
 		l := c.node(id)
-		if l == nil || !l.running() {
+		if l == nil || !l.Running() {
 			return fmt.Errorf("leader %d is not a running node", id)
 		}
 		if l == notThis {
@@ -177,17 +177,17 @@ func (c *cluster) waitLeader(t testing.TB, timeout time.Duration, notThis *node)
 func (c *cluster) failover(t testing.TB, timeout time.Duration) *node {
 	t.Helper()
 	old := c.waitLeader(t, timeout, nil)
-	if err := old.kill(); err != nil {
+	if err := old.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	leader := c.waitLeader(t, timeout, old)
-	if err := old.start(); err != nil {
+	if err := old.Start(); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, timeout, fmt.Sprintf("restarted node %d to be ready", old.id), func() error {
 		// A node that dies at start-up is a failure to report with its
 		// log, not a wait to time out.
-		if err := old.exitErr(); err != nil {
+		if err := old.ExitErr(); err != nil {
 			t.Fatalf("restarted node %d did not come back: %v", old.id, err)
 		}
 		return old.ready()

@@ -117,7 +117,7 @@ func TestAlertsAndDashboards_LiveClusterUnderLoad_FailoverThenElectionStorm(t *t
 		"--duration", "30m", // the test stops it long before
 		"--metrics-addr", s.lgAddr, "--quiet",
 	))
-	if err := s.loadgen.start(); err != nil {
+	if err := s.loadgen.Start(); err != nil {
 		t.Fatal(err)
 	}
 	s.prom = startPrometheus(t, ps, dir, hostPort(ports[portProm]), promConfig{
@@ -151,7 +151,7 @@ func TestAlertsAndDashboards_LiveClusterUnderLoad_FailoverThenElectionStorm(t *t
 			s.stormPageResolves(t, stormEnd)
 		})
 	}
-	if err := s.loadgen.exitErr(); err != nil {
+	if err := s.loadgen.ExitErr(); err != nil {
 		t.Errorf("the load generator stopped during the test: %v", err)
 	}
 	t.Logf("whole scenario took %v", time.Since(s.start).Round(time.Second))
@@ -162,7 +162,7 @@ func TestAlertsAndDashboards_LiveClusterUnderLoad_FailoverThenElectionStorm(t *t
 func (s *scenario) waitForScrapesAndLoad(t *testing.T) {
 	t.Helper()
 	waitFor(t, 60*time.Second, "Prometheus to scrape all three nodes and the load generator", func() error {
-		if err := s.loadgen.exitErr(); err != nil {
+		if err := s.loadgen.ExitErr(); err != nil {
 			return err
 		}
 		ts, err := s.prom.targets()
@@ -190,7 +190,7 @@ func (s *scenario) waitForScrapesAndLoad(t *testing.T) {
 		`sum(rate(raft_commit_duration_seconds_count{job="raftline"}[1m]))`,
 	} {
 		waitFor(t, 90*time.Second, "load in Prometheus: "+expr, func() error {
-			if err := s.loadgen.exitErr(); err != nil {
+			if err := s.loadgen.ExitErr(); err != nil {
 				return err
 			}
 			return atLeast(s.prom, expr, math.SmallestNonzeroFloat64)

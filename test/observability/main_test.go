@@ -17,15 +17,14 @@
 package observability
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/raftline/raftline/test/internal/systest"
 )
 
 // Binaries TestMain builds once for every test in the package.
@@ -40,7 +39,7 @@ var (
 func TestMain(m *testing.M) { os.Exit(runTests(m)) }
 
 func runTests(m *testing.M) int {
-	root, err := findRepoRoot()
+	root, err := systest.RepoRoot()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "observability tests:", err)
 		return 1
@@ -55,40 +54,12 @@ func runTests(m *testing.M) int {
 	raftlineBin = filepath.Join(dir, "raftline")
 	loadgenBin = filepath.Join(dir, "loadgen")
 	for bin, pkg := range map[string]string{raftlineBin: "./cmd/raftline", loadgenBin: "./cmd/loadgen"} {
-		build := exec.Command(goTool(), "build", "-o", bin, pkg)
-		build.Dir = root
-		if out, err := build.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "observability tests: building %s: %v\n%s", pkg, err, out)
+		if err := systest.Build(root, bin, pkg); err != nil {
+			fmt.Fprintln(os.Stderr, "observability tests:", err)
 			return 1
 		}
 	}
 	return m.Run()
-}
-
-// findRepoRoot walks up from the package directory to the module root.
-func findRepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil &&
-			bytes.HasPrefix(b, []byte("module github.com/raftline/raftline\n")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("cannot find the raftline module root above the working directory")
-		}
-		dir = parent
-	}
-}
-
-func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
 }
 
 // requireTool returns the path of the first of names found on PATH, and
@@ -104,17 +75,4 @@ func requireTool(t testing.TB, pkg string, names ...string) string {
 	t.Fatalf("none of %s is on PATH: install the Debian package %q (scripts/ensure-tools.sh does)",
 		strings.Join(names, ", "), pkg)
 	return ""
-}
-
-// childEnv is the test's environment without RAFTLINE_* variables, so a
-// developer's shell cannot change the flags a node or the load generator
-// runs with.
-func childEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "RAFTLINE_") {
-			env = append(env, kv)
-		}
-	}
-	return env
 }

@@ -104,12 +104,12 @@ func startPrometheus(t testing.TB, ps *procs, dir, addr string, cfg promConfig) 
 		"--web.listen-address="+addr,
 		"--log.level=info",
 	))
-	if err := p.start(); err != nil {
+	if err := p.Start(); err != nil {
 		t.Fatal(err)
 	}
 	api := &promAPI{base: "http://" + addr}
 	waitFor(t, 60*time.Second, "Prometheus to be ready", func() error {
-		if err := p.exitErr(); err != nil {
+		if err := p.ExitErr(); err != nil {
 			return err
 		}
 		return getOK(api.base + "/-/ready")
@@ -180,12 +180,12 @@ func startAlertmanager(t testing.TB, ps *procs, dir, addr string, config []byte)
 		"--web.listen-address="+addr,
 		"--cluster.listen-address=", // a single instance: no gossip port
 	))
-	if err := p.start(); err != nil {
+	if err := p.Start(); err != nil {
 		t.Fatal(err)
 	}
 	base := "http://" + addr
 	waitFor(t, 60*time.Second, "Alertmanager to be ready", func() error {
-		if err := p.exitErr(); err != nil {
+		if err := p.ExitErr(); err != nil {
 			return err
 		}
 		return getOK(base + "/-/ready")

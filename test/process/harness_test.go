@@ -11,29 +11,24 @@
 package process
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/raftline/raftline/broker/clustertest"
-
 	"github.com/raftline/raftline/broker/httpapi"
+	"github.com/raftline/raftline/test/internal/systest"
 )
 
 // raftlineBin is the binary TestMain built.
@@ -42,7 +37,7 @@ var raftlineBin string
 func TestMain(m *testing.M) { os.Exit(runTests(m)) }
 
 func runTests(m *testing.M) int {
-	root, err := repoRoot()
+	root, err := systest.RepoRoot()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "process tests:", err)
 		return 1
@@ -54,53 +49,15 @@ func runTests(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	raftlineBin = filepath.Join(dir, "raftline")
-	build := exec.Command(goTool(), "build", "-o", raftlineBin, "./cmd/raftline")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "process tests: building raftline: %v\n%s", err, out)
+	if err := systest.Build(root, raftlineBin, "./cmd/raftline"); err != nil {
+		fmt.Fprintln(os.Stderr, "process tests:", err)
 		return 1
 	}
 	return m.Run()
 }
 
-// repoRoot walks up from the package directory to the module root.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for range 10 {
-		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil &&
-			bytes.HasPrefix(b, []byte("module github.com/raftline/raftline\n")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	return "", errors.New("cannot find the raftline module root above the working directory")
-}
-
-func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
-}
-
-// childEnv is the test's environment without RAFTLINE_* variables, so a
-// developer's shell cannot change what a node is started with.
-func childEnv(extra ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "RAFTLINE_") {
-			env = append(env, kv)
-		}
-	}
-	return append(env, extra...)
-}
+// childEnv is the test's environment without RAFTLINE_* variables, plus extra.
+func childEnv(extra ...string) []string { return systest.ChildEnv(extra...) }
 
 func addr(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
 
@@ -110,17 +67,7 @@ func addr(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(p
 // something has happened.
 func waitFor(t testing.TB, timeout time.Duration, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s: %v", timeout, what, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	systest.WaitFor(t, timeout, what, cond)
 }
 
 // node is one `raftline serve` process, restartable with the same arguments,
@@ -129,15 +76,11 @@ type node struct {
 	id                int32
 	kafka, http, raft string
 	dataDir           string
-	logPath           string
 	args              []string
 	env               []string
-
-	mu      sync.Mutex
-	cmd     *exec.Cmd
-	exited  chan struct{} // closed when the current process has exited
-	waitErr error
-	logFrom int64 // size of the log file when the current process started
+	// proc runs the node; add creates it, with the log in the cluster's
+	// directory.
+	*systest.Proc
 }
 
 // cluster is the set of nodes a test started; t.Cleanup kills them all.
@@ -192,24 +135,20 @@ func newEmptyCluster(t testing.TB) *cluster {
 // add registers a node; its log goes to node-<id>.log in the cluster's
 // directory.
 func (c *cluster) add(nd *node) {
-	nd.logPath = filepath.Join(c.dir, fmt.Sprintf("node-%d.log", nd.id))
+	nd.Proc = systest.NewProc(c.dir, fmt.Sprintf("node-%d", nd.id), raftlineBin, nd.args...)
+	nd.Env = nd.env
 	c.nodes = append(c.nodes, nd)
 }
 
 func (c *cluster) cleanup() {
 	for _, nd := range c.nodes {
-		if nd.running() {
-			nd.cmd.Process.Kill()
-			select {
-			case <-nd.exited:
-			case <-time.After(10 * time.Second):
-				c.t.Logf("node %d did not exit after SIGKILL", nd.id)
-			}
+		if err := nd.Kill(); err != nil {
+			c.t.Log(err)
 		}
 	}
 	if c.t.Failed() {
 		for _, nd := range c.nodes {
-			c.t.Logf("--- node %d (%s) log tail ---\n%s", nd.id, nd.logPath, tail(nd.logPath, 60))
+			c.t.Logf("--- node %d (%s) log tail ---\n%s", nd.id, nd.LogPath, tail(nd.LogPath, 60))
 		}
 	}
 }
@@ -218,52 +157,12 @@ func (c *cluster) cleanup() {
 // log file.
 func (c *cluster) start(nd *node) {
 	c.t.Helper()
-	if nd.running() {
-		c.t.Fatalf("node %d is already running", nd.id)
+	if err := nd.Start(); err != nil {
+		c.t.Fatalf("node %d: %v", nd.id, err)
 	}
-	f, err := os.OpenFile(nd.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer f.Close() // the child holds its own descriptor
-	st, err := f.Stat()
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	fmt.Fprintf(f, "=== test harness: starting node %d at %s ===\n", nd.id, time.Now().Format(time.RFC3339Nano))
-	cmd := exec.Command(raftlineBin, nd.args...)
-	cmd.Env = nd.env
-	cmd.SysProcAttr = dieWithTest(syscall.SIGKILL)
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
-		c.t.Fatalf("start node %d: %v", nd.id, err)
-	}
-	exited := make(chan struct{})
-	nd.mu.Lock()
-	nd.cmd, nd.exited, nd.waitErr, nd.logFrom = cmd, exited, nil, st.Size()
-	nd.mu.Unlock()
-	go func() {
-		err := cmd.Wait()
-		nd.mu.Lock()
-		nd.waitErr = err
-		nd.mu.Unlock()
-		close(exited)
-	}()
 }
 
-func (nd *node) running() bool {
-	nd.mu.Lock()
-	defer nd.mu.Unlock()
-	if nd.exited == nil {
-		return false
-	}
-	select {
-	case <-nd.exited:
-		return false
-	default:
-		return true
-	}
-}
+func (nd *node) running() bool { return nd.Running() }
 
 // kill crashes the node with SIGKILL and waits for the process to be gone.
 func (c *cluster) kill(nd *node) {
@@ -271,11 +170,8 @@ func (c *cluster) kill(nd *node) {
 	if !nd.running() {
 		c.t.Fatalf("kill: node %d is not running", nd.id)
 	}
-	nd.cmd.Process.Signal(syscall.SIGKILL)
-	select {
-	case <-nd.exited:
-	case <-time.After(10 * time.Second):
-		c.t.Fatalf("node %d still running 10s after SIGKILL", nd.id)
+	if err := nd.Kill(); err != nil {
+		c.t.Fatal(err)
 	}
 }
 
@@ -290,28 +186,23 @@ func (c *cluster) stop(nd *node) {
 func (c *cluster) signalAll(sig syscall.Signal, nodes ...*node) {
 	c.t.Helper()
 	for _, nd := range nodes {
-		if !nd.running() {
-			c.t.Fatalf("signal: node %d is not running", nd.id)
+		if err := nd.Signal(sig); err != nil {
+			c.t.Fatalf("signal node %d: %v", nd.id, err)
 		}
-		nd.cmd.Process.Signal(sig)
 	}
 }
 
 // waitExit waits for each node to exit with status 0 within timeout.
 func (c *cluster) waitExit(timeout time.Duration, nodes ...*node) {
 	c.t.Helper()
-	deadline := time.After(timeout)
+	deadline := time.Now().Add(timeout)
 	for _, nd := range nodes {
-		select {
-		case <-nd.exited:
-		case <-deadline:
-			c.t.Fatalf("node %d still running %v after SIGTERM", nd.id, timeout)
-		}
-		nd.mu.Lock()
-		err := nd.waitErr
-		nd.mu.Unlock()
+		status, err := nd.Wait(time.Until(deadline))
 		if err != nil {
-			c.t.Fatalf("node %d did not exit cleanly after SIGTERM: %v", nd.id, err)
+			c.t.Fatalf("node %d: %v after SIGTERM", nd.id, err)
+		}
+		if status != nil {
+			c.t.Fatalf("node %d did not exit cleanly after SIGTERM: %v", nd.id, status)
 		}
 	}
 }
@@ -343,44 +234,10 @@ func (c *cluster) kafkaAddrs(nodes ...*node) []string {
 }
 
 // logSinceStart is what the node's current process has logged so far.
-func (nd *node) logSinceStart() (string, error) {
-	nd.mu.Lock()
-	from := nd.logFrom
-	nd.mu.Unlock()
-	f, err := os.Open(nd.logPath)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	if _, err := f.Seek(from, io.SeekStart); err != nil {
-		return "", err
-	}
-	b, err := io.ReadAll(f)
-	return string(b), err
-}
+func (nd *node) logSinceStart() (string, error) { return nd.LogSinceStart() }
 
 // tail returns the last n lines of a file.
-func tail(path string, n int) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return err.Error()
-	}
-	defer f.Close()
-	const max = 256 << 10
-	if st, err := f.Stat(); err == nil && st.Size() > max {
-		f.Seek(st.Size()-max, io.SeekStart)
-	}
-	var lines []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-		if len(lines) > n {
-			lines = lines[1:]
-		}
-	}
-	return strings.Join(lines, "\n")
-}
+func tail(path string, n int) string { return systest.Tail(path, n, nil) }
 
 // HTTP API views, as documented in broker/httpapi.
 
@@ -510,11 +367,8 @@ func (c *cluster) waitReady(nodes ...*node) {
 	c.t.Helper()
 	waitFor(c.t, 30*time.Second, "/readyz on every node", func() error {
 		for _, nd := range nodes {
-			if !nd.running() {
-				nd.mu.Lock()
-				err := nd.waitErr
-				nd.mu.Unlock()
-				c.t.Fatalf("node %d exited (%v) instead of becoming ready; its log ends:\n%s", nd.id, err, tail(nd.logPath, 40))
+			if err := nd.ExitErr(); err != nil {
+				c.t.Fatalf("node %d did not become ready: %v", nd.id, err)
 			}
 			if err := readyz(nd.http); err != nil {
 				return err

@@ -8,9 +8,6 @@
 package harness
 
 import (
-	"bufio"
-	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -26,6 +23,7 @@ import (
 	"time"
 
 	"github.com/raftline/raftline/test/chaos/netfault"
+	"github.com/raftline/raftline/test/internal/systest"
 )
 
 // Every node listens on the same ports, each on its own address.
@@ -37,39 +35,12 @@ const (
 
 // Build compiles ./cmd/raftline into dir and returns the binary's path.
 func Build(dir string) (string, error) {
-	root, err := repoRoot()
+	root, err := systest.RepoRoot()
 	if err != nil {
 		return "", err
 	}
 	bin := filepath.Join(dir, "raftline")
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if p, err := exec.LookPath("go"); err == nil {
-		goTool = p
-	}
-	cmd := exec.Command(goTool, "build", "-o", bin, "./cmd/raftline")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building raftline: %v\n%s", err, out)
-	}
-	return bin, nil
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil &&
-			bytes.HasPrefix(b, []byte("module github.com/raftline/raftline\n")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("cannot find the raftline module root above the working directory")
-		}
-		dir = parent
-	}
+	return bin, systest.Build(root, bin, "./cmd/raftline")
 }
 
 // Options tune a cluster.
@@ -186,7 +157,7 @@ func (c *Cluster) cleanup() {
 	}
 	if c.t.Failed() {
 		for _, n := range c.Nodes {
-			c.t.Logf("--- %v log tail (%s) ---\n%s", n, n.logPath, tail(n.logPath, 40))
+			c.t.Logf("--- %v log tail (%s) ---\n%s", n, n.logPath, systest.Tail(n.logPath, 40, nil))
 		}
 	}
 }
@@ -221,7 +192,7 @@ func (c *Cluster) Start(n *Node) {
 	}
 	fmt.Fprintf(f, "=== chaos harness: starting %v at %s ===\n", n, time.Now().Format(time.RFC3339Nano))
 	cmd := n.Host.Command(c.bin, n.args...)
-	cmd.Env = childEnv()
+	cmd.Env = systest.ChildEnv()
 	cmd.Stdout, cmd.Stderr = f, f
 	// Should the test binary die without its cleanups (a -timeout panic),
 	// the kernel kills the nodes with it.
@@ -280,18 +251,6 @@ var (
 	spawnOnce sync.Once
 	spawnReqs = make(chan spawnReq)
 )
-
-// childEnv is the environment without RAFTLINE_* variables, so a developer's
-// shell cannot change how nodes start.
-func childEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "RAFTLINE_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
 
 // Running reports whether the node's process is alive (frozen counts).
 func (n *Node) Running() bool {
@@ -464,26 +423,4 @@ func Hosts(nodes ...*Node) []*netfault.Host {
 		out = append(out, n.Host)
 	}
 	return out
-}
-
-func tail(path string, n int) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return err.Error()
-	}
-	defer f.Close()
-	const max = 256 << 10
-	if st, err := f.Stat(); err == nil && st.Size() > max {
-		f.Seek(st.Size()-max, io.SeekStart)
-	}
-	var lines []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-		if len(lines) > n {
-			lines = lines[1:]
-		}
-	}
-	return strings.Join(lines, "\n")
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/raftline/raftline/broker/httpapi"
+	"github.com/raftline/raftline/test/internal/systest"
 )
 
 // WaitFor polls cond every 20ms until it returns nil, failing the test with
@@ -29,17 +30,7 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() error
 
 // Poll is WaitFor returning cond's last error instead of failing.
 func Poll(timeout time.Duration, cond func() error) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return err
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return systest.Poll(timeout, 20*time.Millisecond, cond)
 }
 
 var httpClient = &http.Client{Timeout: 2 * time.Second}

@@ -1,0 +1,166 @@
+package systest
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Proc is one child program, restartable with the same arguments, whose
+// stdout and stderr are appended to one log file across restarts, each start
+// marked in it, so a failed test can show what the program said.
+type Proc struct {
+	Name    string
+	Bin     string
+	Args    []string
+	Env     []string // ChildEnv() when nil
+	LogPath string
+	// Noise, when set, matches log lines that failure reports leave out.
+	Noise *regexp.Regexp
+
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed when the current process has exited
+	err     error         // the current process's exit status, once exited
+	logFrom int64         // size of the log when the current process started
+}
+
+// NewProc describes a program whose log is dir/name.log; it does not start it.
+func NewProc(dir, name, bin string, args ...string) *Proc {
+	return &Proc{Name: name, Bin: bin, Args: args, LogPath: filepath.Join(dir, name+".log")}
+}
+
+// Start starts the program. The kernel kills it if the test binary dies
+// (on Linux), so a test that panics or times out leaves nothing running.
+func (p *Proc) Start() error {
+	if p.Running() {
+		return fmt.Errorf("%s is already running", p.Name)
+	}
+	f, err := os.OpenFile(p.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close() // the child holds its own descriptor
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(f, "=== test harness: starting %s at %s ===\n", p.Name, time.Now().Format(time.RFC3339Nano))
+	cmd := exec.Command(p.Bin, p.Args...)
+	cmd.Env = p.Env
+	if cmd.Env == nil {
+		cmd.Env = ChildEnv()
+	}
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = dieWithParent()
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", p.Name, err)
+	}
+	exited := make(chan struct{})
+	p.mu.Lock()
+	p.cmd, p.exited, p.err, p.logFrom = cmd, exited, nil, st.Size()
+	p.mu.Unlock()
+	go func() {
+		err := cmd.Wait()
+		p.mu.Lock()
+		p.err = err
+		p.mu.Unlock()
+		close(exited)
+	}()
+	return nil
+}
+
+// Running reports whether the current process is alive (a stopped one is).
+func (p *Proc) Running() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.exited == nil {
+		return false
+	}
+	select {
+	case <-p.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// ExitErr returns nil while the process runs, else why it is not running,
+// with the end of its log.
+func (p *Proc) ExitErr() error {
+	if p.Running() {
+		return nil
+	}
+	p.mu.Lock()
+	err := p.err
+	p.mu.Unlock()
+	return fmt.Errorf("%s exited (%v); its log ends:\n%s", p.Name, err, Tail(p.LogPath, 40, p.Noise))
+}
+
+// Signal sends sig to the current process.
+func (p *Proc) Signal(sig syscall.Signal) error {
+	p.mu.Lock()
+	cmd := p.cmd
+	p.mu.Unlock()
+	if cmd == nil || !p.Running() {
+		return fmt.Errorf("%s is not running", p.Name)
+	}
+	return cmd.Process.Signal(sig)
+}
+
+// Kill sends SIGKILL, a crash, and waits until the process is gone so that
+// its ports and files are free again. A process not running is left alone.
+func (p *Proc) Kill() error {
+	if !p.Running() {
+		return nil
+	}
+	if err := p.Signal(syscall.SIGKILL); err != nil {
+		return err
+	}
+	if _, err := p.Wait(10 * time.Second); err != nil {
+		return fmt.Errorf("%s still running 10s after SIGKILL", p.Name)
+	}
+	return nil
+}
+
+// Wait waits up to timeout for the current process to exit and returns its
+// exit status (nil for a clean exit); the error is set when it did not exit.
+func (p *Proc) Wait(timeout time.Duration) (status, err error) {
+	p.mu.Lock()
+	exited := p.exited
+	p.mu.Unlock()
+	if exited == nil {
+		return nil, fmt.Errorf("%s was never started", p.Name)
+	}
+	select {
+	case <-exited:
+	case <-time.After(timeout):
+		return nil, fmt.Errorf("%s still running after %v", p.Name, timeout)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err, nil
+}
+
+// LogSinceStart is what the current process has logged so far.
+func (p *Proc) LogSinceStart() (string, error) {
+	p.mu.Lock()
+	from := p.logFrom
+	p.mu.Unlock()
+	f, err := os.Open(p.LogPath)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if _, err := f.Seek(from, io.SeekStart); err != nil {
+		return "", err
+	}
+	b, err := io.ReadAll(f)
+	return string(b), err
+}
