@@ -79,14 +79,8 @@ func New(meter metric.Meter, version string) (*Metrics, error) {
 			return instr.NewOpt(attribute.String("version", version), attribute.String("role", role))
 		}),
 	}
-	var err error
-	counter := func(name, help string) metric.Int64Counter {
-		c, e := meter.Int64Counter(name, metric.WithDescription(help))
-		if err == nil {
-			err = e
-		}
-		return c
-	}
+	reg := &instr.Registrar{Meter: meter}
+	counter := reg.Counter
 	m.requests = counter("raftline_kafka_requests_total", "Kafka requests handled, by API name.")
 	m.errors = counter("raftline_kafka_request_errors_total",
 		"Error codes returned at partition or topic level (one per failed partition or topic), by API name and Kafka error code name.")
@@ -94,12 +88,12 @@ func New(meter metric.Meter, version string) (*Metrics, error) {
 	m.prodBytes = counter("raftline_produced_bytes_total", "Record batch bytes accepted by Produce on this node, by topic.")
 	m.fetRecords = counter("raftline_fetched_records_total", "Records returned by Fetch on this node, by topic.")
 	m.fetBytes = counter("raftline_fetched_bytes_total", "Record batch bytes returned by Fetch on this node, by topic.")
-	m.duration, err = meter.Float64Histogram("raftline_kafka_request_duration_seconds",
-		metric.WithDescription("Kafka request latency from the request read to its response written, by API name."),
-		metric.WithUnit("s"), metric.WithExplicitBucketBoundaries(instr.Buckets...))
-	if err != nil {
-		return nil, err
+	m.duration = reg.Seconds("raftline_kafka_request_duration_seconds",
+		"Kafka request latency from the request read to its response written, by API name.")
+	if reg.Err != nil {
+		return nil, reg.Err
 	}
+	var err error
 	m.conns, err = meter.Int64UpDownCounter("raftline_connections", metric.WithDescription("Open Kafka client connections."))
 	if err != nil {
 		return nil, err

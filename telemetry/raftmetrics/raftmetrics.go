@@ -100,22 +100,8 @@ func New(meter metric.Meter, watch *raftwatch.Watch) (*Metrics, error) {
 	for st, name := range stateNames {
 		m.states[st] = instr.NewOpt(attribute.String("state", name))
 	}
-	var err error
-	counter := func(name, help string) metric.Int64Counter {
-		c, e := meter.Int64Counter(name, metric.WithDescription(help))
-		if err == nil {
-			err = e
-		}
-		return c
-	}
-	histogram := func(name, help string) metric.Float64Histogram {
-		h, e := meter.Float64Histogram(name, metric.WithDescription(help), metric.WithUnit("s"),
-			metric.WithExplicitBucketBoundaries(instr.Buckets...))
-		if err == nil {
-			err = e
-		}
-		return h
-	}
+	reg := &instr.Registrar{Meter: meter}
+	counter, histogram := reg.Counter, reg.Seconds
 	m.elections = counter("raft_leader_elections_total",
 		"Leader changes this node observed: each time it learned of a newly elected leader (itself included) for a new term or a different node. Rises on every surviving node in an election storm.")
 	m.appendEntries = counter("raft_append_entries_total",
@@ -136,8 +122,8 @@ func New(meter metric.Meter, watch *raftwatch.Watch) (*Metrics, error) {
 		"Time of one log store StoreLogs call (one or more entries written and fsynced).")
 	m.snapDur = histogram("raft_snapshot_duration_seconds",
 		"Time to persist one snapshot to the snapshot store.")
-	if err != nil {
-		return nil, err
+	if reg.Err != nil {
+		return nil, reg.Err
 	}
 	// Every counter's series are exported from the start, at 0, so a rule
 	// (snapshot failures, an election's increase()) has a series to read
@@ -352,14 +338,8 @@ var _ io.Writer = (*countingSink)(nil)
 
 // gauges registers the gauges read from the running node at scrape time.
 func (m *Metrics) gauges(meter metric.Meter) error {
-	var err error
-	gauge := func(name, help string) metric.Int64ObservableGauge {
-		g, e := meter.Int64ObservableGauge(name, metric.WithDescription(help))
-		if err == nil {
-			err = e
-		}
-		return g
-	}
+	reg := &instr.Registrar{Meter: meter}
+	gauge := reg.Gauge
 	logEntries := gauge("raft_log_entries", "Entries currently held in the raft log store (last index - first index + 1).")
 	term := gauge("raft_current_term", "Current raft term.")
 	commit := gauge("raft_commit_index", "Highest log index this node knows to be committed.")
@@ -371,19 +351,14 @@ func (m *Metrics) gauges(meter metric.Meter) error {
 	lag := gauge("raft_follower_lag_entries", "On the leader: leader last index - the follower's matched index, for each follower that acknowledged entries in the current term.")
 	logSize := gauge("raft_log_size_bytes", "Disk space taken by the raft log store files (allocated blocks).")
 	snapSize := gauge("raft_snapshot_size_bytes", "Size of the last snapshot this node persisted (0 before the first).")
-	snapLast, e := meter.Float64ObservableGauge("raft_snapshot_last_duration_seconds",
-		metric.WithDescription("Time the last snapshot this node persisted took (0 before the first)."), metric.WithUnit("s"))
-	if err == nil {
-		err = e
+	snapLast := reg.SecondsGauge("raft_snapshot_last_duration_seconds",
+		"Time the last snapshot this node persisted took (0 before the first).")
+	lastContact := reg.SecondsGauge("raft_last_contact_seconds",
+		"Seconds since this node last heard from the leader (0 on the leader; since start when never).")
+	if reg.Err != nil {
+		return reg.Err
 	}
-	lastContact, e := meter.Float64ObservableGauge("raft_last_contact_seconds",
-		metric.WithDescription("Seconds since this node last heard from the leader (0 on the leader; since start when never)."), metric.WithUnit("s"))
-	if err == nil {
-		err = e
-	}
-	if err != nil {
-		return err
-	}
+	var err error
 	m.reg, err = meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		m.mu.Lock()
 		a := m.node

@@ -51,3 +51,45 @@ func (c *OptCache[K]) Get(k K) Opt {
 	v, _ := c.m.LoadOrStore(k, c.build(k))
 	return v.(Opt)
 }
+
+// Registrar creates instruments on one meter and keeps the first error, so a
+// metrics package lists its instruments flat and checks Err once.
+type Registrar struct {
+	Meter metric.Meter
+	Err   error
+}
+
+func (r *Registrar) keep(err error) {
+	if r.Err == nil {
+		r.Err = err
+	}
+}
+
+// Counter is an Int64Counter.
+func (r *Registrar) Counter(name, help string) metric.Int64Counter {
+	c, err := r.Meter.Int64Counter(name, metric.WithDescription(help))
+	r.keep(err)
+	return c
+}
+
+// Seconds is a latency histogram in seconds with Buckets.
+func (r *Registrar) Seconds(name, help string) metric.Float64Histogram {
+	h, err := r.Meter.Float64Histogram(name, metric.WithDescription(help), metric.WithUnit("s"),
+		metric.WithExplicitBucketBoundaries(Buckets...))
+	r.keep(err)
+	return h
+}
+
+// Gauge is an Int64ObservableGauge, read by a registered callback.
+func (r *Registrar) Gauge(name, help string) metric.Int64ObservableGauge {
+	g, err := r.Meter.Int64ObservableGauge(name, metric.WithDescription(help))
+	r.keep(err)
+	return g
+}
+
+// SecondsGauge is a Float64ObservableGauge in seconds.
+func (r *Registrar) SecondsGauge(name, help string) metric.Float64ObservableGauge {
+	g, err := r.Meter.Float64ObservableGauge(name, metric.WithDescription(help), metric.WithUnit("s"))
+	r.keep(err)
+	return g
+}
