@@ -13,7 +13,6 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/raftline/raftline/broker/clustertest"
 	"github.com/raftline/raftline/broker/httpapi"
@@ -131,20 +130,6 @@ func clusterView(t testing.TB, n *clustertest.Node) httpapi.ClusterView {
 		t.Fatal(err)
 	}
 	return v
-}
-
-func createTopic(t testing.TB, c *clustertest.Cluster, topic string, partitions int32) {
-	t.Helper()
-	adm := kadm.NewClient(c.Client())
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	resp, err := adm.CreateTopic(ctx, partitions, -1, nil, topic)
-	if err != nil {
-		t.Fatalf("create topic: %v", err)
-	}
-	if resp.Err != nil {
-		t.Fatalf("create topic: %v", resp.Err)
-	}
 }
 
 func describe(fams map[string]*dto.MetricFamily) string {

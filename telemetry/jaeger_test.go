@@ -38,7 +38,7 @@ func TestJaeger_ProduceOverOTLP_WholeTraceFoundThroughQueryAPI(t *testing.T) {
 		}
 		return telemetry.Config{NodeID: id, Version: "e2e", ServiceName: service, Tracing: tc}
 	})
-	createTopic(t, c, "e2e", 1)
+	c.CreateTopic("e2e", 1)
 	_, traceparent := producerContext(t)
 	cl := c.Client(kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DefaultProduceTopic("e2e"))
 	ctx, cancel := context.WithTimeout(clustertest.Ctx(t), 90*time.Second)
@@ -187,7 +187,7 @@ func TestCluster_ReceiverStuck_ProducesUnaffectedAndDropsCounted(t *testing.T) {
 	// Registered after the cluster's cleanups, so it runs before them and
 	// the nodes' telemetry shuts down without waiting for the receiver.
 	t.Cleanup(func() { close(stuck) })
-	createTopic(t, c, "stuck", 1)
+	c.CreateTopic("stuck", 1)
 	cl := c.Client(kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DefaultProduceTopic("stuck"))
 	ctx, cancel := context.WithTimeout(clustertest.Ctx(t), 60*time.Second)
 	defer cancel()

@@ -82,7 +82,7 @@ var onlyOnLeader = map[string]bool{
 // a snapshot on every node.
 func exercise(t *testing.T, c *clustertest.Cluster, topic string, records int) {
 	t.Helper()
-	createTopic(t, c, topic, 2)
+	c.CreateTopic(topic, 2)
 	ctx, cancel := context.WithTimeout(clustertest.Ctx(t), 30*time.Second)
 	defer cancel()
 	cl := c.Client(kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()))
@@ -238,7 +238,7 @@ func checkBuckets(t *testing.T, node int32, f *dto.MetricFamily) {
 
 func TestCluster_Metrics_RaftCountersRiseWithIdleTimeAndProduces(t *testing.T) {
 	c, _ := startCluster(t, 3, nil)
-	createTopic(t, c, "rise", 1)
+	c.CreateTopic("rise", 1)
 	leader := c.Leader()
 	followers := c.Followers()
 	sent := map[string]string{"direction": "sent"}

@@ -166,7 +166,7 @@ func overheadRun(b *testing.B, mode overheadMode, j *jaegertest.Jaeger, window t
 		tels[cfg.NodeID] = tel
 	}}
 	c := clustertest.Start(b, opts)
-	createTopic(b, c, "perf", 3)
+	c.CreateTopic("perf", 3)
 	// Batches of at most 128 KiB: each is one Raft entry, and every node
 	// caches its last 4096 entries in memory.
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.KafkaAddrs()...), kgo.DefaultProduceTopic("perf"),

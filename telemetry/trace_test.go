@@ -59,7 +59,7 @@ func TestCluster_ProduceAcksAll_OneTraceFromSendToEveryApply(t *testing.T) {
 		recs[id] = r
 		return telemetry.Config{NodeID: id, Version: "test", SpanProcessors: []sdktrace.SpanProcessor{r}}
 	})
-	createTopic(t, c, "traced", 1)
+	c.CreateTopic("traced", 1)
 	producer, traceparent := producerContext(t)
 	cl := c.Client(kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DefaultProduceTopic("traced"))
 	ctx, cancel := context.WithTimeout(clustertest.Ctx(t), 20*time.Second)
@@ -211,7 +211,7 @@ func TestCluster_Fetch_ReceiveSpanCoversTheLongPoll(t *testing.T) {
 		recs[id] = r
 		return telemetry.Config{NodeID: id, Version: "test", SpanProcessors: []sdktrace.SpanProcessor{r}}
 	})
-	createTopic(t, c, "polled", 1)
+	c.CreateTopic("polled", 1)
 	ctx, cancel := context.WithTimeout(clustertest.Ctx(t), 30*time.Second)
 	defer cancel()
 	producer := c.Client(kgo.DefaultProduceTopic("polled"))

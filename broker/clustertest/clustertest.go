@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/raftline/raftline/broker/httpapi"
@@ -241,6 +242,21 @@ func (c *Cluster) Client(opts ...kgo.Opt) *kgo.Client {
 	}
 	c.t.Cleanup(cl.Close)
 	return cl
+}
+
+// CreateTopic creates a topic with the default replication and fails the
+// test if the cluster refuses it.
+func (c *Cluster) CreateTopic(topic string, partitions int32) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	resp, err := kadm.NewClient(c.Client()).CreateTopic(ctx, partitions, -1, nil, topic)
+	if err != nil {
+		c.t.Fatalf("create topic: %v", err)
+	}
+	if resp.Err != nil {
+		c.t.Fatalf("create topic: %v", resp.Err)
+	}
 }
 
 // Digests returns a running node's partition digests keyed "topic/partition".

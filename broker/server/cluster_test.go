@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/raftline/raftline/broker/clustertest"
@@ -21,20 +20,6 @@ type ack struct {
 	offset    int64
 	key       []byte
 	value     []byte
-}
-
-func createTopic(t *testing.T, c *clustertest.Cluster, topic string, partitions int32) {
-	t.Helper()
-	adm := kadm.NewClient(c.Client())
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	resp, err := adm.CreateTopic(ctx, partitions, -1, nil, topic)
-	if err != nil {
-		t.Fatalf("create topic: %v", err)
-	}
-	if resp.Err != nil {
-		t.Fatalf("create topic: %v", resp.Err)
-	}
 }
 
 // consumeAll reads every partition from the start up to want records per
@@ -111,7 +96,7 @@ func verifyAcked(t *testing.T, c *clustertest.Cluster, topic string, acks []ack)
 
 func TestCluster_DefaultKgoClient_ProduceConsumeInOrder(t *testing.T) {
 	c := clustertest.Start(t, clustertest.Options{})
-	createTopic(t, c, "orders", 4)
+	c.CreateTopic("orders", 4)
 	cl := c.Client(kgo.DefaultProduceTopic("orders"))
 	ctx := clustertest.Ctx(t)
 
@@ -221,7 +206,7 @@ func (p *producer) finish() []ack {
 
 func TestCluster_LeaderKilled_NoAckedRecordLost(t *testing.T) {
 	c := clustertest.Start(t, clustertest.Options{})
-	createTopic(t, c, "stream", 3)
+	c.CreateTopic("stream", 3)
 	p := startProducer(c, "stream")
 
 	clustertest.WaitFor(t, 30*time.Second, "records before the kill", func() bool { return p.acked() >= 300 })
@@ -244,7 +229,7 @@ func TestCluster_LeaderKilled_NoAckedRecordLost(t *testing.T) {
 
 func TestCluster_NodeAndWholeClusterRestart_StateIdentical(t *testing.T) {
 	c := clustertest.Start(t, clustertest.Options{})
-	createTopic(t, c, "replay", 2)
+	c.CreateTopic("replay", 2)
 	cl := c.Client(kgo.DefaultProduceTopic("replay"))
 	ctx := clustertest.Ctx(t)
 	var acks []ack
@@ -291,7 +276,7 @@ func TestCluster_NodeAndWholeClusterRestart_StateIdentical(t *testing.T) {
 
 func TestCluster_NodeDownDuringCompaction_CatchesUpBySnapshot(t *testing.T) {
 	c := clustertest.Start(t, clustertest.Options{Configure: func(cfg *server.Config) { cfg.TrailingLogs = 10 }})
-	createTopic(t, c, "compacted", 1)
+	c.CreateTopic("compacted", 1)
 	down := c.Followers()[0]
 	c.Stop(down)
 

@@ -13,14 +13,11 @@
 package compose
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
@@ -164,17 +161,5 @@ type (
 var httpClient = &http.Client{Timeout: 3 * time.Second}
 
 func getJSON(hostport, path string, v any) error {
-	resp, err := httpClient.Get("http://" + hostport + path)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s%s: %s: %s", hostport, path, resp.Status, bytes.TrimSpace(body))
-	}
-	return json.Unmarshal(body, v)
+	return systest.GetJSON(httpClient, hostport, path, v)
 }

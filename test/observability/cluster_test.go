@@ -1,9 +1,7 @@
 package observability
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -11,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/raftline/raftline/test/internal/systest"
 )
 
 // node is one `raftline serve` process, restarted with the same flags, ports
@@ -77,32 +77,17 @@ func startCluster(t testing.TB, ps *procs, dir string, ports []int, extra ...str
 // view fetches a node's /v1/cluster.
 func (nd *node) view() (clusterView, error) {
 	var v clusterView
-	resp, err := httpClient.Get("http://" + nd.http + "/v1/cluster")
-	if err != nil {
-		return v, err
+	if err := systest.GetJSON(httpClient, nd.http, "/v1/cluster", &v); err != nil {
+		return v, fmt.Errorf("node %d: %w", nd.id, err)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return v, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return v, fmt.Errorf("node %d /v1/cluster: %s: %s", nd.id, resp.Status, strings.TrimSpace(string(body)))
-	}
-	return v, json.Unmarshal(body, &v)
+	return v, nil
 }
 
 // ready reports whether the node's /readyz answers 200: it knows a leader
 // and has applied what was committed.
 func (nd *node) ready() error {
-	resp, err := httpClient.Get("http://" + nd.http + "/readyz")
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		return fmt.Errorf("node %d /readyz: %s: %s", nd.id, resp.Status, strings.TrimSpace(string(b)))
+	if err := systest.Ready(httpClient, nd.http); err != nil {
+		return fmt.Errorf("node %d: %w", nd.id, err)
 	}
 	return nil
 }

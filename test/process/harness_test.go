@@ -11,10 +11,7 @@
 package process
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -251,19 +248,7 @@ type (
 var httpClient = &http.Client{Timeout: 3 * time.Second}
 
 func getJSON(hostport, path string, v any) error {
-	resp, err := httpClient.Get("http://" + hostport + path)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s%s: %s: %s", hostport, path, resp.Status, bytes.TrimSpace(body))
-	}
-	return json.Unmarshal(body, v)
+	return systest.GetJSON(httpClient, hostport, path, v)
 }
 
 func clusterOf(httpAddr string) (clusterView, error) {
@@ -287,18 +272,7 @@ func partitionsOf(httpAddr string) ([]partitionDigest, error) {
 	return v.Partitions, nil
 }
 
-func readyz(httpAddr string) error {
-	resp, err := httpClient.Get("http://" + httpAddr + "/readyz")
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s/readyz: %s: %s", httpAddr, resp.Status, bytes.TrimSpace(body))
-	}
-	return nil
-}
+func readyz(httpAddr string) error { return systest.Ready(httpClient, httpAddr) }
 
 // agreedLeader checks that exactly one of the HTTP addresses reports itself
 // leader and that every one of them names it, and returns its index.

@@ -3,10 +3,7 @@
 package harness
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -36,19 +33,7 @@ func Poll(timeout time.Duration, cond func() error) error {
 var httpClient = &http.Client{Timeout: 2 * time.Second}
 
 func getJSON(addr, path string, v any) error {
-	resp, err := httpClient.Get("http://" + addr + path)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s%s: %s: %s", addr, path, resp.Status, bytes.TrimSpace(body))
-	}
-	return json.Unmarshal(body, v)
+	return systest.GetJSON(httpClient, addr, path, v)
 }
 
 // View is the node's GET /v1/cluster.
@@ -75,14 +60,8 @@ func (n *Node) Digests() (httpapi.PartitionsView, error) {
 
 // Ready reports the node's /readyz as an error when not ready.
 func (n *Node) Ready() error {
-	resp, err := httpClient.Get("http://" + n.HTTP + "/readyz")
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%v /readyz: %s: %s", n, resp.Status, bytes.TrimSpace(body))
+	if err := systest.Ready(httpClient, n.HTTP); err != nil {
+		return fmt.Errorf("%v: %w", n, err)
 	}
 	return nil
 }
