@@ -9,28 +9,6 @@ import (
 	"testing"
 )
 
-func TestExprMetricNames(t *testing.T) {
-	for expr, want := range map[string][]string{
-		`up{job="raftline"} == 0`: {"up"},
-		`sum by (job, node_id) (increase(raft_leader_elections_total{job="raftline"}[5m]))`: {"raft_leader_elections_total"},
-		`histogram_quantile(0.99, sum without (instance) (rate(a_bucket[5m])))`:             {"a_bucket"},
-		`count by (job) (x == 0) == count(y) by (job)`:                                      {"x", "y"},
-		`a / on (job) group_left (node_id) b * ignoring(le) c unless d`:                     {"a", "b", "c", "d"},
-		`a and bool b or group_left c`:                                                      {"a", "b", "c"},
-		`x offset 5m > 1e3 and y @ 1609746000 < .5 and z > 1.5e-3 and w > Inf`:              {"x", "y", "z", "w"},
-		`label_replace(m{a="x"} == 1, "follower_id", "$1", "node_id", "(.*)")`:              {"m"},
-		`max_over_time(rate(q{l="}{"}[5m])[1h:1m]) > 0 # comment mentions fake_metric`:      {"q"},
-		`ns:rec:rate5m / sum(m2)`:                                                           {"ns:rec:rate5m", "m2"},
-		`vector(1) + scalar(time()) + absent(gone)`:                                         {"gone"},
-		`{job="x"}`: nil,
-		`a + a`:     {"a"},
-	} {
-		if got := ExprMetricNames(expr); !slices.Equal(got, want) {
-			t.Errorf("ExprMetricNames(%q) = %q, want %q", expr, got, want)
-		}
-	}
-}
-
 // MetricNames must be exactly the raw metrics the rules read: recorded
 // series resolved away, up left out.
 func TestMetricNames(t *testing.T) {

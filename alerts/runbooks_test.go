@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/raftline/raftline/internal/promql"
 )
 
 // promqlBlocks returns the ```promql code blocks of a markdown file, each as
@@ -73,7 +75,7 @@ func TestRunbooks_QueriesAreCurrent(t *testing.T) {
 				if q = strings.TrimSpace(q); q == "" {
 					continue
 				}
-				for _, m := range ExprMetricNames(q) {
+				for _, m := range promql.MetricNames(q) {
 					if !known(m) {
 						t.Errorf("%s: query %q reads %s, which raftline does not export", name, q, m)
 					}

@@ -71,36 +71,6 @@ func TestEveryQueryExpands(t *testing.T) {
 	})
 }
 
-func TestSelectors(t *testing.T) {
-	tests := []struct {
-		expr string
-		want []string
-	}{
-		{`up`, []string{"up"}},
-		{`sum by (node_id, le) (rate(a_bucket{job="j", x="rate(b)"}[1m]))`, []string{"a_bucket"}},
-		{`histogram_quantile(0.99, sum(rate(a_bucket[5m])) by (le))`, []string{"a_bucket"}},
-		{`a - on (node_id) group_left (leader_id) b offset 5m`, []string{"a", "b"}},
-		{`(count(a == 1) or vector(0)) >= bool (floor(max(b) / 2) + 1)`, []string{"a", "b"}},
-		{`time() - c{job="$job"} > 1e3 unless d`, []string{"c", "d"}},
-		{`sum without (instance) (e) and ignoring (x) f # g`, []string{"e", "f"}},
-		{`{__name__="h"} + i:recorded:rate5m`, []string{"i:recorded:rate5m"}},
-		{`topk(3, j) / quantile(0.5, k) + 0x1f`, []string{"j", "k"}},
-	}
-	for _, tt := range tests {
-		var got []string
-		for _, s := range selectors(tt.expr) {
-			got = append(got, s.metric)
-		}
-		if !slices.Equal(got, tt.want) {
-			t.Errorf("selectors(%q) = %q, want %q", tt.expr, got, tt.want)
-		}
-	}
-	s := selectors(`rate(m{job="raftline", node_id=~".*"}[1m])`)
-	if len(s) != 1 || s[0].job() != "raftline" || s[0].matchers != `job="raftline", node_id=~".*"` {
-		t.Errorf("selector matchers parsed as %+v", s)
-	}
-}
-
 func TestMetricNames(t *testing.T) {
 	names, err := MetricNames()
 	if err != nil {
