@@ -1,7 +1,6 @@
 package dashboards
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/raftline/raftline/telemetry/catalog"
 )
 
 func TestQueriesListEveryPanel(t *testing.T) {
@@ -122,58 +123,36 @@ func keys(m map[string][]string) []string {
 	return ks
 }
 
-// docs/METRICS.md is the contract between the exporters and the
-// dashboards: every name a panel reads must be documented there (or come
-// from the Go runtime and process collectors).
-func TestMetricNamesAreInTheContract(t *testing.T) {
-	documented, err := documentedMetrics(filepath.Join("..", "docs", "METRICS.md"))
-	if os.IsNotExist(err) {
-		t.Fatal("docs/METRICS.md, the metric contract, is missing")
-	}
+// The metric catalogue (telemetry/catalog, rendered as docs/METRICS.md) is
+// the contract between the exporters and the dashboards: every name a panel
+// reads from a job must be one the catalogue lists for that job's exporter,
+// or come from the Go runtime and process collectors.
+func TestMetricNamesAreInTheCatalogue(t *testing.T) {
+	byJob, err := MetricNamesByJob()
 	if err != nil {
 		t.Fatal(err)
 	}
-	names, err := MetricNames()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range names {
-		if strings.HasPrefix(n, "go_") || strings.HasPrefix(n, "process_") {
-			continue
-		}
-		if documented[n] != "" {
-			continue
-		}
-		base, found := "", false
-		for _, suffix := range []string{"_bucket", "_sum", "_count"} {
-			if b, ok := strings.CutSuffix(n, suffix); ok {
-				base, found = b, true
+	for job, names := range byJob {
+		exported := map[string]bool{}
+		for _, m := range catalog.ByJob(job) {
+			for _, s := range m.Series() {
+				exported[s] = true
 			}
 		}
-		if found && documented[base] == "histogram" {
+		if len(exported) == 0 {
+			t.Errorf("panels read job %q, which the metric catalogue has no exporter for: %v", job, names)
 			continue
 		}
-		t.Errorf("%s is not documented in docs/METRICS.md", n)
-	}
-}
-
-var metricRow = regexp.MustCompile("^\\|\\s*`([a-zA-Z_:][a-zA-Z0-9_:]*)`\\s*\\|\\s*(\\w+)\\s*\\|")
-
-// documentedMetrics maps each metric in the tables of METRICS.md to its type.
-func documentedMetrics(path string) (map[string]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	m := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if r := metricRow.FindStringSubmatch(sc.Text()); r != nil {
-			m[r[1]] = r[2]
+		for _, n := range names {
+			if !exported[n] && !catalog.IsRuntime(n) {
+				t.Errorf("%s (job %s) is not in the metric catalogue", n, job)
+			}
 		}
 	}
-	return m, sc.Err()
+	if v := DefaultVars(); v.Job != catalog.Job || v.LoadgenJob != catalog.LoadgenJob {
+		t.Errorf("dashboards default to jobs %q and %q, the catalogue's exporters are scraped as %q and %q",
+			v.Job, v.LoadgenJob, catalog.Job, catalog.LoadgenJob)
+	}
 }
 
 // Every query, with variables expanded, is valid PromQL. The check uses
