@@ -13,7 +13,7 @@ LDFLAGS := -X github.com/raftline/raftline/broker/server.Version=$(VERSION)
 FUZZTIME ?=
 fuzztime = $(if $(FUZZTIME),$(FUZZTIME),$(1))
 
-.PHONY: all build run test tools vet unit system chaos fuzz bench-telemetry image up down down-volumes load bench bench-core dashboards alerts clean
+.PHONY: all build run test tools vet unit system chaos fuzz bench-telemetry image up down down-volumes load bench bench-core dashboards alerts metrics-doc clean
 
 all: build
 
@@ -79,6 +79,9 @@ alerts:
 	promtool check rules alerts/rules.yml
 	promtool test rules alerts/testdata/*.test.yml
 	amtool check-config compose/alertmanager.yml
+
+metrics-doc:
+	$(GO) generate ./telemetry/catalog/...
 
 # The Docker Compose stack in compose/ (see compose/compose.yaml). Images are
 # built FROM scratch out of static binaries built here, so nothing is pulled.

@@ -1,35 +1,12 @@
 package alerts
 
 import (
-	"os"
-	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
-)
 
-func TestExprMetricNames(t *testing.T) {
-	for expr, want := range map[string][]string{
-		`up{job="raftline"} == 0`: {"up"},
-		`sum by (job, node_id) (increase(raft_leader_elections_total{job="raftline"}[5m]))`: {"raft_leader_elections_total"},
-		`histogram_quantile(0.99, sum without (instance) (rate(a_bucket[5m])))`:             {"a_bucket"},
-		`count by (job) (x == 0) == count(y) by (job)`:                                      {"x", "y"},
-		`a / on (job) group_left (node_id) b * ignoring(le) c unless d`:                     {"a", "b", "c", "d"},
-		`a and bool b or group_left c`:                                                      {"a", "b", "c"},
-		`x offset 5m > 1e3 and y @ 1609746000 < .5 and z > 1.5e-3 and w > Inf`:              {"x", "y", "z", "w"},
-		`label_replace(m{a="x"} == 1, "follower_id", "$1", "node_id", "(.*)")`:              {"m"},
-		`max_over_time(rate(q{l="}{"}[5m])[1h:1m]) > 0 # comment mentions fake_metric`:      {"q"},
-		`ns:rec:rate5m / sum(m2)`:                                                           {"ns:rec:rate5m", "m2"},
-		`vector(1) + scalar(time()) + absent(gone)`:                                         {"gone"},
-		`{job="x"}`: nil,
-		`a + a`:     {"a"},
-	} {
-		if got := ExprMetricNames(expr); !slices.Equal(got, want) {
-			t.Errorf("ExprMetricNames(%q) = %q, want %q", expr, got, want)
-		}
-	}
-}
+	"github.com/raftline/raftline/telemetry/catalog"
+)
 
 // MetricNames must be exactly the raw metrics the rules read: recorded
 // series resolved away, up left out.
@@ -51,38 +28,30 @@ func TestMetricNames(t *testing.T) {
 	}
 }
 
-// documentedMetrics returns the metric names docs/METRICS.md specifies, with
-// the _bucket, _sum and _count series of each histogram.
-func documentedMetrics(t *testing.T) map[string]bool {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "docs", "METRICS.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	row := regexp.MustCompile("(?m)^\\|\\s*`([a-z_:][a-z0-9_:]*)`\\s*\\|\\s*([a-z]+)\\s*\\|")
-	documented := map[string]bool{}
-	for _, m := range row.FindAllStringSubmatch(string(b), -1) {
-		name, typ := m[1], m[2]
-		documented[name] = true
-		if typ == "histogram" {
-			for _, s := range []string{"_bucket", "_sum", "_count"} {
-				documented[name+s] = true
-			}
+// exportedSeries returns the series names the metric catalogue says every
+// raftline node exports: each metric's name, and the _bucket, _sum and
+// _count series of each histogram.
+func exportedSeries() map[string]bool {
+	series := map[string]bool{}
+	for _, m := range catalog.ByJob(Job) {
+		for _, s := range m.Series() {
+			series[s] = true
 		}
 	}
-	if len(documented) == 0 {
-		t.Fatal("no metric table rows found in docs/METRICS.md")
-	}
-	return documented
+	return series
 }
 
-// The broker's exported names are specified in docs/METRICS.md; a rule that
-// reads anything else would never fire.
-func TestMetricNames_DocumentedInMetricsMD(t *testing.T) {
-	documented := documentedMetrics(t)
+// The rules read job="raftline", whose metrics are in the catalogue
+// (telemetry/catalog, docs/METRICS.md); a rule that reads anything else
+// would never fire.
+func TestMetricNames_InTheCatalogue(t *testing.T) {
+	if Job != catalog.Job {
+		t.Errorf("the rules select job %q, the catalogue's nodes are scraped as %q", Job, catalog.Job)
+	}
+	exported := exportedSeries()
 	for _, n := range MetricNames() {
-		if !documented[n] {
-			t.Errorf("rules read %s, which docs/METRICS.md does not list", n)
+		if !exported[n] {
+			t.Errorf("rules read %s, which the metric catalogue does not list for job %s", n, catalog.Job)
 		}
 	}
 	for _, r := range alertRules(t) {

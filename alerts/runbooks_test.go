@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/raftline/raftline/internal/promql"
+	"github.com/raftline/raftline/telemetry/catalog"
 )
 
 // promqlBlocks returns the ```promql code blocks of a markdown file, each as
@@ -36,10 +39,9 @@ func promqlBlocks(md string) [][]string {
 // quoted expression must be the rule's, and every query must parse and read
 // only metrics that exist, or the runbook misleads whoever is paged.
 func TestRunbooks_QueriesAreCurrent(t *testing.T) {
-	documented := documentedMetrics(t)
+	documented := exportedSeries()
 	known := func(name string) bool {
-		return documented[name] || strings.HasPrefix(name, "process_") || strings.HasPrefix(name, "go_") ||
-			name == "up" || name == "scrape_duration_seconds"
+		return documented[name] || catalog.IsRuntime(name) || name == "up" || name == "scrape_duration_seconds"
 	}
 	for _, g := range Groups(DefaultConfig()) {
 		for _, r := range g.Rules {
@@ -73,7 +75,7 @@ func TestRunbooks_QueriesAreCurrent(t *testing.T) {
 				if q = strings.TrimSpace(q); q == "" {
 					continue
 				}
-				for _, m := range ExprMetricNames(q) {
+				for _, m := range promql.MetricNames(q) {
 					if !known(m) {
 						t.Errorf("%s: query %q reads %s, which raftline does not export", name, q, m)
 					}

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+
+	"github.com/raftline/raftline/internal/promql"
 )
 
 func mustBuild(t *testing.T) []dashboard.Dashboard {
@@ -200,20 +202,15 @@ func TestEveryPanelHasUnitDescriptionAndQuery(t *testing.T) {
 	}
 }
 
-var (
-	rateCall = regexp.MustCompile(`\b(rate|irate|increase)\s*\(`)
-	rangeSel = regexp.MustCompile(`\[([^\]]*)\]`)
-)
+var rangeSel = regexp.MustCompile(`\[([^\]]*)\]`)
 
 // A fixed window breaks at some scrape interval or zoom level;
 // $__rate_interval always spans at least four scrapes.
 func TestEveryRateUsesRateInterval(t *testing.T) {
 	forEachExpr(t, func(where, e string) {
-		for _, loc := range rateCall.FindAllStringIndex(e, -1) {
-			open := loc[1] - 1
-			arg := e[open:skipBalanced(e, open, '(', ')')]
-			if !strings.Contains(arg, "[$__rate_interval]") {
-				t.Errorf("%s: %s without [$__rate_interval]: %s", where, strings.TrimRight(e[loc[0]:loc[1]], " ("), arg)
+		for _, c := range promql.Calls(e, "rate", "irate", "increase") {
+			if !strings.Contains(c.Args, "[$__rate_interval]") {
+				t.Errorf("%s: %s without [$__rate_interval]: %s", where, c.Func, c.Args)
 			}
 		}
 		for _, m := range rangeSel.FindAllStringSubmatch(e, -1) {
@@ -229,13 +226,13 @@ func TestEveryRateUsesRateInterval(t *testing.T) {
 // load generator's job only.
 func TestEverySelectorIsScopedToItsJob(t *testing.T) {
 	forEachExpr(t, func(where, e string) {
-		for _, s := range selectors(e) {
+		for _, s := range promql.Selectors(e) {
 			want := "$job"
-			if strings.HasPrefix(s.metric, "loadgen_") {
+			if strings.HasPrefix(s.Metric, "loadgen_") {
 				want = "$loadgen_job"
 			}
-			if s.job() != want {
-				t.Errorf("%s: %s{%s} must match job=%q", where, s.metric, s.matchers, want)
+			if s.Label("job") != want {
+				t.Errorf("%s: %s{%s} must match job=%q", where, s.Metric, s.Matchers, want)
 			}
 		}
 	})

@@ -8,6 +8,8 @@ import (
 
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
+
+	"github.com/raftline/raftline/internal/promql"
 )
 
 // Panel is one generated panel and the PromQL its targets run.
@@ -184,11 +186,12 @@ func MetricNamesByJob() (map[string][]string, error) {
 				if err != nil {
 					return nil, fmt.Errorf("%s / %s: %w", d.UID, p.Title, err)
 				}
-				for _, s := range selectors(expanded) {
-					if prometheusSeries[s.metric] {
+				for _, s := range promql.Selectors(expanded) {
+					if prometheusSeries[s.Metric] {
 						continue
 					}
-					byJob[s.job()] = append(byJob[s.job()], s.metric)
+					job := s.Label("job")
+					byJob[job] = append(byJob[job], s.Metric)
 				}
 			}
 		}

@@ -1,7 +1,6 @@
 package dashboards
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/raftline/raftline/telemetry/catalog"
 )
 
 func TestQueriesListEveryPanel(t *testing.T) {
@@ -71,36 +72,6 @@ func TestEveryQueryExpands(t *testing.T) {
 	})
 }
 
-func TestSelectors(t *testing.T) {
-	tests := []struct {
-		expr string
-		want []string
-	}{
-		{`up`, []string{"up"}},
-		{`sum by (node_id, le) (rate(a_bucket{job="j", x="rate(b)"}[1m]))`, []string{"a_bucket"}},
-		{`histogram_quantile(0.99, sum(rate(a_bucket[5m])) by (le))`, []string{"a_bucket"}},
-		{`a - on (node_id) group_left (leader_id) b offset 5m`, []string{"a", "b"}},
-		{`(count(a == 1) or vector(0)) >= bool (floor(max(b) / 2) + 1)`, []string{"a", "b"}},
-		{`time() - c{job="$job"} > 1e3 unless d`, []string{"c", "d"}},
-		{`sum without (instance) (e) and ignoring (x) f # g`, []string{"e", "f"}},
-		{`{__name__="h"} + i:recorded:rate5m`, []string{"i:recorded:rate5m"}},
-		{`topk(3, j) / quantile(0.5, k) + 0x1f`, []string{"j", "k"}},
-	}
-	for _, tt := range tests {
-		var got []string
-		for _, s := range selectors(tt.expr) {
-			got = append(got, s.metric)
-		}
-		if !slices.Equal(got, tt.want) {
-			t.Errorf("selectors(%q) = %q, want %q", tt.expr, got, tt.want)
-		}
-	}
-	s := selectors(`rate(m{job="raftline", node_id=~".*"}[1m])`)
-	if len(s) != 1 || s[0].job() != "raftline" || s[0].matchers != `job="raftline", node_id=~".*"` {
-		t.Errorf("selector matchers parsed as %+v", s)
-	}
-}
-
 func TestMetricNames(t *testing.T) {
 	names, err := MetricNames()
 	if err != nil {
@@ -152,58 +123,36 @@ func keys(m map[string][]string) []string {
 	return ks
 }
 
-// docs/METRICS.md is the contract between the exporters and the
-// dashboards: every name a panel reads must be documented there (or come
-// from the Go runtime and process collectors).
-func TestMetricNamesAreInTheContract(t *testing.T) {
-	documented, err := documentedMetrics(filepath.Join("..", "docs", "METRICS.md"))
-	if os.IsNotExist(err) {
-		t.Fatal("docs/METRICS.md, the metric contract, is missing")
-	}
+// The metric catalogue (telemetry/catalog, rendered as docs/METRICS.md) is
+// the contract between the exporters and the dashboards: every name a panel
+// reads from a job must be one the catalogue lists for that job's exporter,
+// or come from the Go runtime and process collectors.
+func TestMetricNamesAreInTheCatalogue(t *testing.T) {
+	byJob, err := MetricNamesByJob()
 	if err != nil {
 		t.Fatal(err)
 	}
-	names, err := MetricNames()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range names {
-		if strings.HasPrefix(n, "go_") || strings.HasPrefix(n, "process_") {
-			continue
-		}
-		if documented[n] != "" {
-			continue
-		}
-		base, found := "", false
-		for _, suffix := range []string{"_bucket", "_sum", "_count"} {
-			if b, ok := strings.CutSuffix(n, suffix); ok {
-				base, found = b, true
+	for job, names := range byJob {
+		exported := map[string]bool{}
+		for _, m := range catalog.ByJob(job) {
+			for _, s := range m.Series() {
+				exported[s] = true
 			}
 		}
-		if found && documented[base] == "histogram" {
+		if len(exported) == 0 {
+			t.Errorf("panels read job %q, which the metric catalogue has no exporter for: %v", job, names)
 			continue
 		}
-		t.Errorf("%s is not documented in docs/METRICS.md", n)
-	}
-}
-
-var metricRow = regexp.MustCompile("^\\|\\s*`([a-zA-Z_:][a-zA-Z0-9_:]*)`\\s*\\|\\s*(\\w+)\\s*\\|")
-
-// documentedMetrics maps each metric in the tables of METRICS.md to its type.
-func documentedMetrics(path string) (map[string]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	m := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if r := metricRow.FindStringSubmatch(sc.Text()); r != nil {
-			m[r[1]] = r[2]
+		for _, n := range names {
+			if !exported[n] && !catalog.IsRuntime(n) {
+				t.Errorf("%s (job %s) is not in the metric catalogue", n, job)
+			}
 		}
 	}
-	return m, sc.Err()
+	if v := DefaultVars(); v.Job != catalog.Job || v.LoadgenJob != catalog.LoadgenJob {
+		t.Errorf("dashboards default to jobs %q and %q, the catalogue's exporters are scraped as %q and %q",
+			v.Job, v.LoadgenJob, catalog.Job, catalog.LoadgenJob)
+	}
 }
 
 // Every query, with variables expanded, is valid PromQL. The check uses

@@ -1,11 +1,7 @@
 package telemetry_test
 
 import (
-	"bufio"
 	"context"
-	"os"
-	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,56 +13,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/raftline/raftline/broker/clustertest"
+	"github.com/raftline/raftline/telemetry/catalog"
 )
 
-// documented is one metric row of docs/METRICS.md.
-type documented struct {
-	name   string
-	typ    string   // counter, gauge, histogram
-	labels []string // label names, node_id included
-}
-
-// docMetrics reads the metric-name contract: every table row of the Raft and
-// Broker sections of docs/METRICS.md.
-func docMetrics(t *testing.T) []documented {
-	t.Helper()
-	f, err := os.Open(filepath.Join("..", "docs", "METRICS.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	row := regexp.MustCompile("^\\| `([a-z_]+)` \\| (counter|gauge|histogram) \\| ([^|]*) \\|")
-	label := regexp.MustCompile(`(?:^|,\s*)([a-z_]+)`)
-	var out []documented
-	section := ""
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "## ") {
-			section = line
-			continue
-		}
-		if strings.Contains(section, "Load generator") {
-			continue
-		}
-		m := row.FindStringSubmatch(line)
-		if m == nil {
-			continue
-		}
-		d := documented{name: m[1], typ: m[2]}
-		for _, lm := range label.FindAllStringSubmatch(m[3], -1) {
-			d.labels = append(d.labels, lm[1])
-		}
-		slices.Sort(d.labels)
-		out = append(out, d)
-	}
-	if len(out) < 30 {
-		t.Fatalf("read only %d metrics from docs/METRICS.md", len(out))
-	}
-	return out
-}
-
-// onlyOnLeader are the documented metrics a node exports only once it has
+// onlyOnLeader are the catalogued metrics a node exports only once it has
 // led or served clients as the leader.
 var onlyOnLeader = map[string]bool{
 	"raft_follower_lag_entries":       true,
@@ -77,7 +27,7 @@ var onlyOnLeader = map[string]bool{
 	"raftline_fetched_bytes_total":    true,
 }
 
-// exercise drives a cluster through what makes every documented series
+// exercise drives a cluster through what makes every catalogued series
 // exist: a topic, produces and fetches, an error answer on every node, and
 // a snapshot on every node.
 func exercise(t *testing.T, c *clustertest.Cluster, topic string, records int) {
@@ -125,44 +75,61 @@ func exercise(t *testing.T, c *clustertest.Cluster, topic string, records int) {
 	}
 }
 
-func TestCluster_Metrics_EveryDocumentedNameWithNodeIDAndLabels(t *testing.T) {
+// TestCluster_Metrics_ExportsExactlyTheCatalogue holds every node's
+// /metrics to the metric catalogue (telemetry/catalog, docs/METRICS.md):
+// every catalogued metric with its type, HELP text and label names, label
+// values from the catalogue's fixed sets, node_id on every series, and
+// nothing of raftline's own that the catalogue does not list.
+func TestCluster_Metrics_ExportsExactlyTheCatalogue(t *testing.T) {
 	c, _ := startCluster(t, 3, nil)
 	exercise(t, c, "metrics", 50)
 	leader := c.Leader()
-	docs := docMetrics(t)
+	cat := catalog.ByJob(catalog.Job)
 
 	for _, n := range c.Nodes {
 		fams := scrape(t, n)
 		id := strconv.Itoa(int(n.ID))
-		for _, d := range docs {
-			f := fams[d.name]
+		for _, d := range cat {
+			f := fams[d.Name]
 			if f == nil {
-				if n == leader || !onlyOnLeader[d.name] {
-					t.Errorf("node %d: %s missing from /metrics", n.ID, d.name)
+				if n == leader || !onlyOnLeader[d.Name] {
+					t.Errorf("node %d: %s missing from /metrics", n.ID, d.Name)
 				}
 				continue
 			}
-			if got := strings.ToLower(f.GetType().String()); got != d.typ {
-				t.Errorf("node %d: %s is a %s, docs say %s", n.ID, d.name, got, d.typ)
+			if got := strings.ToLower(f.GetType().String()); got != string(d.Type) {
+				t.Errorf("node %d: %s is a %s, the catalogue says %s", n.ID, d.Name, got, d.Type)
 			}
-			if f.GetHelp() == "" {
-				t.Errorf("node %d: %s has no help text", n.ID, d.name)
+			if f.GetHelp() != d.Help {
+				t.Errorf("node %d: %s has help text\n\t%q\nthe catalogue says\n\t%q", n.ID, d.Name, f.GetHelp(), d.Help)
 			}
+			want := d.LabelNames()
 			for _, m := range f.Metric {
+				ls := labels(m)
 				var names []string
-				for k := range labels(m) {
+				for k := range ls {
 					names = append(names, k)
 				}
 				slices.Sort(names)
-				if !slices.Equal(names, d.labels) {
-					t.Errorf("node %d: %s has labels %v, docs say %v", n.ID, d.name, names, d.labels)
+				if !slices.Equal(names, want) {
+					t.Errorf("node %d: %s has labels %v, the catalogue says %v", n.ID, d.Name, names, want)
 				}
-				if got := labels(m)["node_id"]; got != id {
-					t.Errorf("node %d: %s has node_id %q", n.ID, d.name, got)
+				if got := ls["node_id"]; got != id {
+					t.Errorf("node %d: %s has node_id %q", n.ID, d.Name, got)
+				}
+				for _, l := range d.Labels {
+					if v, ok := ls[l.Name]; ok && l.Values != nil && !slices.Contains(l.Values, v) {
+						t.Errorf("node %d: %s has %s=%q, the catalogue says it is one of %v", n.ID, d.Name, l.Name, v, l.Values)
+					}
 				}
 			}
-			if d.typ == "histogram" {
+			if d.Type == catalog.Histogram {
 				checkBuckets(t, n.ID, f)
+			}
+		}
+		for name := range fams {
+			if !slices.ContainsFunc(cat, func(m catalog.Metric) bool { return m.Name == name }) && !catalog.IsRuntime(name) {
+				t.Errorf("node %d exports %s, which the metric catalogue does not list", n.ID, name)
 			}
 		}
 		for name, f := range fams {

@@ -1,5 +1,6 @@
 // Package metrics exports a load test's live view as Prometheus metrics, with
-// the loadgen_* names docs/METRICS.md promises to dashboards.
+// the loadgen_* names the metric catalogue (telemetry/catalog, docs/METRICS.md)
+// promises to dashboards.
 package metrics
 
 import (

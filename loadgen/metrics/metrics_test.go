@@ -1,15 +1,25 @@
 package metrics
 
 import (
+	"bytes"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/raftline/raftline/telemetry/catalog"
 )
 
-// The names are a contract with the dashboards (docs/METRICS.md).
-func TestServe_ExportsDocumentedNames(t *testing.T) {
+// The names are a contract with the dashboards: the load generator serves
+// exactly the metric catalogue's loadgen metrics (telemetry/catalog,
+// docs/METRICS.md), with their types, labels and HELP text, besides the Go
+// runtime and process collectors.
+func TestServe_ExportsTheCatalogue(t *testing.T) {
 	m, srv, err := Serve("127.0.0.1:0", "bench")
 	if err != nil {
 		t.Fatal(err)
@@ -38,6 +48,41 @@ func TestServe_ExportsDocumentedNames(t *testing.T) {
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
+	parser := expfmt.NewTextParser(model.LegacyValidation)
+	fams, err := parser.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := catalog.ByJob(catalog.LoadgenJob)
+	for _, c := range cat {
+		f := fams[c.Name]
+		if f == nil {
+			t.Errorf("/metrics lacks %s", c.Name)
+			continue
+		}
+		if got := strings.ToLower(f.GetType().String()); got != string(c.Type) {
+			t.Errorf("%s is a %s, the catalogue says %s", c.Name, got, c.Type)
+		}
+		if f.GetHelp() != c.Help {
+			t.Errorf("%s has help text %q, the catalogue says %q", c.Name, f.GetHelp(), c.Help)
+		}
+		for _, s := range f.Metric {
+			var names []string
+			for _, l := range s.Label {
+				names = append(names, l.GetName())
+			}
+			slices.Sort(names)
+			if want := c.LabelNames(); !slices.Equal(names, want) {
+				t.Errorf("%s has labels %v, the catalogue says %v", c.Name, names, want)
+			}
+		}
+	}
+	for name := range fams {
+		if !slices.ContainsFunc(cat, func(m catalog.Metric) bool { return m.Name == name }) && !catalog.IsRuntime(name) {
+			t.Errorf("/metrics has %s, which the metric catalogue does not list", name)
 		}
 	}
 }

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/raftline/raftline/alerts/stackconfig"
 )
 
 // composeFile is the part of compose/compose.yaml the checks below read, in
@@ -242,31 +244,6 @@ func TestComposeFile_RaftlineNodes(t *testing.T) {
 	}
 }
 
-// prometheusConfig is the part of compose/prometheus.yml checked here.
-type prometheusConfig struct {
-	Global struct {
-		ScrapeInterval string `yaml:"scrape_interval"`
-	} `yaml:"global"`
-	RuleFiles []string `yaml:"rule_files"`
-	Alerting  struct {
-		Alertmanagers []struct {
-			StaticConfigs []struct {
-				Targets []string `yaml:"targets"`
-			} `yaml:"static_configs"`
-		} `yaml:"alertmanagers"`
-	} `yaml:"alerting"`
-	ScrapeConfigs []struct {
-		JobName       string `yaml:"job_name"`
-		StaticConfigs []struct {
-			Targets []string `yaml:"targets"`
-		} `yaml:"static_configs"`
-		DNSSDConfigs []struct {
-			Names []string `yaml:"names"`
-			Port  int      `yaml:"port"`
-		} `yaml:"dns_sd_configs"`
-	} `yaml:"scrape_configs"`
-}
-
 // mountedConfig reads the file a service's --config.file flag names, through
 // the service's bind mounts.
 func mountedConfig(t testing.TB, f composeFile, name string) (containerPath, hostPath string) {
@@ -320,7 +297,9 @@ func listens(f composeFile, hostport string) error {
 
 // promtool checks Prometheus's config as the container sees it: the file
 // mounted at --config.file, loading the rule files mounted where it names
-// them. Every target it scrapes or alerts to is a service of the stack.
+// them, with every rule lint fatal. Every target it scrapes or alerts to is
+// a service of the stack. (This is the one promtool check of
+// compose/prometheus.yml; alerts/ checks what the rules expect of it.)
 func TestPrometheusConfig_AsMounted(t *testing.T) {
 	promtool := mustTool(t, "promtool", "prometheus")
 	f := loadCompose(t)
@@ -329,8 +308,8 @@ func TestPrometheusConfig_AsMounted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cfg prometheusConfig
-	if err := yaml.Unmarshal(src, &cfg); err != nil {
+	cfg, err := stackconfig.ReadPrometheus(cfgPath)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if len(cfg.RuleFiles) == 0 {
@@ -368,7 +347,7 @@ func TestPrometheusConfig_AsMounted(t *testing.T) {
 	if err := os.WriteFile(cfgCopy, local, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(promtool, "check", "config", cfgCopy).CombinedOutput()
+	out, err := exec.Command(promtool, "check", "config", "--lint=all", "--lint-fatal", cfgCopy).CombinedOutput()
 	if err != nil {
 		t.Fatalf("promtool check config: %v\n%s", err, out)
 	}
@@ -376,30 +355,16 @@ func TestPrometheusConfig_AsMounted(t *testing.T) {
 		t.Errorf("promtool did not load the mounted rules:\n%s", out)
 	}
 
-	for _, am := range cfg.Alerting.Alertmanagers {
-		for _, sc := range am.StaticConfigs {
-			for _, target := range sc.Targets {
-				if err := listens(f, target); err != nil {
-					t.Errorf("alerting target: %v", err)
-				}
-			}
+	for _, target := range cfg.AlertmanagerTargets() {
+		if err := listens(f, target); err != nil {
+			t.Errorf("alerting target: %v", err)
 		}
 	}
-	jobs := map[string][]string{}
-	for _, sc := range cfg.ScrapeConfigs {
-		var targets []string
-		for _, s := range sc.StaticConfigs {
-			targets = append(targets, s.Targets...)
-		}
-		for _, d := range sc.DNSSDConfigs {
-			for _, n := range d.Names {
-				targets = append(targets, net.JoinHostPort(n, fmt.Sprint(d.Port)))
-			}
-		}
+	jobs := cfg.Targets()
+	for job, targets := range jobs {
 		for _, target := range targets {
-			jobs[sc.JobName] = append(jobs[sc.JobName], target)
 			if err := listens(f, target); err != nil {
-				t.Errorf("job %s: %v", sc.JobName, err)
+				t.Errorf("job %s: %v", job, err)
 			}
 		}
 	}
@@ -573,8 +538,10 @@ func TestGrafana_ProvisionsEveryDashboardAndItsDatasources(t *testing.T) {
 		t.Error("no trace (jaeger) datasource is provisioned")
 	}
 	_, promCfgPath := mountedConfig(t, f, "prometheus")
-	var promCfg prometheusConfig
-	unmarshalFile(t, promCfgPath, &promCfg)
+	promCfg, err := stackconfig.ReadPrometheus(promCfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got := fmt.Sprint(prom.JSONData["timeInterval"]); got != promCfg.Global.ScrapeInterval {
 		t.Errorf("Prometheus datasource timeInterval %q, but Prometheus scrapes every %q", got, promCfg.Global.ScrapeInterval)
 	}

@@ -5,10 +5,11 @@
 // routes, and a webhook receiver in the test standing in for the pager.
 //
 // The unit tests of dashboards/ and alerts/ check queries and rules against
-// the metric contract (docs/METRICS.md) and against promtool's synthetic
-// series. Only a live run shows that the nodes export what the contract
-// promises, that every panel has something to draw, and that an election
-// storm really pages through Alertmanager while a single failover does not.
+// the metric catalogue (telemetry/catalog, rendered as docs/METRICS.md) and
+// against promtool's synthetic series. Only a live run shows that the nodes
+// export what the catalogue promises, that every panel has something to
+// draw, and that an election storm really pages through Alertmanager while a
+// single failover does not.
 //
 // Prometheus and Alertmanager come from Debian's prometheus and
 // prometheus-alertmanager packages (scripts/ensure-tools.sh installs them).

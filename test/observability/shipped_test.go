@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/raftline/raftline/alerts/stackconfig"
 )
 
 // stormTiming is what the shipped files say about paging for an election
@@ -91,67 +93,23 @@ func loadStormTiming(t testing.TB) stormTiming {
 		t.Fatalf("rules.yml: cannot find the window of the series %s reads (%q)", alert, st.Expr)
 	}
 
-	type route struct {
-		Receiver      string   `yaml:"receiver"`
-		Matchers      []string `yaml:"matchers"`
-		GroupWait     string   `yaml:"group_wait"`
-		GroupInterval string   `yaml:"group_interval"`
-		Routes        []route  `yaml:"routes"`
+	am, err := stackconfig.ReadAlertmanager(filepath.Join(repoRoot, "compose", "alertmanager.yml"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	var am struct {
-		Route route `yaml:"route"`
-	}
-	readYAML(t, filepath.Join(repoRoot, "compose", "alertmanager.yml"), &am)
 	labels := map[string]string{"alertname": alert, "severity": st.Severity}
-	// Alertmanager takes the first child route that matches (none here
-	// sets continue); settings it leaves unset are inherited.
-	chosen := am.Route
-	for _, r := range am.Route.Routes {
-		if matchesAll(t, r.Matchers, labels) {
-			if r.GroupWait == "" {
-				r.GroupWait = chosen.GroupWait
-			}
-			if r.GroupInterval == "" {
-				r.GroupInterval = chosen.GroupInterval
-			}
-			chosen = r
-			break
-		}
+	routes, err := am.Route.Match(labels)
+	if err != nil {
+		t.Fatalf("compose/alertmanager.yml: %v", err)
 	}
+	if len(routes) != 1 {
+		t.Fatalf("compose/alertmanager.yml sends %v through %d routes; the test waits on one", labels, len(routes))
+	}
+	chosen := routes[0]
 	st.Receiver = chosen.Receiver
 	st.GroupWait = parseDuration(t, chosen.GroupWait)
 	st.GroupInterval = parseDuration(t, chosen.GroupInterval)
 	return st
-}
-
-// matchesAll evaluates Alertmanager matchers of the forms name="value" and
-// name=~"regex" against labels.
-func matchesAll(t testing.TB, matchers []string, labels map[string]string) bool {
-	t.Helper()
-	re := regexp.MustCompile(`^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!=|!~|=)\s*"(.*)"\s*$`)
-	for _, m := range matchers {
-		p := re.FindStringSubmatch(m)
-		if p == nil {
-			t.Fatalf("compose/alertmanager.yml: matcher %q is in a form this test does not read", m)
-		}
-		v := labels[p[1]]
-		var ok bool
-		switch p[2] {
-		case "=":
-			ok = v == p[3]
-		case "!=":
-			ok = v != p[3]
-		case "=~", "!~":
-			ok = regexp.MustCompile("^(?:" + p[3] + ")$").MatchString(v)
-			if p[2] == "!~" {
-				ok = !ok
-			}
-		}
-		if !ok {
-			return false
-		}
-	}
-	return true
 }
 
 func readYAML(t testing.TB, path string, v any) {

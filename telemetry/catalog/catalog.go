@@ -1,0 +1,422 @@
+// Package catalog is the list of every metric raftline exports: its name,
+// type, labels, the HELP text its exporter serves and what it means to an
+// operator. It is the contract between the exporters (telemetry/raftmetrics,
+// telemetry/brokermetrics, the trace queue in telemetry, loadgen/metrics) and
+// what reads their metrics (dashboards/, alerts/, docs/runbooks/).
+//
+// docs/METRICS.md is generated from it; a test fails when the committed
+// file is stale. Regenerate with
+//
+//	go generate ./telemetry/catalog/...
+//
+// Tests hold both sides to the catalogue: the telemetry contract test
+// checks that a live node's /metrics equals it (names, types, labels and
+// HELP), loadgen/metrics does the same for the load generator, and the
+// dashboards' and alert rules' tests check that every name they read is in
+// it. The package depends on nothing but the standard library, so any of
+// them can import it.
+package catalog
+
+//go:generate go run ../../cmd/metricsdoc -o ../../docs/METRICS.md
+
+import (
+	"slices"
+	"strings"
+)
+
+// Jobs: the Prometheus job names the bundled configs, dashboards and
+// alerts scrape each exporter under.
+const (
+	Job        = "raftline" // every raftline node
+	LoadgenJob = "loadgen"  // the load generator's --metrics-addr
+)
+
+// Type is a metric's Prometheus type.
+type Type string
+
+// The types raftline exports.
+const (
+	Counter   Type = "counter"
+	Gauge     Type = "gauge"
+	Histogram Type = "histogram"
+)
+
+// Label is one label of a metric.
+type Label struct {
+	Name string
+	// Values are the values the label takes when they are a fixed set
+	// (direction: sent, received); nil when they come from the cluster,
+	// the protocol or the client (topic, api, node ids).
+	Values []string
+}
+
+// Metric is one exported metric family.
+type Metric struct {
+	Name   string
+	Type   Type
+	Labels []Label // as documented: node_id first on raftline's own metrics
+	// Help is the text of the family's # HELP line, exactly as served.
+	Help string
+	// Doc is what docs/METRICS.md says the metric counts or means
+	// (Markdown, one line).
+	Doc string
+}
+
+// LabelNames returns the metric's label names, sorted.
+func (m Metric) LabelNames() []string {
+	names := make([]string, len(m.Labels))
+	for i, l := range m.Labels {
+		names[i] = l.Name
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Series returns the names the metric's samples have in an exposition: the
+// name itself, or for a histogram its _bucket, _sum and _count series.
+func (m Metric) Series() []string {
+	if m.Type == Histogram {
+		return []string{m.Name + "_bucket", m.Name + "_sum", m.Name + "_count"}
+	}
+	return []string{m.Name}
+}
+
+// Section is a group of metrics as docs/METRICS.md presents them.
+type Section struct {
+	Title string
+	Intro string // a paragraph between the heading and the table, if any
+	// Column heads the table's description column.
+	Column string
+	// Job is the Prometheus job of the exporter that serves the metrics.
+	Job     string
+	Metrics []Metric
+}
+
+// RuntimePrefixes are the name prefixes of the Go runtime (go_*) and
+// process (process_*) collectors' metrics, which every raftline node and
+// the load generator export besides the catalogue's own. They are not
+// listed one by one: the collectors' names come from their library.
+var RuntimePrefixes = []string{"go_", "process_"}
+
+// IsRuntime reports whether name is a runtime or process collector metric.
+func IsRuntime(name string) bool {
+	for _, p := range RuntimePrefixes {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Sections returns the catalogue in the order docs/METRICS.md lists it.
+func Sections() []Section {
+	out := slices.Clone(sections)
+	for i := range out {
+		out[i].Metrics = slices.Clone(out[i].Metrics)
+	}
+	return out
+}
+
+// All returns every metric of the catalogue, in order.
+func All() []Metric {
+	var out []Metric
+	for _, s := range sections {
+		out = append(out, s.Metrics...)
+	}
+	return out
+}
+
+// ByJob returns the metrics the exporters scraped under job serve: Job for
+// a raftline node, LoadgenJob for the load generator.
+func ByJob(job string) []Metric {
+	var out []Metric
+	for _, s := range sections {
+		if s.Job == job {
+			out = append(out, s.Metrics...)
+		}
+	}
+	return out
+}
+
+// Lookup returns the metric named name.
+func Lookup(name string) (Metric, bool) {
+	for _, m := range All() {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return Metric{}, false
+}
+
+// LookupSeries returns the metric whose exposition includes the series
+// name: a metric's own name, or a histogram's name_bucket, name_sum or
+// name_count.
+func LookupSeries(name string) (Metric, bool) {
+	for _, m := range All() {
+		if slices.Contains(m.Series(), name) {
+			return m, true
+		}
+	}
+	return Metric{}, false
+}
+
+func label(name string, values ...string) Label { return Label{Name: name, Values: values} }
+
+var (
+	nodeID    = label("node_id")
+	direction = label("direction", "sent", "received")
+	topic     = label("topic")
+	api       = label("api")
+)
+
+var sections = []Section{
+	{
+		Title:  "Raft (the family operators' dashboards and alerts expect)",
+		Column: "what it counts",
+		Job:    Job,
+		Metrics: []Metric{
+			{
+				Name: "raft_leader_elections_total", Type: Counter, Labels: []Label{nodeID},
+				Help: "Leader changes this node observed: each time it learned of a newly elected leader (itself included) for a new term or a different node. Rises on every surviving node in an election storm.",
+				Doc:  "leader changes this node observed (a new leader elected, including itself). Rises on every surviving node in an election storm.",
+			},
+			{
+				Name: "raft_append_entries_total", Type: Counter, Labels: []Label{nodeID, direction},
+				Help: "AppendEntries RPCs that carried at least one log entry, counted on the transport as this node sent or received them.",
+				Doc:  "AppendEntries RPCs that carried at least one log entry",
+			},
+			{
+				Name: "raft_heartbeats_total", Type: Counter, Labels: []Label{nodeID, direction},
+				Help: "AppendEntries RPCs that carried no log entry (leader heartbeats), counted on the transport as this node sent or received them.",
+				Doc:  "AppendEntries RPCs with no entries (leader heartbeats)",
+			},
+			{
+				Name: "raft_vote_requests_total", Type: Counter, Labels: []Label{nodeID, direction},
+				Help: "RequestVote RPCs (a candidate asking for a vote in a real election), counted on the transport as this node sent or received them.",
+				Doc:  "RequestVote RPCs",
+			},
+			{
+				Name: "raft_log_entries", Type: Gauge, Labels: []Label{nodeID},
+				Help: "Entries currently held in the raft log store (last index - first index + 1).",
+				Doc:  "entries currently held in the raft log store (last index - first index + 1)",
+			},
+			{
+				Name: "raft_current_term", Type: Gauge, Labels: []Label{nodeID},
+				Help: "Current raft term.",
+				Doc:  "current raft term",
+			},
+			{
+				Name: "raft_commit_index", Type: Gauge, Labels: []Label{nodeID},
+				Help: "Highest log index this node knows to be committed.",
+				Doc:  "highest log index known to be committed",
+			},
+		},
+	},
+	{
+		Title:  "Raft, beyond the family",
+		Column: "meaning",
+		Job:    Job,
+		Metrics: []Metric{
+			{
+				Name: "raft_state", Type: Gauge,
+				Labels: []Label{nodeID, label("state", "leader", "follower", "candidate", "shutdown")},
+				Help:   "1 for the node's current raft state (leader, follower, candidate, shutdown), 0 for the others.",
+				Doc:    "1 for the node's current state, 0 for the others",
+			},
+			{
+				Name: "raft_leader_info", Type: Gauge, Labels: []Label{nodeID, label("leader_id")},
+				Help: `1 for the leader this node currently knows, by node id (leader_id="" when none).`,
+				Doc:  `1 for the leader this node currently follows (leader_id="" when none)`,
+			},
+			{
+				Name: "raft_has_leader", Type: Gauge, Labels: []Label{nodeID},
+				Help: "1 when this node knows a leader, else 0.",
+				Doc:  "1 when the node knows a leader",
+			},
+			{
+				Name: "raft_applied_index", Type: Gauge, Labels: []Label{nodeID},
+				Help: "Highest log index applied to the FSM.",
+				Doc:  "highest index applied to the FSM",
+			},
+			{
+				Name: "raft_last_contact_seconds", Type: Gauge, Labels: []Label{nodeID},
+				Help: "Seconds since this node last heard from the leader (0 on the leader; since start when never).",
+				Doc:  "seconds since last contact with the leader (0 on the leader)",
+			},
+			{
+				Name: "raft_voters", Type: Gauge, Labels: []Label{nodeID},
+				Help: "Voting members in the latest configuration this node holds.",
+				Doc:  "voting members in the configuration this node holds",
+			},
+			{
+				Name: "raft_follower_lag_entries", Type: Gauge, Labels: []Label{nodeID, label("follower_id")},
+				Help: "On the leader: leader last index - the follower's matched index, for each follower that acknowledged entries in the current term.",
+				Doc:  "on the leader: leader last index - follower's matched index",
+			},
+			{
+				Name: "raft_commit_duration_seconds", Type: Histogram, Labels: []Label{nodeID},
+				Help: "On the leader: time from appending an entry to its log (raft.Log.AppendedAt) to a quorum of voters holding it, per command entry.",
+				Doc:  "on the leader: propose to commit of a broker write (from the leader appending the entry to its log to a quorum of voters holding it)",
+			},
+			{
+				Name: "raft_fsm_apply_duration_seconds", Type: Histogram, Labels: []Label{nodeID},
+				Help: "Time to apply one command entry to the FSM.",
+				Doc:  "time to apply one entry to the FSM",
+			},
+			{
+				Name: "raft_log_store_append_duration_seconds", Type: Histogram, Labels: []Label{nodeID},
+				Help: "Time of one log store StoreLogs call (one or more entries written and fsynced).",
+				Doc:  "log store StoreLogs call, including fsync",
+			},
+			{
+				Name: "raft_snapshots_total", Type: Counter, Labels: []Label{nodeID, label("result", "success", "failure")},
+				Help: "Snapshots this node took, by result: persisted (success) or failed while taking or persisting (failure).",
+				Doc:  "snapshots taken",
+			},
+			{
+				Name: "raft_snapshot_duration_seconds", Type: Histogram, Labels: []Label{nodeID},
+				Help: "Time to persist one snapshot to the snapshot store.",
+				Doc:  "time to persist one snapshot",
+			},
+			{
+				Name: "raft_snapshot_last_duration_seconds", Type: Gauge, Labels: []Label{nodeID},
+				Help: "Time the last snapshot this node persisted took (0 before the first).",
+				Doc:  "time the last snapshot took to persist (0 before the first)",
+			},
+			{
+				Name: "raft_snapshot_size_bytes", Type: Gauge, Labels: []Label{nodeID},
+				Help: "Size of the last snapshot this node persisted (0 before the first).",
+				Doc:  "size of the last snapshot persisted",
+			},
+			{
+				Name: "raft_log_size_bytes", Type: Gauge, Labels: []Label{nodeID},
+				Help: "Disk space taken by the raft log store files (allocated blocks).",
+				Doc:  "raft log store size on disk (allocated blocks of its files)",
+			},
+			{
+				Name: "raft_pre_vote_requests_total", Type: Counter, Labels: []Label{nodeID, direction},
+				Help: "RequestPreVote RPCs (a would-be candidate checking it could win before starting an election), counted on the transport as this node sent or received them.",
+				Doc:  "RequestPreVote RPCs: a would-be candidate checking it could win before it starts an election",
+			},
+		},
+	},
+	{
+		Title:  "Broker",
+		Column: "meaning",
+		Job:    Job,
+		Metrics: []Metric{
+			{
+				Name: "raftline_kafka_requests_total", Type: Counter, Labels: []Label{nodeID, api},
+				Help: "Kafka requests handled, by API name.",
+				Doc:  "Kafka requests handled, by API name (`Produce`, `Fetch`, ...)",
+			},
+			{
+				Name: "raftline_kafka_request_errors_total", Type: Counter, Labels: []Label{nodeID, api, label("error_code")},
+				Help: "Error codes returned at partition or topic level (one per failed partition or topic), by API name and Kafka error code name.",
+				Doc:  "partition/topic level error codes returned (code name, e.g. `NOT_LEADER_OR_FOLLOWER`)",
+			},
+			{
+				Name: "raftline_kafka_request_duration_seconds", Type: Histogram, Labels: []Label{nodeID, api},
+				Help: "Kafka request latency from the request read to its response written, by API name.",
+				Doc:  "request latency from read to response written",
+			},
+			{
+				Name: "raftline_produced_records_total", Type: Counter, Labels: []Label{nodeID, topic},
+				Help: "Records accepted by Produce on this node, by topic.",
+				Doc:  "records accepted by Produce on this node",
+			},
+			{
+				Name: "raftline_produced_bytes_total", Type: Counter, Labels: []Label{nodeID, topic},
+				Help: "Record batch bytes accepted by Produce on this node, by topic.",
+				Doc:  "record batch bytes accepted by Produce",
+			},
+			{
+				Name: "raftline_fetched_records_total", Type: Counter, Labels: []Label{nodeID, topic},
+				Help: "Records returned by Fetch on this node, by topic.",
+				Doc:  "records returned by Fetch",
+			},
+			{
+				Name: "raftline_fetched_bytes_total", Type: Counter, Labels: []Label{nodeID, topic},
+				Help: "Record batch bytes returned by Fetch on this node, by topic.",
+				Doc:  "record batch bytes returned by Fetch",
+			},
+			{
+				Name: "raftline_partition_high_watermark", Type: Gauge, Labels: []Label{nodeID, topic, label("partition")},
+				Help: "Next offset to be written in each partition, as this node's replica holds it.",
+				Doc:  "next offset to be written",
+			},
+			{
+				Name: "raftline_connections", Type: Gauge, Labels: []Label{nodeID},
+				Help: "Open Kafka client connections.",
+				Doc:  "open Kafka client connections",
+			},
+			{
+				Name: "raftline_build_info", Type: Gauge,
+				Labels: []Label{nodeID, label("version"), label("role", "leader", "follower", "candidate")},
+				Help:   "Always 1; labels carry the version and the node's current raft role.",
+				Doc:    "always 1",
+			},
+		},
+	},
+	{
+		Title:  "Trace export",
+		Intro:  "Present on every node, at 0 while no OTLP endpoint is configured.",
+		Column: "meaning",
+		Job:    Job,
+		Metrics: []Metric{
+			{
+				Name: "raftline_trace_spans_exported_total", Type: Counter, Labels: []Label{nodeID},
+				Help: "Finished spans the OTLP receiver accepted.",
+				Doc:  "finished spans the OTLP receiver accepted",
+			},
+			{
+				Name: "raftline_trace_spans_dropped_total", Type: Counter,
+				Labels: []Label{nodeID, label("reason", "queue_full", "export_failed")},
+				Help:   "Finished spans dropped instead of exported, by reason: queue_full (the receiver is down or slower than spans are made) or export_failed.",
+				Doc:    "finished spans dropped instead of exported: the bounded export queue was full (receiver down or slower than spans are made) or their export failed",
+			},
+			{
+				Name: "raftline_trace_queue_spans", Type: Gauge, Labels: []Label{nodeID},
+				Help: "Finished spans waiting in the export queue.",
+				Doc:  "finished spans waiting in the export queue",
+			},
+		},
+	},
+	{
+		Title:  "Load generator (`loadgen --metrics-addr`)",
+		Column: "meaning",
+		Job:    LoadgenJob,
+		Metrics: []Metric{
+			{
+				Name: "loadgen_records_sent_total", Type: Counter, Labels: []Label{topic},
+				Help: "Records handed to the client.",
+				Doc:  "records handed to the client",
+			},
+			{
+				Name: "loadgen_records_acked_total", Type: Counter, Labels: []Label{topic},
+				Help: "Records acknowledged by the broker.",
+				Doc:  "records acknowledged by the broker",
+			},
+			{
+				Name: "loadgen_records_failed_total", Type: Counter, Labels: []Label{topic, label("kind")},
+				Help: "Records that failed, by error kind.",
+				Doc:  "records that failed, by error kind",
+			},
+			{
+				Name: "loadgen_records_consumed_total", Type: Counter, Labels: []Label{topic},
+				Help: "Records consumed.",
+				Doc:  "records consumed",
+			},
+			{
+				Name: "loadgen_publish_latency_seconds", Type: Histogram, Labels: []Label{topic},
+				Help: "Send (intended send time in fixed-rate mode) to acknowledgement.",
+				Doc:  "send (intended send time in fixed-rate mode) to acknowledgement",
+			},
+			{
+				Name: "loadgen_e2e_latency_seconds", Type: Histogram, Labels: []Label{topic},
+				Help: "Produce timestamp to consume.",
+				Doc:  "produce timestamp to consume",
+			},
+		},
+	},
+}
