@@ -107,6 +107,18 @@ func ReadPrometheus(path string) (Prometheus, error) {
 type Alertmanager struct {
 	Route        Route         `yaml:"route"`
 	InhibitRules []InhibitRule `yaml:"inhibit_rules"`
+	Receivers    []Receiver    `yaml:"receivers"`
+}
+
+// Receiver is a named notification target; raftline's post to webhooks.
+type Receiver struct {
+	Name           string          `yaml:"name"`
+	WebhookConfigs []WebhookConfig `yaml:"webhook_configs"`
+}
+
+// WebhookConfig is one webhook a receiver posts to.
+type WebhookConfig struct {
+	URL string `yaml:"url"`
 }
 
 // Route is a node of Alertmanager's routing tree.

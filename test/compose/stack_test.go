@@ -384,19 +384,8 @@ func TestAlertmanagerConfig_AsMounted(t *testing.T) {
 	if out, err := exec.Command(amtool, "check-config", cfgPath).CombinedOutput(); err != nil {
 		t.Fatalf("amtool check-config %s: %v\n%s", cfgPath, err, out)
 	}
-	src, err := os.ReadFile(cfgPath)
+	cfg, err := stackconfig.ReadAlertmanager(cfgPath)
 	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg struct {
-		Receivers []struct {
-			Name           string `yaml:"name"`
-			WebhookConfigs []struct {
-				URL string `yaml:"url"`
-			} `yaml:"webhook_configs"`
-		} `yaml:"receivers"`
-	}
-	if err := yaml.Unmarshal(src, &cfg); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range cfg.Receivers {

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/raftline/raftline/alerts/stackconfig"
 )
 
 // Scrape and evaluation run every second so that the test sees a change
@@ -61,17 +63,9 @@ func (c promConfig) yaml() ([]byte, error) {
 // compose/prometheus.yml.
 func composeExternalLabels(t testing.TB) map[string]string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot, "compose", "prometheus.yml"))
+	cfg, err := stackconfig.ReadPrometheus(filepath.Join(repoRoot, "compose", "prometheus.yml"))
 	if err != nil {
 		t.Fatal(err)
-	}
-	var cfg struct {
-		Global struct {
-			ExternalLabels map[string]string `yaml:"external_labels"`
-		} `yaml:"global"`
-	}
-	if err := yaml.Unmarshal(b, &cfg); err != nil {
-		t.Fatalf("compose/prometheus.yml: %v", err)
 	}
 	if cfg.Global.ExternalLabels["cluster"] == "" {
 		t.Fatal("compose/prometheus.yml sets no external_labels.cluster, which Alertmanager groups by")
