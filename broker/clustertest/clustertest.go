@@ -214,7 +214,7 @@ func (c *Cluster) WaitStable() {
 			leader = l
 			for _, m := range c.Nodes {
 				if m.Up() {
-					if _, ok := s.Node.State.Node(m.ID); !ok {
+					if _, ok := s.Node.State.Broker(m.ID); !ok {
 						return false
 					}
 				}

@@ -150,7 +150,7 @@ func (s *Server) replicaIDs() []int32 {
 func (s *Server) brokers(external bool) []kmsg.MetadataResponseBroker {
 	var out []kmsg.MetadataResponseBroker
 	self := false
-	for _, n := range s.state.Nodes() {
+	for _, n := range s.state.Brokers() {
 		addr := n.KafkaAddr
 		if external && n.ExternalKafkaAddr != "" {
 			addr = n.ExternalKafkaAddr

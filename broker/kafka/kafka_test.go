@@ -438,7 +438,7 @@ func TestMetadata_ExternalListener_AdvertisesExternalAddresses(t *testing.T) {
 	}
 	clustertest.WaitFor(t, 10*time.Second, "external addresses registered", func() bool {
 		for _, n := range c.Nodes {
-			for _, m := range n.Server().Node.State.Nodes() {
+			for _, m := range n.Server().Node.State.Brokers() {
 				if m.ExternalKafkaAddr != external[m.ID] {
 					return false
 				}

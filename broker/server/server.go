@@ -217,7 +217,7 @@ func (s *Server) Cluster() (httpapi.ClusterView, error) {
 		NodeID: s.cfg.NodeID, State: stateName(r.State()), LeaderID: s.Node.Leader(),
 		Term: r.CurrentTerm(), CommitIndex: r.CommitIndex(), AppliedIndex: r.AppliedIndex(), LastIndex: r.LastIndex(),
 	}
-	if n, ok := s.Node.State.Node(v.LeaderID); ok {
+	if n, ok := s.Node.State.Broker(v.LeaderID); ok {
 		v.LeaderKafkaAddr = n.KafkaAddr
 	}
 	members, err := s.Node.Members()
@@ -229,7 +229,7 @@ func (s *Server) Cluster() (httpapi.ClusterView, error) {
 		if m.Voter {
 			mm.Suffrage = "voter"
 		}
-		if n, ok := s.Node.State.Node(m.ID); ok {
+		if n, ok := s.Node.State.Broker(m.ID); ok {
 			mm.KafkaAddr = n.KafkaAddr
 		}
 		v.Members = append(v.Members, mm)
@@ -289,7 +289,7 @@ func (s *Server) ApplyMeta(ctx context.Context, c fsm.Command) (fsm.ApplyResult,
 	if s.Node.IsLeader() {
 		return s.Node.Apply(ctx, c)
 	}
-	leader, ok := s.Node.State.Node(s.Node.Leader())
+	leader, ok := s.Node.State.Broker(s.Node.Leader())
 	if !ok || leader.HTTPAddr == "" {
 		return fsm.ApplyResult{}, raftnode.ErrNotLeader
 	}
@@ -323,16 +323,16 @@ func (s *Server) ApplyMeta(ctx context.Context, c fsm.Command) (fsm.ApplyResult,
 // registerLoop keeps this node's addresses registered in the replicated
 // state, so every node can list it in Metadata and /v1/cluster.
 func (s *Server) registerLoop() {
-	self := fsm.Node{ID: s.cfg.NodeID, KafkaAddr: s.Kafka.AdvertisedAddr(), ExternalKafkaAddr: s.Kafka.AdvertisedExternalAddr(),
+	self := fsm.Broker{ID: s.cfg.NodeID, KafkaAddr: s.Kafka.AdvertisedAddr(), ExternalKafkaAddr: s.Kafka.AdvertisedExternalAddr(),
 		HTTPAddr: s.advertisedHTTP(), RaftAddr: s.raftAddr()}
 	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()
 	for {
-		if n, ok := s.Node.State.Node(self.ID); !ok || n != self {
+		if n, ok := s.Node.State.Broker(self.ID); !ok || n != self {
 			if s.Node.Leader() >= 0 {
 				ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
 				n := self
-				if _, err := s.ApplyMeta(ctx, fsm.Command{Op: fsm.OpRegisterNode, Node: &n}); err != nil {
+				if _, err := s.ApplyMeta(ctx, fsm.Command{Op: fsm.OpRegisterNode, Broker: &n}); err != nil {
 					s.log.Debug("registering node addresses", "err", err)
 				}
 				cancel()
