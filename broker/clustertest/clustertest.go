@@ -263,7 +263,7 @@ func (c *Cluster) CreateTopic(topic string, partitions int32) {
 func (c *Cluster) Digests(n *Node) map[string]httpapi.PartitionDigest {
 	out := map[string]httpapi.PartitionDigest{}
 	if s := n.Server(); s != nil {
-		for _, p := range s.Partitions().Partitions {
+		for _, p := range s.PartitionsView().Partitions {
 			out[p.Topic+"/"+strconv.Itoa(int(p.Partition))] = p
 		}
 	}
