@@ -53,7 +53,7 @@ type Config struct {
 	Observer    Observer
 }
 
-// Observer is told what the server does, for metrics. Every method must be
+// Observer is told what the listener does, for metrics. Every method must be
 // cheap and safe for concurrent use.
 type Observer interface {
 	ConnOpened()
