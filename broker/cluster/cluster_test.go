@@ -1,9 +1,12 @@
 package cluster_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -60,5 +63,33 @@ func TestView_Partition_OneBoundsCheck(t *testing.T) {
 	topic, ok := v.Topic("t")
 	if !ok || topic.Partitions != 2 || topic.MaxMessageBytes != fsm.DefaultMaxMessageBytes {
 		t.Fatalf("Topic(t) = %+v, %v", topic, ok)
+	}
+}
+
+func TestForwardHandler_RefusesWhatCannotBeForwarded(t *testing.T) {
+	h := new(cluster.Cluster).ForwardHandler() // refusals never reach Raft
+	del, err := fsm.Encode(fsm.Command{Op: fsm.OpDeleteTopic, Delete: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	produce, err := fsm.Encode(fsm.Command{Op: fsm.OpProduce, Produce: []fsm.ProducePartition{{Topic: "t"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		body []byte
+		want int
+	}{
+		{"garbage", []byte{0xff}, http.StatusBadRequest},
+		{"delete topic", del, http.StatusBadRequest},
+		{"record data", produce, http.StatusBadRequest},
+		{"oversized", make([]byte, 1<<20+1), http.StatusRequestEntityTooLarge},
+	} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, cluster.ForwardPath, bytes.NewReader(tc.body)))
+		if w.Code != tc.want {
+			t.Errorf("%s: status %d, want %d (%s)", tc.name, w.Code, tc.want, w.Body)
+		}
 	}
 }
