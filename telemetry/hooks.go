@@ -5,9 +5,9 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/raftline/raftline/broker/cluster"
 	"github.com/raftline/raftline/broker/raftnode"
 	"github.com/raftline/raftline/broker/server"
-	"github.com/raftline/raftline/telemetry/brokermetrics"
 )
 
 // Configure attaches the telemetry to a node's configuration: Raft RPC,
@@ -61,7 +61,7 @@ func (t *Telemetry) Configure(c *server.Config) {
 	c.NodeStarted = func(n *raftnode.Node) {
 		t.watch.Attach(n.Raft(), raftnode.ServerID(n.ID()))
 		t.raft.Attach(n)
-		t.broker.Attach(brokermetrics.ForNode(n))
+		t.broker.Attach(cluster.New(n))
 		if prevStarted != nil {
 			prevStarted(n)
 		}

@@ -214,7 +214,7 @@ func (c *Cluster) WaitStable() {
 			leader = l
 			for _, m := range c.Nodes {
 				if m.Up() {
-					if _, ok := s.Node.State.Node(m.ID); !ok {
+					if _, ok := s.Node.State.Broker(m.ID); !ok {
 						return false
 					}
 				}
@@ -263,7 +263,7 @@ func (c *Cluster) CreateTopic(topic string, partitions int32) {
 func (c *Cluster) Digests(n *Node) map[string]httpapi.PartitionDigest {
 	out := map[string]httpapi.PartitionDigest{}
 	if s := n.Server(); s != nil {
-		for _, p := range s.Partitions().Partitions {
+		for _, p := range s.PartitionsView().Partitions {
 			out[p.Topic+"/"+strconv.Itoa(int(p.Partition))] = p
 		}
 	}

@@ -57,16 +57,17 @@ type Command struct {
 	Op     Op
 	TimeMs int64
 	// Exactly one of these is set, according to Op.
-	Node     *Node
+	Broker   *Broker
 	Topic    *CreateTopic
 	Delete   string
 	Produce  []ProducePartition
 	Producer *InitProducer
 }
 
-// Node is a member's addresses, as registered through Raft so every node can
-// answer Metadata and /v1/cluster with the same broker list.
-type Node struct {
+// Broker is a registered broker's addresses: each node registers its own
+// through Raft, so every node answers Metadata and /v1/cluster with the same
+// broker list.
+type Broker struct {
 	ID        int32  `json:"id"`
 	KafkaAddr string `json:"kafka_addr"`
 	// ExternalKafkaAddr is the address for clients outside the nodes'
@@ -110,7 +111,7 @@ func Encode(c Command) ([]byte, error) {
 		}
 		return appendProduce(buf, c.Produce), nil
 	case OpRegisterNode:
-		payload = c.Node
+		payload = c.Broker
 	case OpCreateTopic:
 		payload = c.Topic
 	case OpDeleteTopic:
@@ -172,8 +173,8 @@ func Decode(data []byte) (Command, error) {
 	case OpProduce:
 		c.Produce, err = decodeProduce(payload)
 	case OpRegisterNode:
-		c.Node = new(Node)
-		err = json.Unmarshal(payload, c.Node)
+		c.Broker = new(Broker)
+		err = json.Unmarshal(payload, c.Broker)
 	case OpCreateTopic:
 		c.Topic = new(CreateTopic)
 		err = json.Unmarshal(payload, c.Topic)

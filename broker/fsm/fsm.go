@@ -1,5 +1,5 @@
 // Package fsm is raftline's replicated state machine: the topics, their
-// partition logs, the registered nodes and the idempotent producers. Every
+// partition logs, the registered brokers and the idempotent producers. Every
 // change arrives as a Raft log entry (see command.go) and is applied in log
 // order on every node, so replicas end up byte-identical.
 //
@@ -57,6 +57,16 @@ func (t *Topic) MaxMessageBytes() int64 {
 	return t.configInt(ConfigMaxMessageBytes, DefaultMaxMessageBytes)
 }
 
+// Partition returns the topic's partition p, or kerr.UnknownTopicOrPartition
+// when there is no such partition or no such topic (t is nil). It is the one
+// place a partition number from a client or an entry is checked.
+func (t *Topic) Partition(p int32) (*partlog.Log, error) {
+	if t == nil || p < 0 || int(p) >= len(t.Partitions) {
+		return nil, kerr.UnknownTopicOrPartition
+	}
+	return t.Partitions[p], nil
+}
+
 func (t *Topic) configInt(key string, def int64) int64 {
 	if v, ok := t.Configs[key]; ok {
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
@@ -85,7 +95,7 @@ type ApplyResult struct {
 // State is the whole replicated state.
 type State struct {
 	mu             sync.RWMutex
-	nodes          map[int32]Node
+	brokers        map[int32]Broker
 	topics         map[string]*Topic
 	producers      map[int64]*producer
 	nextProducerID int64
@@ -100,7 +110,7 @@ type State struct {
 // New returns an empty state.
 func New() *State {
 	return &State{
-		nodes:     map[int32]Node{},
+		brokers:   map[int32]Broker{},
 		topics:    map[string]*Topic{},
 		producers: map[int64]*producer{},
 	}
@@ -127,7 +137,7 @@ func (s *State) ApplyCommand(index uint64, c Command) ApplyResult {
 	switch c.Op {
 	case OpRegisterNode:
 		s.mu.Lock()
-		s.nodes[c.Node.ID] = *c.Node
+		s.brokers[c.Broker.ID] = *c.Broker
 		s.mu.Unlock()
 	case OpCreateTopic:
 		return ApplyResult{Err: s.createTopic(index, c.Topic)}
@@ -233,12 +243,12 @@ func (s *State) produce(timeMs int64, parts []ProducePartition) []PartitionResul
 	for i, p := range parts {
 		r := &out[i]
 		r.Topic, r.Partition, r.BaseOffset, r.LogStart = p.Topic, p.Partition, -1, -1
-		t, ok := s.topics[p.Topic]
-		if !ok || p.Partition < 0 || int(p.Partition) >= len(t.Partitions) {
-			r.Err = kerr.UnknownTopicOrPartition
+		t := s.topics[p.Topic]
+		log, err := t.Partition(p.Partition)
+		if err != nil {
+			r.Err = err
 			continue
 		}
-		log := t.Partitions[p.Partition]
 		for j, b := range p.Batches {
 			base, err := s.appendBatch(t, p.Partition, log, b, timeMs)
 			if err != nil {
@@ -333,19 +343,19 @@ func (s *State) Topics() []*Topic {
 	return out
 }
 
-// Nodes returns the registered nodes, sorted by id.
-func (s *State) Nodes() []Node {
+// Brokers returns the registered brokers, sorted by id.
+func (s *State) Brokers() []Broker {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.nodesSortedLocked()
+	return s.brokersSortedLocked()
 }
 
-// Node returns a registered node.
-func (s *State) Node(id int32) (Node, bool) {
+// Broker returns a registered broker.
+func (s *State) Broker(id int32) (Broker, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	n, ok := s.nodes[id]
-	return n, ok
+	b, ok := s.brokers[id]
+	return b, ok
 }
 
 // Appended returns a channel closed at the next batch appended to any

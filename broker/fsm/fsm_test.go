@@ -71,7 +71,7 @@ func equalInts(a, b []int64) bool {
 // end byte-identical.
 func replayEntries(t *testing.T) [][]byte {
 	cmds := []Command{
-		{Op: OpRegisterNode, TimeMs: 1, Node: &Node{ID: 1, KafkaAddr: "a:9092", HTTPAddr: "a:9644", RaftAddr: "a:9192"}},
+		{Op: OpRegisterNode, TimeMs: 1, Broker: &Broker{ID: 1, KafkaAddr: "a:9092", HTTPAddr: "a:9644", RaftAddr: "a:9192"}},
 		{Op: OpCreateTopic, TimeMs: 2, Topic: &CreateTopic{Name: "events", Partitions: 3}},
 		{Op: OpCreateTopic, TimeMs: 3, Topic: &CreateTopic{Name: "short", Partitions: 1, Configs: map[string]string{ConfigRetentionMs: "100"}}},
 		{Op: OpInitProducer, TimeMs: 4},
@@ -418,18 +418,18 @@ func TestRetention_ZeroBytesEmptiesTheLog(t *testing.T) {
 
 func TestRegisterNode_LatestAddressWins(t *testing.T) {
 	r := newReplica(t)
-	r.apply(Command{Op: OpRegisterNode, TimeMs: 1, Node: &Node{ID: 2, KafkaAddr: "old:9092"}})
-	r.apply(Command{Op: OpRegisterNode, TimeMs: 1, Node: &Node{ID: 1, KafkaAddr: "one:9092"}})
-	r.apply(Command{Op: OpRegisterNode, TimeMs: 1, Node: &Node{ID: 2, KafkaAddr: "new:9092"}})
-	nodes := r.s.Nodes()
+	r.apply(Command{Op: OpRegisterNode, TimeMs: 1, Broker: &Broker{ID: 2, KafkaAddr: "old:9092"}})
+	r.apply(Command{Op: OpRegisterNode, TimeMs: 1, Broker: &Broker{ID: 1, KafkaAddr: "one:9092"}})
+	r.apply(Command{Op: OpRegisterNode, TimeMs: 1, Broker: &Broker{ID: 2, KafkaAddr: "new:9092"}})
+	nodes := r.s.Brokers()
 	if len(nodes) != 2 || nodes[0].ID != 1 || nodes[1].KafkaAddr != "new:9092" {
-		t.Fatalf("Nodes() = %+v", nodes)
+		t.Fatalf("Brokers() = %+v", nodes)
 	}
-	if n, ok := r.s.Node(2); !ok || n.KafkaAddr != "new:9092" {
-		t.Fatalf("Node(2) = %+v, %v", n, ok)
+	if n, ok := r.s.Broker(2); !ok || n.KafkaAddr != "new:9092" {
+		t.Fatalf("Broker(2) = %+v, %v", n, ok)
 	}
-	if _, ok := r.s.Node(3); ok {
-		t.Fatal("Node(3) found")
+	if _, ok := r.s.Broker(3); ok {
+		t.Fatal("Broker(3) found")
 	}
 }
 

@@ -117,7 +117,7 @@ func (r *replica) log(topic string, partition int32) *partlog.Log {
 // that applied the same entries describe identically.
 func describe(s *State) string {
 	var b strings.Builder
-	for _, n := range s.Nodes() {
+	for _, n := range s.Brokers() {
 		fmt.Fprintf(&b, "node %+v\n", n)
 	}
 	for _, t := range s.Topics() {

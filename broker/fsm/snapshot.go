@@ -32,7 +32,7 @@ const maxBatchSize = 1 << 30
 const maxMetaSize = 1 << 30
 
 type snapMeta struct {
-	Nodes          []Node         `json:"nodes"`
+	Brokers        []Broker       `json:"nodes"` // the key predates the name
 	Topics         []snapTopic    `json:"topics"`
 	Producers      []snapProducer `json:"producers"`
 	NextProducerID int64          `json:"next_producer_id"`
@@ -78,7 +78,7 @@ func (s *State) Snapshot() *Snapshot {
 	snap := &Snapshot{}
 	m := &snap.meta
 	m.NextProducerID = s.nextProducerID
-	m.Nodes = s.nodesSortedLocked()
+	m.Brokers = s.brokersSortedLocked()
 	for _, name := range s.topicNamesLocked() {
 		t := s.topics[name]
 		st := snapTopic{Name: t.Name, ID: t.ID, Configs: t.Configs}
@@ -188,9 +188,9 @@ func (s *State) Restore(r io.Reader) error {
 	if err := json.Unmarshal(js, &m); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadSnapshot, err)
 	}
-	nodes := map[int32]Node{}
-	for _, n := range m.Nodes {
-		nodes[n.ID] = n
+	brokers := map[int32]Broker{}
+	for _, b := range m.Brokers {
+		brokers[b.ID] = b
 	}
 	topics := map[string]*Topic{}
 	var hdr [36]byte
@@ -240,15 +240,15 @@ func (s *State) Restore(r io.Reader) error {
 		producers[sp.ID] = p
 	}
 	s.mu.Lock()
-	s.nodes, s.topics, s.producers, s.nextProducerID = nodes, topics, producers, m.NextProducerID
+	s.brokers, s.topics, s.producers, s.nextProducerID = brokers, topics, producers, m.NextProducerID
 	s.mu.Unlock()
 	return nil
 }
 
-func (s *State) nodesSortedLocked() []Node {
-	out := make([]Node, 0, len(s.nodes))
-	for _, id := range sortedKeys(s.nodes) {
-		out = append(out, s.nodes[id])
+func (s *State) brokersSortedLocked() []Broker {
+	out := make([]Broker, 0, len(s.brokers))
+	for _, id := range sortedKeys(s.brokers) {
+		out = append(out, s.brokers[id])
 	}
 	return out
 }

@@ -16,7 +16,7 @@ func populated(t *testing.T) *replica {
 	r := newReplica(t)
 	for id := int32(1); id <= 3; id++ {
 		a := fmt.Sprintf("10.0.0.%d", id)
-		r.apply(Command{Op: OpRegisterNode, TimeMs: 1, Node: &Node{ID: id, KafkaAddr: a + ":9092", HTTPAddr: a + ":9644", RaftAddr: a + ":9192"}})
+		r.apply(Command{Op: OpRegisterNode, TimeMs: 1, Broker: &Broker{ID: id, KafkaAddr: a + ":9092", HTTPAddr: a + ":9644", RaftAddr: a + ":9192"}})
 	}
 	r.createTopic("events", 3, nil)
 	r.createTopic("audit", 1, map[string]string{ConfigRetentionMs: "1000", ConfigRetentionBytes: "100000", ConfigCleanupPolicy: "delete"})
@@ -62,8 +62,8 @@ func TestSnapshot_RestoreIntoFreshState_SameTopicsLogsNodesAndProducers(t *testi
 	if a, b := describe(orig.s), describe(got.s); a != b {
 		t.Fatalf("restored state differs:\n%s\nvs\n%s", a, b)
 	}
-	if fmt.Sprint(orig.s.Nodes()) != fmt.Sprint(got.s.Nodes()) {
-		t.Fatalf("nodes: %v vs %v", orig.s.Nodes(), got.s.Nodes())
+	if fmt.Sprint(orig.s.Brokers()) != fmt.Sprint(got.s.Brokers()) {
+		t.Fatalf("nodes: %v vs %v", orig.s.Brokers(), got.s.Brokers())
 	}
 	if !bytes.Equal(snapshotBytes(t, got.s), buf.Bytes()) {
 		t.Fatal("restored state snapshots to different bytes")
@@ -129,7 +129,7 @@ func TestSnapshot_IsPointInTime(t *testing.T) {
 	live.apply(Command{Op: OpRetention, TimeMs: 1 << 40})
 	live.apply(Command{Op: OpDeleteTopic, TimeMs: 20_001, Delete: "empty"})
 	live.createTopic("new", 4, nil)
-	live.apply(Command{Op: OpRegisterNode, TimeMs: 20_002, Node: &Node{ID: 9, KafkaAddr: "later:9092"}})
+	live.apply(Command{Op: OpRegisterNode, TimeMs: 20_002, Broker: &Broker{ID: 9, KafkaAddr: "later:9092"}})
 	live.initProducer()
 	if describe(live.s) == describe(early.s) {
 		t.Fatal("setup: later entries changed nothing")
@@ -157,8 +157,8 @@ func TestSnapshot_EmptyStateRoundTrips(t *testing.T) {
 	if err := r.s.Restore(bytes.NewReader(snap)); err != nil {
 		t.Fatal(err)
 	}
-	if len(r.s.Topics()) != 0 || len(r.s.Nodes()) != 0 {
-		t.Fatalf("restore of an empty snapshot kept %d topics, %d nodes", len(r.s.Topics()), len(r.s.Nodes()))
+	if len(r.s.Topics()) != 0 || len(r.s.Brokers()) != 0 {
+		t.Fatalf("restore of an empty snapshot kept %d topics, %d nodes", len(r.s.Topics()), len(r.s.Brokers()))
 	}
 	if id := r.initProducer(); id != 0 {
 		t.Fatalf("producer id %d after restoring an empty state, want 0", id)
@@ -208,7 +208,7 @@ func TestRestore_BadInput_ErrBadSnapshotAndStateUnchanged(t *testing.T) {
 
 func TestRestore_EveryTruncation_ErrBadSnapshot(t *testing.T) {
 	r := newReplica(t)
-	r.apply(Command{Op: OpRegisterNode, TimeMs: 1, Node: &Node{ID: 1, KafkaAddr: "a:1"}})
+	r.apply(Command{Op: OpRegisterNode, TimeMs: 1, Broker: &Broker{ID: 1, KafkaAddr: "a:1"}})
 	r.createTopic("t", 2, nil)
 	r.mustProduce(1, "t", 0, plain(1, "a"), plain(2, "b", "c"))
 	r.mustProduce(1, "t", 1, plain(1, "d"))

@@ -1,19 +1,17 @@
 // Package httpapi serves a node's HTTP endpoints: liveness, readiness, the
 // cluster view operators and tests read, per-partition digests that show
-// whether replicas are identical, and the internal endpoint followers
-// use to forward metadata commands to the leader.
+// whether replicas are identical, profiles, and the internal endpoint
+// followers forward metadata changes to, whose handler broker/cluster
+// provides beside the client that calls it.
 package httpapi
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/pprof"
-	"time"
 
-	"github.com/raftline/raftline/broker/fsm"
+	"github.com/raftline/raftline/broker/cluster"
 )
 
 // Member is one Raft member in the cluster view.
@@ -55,45 +53,31 @@ type PartitionsView struct {
 	Partitions   []PartitionDigest `json:"partitions"`
 }
 
-// ApplyResponse is the body of POST /v1/internal/apply.
-type ApplyResponse struct {
-	ErrorCode  int16  `json:"error_code"`
-	ProducerID int64  `json:"producer_id"`
-	Error      string `json:"error,omitempty"`
-}
-
-// Node is what the endpoints need from the node.
-type Node interface {
+// Backend is what the endpoints read: the assembled node.
+type Backend interface {
+	// Ready: a leader is known and everything committed is applied.
 	Ready() bool
-	Cluster() (ClusterView, error)
-	Partitions() PartitionsView
-	// ApplyForwarded applies a metadata command on the leader.
-	ApplyForwarded(ctx context.Context, c fsm.Command) (ApplyResponse, error)
+	ClusterView() (ClusterView, error)
+	PartitionsView() PartitionsView
 }
 
-// ForwardableOps are the commands a follower may forward; record data never
-// travels this way.
-var ForwardableOps = map[fsm.Op]bool{fsm.OpRegisterNode: true, fsm.OpCreateTopic: true, fsm.OpInitProducer: true}
-
-// maxForwardBytes bounds a forwarded command's body.
-const maxForwardBytes = 1 << 20
-
-// Handler returns the mux; extra handlers (such as /metrics) are mounted by
-// the caller.
-func Handler(n Node) *http.ServeMux {
+// Handler returns the mux, with forward (cluster.Cluster.ForwardHandler)
+// mounted at POST cluster.ForwardPath; extra handlers (such as /metrics) are
+// mounted by the caller.
+func Handler(b Backend, forward http.Handler) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if !n.Ready() {
+		if !b.Ready() {
 			http.Error(w, "not ready: no known leader, or applying committed entries", http.StatusServiceUnavailable)
 			return
 		}
 		io.WriteString(w, "ready\n")
 	})
 	mux.HandleFunc("GET /v1/cluster", func(w http.ResponseWriter, r *http.Request) {
-		v, err := n.Cluster()
+		v, err := b.ClusterView()
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
@@ -105,33 +89,9 @@ func Handler(n Node) *http.ServeMux {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("GET /v1/partitions", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, n.Partitions())
+		writeJSON(w, http.StatusOK, b.PartitionsView())
 	})
-	mux.HandleFunc("POST /v1/internal/apply", func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxForwardBytes))
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
-			return
-		}
-		c, err := fsm.Decode(body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		if !ForwardableOps[c.Op] {
-			http.Error(w, "command "+c.Op.String()+" cannot be forwarded", http.StatusBadRequest)
-			return
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
-		defer cancel()
-		res, err := n.ApplyForwarded(ctx, c)
-		if err != nil {
-			res.Error = err.Error()
-			writeJSON(w, http.StatusServiceUnavailable, res)
-			return
-		}
-		writeJSON(w, http.StatusOK, res)
-	})
+	mux.Handle("POST "+cluster.ForwardPath, forward)
 	return mux
 }
 
@@ -142,6 +102,3 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	enc.SetIndent("", "  ")
 	enc.Encode(v)
 }
-
-// ErrForward is returned when a forwarded command could not reach the leader.
-var ErrForward = errors.New("forward to leader failed")

@@ -8,8 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/raftline/raftline/broker/fsm"
-	"github.com/raftline/raftline/broker/raftnode"
+	"github.com/raftline/raftline/broker/cluster"
 	"github.com/raftline/raftline/broker/recordbatch"
 )
 
@@ -36,16 +35,15 @@ type producePart struct {
 	topic    string
 	records  int64
 	bytes    int64
-	proposal *raftnode.Proposal
+	proposal cluster.Proposal
 	endSpan  func(error)
 }
 
-func handleProduce(s *Server, ctx context.Context, r *request) func() kmsg.Response {
+func handleProduce(l *Listener, ctx context.Context, r *request) func() kmsg.Response {
 	req := r.kreq.(*kmsg.ProduceRequest)
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	var parts []*producePart
-	isLeader := s.node.IsLeader()
-	now := time.Now().UnixMilli()
+	isLeader := l.cluster.IsLeader()
 	for _, rt := range req.Topics {
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic = rt.Topic
@@ -57,7 +55,7 @@ func handleProduce(s *Server, ctx context.Context, r *request) func() kmsg.Respo
 			*sp = kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
-			batches, headers, code := s.checkProduce(req, rt.Topic, rp, isLeader)
+			batches, headers, code := l.checkProduce(req, rt.Topic, rp, isLeader)
 			if sp.ErrorCode = code; code != 0 {
 				continue
 			}
@@ -66,14 +64,10 @@ func handleProduce(s *Server, ctx context.Context, r *request) func() kmsg.Respo
 				pp.records += int64(h.RecordCount)
 			}
 			var ext []byte
-			if s.tracer != nil {
-				ext, pp.endSpan = s.tracer.StartProduce(ctx, rt.Topic, rp.Partition, int(pp.records), batches)
+			if l.tracer != nil {
+				ext, pp.endSpan = l.tracer.StartProduce(ctx, rt.Topic, rp.Partition, int(pp.records), batches)
 			}
-			pp.proposal = s.node.Propose(fsm.Command{
-				Op:      fsm.OpProduce,
-				TimeMs:  now,
-				Produce: []fsm.ProducePartition{{Topic: rt.Topic, Partition: rp.Partition, Batches: batches}},
-			}, ext)
+			pp.proposal = l.cluster.Produce(rt.Topic, rp.Partition, batches, ext)
 			parts = append(parts, pp)
 		}
 	}
@@ -85,7 +79,7 @@ func handleProduce(s *Server, ctx context.Context, r *request) func() kmsg.Respo
 		deadline := time.NewTimer(timeout)
 		defer deadline.Stop()
 		for _, pp := range parts {
-			s.finishProduce(req.Acks, pp, deadline.C)
+			l.finishProduce(req.Acks, pp, deadline.C)
 		}
 		if req.Acks == 0 {
 			return nil
@@ -96,7 +90,7 @@ func handleProduce(s *Server, ctx context.Context, r *request) func() kmsg.Respo
 
 // finishProduce waits for one partition's proposal as acks asks and fills its
 // response.
-func (s *Server) finishProduce(acks int16, pp *producePart, deadline <-chan time.Time) {
+func (l *Listener) finishProduce(acks int16, pp *producePart, deadline <-chan time.Time) {
 	p := pp.proposal
 	var err error
 	wait := p.Done()
@@ -108,8 +102,8 @@ func (s *Server) finishProduce(acks int16, pp *producePart, deadline <-chan time
 		case <-wait:
 		case <-deadline:
 			err = kerr.RequestTimedOut
-		case <-s.ctx.Done():
-			err = raftnode.ErrShutdown
+		case <-l.ctx.Done():
+			err = cluster.ErrShutdown
 		}
 	}
 	applied := false
@@ -119,15 +113,14 @@ func (s *Server) finishProduce(acks int16, pp *producePart, deadline <-chan time
 			applied = true
 			res, perr := p.Result()
 			err = perr
-			if err == nil && len(res.Partitions) == 1 {
-				pr := res.Partitions[0]
-				err = pr.Err
-				pp.resp.BaseOffset, pp.resp.LogStartOffset = pr.BaseOffset, pr.LogStart
+			if err == nil {
+				err = res.Err
+				pp.resp.BaseOffset, pp.resp.LogStartOffset = res.BaseOffset, res.LogStart
 			}
 		default: // acks=1 or 0, stored but not yet applied
 		}
 	}
-	pp.resp.ErrorCode = codeOf(err)
+	pp.resp.ErrorCode = cluster.ErrorCode(err)
 	if pp.endSpan != nil {
 		if applied || err != nil {
 			pp.endSpan(err)
@@ -136,12 +129,12 @@ func (s *Server) finishProduce(acks int16, pp *producePart, deadline <-chan time
 		}
 	}
 	if err == nil {
-		s.obs.Produced(pp.topic, pp.records, pp.bytes)
+		l.obs.Produced(pp.topic, pp.records, pp.bytes)
 	}
 }
 
 // checkProduce validates one partition's records before anything is proposed.
-func (s *Server) checkProduce(req *kmsg.ProduceRequest, topic string, rp kmsg.ProduceRequestTopicPartition, isLeader bool) ([][]byte, []recordbatch.Header, int16) {
+func (l *Listener) checkProduce(req *kmsg.ProduceRequest, topic string, rp kmsg.ProduceRequestTopicPartition, isLeader bool) ([][]byte, []recordbatch.Header, int16) {
 	if req.TransactionID != nil {
 		return nil, nil, kerr.TransactionalIDAuthorizationFailed.Code
 	}
@@ -151,8 +144,11 @@ func (s *Server) checkProduce(req *kmsg.ProduceRequest, topic string, rp kmsg.Pr
 	if !isLeader {
 		return nil, nil, kerr.NotLeaderForPartition.Code
 	}
-	t := s.state.Topic(topic)
-	if t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions) {
+	if _, err := l.cluster.Partition(topic, rp.Partition); err != nil {
+		return nil, nil, cluster.ErrorCode(err)
+	}
+	t, ok := l.cluster.Topic(topic)
+	if !ok { // deleted since
 		return nil, nil, kerr.UnknownTopicOrPartition.Code
 	}
 	batches, headers, err := recordbatch.Split(rp.Records)
@@ -163,7 +159,7 @@ func (s *Server) checkProduce(req *kmsg.ProduceRequest, topic string, rp kmsg.Pr
 		return nil, nil, kerr.CorruptMessage.Code
 	}
 	for _, h := range headers {
-		if int64(h.Length) > t.MaxMessageBytes() {
+		if int64(h.Length) > t.MaxMessageBytes {
 			return nil, nil, kerr.MessageTooLarge.Code
 		}
 		if h.IsControl() {

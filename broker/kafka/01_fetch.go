@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/raftline/raftline/broker/cluster"
 	"github.com/raftline/raftline/broker/recordbatch"
 )
 
@@ -25,24 +26,24 @@ import (
 
 func init() { register(1, 4, 12, handleFetch) }
 
-func handleFetch(s *Server, ctx context.Context, r *request) func() kmsg.Response {
+func handleFetch(l *Listener, ctx context.Context, r *request) func() kmsg.Response {
 	req := r.kreq.(*kmsg.FetchRequest)
 	return func() kmsg.Response {
-		spans := s.startFetchSpans(ctx, req)
+		spans := l.startFetchSpans(ctx, req)
 		wait := time.Duration(req.MaxWaitMillis) * time.Millisecond
 		timer := time.NewTimer(wait)
 		defer timer.Stop()
 		for {
-			appended := s.state.Appended()
-			resp, size, failed := s.collectFetch(req)
+			appended := l.cluster.Appended()
+			resp, size, failed := l.collectFetch(req)
 			if size >= int(req.MinBytes) || wait <= 0 || failed {
-				return s.fetched(resp, spans)
+				return l.fetched(resp, spans)
 			}
 			select {
 			case <-appended:
 			case <-timer.C:
-				resp, _, _ = s.collectFetch(req)
-				return s.fetched(resp, spans)
+				resp, _, _ = l.collectFetch(req)
+				return l.fetched(resp, spans)
 			case <-ctx.Done():
 				for _, end := range spans {
 					end(0, ctx.Err())
@@ -55,14 +56,14 @@ func handleFetch(s *Server, ctx context.Context, r *request) func() kmsg.Respons
 
 // startFetchSpans opens a receive span per topic the request reads, when
 // tracing; they cover the long poll and end in fetched.
-func (s *Server) startFetchSpans(ctx context.Context, req *kmsg.FetchRequest) map[string]func(int64, error) {
-	if s.tracer == nil {
+func (l *Listener) startFetchSpans(ctx context.Context, req *kmsg.FetchRequest) map[string]func(int64, error) {
+	if l.tracer == nil {
 		return nil
 	}
 	spans := make(map[string]func(int64, error), len(req.Topics))
 	for _, t := range req.Topics {
 		if spans[t.Topic] == nil {
-			spans[t.Topic] = s.tracer.StartFetch(ctx, t.Topic)
+			spans[t.Topic] = l.tracer.StartFetch(ctx, t.Topic)
 		}
 	}
 	return spans
@@ -70,7 +71,7 @@ func (s *Server) startFetchSpans(ctx context.Context, req *kmsg.FetchRequest) ma
 
 // fetched reports the records a response returns, per topic, to metrics and
 // ends the topics' receive spans.
-func (s *Server) fetched(resp *kmsg.FetchResponse, spans map[string]func(int64, error)) *kmsg.FetchResponse {
+func (l *Listener) fetched(resp *kmsg.FetchResponse, spans map[string]func(int64, error)) *kmsg.FetchResponse {
 	for _, t := range resp.Topics {
 		var records, bytes int64
 		var err error
@@ -86,7 +87,7 @@ func (s *Server) fetched(resp *kmsg.FetchResponse, spans map[string]func(int64, 
 			delete(spans, t.Topic)
 		}
 		if records > 0 {
-			s.obs.Fetched(t.Topic, records, bytes)
+			l.obs.Fetched(t.Topic, records, bytes)
 		}
 	}
 	for _, end := range spans { // topics the response does not list
@@ -111,7 +112,7 @@ func countRecords(b []byte) int64 {
 
 // collectFetch reads what the request asks for as of now, and reports whether
 // any partition failed (an error is answered at once, not after the long poll).
-func (s *Server) collectFetch(req *kmsg.FetchRequest) (resp *kmsg.FetchResponse, size int, failed bool) {
+func (l *Listener) collectFetch(req *kmsg.FetchRequest) (resp *kmsg.FetchResponse, size int, failed bool) {
 	resp = req.ResponseKind().(*kmsg.FetchResponse)
 	if req.SessionID != 0 {
 		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
@@ -121,47 +122,33 @@ func (s *Server) collectFetch(req *kmsg.FetchRequest) (resp *kmsg.FetchResponse,
 	if remaining <= 0 {
 		remaining = 50 << 20
 	}
-	isLeader := s.node.IsLeader()
+	isLeader := l.cluster.IsLeader()
 	for _, rt := range req.Topics {
 		st := kmsg.NewFetchResponseTopic()
 		st.Topic = rt.Topic
 		st.TopicID = rt.TopicID
-		t := s.state.Topic(rt.Topic)
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewFetchResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
 			sp.PreferredReadReplica = -1
 			sp.RecordBatches = []byte{} // empty, not null: librdkafka rejects a null record set
-			switch {
-			case !isLeader:
+			if !isLeader {
 				sp.ErrorCode = kerr.NotLeaderForPartition.Code
-			case t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions):
-				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			default:
-				log := t.Partitions[rp.Partition]
-				start, next := log.Offsets()
+			} else if part, err := l.cluster.Partition(rt.Topic, rp.Partition); err != nil {
+				sp.ErrorCode = cluster.ErrorCode(err)
+			} else {
+				start, next := part.Offsets()
 				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = next, next, start
-				if rp.FetchOffset < start || rp.FetchOffset > next {
-					sp.ErrorCode = kerr.OffsetOutOfRange.Code
-					break
-				}
 				limit := min(int(rp.PartitionMaxBytes), remaining)
-				if rp.FetchOffset == next || limit <= 0 {
-					break
+				switch {
+				case rp.FetchOffset < start || rp.FetchOffset > next:
+					sp.ErrorCode = kerr.OffsetOutOfRange.Code
+				case rp.FetchOffset < next && limit > 0:
+					sp.RecordBatches = readBatches(part, rp.FetchOffset, limit)
+					remaining -= len(sp.RecordBatches)
+					size += len(sp.RecordBatches)
 				}
-				batches := log.Read(rp.FetchOffset, limit)
-				n := 0
-				for _, b := range batches {
-					n += len(b.Data)
-				}
-				buf := make([]byte, 0, n)
-				for _, b := range batches {
-					buf = b.AppendTo(buf)
-				}
-				sp.RecordBatches = buf
-				remaining -= n
-				size += n
 			}
 			failed = failed || sp.ErrorCode != 0
 			st.Partitions = append(st.Partitions, sp)
@@ -169,4 +156,19 @@ func (s *Server) collectFetch(req *kmsg.FetchRequest) (resp *kmsg.FetchResponse,
 		resp.Topics = append(resp.Topics, st)
 	}
 	return resp, size, failed
+}
+
+// readBatches returns a partition's batches from offset on, up to limit
+// bytes (the first whole), as served: base offsets written in.
+func readBatches(part cluster.Partition, offset int64, limit int) []byte {
+	batches := part.Read(offset, limit)
+	n := 0
+	for _, b := range batches {
+		n += len(b.Data)
+	}
+	buf := make([]byte, 0, n)
+	for _, b := range batches {
+		buf = b.AppendTo(buf)
+	}
+	return buf
 }

@@ -6,7 +6,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/raftline/raftline/broker/partlog"
+	"github.com/raftline/raftline/broker/cluster"
 )
 
 // ListOffsets v1-6.
@@ -19,26 +19,24 @@ import (
 
 func init() { register(2, 1, 6, handleListOffsets) }
 
-func handleListOffsets(s *Server, _ context.Context, r *request) func() kmsg.Response {
+func handleListOffsets(l *Listener, _ context.Context, r *request) func() kmsg.Response {
 	req := r.kreq.(*kmsg.ListOffsetsRequest)
 	return func() kmsg.Response {
 		resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
-		isLeader := s.node.IsLeader()
+		isLeader := l.cluster.IsLeader()
 		for _, rt := range req.Topics {
 			st := kmsg.NewListOffsetsResponseTopic()
 			st.Topic = rt.Topic
-			t := s.state.Topic(rt.Topic)
 			for _, rp := range rt.Partitions {
 				sp := kmsg.NewListOffsetsResponseTopicPartition()
 				sp.Partition = rp.Partition
 				sp.Timestamp, sp.Offset, sp.LeaderEpoch = -1, -1, -1
-				switch {
-				case !isLeader:
+				if !isLeader {
 					sp.ErrorCode = kerr.NotLeaderForPartition.Code
-				case t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions):
-					sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-				default:
-					sp.Offset, sp.Timestamp = offsetFor(t.Partitions[rp.Partition], rp.Timestamp)
+				} else if part, err := l.cluster.Partition(rt.Topic, rp.Partition); err != nil {
+					sp.ErrorCode = cluster.ErrorCode(err)
+				} else {
+					sp.Offset, sp.Timestamp = offsetFor(part, rp.Timestamp)
 				}
 				st.Partitions = append(st.Partitions, sp)
 			}
@@ -48,15 +46,15 @@ func handleListOffsets(s *Server, _ context.Context, r *request) func() kmsg.Res
 	}
 }
 
-func offsetFor(log *partlog.Log, ts int64) (offset, timestamp int64) {
-	start, next := log.Offsets()
+func offsetFor(part cluster.Partition, ts int64) (offset, timestamp int64) {
+	start, next := part.Offsets()
 	switch ts {
 	case -1:
 		return next, -1
 	case -2:
 		return start, -1
 	}
-	if b, ok := log.OffsetForTimestamp(ts); ok {
+	if b, ok := part.OffsetForTimestamp(ts); ok {
 		return b.BaseOffset, b.MaxTimestamp
 	}
 	return -1, -1

@@ -8,7 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/raftline/raftline/broker/fsm"
+	"github.com/raftline/raftline/broker/cluster"
 )
 
 // Metadata v0-12.
@@ -25,28 +25,28 @@ import (
 
 func init() { register(3, 0, 12, handleMetadata) }
 
-func handleMetadata(s *Server, ctx context.Context, r *request) func() kmsg.Response {
+func handleMetadata(l *Listener, ctx context.Context, r *request) func() kmsg.Response {
 	req := r.kreq.(*kmsg.MetadataRequest)
 	return func() kmsg.Response {
 		resp := req.ResponseKind().(*kmsg.MetadataResponse)
-		resp.Brokers = s.brokers(r.external)
-		resp.ClusterID = &s.cfg.ClusterID
-		resp.ControllerID = s.node.Leader()
+		resp.Brokers = l.brokers(r.external)
+		resp.ClusterID = &l.cfg.ClusterID
+		resp.ControllerID = l.cluster.Leader()
 
 		all := req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0)
 		if all {
-			for _, t := range s.state.Topics() {
-				resp.Topics = append(resp.Topics, s.topicMetadata(t))
+			for _, t := range l.cluster.Topics() {
+				resp.Topics = append(resp.Topics, l.topicMetadata(t))
 			}
 			return resp
 		}
-		autoCreate := s.cfg.AutoCreateTopics && (req.Version < 4 || req.AllowAutoTopicCreation)
+		autoCreate := l.cfg.AutoCreateTopics && (req.Version < 4 || req.AllowAutoTopicCreation)
 		for _, rt := range req.Topics {
 			if rt.Topic == nil {
 				mt := kmsg.NewMetadataResponseTopic()
 				mt.TopicID = rt.TopicID
-				if t := s.topicByID(rt.TopicID); t != nil {
-					mt = s.topicMetadata(t)
+				if t, ok := l.topicByID(rt.TopicID); ok {
+					mt = l.topicMetadata(t)
 				} else {
 					mt.ErrorCode = kerr.UnknownTopicID.Code
 				}
@@ -54,15 +54,15 @@ func handleMetadata(s *Server, ctx context.Context, r *request) func() kmsg.Resp
 				continue
 			}
 			name := *rt.Topic
-			if t := s.state.Topic(name); t != nil {
-				resp.Topics = append(resp.Topics, s.topicMetadata(t))
+			if t, ok := l.cluster.Topic(name); ok {
+				resp.Topics = append(resp.Topics, l.topicMetadata(t))
 				continue
 			}
 			mt := kmsg.NewMetadataResponseTopic()
 			mt.Topic = &name
 			mt.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			if autoCreate {
-				mt.ErrorCode = s.autoCreate(ctx, name)
+				mt.ErrorCode = l.autoCreate(ctx, name)
 			}
 			resp.Topics = append(resp.Topics, mt)
 		}
@@ -70,52 +70,49 @@ func handleMetadata(s *Server, ctx context.Context, r *request) func() kmsg.Resp
 	}
 }
 
-func (s *Server) autoCreate(ctx context.Context, name string) int16 {
-	if fsm.ValidateTopicName(name) != nil {
+func (l *Listener) autoCreate(ctx context.Context, name string) int16 {
+	if cluster.ValidateTopicName(name) != nil {
 		return kerr.InvalidTopicException.Code
 	}
 	configs := map[string]string{}
-	s.withDefaultConfigs(configs)
-	res, err := s.cluster.ApplyMeta(ctx, fsm.Command{Op: fsm.OpCreateTopic, Topic: &fsm.CreateTopic{Name: name, Partitions: s.cfg.DefaultPartitions, Configs: configs}})
-	if err == nil {
-		err = res.Err
+	l.withDefaultConfigs(configs)
+	err := l.cluster.AutoCreateTopic(ctx, cluster.TopicSpec{Name: name, Partitions: l.cfg.DefaultPartitions, Configs: configs})
+	if code := cluster.ErrorCode(err); code != 0 && code != kerr.TopicAlreadyExists.Code {
+		return code
 	}
-	if err != nil && codeOf(err) != kerr.TopicAlreadyExists.Code {
-		return codeOf(err)
-	}
-	s.log.Info("auto-created topic", "topic", name, "partitions", s.cfg.DefaultPartitions)
+	l.log.Info("auto-created topic", "topic", name, "partitions", l.cfg.DefaultPartitions)
 	return kerr.LeaderNotAvailable.Code
 }
 
 // withDefaultConfigs adds the broker's default topic configs that configs
 // does not set.
-func (s *Server) withDefaultConfigs(configs map[string]string) {
-	for k, v := range s.cfg.DefaultTopicConfigs {
+func (l *Listener) withDefaultConfigs(configs map[string]string) {
+	for k, v := range l.cfg.DefaultTopicConfigs {
 		if _, ok := configs[k]; !ok {
 			configs[k] = v
 		}
 	}
 }
 
-func (s *Server) topicByID(id [16]byte) *fsm.Topic {
-	for _, t := range s.state.Topics() {
+func (l *Listener) topicByID(id [16]byte) (cluster.Topic, bool) {
+	for _, t := range l.cluster.Topics() {
 		if t.ID == id {
-			return t
+			return t, true
 		}
 	}
-	return nil
+	return cluster.Topic{}, false
 }
 
-func (s *Server) topicMetadata(t *fsm.Topic) kmsg.MetadataResponseTopic {
+func (l *Listener) topicMetadata(t cluster.Topic) kmsg.MetadataResponseTopic {
 	mt := kmsg.NewMetadataResponseTopic()
 	name := t.Name
 	mt.Topic = &name
 	mt.TopicID = t.ID
-	leader := s.node.Leader()
-	replicas := s.replicaIDs()
+	leader := l.cluster.Leader()
+	replicas := l.replicaIDs()
 	for i := range t.Partitions {
 		p := kmsg.NewMetadataResponseTopicPartition()
-		p.Partition = int32(i)
+		p.Partition = i
 		p.Leader = leader
 		p.LeaderEpoch = -1
 		p.Replicas = replicas
@@ -128,17 +125,12 @@ func (s *Server) topicMetadata(t *fsm.Topic) kmsg.MetadataResponseTopic {
 	return mt
 }
 
-// replicaIDs are the voters of the Raft configuration.
-func (s *Server) replicaIDs() []int32 {
-	members, err := s.node.Members()
+// replicaIDs are the voters of the Raft configuration (this node alone when
+// the configuration cannot be read).
+func (l *Listener) replicaIDs() []int32 {
+	ids, err := l.cluster.Voters()
 	if err != nil {
-		return []int32{s.cfg.NodeID}
-	}
-	var ids []int32
-	for _, m := range members {
-		if m.Voter {
-			ids = append(ids, m.ID)
-		}
+		return []int32{l.cfg.NodeID}
 	}
 	return ids
 }
@@ -147,25 +139,25 @@ func (s *Server) replicaIDs() []int32 {
 // configuration until its registration has been applied. A client of the
 // external listener gets each node's external address (its primary one when
 // the node has none).
-func (s *Server) brokers(external bool) []kmsg.MetadataResponseBroker {
+func (l *Listener) brokers(external bool) []kmsg.MetadataResponseBroker {
 	var out []kmsg.MetadataResponseBroker
 	self := false
-	for _, n := range s.state.Nodes() {
+	for _, n := range l.cluster.Brokers() {
 		addr := n.KafkaAddr
 		if external && n.ExternalKafkaAddr != "" {
 			addr = n.ExternalKafkaAddr
 		}
 		if b, ok := brokerOf(n.ID, addr); ok {
 			out = append(out, b)
-			self = self || n.ID == s.cfg.NodeID
+			self = self || n.ID == l.cfg.NodeID
 		}
 	}
 	if !self {
-		addr := s.cfg.AdvertisedAddr
-		if external && s.cfg.AdvertisedExternalAddr != "" {
-			addr = s.cfg.AdvertisedExternalAddr
+		addr := l.cfg.AdvertisedAddr
+		if external && l.cfg.AdvertisedExternalAddr != "" {
+			addr = l.cfg.AdvertisedExternalAddr
 		}
-		if b, ok := brokerOf(s.cfg.NodeID, addr); ok {
+		if b, ok := brokerOf(l.cfg.NodeID, addr); ok {
 			out = append(out, b)
 		}
 	}
@@ -184,4 +176,9 @@ func brokerOf(id int32, addr string) (kmsg.MetadataResponseBroker, bool) {
 	b := kmsg.NewMetadataResponseBroker()
 	b.NodeID, b.Host, b.Port = id, host, int32(p)
 	return b, true
+}
+
+func (l *Listener) hasTopic(name string) bool {
+	_, ok := l.cluster.Topic(name)
+	return ok
 }

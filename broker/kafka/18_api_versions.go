@@ -16,7 +16,7 @@ import (
 
 func init() { register(apiVersionsKey, 0, 4, handleApiVersions) }
 
-func handleApiVersions(s *Server, _ context.Context, r *request) func() kmsg.Response {
+func handleApiVersions(l *Listener, _ context.Context, r *request) func() kmsg.Response {
 	req := r.kreq.(*kmsg.ApiVersionsRequest)
 	return func() kmsg.Response {
 		resp := req.ResponseKind().(*kmsg.ApiVersionsResponse)
@@ -25,7 +25,7 @@ func handleApiVersions(s *Server, _ context.Context, r *request) func() kmsg.Res
 	}
 }
 
-func (s *Server) unsupportedApiVersions(r *request) kmsg.Response {
+func (l *Listener) unsupportedApiVersions(r *request) kmsg.Response {
 	resp := kmsg.NewPtrApiVersionsResponse()
 	resp.Version = 0
 	resp.ErrorCode = kerr.UnsupportedVersion.Code

@@ -7,7 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/raftline/raftline/broker/fsm"
+	"github.com/raftline/raftline/broker/cluster"
 )
 
 // CreateTopics v0-7.
@@ -23,7 +23,7 @@ import (
 
 func init() { register(19, 0, 7, handleCreateTopics) }
 
-func handleCreateTopics(s *Server, ctx context.Context, r *request) func() kmsg.Response {
+func handleCreateTopics(l *Listener, ctx context.Context, r *request) func() kmsg.Response {
 	req := r.kreq.(*kmsg.CreateTopicsRequest)
 	return func() kmsg.Response {
 		resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
@@ -33,7 +33,7 @@ func handleCreateTopics(s *Server, ctx context.Context, r *request) func() kmsg.
 		}
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
-		voters := int16(len(s.replicaIDs()))
+		voters := int16(len(l.replicaIDs()))
 		seen := map[string]int{}
 		for _, rt := range req.Topics {
 			seen[rt.Topic]++
@@ -42,50 +42,46 @@ func handleCreateTopics(s *Server, ctx context.Context, r *request) func() kmsg.
 			st := kmsg.NewCreateTopicsResponseTopic()
 			st.Topic = rt.Topic
 			st.NumPartitions, st.ReplicationFactor = -1, -1
-			ct := &fsm.CreateTopic{Name: rt.Topic, Partitions: rt.NumPartitions, Configs: map[string]string{}}
+			ct := cluster.TopicSpec{Name: rt.Topic, Partitions: rt.NumPartitions, Configs: map[string]string{}}
 			if ct.Partitions == -1 {
-				ct.Partitions = s.cfg.DefaultPartitions
+				ct.Partitions = l.cfg.DefaultPartitions
 			}
 			for _, c := range rt.Configs {
 				if c.Value != nil {
 					ct.Configs[c.Name] = *c.Value
 				}
 			}
-			s.withDefaultConfigs(ct.Configs)
+			l.withDefaultConfigs(ct.Configs)
 			var err error
 			var msg string
 			switch {
 			case seen[rt.Topic] > 1:
 				err, msg = kerr.InvalidRequest, "topic named more than once in the request"
-			case !s.node.IsLeader():
+			case !l.cluster.IsLeader():
 				err = kerr.NotController
-			case fsm.ValidateTopicName(rt.Topic) != nil:
-				err, msg = kerr.InvalidTopicException, fsm.ValidateTopicName(rt.Topic).Error()
-			case ct.Partitions <= 0 || ct.Partitions > fsm.MaxPartitions:
+			case cluster.ValidateTopicName(rt.Topic) != nil:
+				err, msg = kerr.InvalidTopicException, cluster.ValidateTopicName(rt.Topic).Error()
+			case ct.Partitions <= 0 || ct.Partitions > cluster.MaxPartitions:
 				err, msg = kerr.InvalidPartitions, "partitions must be between 1 and 10000"
 			case rt.ReplicationFactor != -1 && (rt.ReplicationFactor <= 0 || rt.ReplicationFactor > voters):
 				err, msg = kerr.InvalidReplicationFactor, "every topic is replicated to all voters; use -1 or at most the number of voters"
 			case len(rt.ReplicaAssignment) > 0:
 				err, msg = kerr.InvalidReplicaAssignment, "manual replica assignment is not supported"
-			case fsm.ValidateConfigs(ct.Configs) != nil:
-				err, msg = kerr.InvalidConfig, fsm.ValidateConfigs(ct.Configs).Error()
-			case s.state.Topic(rt.Topic) != nil:
+			case cluster.ValidateConfigs(ct.Configs) != nil:
+				err, msg = kerr.InvalidConfig, cluster.ValidateConfigs(ct.Configs).Error()
+			case l.hasTopic(rt.Topic):
 				err = kerr.TopicAlreadyExists
 			case req.ValidateOnly:
 			default:
-				var res fsm.ApplyResult
-				res, err = s.node.Apply(ctx, fsm.Command{Op: fsm.OpCreateTopic, TimeMs: time.Now().UnixMilli(), Topic: ct})
-				if err == nil {
-					err = res.Err
-				}
+				err = l.cluster.CreateTopic(ctx, ct)
 			}
-			st.ErrorCode = codeOf(err)
+			st.ErrorCode = cluster.ErrorCode(err)
 			if msg != "" {
 				st.ErrorMessage = &msg
 			}
 			if st.ErrorCode == 0 {
 				st.NumPartitions, st.ReplicationFactor = ct.Partitions, voters
-				if t := s.state.Topic(rt.Topic); t != nil {
+				if t, ok := l.cluster.Topic(rt.Topic); ok {
 					st.TopicID = t.ID
 				}
 				for k, v := range ct.Configs {

@@ -7,7 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/raftline/raftline/broker/fsm"
+	"github.com/raftline/raftline/broker/cluster"
 )
 
 // DeleteTopics v0-5 (by name; v6's topic ids are not served).
@@ -16,7 +16,7 @@ import (
 
 func init() { register(20, 0, 5, handleDeleteTopics) }
 
-func handleDeleteTopics(s *Server, ctx context.Context, r *request) func() kmsg.Response {
+func handleDeleteTopics(l *Listener, ctx context.Context, r *request) func() kmsg.Response {
 	req := r.kreq.(*kmsg.DeleteTopicsRequest)
 	return func() kmsg.Response {
 		resp := req.ResponseKind().(*kmsg.DeleteTopicsResponse)
@@ -31,18 +31,14 @@ func handleDeleteTopics(s *Server, ctx context.Context, r *request) func() kmsg.
 			st.Topic = &name
 			var err error
 			switch {
-			case !s.node.IsLeader():
+			case !l.cluster.IsLeader():
 				err = kerr.NotController
-			case s.state.Topic(name) == nil:
+			case !l.hasTopic(name):
 				err = kerr.UnknownTopicOrPartition
 			default:
-				var res fsm.ApplyResult
-				res, err = s.node.Apply(ctx, fsm.Command{Op: fsm.OpDeleteTopic, TimeMs: time.Now().UnixMilli(), Delete: name})
-				if err == nil {
-					err = res.Err
-				}
+				err = l.cluster.DeleteTopic(ctx, name)
 			}
-			st.ErrorCode = codeOf(err)
+			st.ErrorCode = cluster.ErrorCode(err)
 			resp.Topics = append(resp.Topics, st)
 		}
 		return resp

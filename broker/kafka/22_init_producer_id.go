@@ -7,7 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/raftline/raftline/broker/fsm"
+	"github.com/raftline/raftline/broker/cluster"
 )
 
 // InitProducerID v0-4, for idempotent producers only.
@@ -21,7 +21,7 @@ import (
 
 func init() { register(22, 0, 4, handleInitProducerID) }
 
-func handleInitProducerID(s *Server, ctx context.Context, r *request) func() kmsg.Response {
+func handleInitProducerID(l *Listener, ctx context.Context, r *request) func() kmsg.Response {
 	req := r.kreq.(*kmsg.InitProducerIDRequest)
 	return func() kmsg.Response {
 		resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
@@ -32,15 +32,15 @@ func handleInitProducerID(s *Server, ctx context.Context, r *request) func() kms
 		}
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		res, err := s.cluster.ApplyMeta(ctx, fsm.Command{Op: fsm.OpInitProducer, TimeMs: time.Now().UnixMilli()})
+		id, err := l.cluster.InitProducer(ctx)
 		if err != nil {
-			resp.ErrorCode = codeOf(err)
+			resp.ErrorCode = cluster.ErrorCode(err)
 			if resp.ErrorCode == kerr.NotLeaderForPartition.Code {
 				resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
 			}
 			return resp
 		}
-		resp.ProducerID, resp.ProducerEpoch = res.ProducerID, 0
+		resp.ProducerID, resp.ProducerEpoch = id, 0
 		return resp
 	}
 }

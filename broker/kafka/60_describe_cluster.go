@@ -14,7 +14,7 @@ import (
 
 func init() { register(60, 0, 1, handleDescribeCluster) }
 
-func handleDescribeCluster(s *Server, _ context.Context, r *request) func() kmsg.Response {
+func handleDescribeCluster(l *Listener, _ context.Context, r *request) func() kmsg.Response {
 	req := r.kreq.(*kmsg.DescribeClusterRequest)
 	return func() kmsg.Response {
 		resp := req.ResponseKind().(*kmsg.DescribeClusterResponse)
@@ -23,9 +23,9 @@ func handleDescribeCluster(s *Server, _ context.Context, r *request) func() kmsg
 			resp.ErrorCode = kerr.UnsupportedEndpointType.Code
 			return resp
 		}
-		resp.ClusterID = s.cfg.ClusterID
-		resp.ControllerID = s.node.Leader()
-		for _, b := range s.brokers(r.external) {
+		resp.ClusterID = l.cfg.ClusterID
+		resp.ControllerID = l.cluster.Leader()
+		for _, b := range l.brokers(r.external) {
 			db := kmsg.NewDescribeClusterResponseBroker()
 			db.NodeID, db.Host, db.Port = b.NodeID, b.Host, b.Port
 			resp.Brokers = append(resp.Brokers, db)

@@ -76,13 +76,23 @@ func setup(t *testing.T, topic string, partitions int32) (*clustertest.Cluster, 
 	}
 	clustertest.WaitFor(t, 10*time.Second, "every node to apply the topic", func() bool {
 		for _, n := range c.Nodes {
-			if n.Server().Node.State.Topic(topic) == nil {
+			if _, ok := n.Server().Cluster.Topic(topic); !ok {
 				return false
 			}
 		}
 		return true
 	})
 	return c, cl
+}
+
+// highWatermark reads a partition's offsets on a running node.
+func highWatermark(t *testing.T, n *clustertest.Node, topic string, partition int32) (start, next int64) {
+	t.Helper()
+	p, err := n.Server().Cluster.Partition(topic, partition)
+	if err != nil {
+		t.Fatalf("node %d, %s/%d: %v", n.ID, topic, partition, err)
+	}
+	return p.Offsets()
 }
 
 func TestProduce_OnFollower_NotLeaderOrFollower(t *testing.T) {
@@ -92,7 +102,7 @@ func TestProduce_OnFollower_NotLeaderOrFollower(t *testing.T) {
 	if got := resp.Topics[0].Partitions[0].ErrorCode; got != kerr.NotLeaderForPartition.Code {
 		t.Fatalf("follower answered %v, want NOT_LEADER_OR_FOLLOWER", kerr.ErrorForCode(got))
 	}
-	if _, next := f.Server().Node.State.Topic("t").Partitions[0].Offsets(); next != 0 {
+	if _, next := highWatermark(t, f, "t", 0); next != 0 {
 		t.Fatalf("follower's refused write was applied: high watermark %d", next)
 	}
 }
@@ -132,7 +142,7 @@ func TestProduce_Acks0And1_RecordsLand(t *testing.T) {
 	c.WaitReplicasIdentical()
 	clustertest.WaitFor(t, 10*time.Second, "both records on every node", func() bool {
 		for _, n := range c.Nodes {
-			if _, next := n.Server().Node.State.Topic("t").Partitions[0].Offsets(); next != 2 {
+			if _, next := highWatermark(t, n, "t", 0); next != 2 {
 				return false
 			}
 		}
@@ -284,7 +294,7 @@ func TestMetadata_AutoCreateOnFollower_ForwardedToLeader(t *testing.T) {
 	request(t, cl, f.ID, req)
 	clustertest.WaitFor(t, 10*time.Second, "the auto-created topic on every node", func() bool {
 		for _, n := range c.Nodes {
-			if n.Server().Node.State.Topic("auto-created") == nil {
+			if _, ok := n.Server().Cluster.Topic("auto-created"); !ok {
 				return false
 			}
 		}
@@ -438,7 +448,7 @@ func TestMetadata_ExternalListener_AdvertisesExternalAddresses(t *testing.T) {
 	}
 	clustertest.WaitFor(t, 10*time.Second, "external addresses registered", func() bool {
 		for _, n := range c.Nodes {
-			for _, m := range n.Server().Node.State.Nodes() {
+			for _, m := range n.Server().Cluster.Brokers() {
 				if m.ExternalKafkaAddr != external[m.ID] {
 					return false
 				}

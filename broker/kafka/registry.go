@@ -10,9 +10,9 @@ import (
 
 const apiVersionsKey = 18
 
-// handlerFunc prepares a request (see Server.prepare) and returns the function
+// handlerFunc prepares a request (see Listener.prepare) and returns the function
 // that produces its response. A nil response writes nothing (acks=0).
-type handlerFunc func(s *Server, ctx context.Context, r *request) func() kmsg.Response
+type handlerFunc func(l *Listener, ctx context.Context, r *request) func() kmsg.Response
 
 type apiHandler struct {
 	min, max int16

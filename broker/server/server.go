@@ -1,12 +1,11 @@
-// Package server assembles one raftline node: Raft, the FSM, the Kafka
-// listener and the HTTP endpoints. It is embeddable, so tests and other
+// Package server assembles one raftline node: the Raft node (raftnode), the
+// cluster seam over it (cluster), the Kafka listener (kafka) on the cluster
+// and the HTTP endpoints (httpapi). It is embeddable, so tests and other
 // programs start a full node in-process with Start.
 package server
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,8 +17,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/raftline/raftline/broker/cluster"
 	"github.com/raftline/raftline/broker/fsm"
 	"github.com/raftline/raftline/broker/httpapi"
 	"github.com/raftline/raftline/broker/kafka"
@@ -78,14 +77,16 @@ type Config struct {
 
 // Server is a running node.
 type Server struct {
-	cfg   Config
-	log   *slog.Logger
-	Node  *raftnode.Node
-	Kafka *kafka.Server
-	http  *http.Server
-	hln   net.Listener
+	cfg  Config
+	log  *slog.Logger
+	Node *raftnode.Node
+	// Cluster is the replicated state as the protocol sees it; Kafka and
+	// the HTTP endpoints read and write through it.
+	Cluster *cluster.Cluster
+	Kafka   *kafka.Listener
+	http    *http.Server
+	hln     net.Listener
 
-	client *http.Client
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -104,7 +105,7 @@ func Start(cfg Config) (*Server, error) {
 		cfg.RetentionInterval = 10 * time.Second
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel, client: &http.Client{Timeout: 10 * time.Second}}
+	s := &Server{cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel}
 
 	// Bind the client-facing listeners first: a port in use is reported
 	// before Raft starts and joins the cluster.
@@ -130,20 +131,21 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.NodeStarted != nil {
 		cfg.NodeStarted(node)
 	}
+	s.Cluster = cluster.New(node)
 	s.Kafka = kafka.New(kafka.Config{
 		NodeID: cfg.NodeID, Addr: cfg.KafkaAddr, AdvertisedAddr: cfg.AdvertisedKafkaAddr, ClusterID: cfg.ClusterID,
 		ExternalAddr: cfg.KafkaExternalAddr, AdvertisedExternalAddr: cfg.AdvertisedKafkaExternalAddr,
 		MaxFrameBytes: cfg.MaxRequestBytes, AutoCreateTopics: cfg.AutoCreateTopics, DefaultPartitions: cfg.DefaultPartitions,
 		Logger: cfg.Logger, Observer: cfg.KafkaObserver,
 		DefaultTopicConfigs: defaultTopicConfigs(cfg),
-	}, node, s, cfg.Tracer)
+	}, s.Cluster, cfg.Tracer)
 	if err := s.Kafka.Listen(); err != nil {
 		node.Kill()
 		hln.Close()
 		cancel()
 		return nil, fmt.Errorf("listen for Kafka on %s: %w", cfg.KafkaAddr, err)
 	}
-	mux := httpapi.Handler(s)
+	mux := httpapi.Handler(s, s.Cluster.ForwardHandler())
 	for path, h := range cfg.HTTPHandlers {
 		mux.Handle(path, h)
 	}
@@ -207,17 +209,18 @@ func (s *Server) stop(kill bool) error {
 	return err
 }
 
-// Ready implements httpapi.Node.
+// Ready implements httpapi.Backend.
 func (s *Server) Ready() bool { return s.Node.Ready() }
 
-// Cluster implements httpapi.Node.
-func (s *Server) Cluster() (httpapi.ClusterView, error) {
+// ClusterView implements httpapi.Backend: Raft's progress from the node,
+// the rest through the cluster.
+func (s *Server) ClusterView() (httpapi.ClusterView, error) {
 	r := s.Node.Raft()
 	v := httpapi.ClusterView{
-		NodeID: s.cfg.NodeID, State: stateName(r.State()), LeaderID: s.Node.Leader(),
+		NodeID: s.cfg.NodeID, State: s.Cluster.Role(), LeaderID: s.Cluster.Leader(),
 		Term: r.CurrentTerm(), CommitIndex: r.CommitIndex(), AppliedIndex: r.AppliedIndex(), LastIndex: r.LastIndex(),
 	}
-	if n, ok := s.Node.State.Node(v.LeaderID); ok {
+	if n, ok := s.Cluster.Broker(v.LeaderID); ok {
 		v.LeaderKafkaAddr = n.KafkaAddr
 	}
 	members, err := s.Node.Members()
@@ -229,7 +232,7 @@ func (s *Server) Cluster() (httpapi.ClusterView, error) {
 		if m.Voter {
 			mm.Suffrage = "voter"
 		}
-		if n, ok := s.Node.State.Node(m.ID); ok {
+		if n, ok := s.Cluster.Broker(m.ID); ok {
 			mm.KafkaAddr = n.KafkaAddr
 		}
 		v.Members = append(v.Members, mm)
@@ -237,102 +240,35 @@ func (s *Server) Cluster() (httpapi.ClusterView, error) {
 	return v, nil
 }
 
-// Partitions implements httpapi.Node.
-func (s *Server) Partitions() httpapi.PartitionsView {
+// PartitionsView implements httpapi.Backend.
+func (s *Server) PartitionsView() httpapi.PartitionsView {
 	v := httpapi.PartitionsView{NodeID: s.cfg.NodeID, AppliedIndex: s.Node.Raft().AppliedIndex()}
-	for _, t := range s.Node.State.Topics() {
-		for i, log := range t.Partitions {
-			d := log.Digest()
+	for _, t := range s.Cluster.Topics() {
+		for i := range t.Partitions {
+			d, err := s.Cluster.Digest(t.Name, i)
+			if err != nil {
+				continue // deleted since
+			}
 			v.Partitions = append(v.Partitions, httpapi.PartitionDigest{
-				Topic: t.Name, Partition: int32(i), LogStart: d.Start, HighWatermark: d.Next, Bytes: d.Bytes, SHA256: d.SHA256,
+				Topic: t.Name, Partition: i, LogStart: d.Start, HighWatermark: d.Next, Bytes: d.Bytes, SHA256: d.SHA256,
 			})
 		}
 	}
 	return v
 }
 
-func stateName(st raft.RaftState) string {
-	switch st {
-	case raft.Leader:
-		return "leader"
-	case raft.Follower:
-		return "follower"
-	case raft.Candidate:
-		return "candidate"
-	}
-	return "shutdown"
-}
-
-// ApplyForwarded implements httpapi.Node: a follower's command, applied here
-// when this node leads.
-func (s *Server) ApplyForwarded(ctx context.Context, c fsm.Command) (httpapi.ApplyResponse, error) {
-	if !s.Node.IsLeader() {
-		return httpapi.ApplyResponse{ErrorCode: kerr.NotLeaderForPartition.Code}, raftnode.ErrNotLeader
-	}
-	c.TimeMs = time.Now().UnixMilli()
-	res, err := s.Node.Apply(ctx, c)
-	if err != nil {
-		return httpapi.ApplyResponse{}, err
-	}
-	out := httpapi.ApplyResponse{ProducerID: res.ProducerID}
-	var ke *kerr.Error
-	if errors.As(res.Err, &ke) {
-		out.ErrorCode = ke.Code
-	}
-	return out, nil
-}
-
-// ApplyMeta implements kafka.Cluster: apply on the leader, forwarding over
-// HTTP when this node is a follower.
-func (s *Server) ApplyMeta(ctx context.Context, c fsm.Command) (fsm.ApplyResult, error) {
-	c.TimeMs = time.Now().UnixMilli()
-	if s.Node.IsLeader() {
-		return s.Node.Apply(ctx, c)
-	}
-	leader, ok := s.Node.State.Node(s.Node.Leader())
-	if !ok || leader.HTTPAddr == "" {
-		return fsm.ApplyResult{}, raftnode.ErrNotLeader
-	}
-	body, err := fsm.Encode(c)
-	if err != nil {
-		return fsm.ApplyResult{}, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+leader.HTTPAddr+"/v1/internal/apply", bytes.NewReader(body))
-	if err != nil {
-		return fsm.ApplyResult{}, err
-	}
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return fsm.ApplyResult{}, fmt.Errorf("%w: %v", raftnode.ErrNotLeader, err)
-	}
-	defer resp.Body.Close()
-	var ar httpapi.ApplyResponse
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&ar); err != nil {
-		return fsm.ApplyResult{}, fmt.Errorf("%w: %s from leader", raftnode.ErrNotLeader, resp.Status)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fsm.ApplyResult{}, fmt.Errorf("%w: leader said %s", raftnode.ErrIndeterminate, ar.Error)
-	}
-	res := fsm.ApplyResult{ProducerID: ar.ProducerID}
-	if ar.ErrorCode != 0 {
-		res.Err = kerr.ErrorForCode(ar.ErrorCode)
-	}
-	return res, nil
-}
-
 // registerLoop keeps this node's addresses registered in the replicated
 // state, so every node can list it in Metadata and /v1/cluster.
 func (s *Server) registerLoop() {
-	self := fsm.Node{ID: s.cfg.NodeID, KafkaAddr: s.Kafka.AdvertisedAddr(), ExternalKafkaAddr: s.Kafka.AdvertisedExternalAddr(),
+	self := cluster.Broker{ID: s.cfg.NodeID, KafkaAddr: s.Kafka.AdvertisedAddr(), ExternalKafkaAddr: s.Kafka.AdvertisedExternalAddr(),
 		HTTPAddr: s.advertisedHTTP(), RaftAddr: s.raftAddr()}
 	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()
 	for {
-		if n, ok := s.Node.State.Node(self.ID); !ok || n != self {
-			if s.Node.Leader() >= 0 {
+		if b, ok := s.Cluster.Broker(self.ID); !ok || b != self {
+			if s.Cluster.Leader() >= 0 {
 				ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
-				n := self
-				if _, err := s.ApplyMeta(ctx, fsm.Command{Op: fsm.OpRegisterNode, Node: &n}); err != nil {
+				if err := s.Cluster.RegisterBroker(ctx, self); err != nil {
 					s.log.Debug("registering node addresses", "err", err)
 				}
 				cancel()
@@ -376,9 +312,9 @@ func (s *Server) retentionLoop() {
 			return
 		case <-t.C:
 		}
-		if s.Node.IsLeader() {
+		if s.Cluster.IsLeader() {
 			ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
-			if _, err := s.Node.Apply(ctx, fsm.Command{Op: fsm.OpRetention, TimeMs: time.Now().UnixMilli()}); err != nil {
+			if err := s.Cluster.Retention(ctx); err != nil {
 				s.log.Debug("retention pass", "err", err)
 			}
 			cancel()

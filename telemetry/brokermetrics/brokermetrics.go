@@ -10,22 +10,26 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/raft"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
-	"github.com/raftline/raftline/broker/fsm"
+	"github.com/raftline/raftline/broker/cluster"
 	"github.com/raftline/raftline/broker/kafka"
-	"github.com/raftline/raftline/broker/raftnode"
 	"github.com/raftline/raftline/telemetry/internal/instr"
 	"github.com/raftline/raftline/telemetry/internal/kcode"
 )
 
-// Node is the running node the gauges read; *raftnode.Node is one.
-type Node interface {
-	Raft() *raft.Raft
-	Topics() []*fsm.Topic
+// Source is what the gauges read: the replicated state as one node holds
+// it. *cluster.Cluster is one.
+type Source interface {
+	// Role is the node's Raft role: leader, follower, candidate or
+	// shutdown (reported as follower).
+	Role() string
+	Topics() []cluster.Topic
+	Partition(topic string, partition int32) (cluster.Partition, error)
 }
+
+var _ Source = (*cluster.Cluster)(nil)
 
 var _ kafka.Observer = (*Metrics)(nil)
 
@@ -48,8 +52,8 @@ type Metrics struct {
 	parts  *instr.OptCache[topicPartition]
 	roles  *instr.OptCache[string]
 
-	mu   sync.Mutex
-	node Node
+	mu  sync.Mutex
+	src Source
 }
 
 type apiCode struct {
@@ -111,20 +115,21 @@ func New(meter metric.Meter, version string) (*Metrics, error) {
 	}
 	_, err = meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		m.mu.Lock()
-		n := m.node
+		src := m.src
 		m.mu.Unlock()
 		role := "follower"
-		if n != nil {
-			switch n.Raft().State() {
-			case raft.Leader:
-				role = "leader"
-			case raft.Candidate:
-				role = "candidate"
+		if src != nil {
+			if r := src.Role(); r == "leader" || r == "candidate" {
+				role = r
 			}
-			for _, t := range n.Topics() {
-				for i, p := range t.Partitions {
+			for _, t := range src.Topics() {
+				for i := range t.Partitions {
+					p, err := src.Partition(t.Name, i)
+					if err != nil {
+						continue // deleted since
+					}
 					_, next := p.Offsets()
-					o.ObserveInt64(hw, next, m.parts.Get(topicPartition{t.Name, i}).Obs...)
+					o.ObserveInt64(hw, next, m.parts.Get(topicPartition{t.Name, int(i)}).Obs...)
 				}
 			}
 		}
@@ -137,11 +142,11 @@ func New(meter metric.Meter, version string) (*Metrics, error) {
 	return m, nil
 }
 
-// Attach points the gauges at a running node (again after a restart); nil
-// lets go of it.
-func (m *Metrics) Attach(n Node) {
+// Attach points the gauges at a running node's state (again after a
+// restart); nil lets go of it.
+func (m *Metrics) Attach(src Source) {
 	m.mu.Lock()
-	m.node = n
+	m.src = src
 	m.mu.Unlock()
 }
 
@@ -177,11 +182,3 @@ func (m *Metrics) Fetched(topic string, records, bytes int64) {
 	m.fetRecords.Add(ctx, records, o.Add...)
 	m.fetBytes.Add(ctx, bytes, o.Add...)
 }
-
-// nodeView adapts *raftnode.Node to Node.
-type nodeView struct{ *raftnode.Node }
-
-func (v nodeView) Topics() []*fsm.Topic { return v.State.Topics() }
-
-// ForNode returns the Node view of a running raftnode.Node.
-func ForNode(n *raftnode.Node) Node { return nodeView{n} }

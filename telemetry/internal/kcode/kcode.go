@@ -1,15 +1,14 @@
 // Package kcode names Kafka error codes for metric labels and span
-// attributes, with the same mapping the broker uses to answer clients.
+// attributes, with the mapping the broker answers clients with
+// (cluster.ErrorCode).
 package kcode
 
 import (
-	"context"
-	"errors"
 	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
-	"github.com/raftline/raftline/broker/raftnode"
+	"github.com/raftline/raftline/broker/cluster"
 )
 
 // Name is a Kafka error code's protocol name. Code 6 carries its current
@@ -25,18 +24,5 @@ func Name(code int16) string {
 	return ke.Message
 }
 
-// OfError names the error code a client is answered with for err, as the
-// Kafka layer maps it: kerr errors keep their code, raftnode's sentinels
-// become the retriable codes.
-func OfError(err error) string {
-	var ke *kerr.Error
-	switch {
-	case errors.As(err, &ke):
-		return Name(ke.Code)
-	case errors.Is(err, raftnode.ErrNotLeader), errors.Is(err, raftnode.ErrShutdown):
-		return Name(kerr.NotLeaderForPartition.Code)
-	case errors.Is(err, raftnode.ErrIndeterminate), errors.Is(err, context.DeadlineExceeded):
-		return Name(kerr.RequestTimedOut.Code)
-	}
-	return Name(kerr.UnknownServerError.Code)
-}
+// OfError names the error code a client is answered with for a non-nil err.
+func OfError(err error) string { return Name(cluster.ErrorCode(err)) }

@@ -7,7 +7,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
-	"github.com/raftline/raftline/broker/raftnode"
+	"github.com/raftline/raftline/broker/cluster"
 )
 
 func TestName(t *testing.T) {
@@ -23,11 +23,11 @@ func TestName(t *testing.T) {
 
 func TestOfError(t *testing.T) {
 	for err, want := range map[error]string{
-		fmt.Errorf("wrapped: %w", kerr.MessageTooLarge):   "MESSAGE_TOO_LARGE",
-		raftnode.ErrShutdown:                              "NOT_LEADER_OR_FOLLOWER",
-		fmt.Errorf("%w: lost", raftnode.ErrIndeterminate): "REQUEST_TIMED_OUT",
-		context.DeadlineExceeded:                          "REQUEST_TIMED_OUT",
-		fmt.Errorf("disk on fire"):                        "UNKNOWN_SERVER_ERROR",
+		fmt.Errorf("wrapped: %w", kerr.MessageTooLarge):  "MESSAGE_TOO_LARGE",
+		cluster.ErrShutdown:                              "NOT_LEADER_OR_FOLLOWER",
+		fmt.Errorf("%w: lost", cluster.ErrIndeterminate): "REQUEST_TIMED_OUT",
+		context.DeadlineExceeded:                         "REQUEST_TIMED_OUT",
+		fmt.Errorf("disk on fire"):                       "UNKNOWN_SERVER_ERROR",
 	} {
 		if got := OfError(err); got != want {
 			t.Errorf("OfError(%v) = %q, want %q", err, got, want)

@@ -1,5 +1,10 @@
 // Package kafka serves the Kafka wire protocol on top of a raftline node.
 //
+// It reads and writes the replicated state only through the Cluster
+// interface it declares, which broker/cluster implements (and
+// broker/cluster/clusterfake fakes, for tests without Raft); it knows nothing
+// of Raft, the state machine or partition logs.
+//
 // Requests and responses are franz-go's kmsg types; nothing here encodes the
 // wire format by hand beyond the frame and header. Each API key lives in its
 // own file, named after its key number, and registers the versions it
@@ -17,11 +22,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/raftline/raftline/broker/fsm"
-	"github.com/raftline/raftline/broker/raftnode"
+	"github.com/raftline/raftline/broker/cluster"
 )
 
 // Config configures the Kafka listener.
@@ -50,7 +53,7 @@ type Config struct {
 	Observer    Observer
 }
 
-// Observer is told what the server does, for metrics. Every method must be
+// Observer is told what the listener does, for metrics. Every method must be
 // cheap and safe for concurrent use.
 type Observer interface {
 	ConnOpened()
@@ -73,18 +76,44 @@ type Tracer interface {
 	StartFetch(ctx context.Context, topic string) func(records int64, err error)
 }
 
-// Cluster is what the Kafka layer needs from the rest of the node.
+// Cluster is what the Kafka layer needs from the replicated state;
+// *cluster.Cluster is the real one. Errors are the cluster package's
+// sentinels or kerr errors, mapped to codes by cluster.ErrorCode.
 type Cluster interface {
-	// ApplyMeta applies a metadata command (create topic, init producer)
-	// through the leader, forwarding it when this node is not the leader.
-	ApplyMeta(ctx context.Context, c fsm.Command) (fsm.ApplyResult, error)
+	// IsLeader reports whether this node leads: the Raft leader leads
+	// every partition and is the controller.
+	IsLeader() bool
+	// Leader is the leader's node id, or -1 when none is known.
+	Leader() int32
+	// Voters are every partition's replicas.
+	Voters() ([]int32, error)
+	// Brokers are the registered brokers, sorted by id.
+	Brokers() []cluster.Broker
+	// Topics returns every topic, sorted by name.
+	Topics() []cluster.Topic
+	Topic(name string) (cluster.Topic, bool)
+	// Partition is a partition to read, or kerr.UnknownTopicOrPartition.
+	Partition(topic string, partition int32) (cluster.Partition, error)
+	// Appended is closed at the next append to any partition.
+	Appended() <-chan struct{}
+
+	// Produce proposes one partition's checked batches and returns at
+	// once; proposals from one goroutine enter the log in call order.
+	Produce(topic string, partition int32, batches [][]byte, extensions []byte) cluster.Proposal
+	// CreateTopic and DeleteTopic apply on this node, which must lead.
+	CreateTopic(ctx context.Context, spec cluster.TopicSpec) error
+	DeleteTopic(ctx context.Context, name string) error
+	// AutoCreateTopic and InitProducer apply on the leader, forwarded
+	// there from a follower.
+	AutoCreateTopic(ctx context.Context, spec cluster.TopicSpec) error
+	InitProducer(ctx context.Context) (int64, error)
 }
 
-// Server is the Kafka listener of one node.
-type Server struct {
+var _ Cluster = (*cluster.Cluster)(nil)
+
+// Listener is the Kafka listener of one node.
+type Listener struct {
 	cfg     Config
-	node    *raftnode.Node
-	state   *fsm.State
 	cluster Cluster
 	obs     Observer
 	tracer  Tracer
@@ -99,8 +128,8 @@ type Server struct {
 	conns  map[net.Conn]struct{}
 }
 
-// New creates a server; Serve starts it.
-func New(cfg Config, node *raftnode.Node, cluster Cluster, tracer Tracer) *Server {
+// New creates a listener serving c; Listen and Serve start it.
+func New(cfg Config, c Cluster, tracer Tracer) *Listener {
 	if cfg.MaxFrameBytes <= 0 {
 		cfg.MaxFrameBytes = 100 << 20
 	}
@@ -117,31 +146,31 @@ func New(cfg Config, node *raftnode.Node, cluster Cluster, tracer Tracer) *Serve
 		cfg.Observer = nopObserver{}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{
-		cfg: cfg, node: node, state: node.State, cluster: cluster, obs: cfg.Observer,
+	return &Listener{
+		cfg: cfg, cluster: c, obs: cfg.Observer,
 		tracer: tracer, log: cfg.Logger, ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{},
 	}
 }
 
 // Listen binds the listeners; Addr is valid afterwards.
-func (s *Server) Listen() error {
-	ln, err := net.Listen("tcp", s.cfg.Addr)
+func (l *Listener) Listen() error {
+	ln, err := net.Listen("tcp", l.cfg.Addr)
 	if err != nil {
 		return err
 	}
-	s.ln = ln
-	if s.cfg.AdvertisedAddr == "" {
-		s.cfg.AdvertisedAddr = ln.Addr().String()
+	l.ln = ln
+	if l.cfg.AdvertisedAddr == "" {
+		l.cfg.AdvertisedAddr = ln.Addr().String()
 	}
-	if s.cfg.ExternalAddr != "" {
-		ext, err := net.Listen("tcp", s.cfg.ExternalAddr)
+	if l.cfg.ExternalAddr != "" {
+		ext, err := net.Listen("tcp", l.cfg.ExternalAddr)
 		if err != nil {
 			ln.Close()
 			return fmt.Errorf("external listener: %w", err)
 		}
-		s.extLn = ext
-		if s.cfg.AdvertisedExternalAddr == "" {
-			s.cfg.AdvertisedExternalAddr = ext.Addr().String()
+		l.extLn = ext
+		if l.cfg.AdvertisedExternalAddr == "" {
+			l.cfg.AdvertisedExternalAddr = ext.Addr().String()
 		}
 	}
 	return nil
@@ -149,33 +178,33 @@ func (s *Server) Listen() error {
 
 // AdvertisedExternalAddr is the address given to clients of the external
 // listener, or "" without one.
-func (s *Server) AdvertisedExternalAddr() string { return s.cfg.AdvertisedExternalAddr }
+func (l *Listener) AdvertisedExternalAddr() string { return l.cfg.AdvertisedExternalAddr }
 
 // Addr is the bound listen address.
-func (s *Server) Addr() string { return s.ln.Addr().String() }
+func (l *Listener) Addr() string { return l.ln.Addr().String() }
 
 // AdvertisedAddr is the address clients are told to use.
-func (s *Server) AdvertisedAddr() string { return s.cfg.AdvertisedAddr }
+func (l *Listener) AdvertisedAddr() string { return l.cfg.AdvertisedAddr }
 
 // Serve accepts connections on every listener until Close.
-func (s *Server) Serve() error {
-	if s.extLn != nil {
+func (l *Listener) Serve() error {
+	if l.extLn != nil {
 		errc := make(chan error, 1)
-		go func() { errc <- s.accept(s.extLn, true) }()
-		err := s.accept(s.ln, false)
+		go func() { errc <- l.accept(l.extLn, true) }()
+		err := l.accept(l.ln, false)
 		if eerr := <-errc; err == nil {
 			err = eerr
 		}
 		return err
 	}
-	return s.accept(s.ln, false)
+	return l.accept(l.ln, false)
 }
 
-func (s *Server) accept(ln net.Listener, external bool) error {
+func (l *Listener) accept(ln net.Listener, external bool) error {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
-			if s.ctx.Err() != nil {
+			if l.ctx.Err() != nil {
 				return nil
 			}
 			var ne net.Error
@@ -184,27 +213,27 @@ func (s *Server) accept(ln net.Listener, external bool) error {
 			}
 			return err
 		}
-		s.mu.Lock()
-		s.conns[c] = struct{}{}
-		s.mu.Unlock()
-		s.wg.Add(1)
-		go s.serveConn(c, external)
+		l.mu.Lock()
+		l.conns[c] = struct{}{}
+		l.mu.Unlock()
+		l.wg.Add(1)
+		go l.serveConn(c, external)
 	}
 }
 
 // Close stops accepting, closes every connection and waits for them.
-func (s *Server) Close() error {
-	s.cancel()
-	err := s.ln.Close()
-	if s.extLn != nil {
-		s.extLn.Close()
+func (l *Listener) Close() error {
+	l.cancel()
+	err := l.ln.Close()
+	if l.extLn != nil {
+		l.extLn.Close()
 	}
-	s.mu.Lock()
-	for c := range s.conns {
+	l.mu.Lock()
+	for c := range l.conns {
 		c.Close()
 	}
-	s.mu.Unlock()
-	s.wg.Wait()
+	l.mu.Unlock()
+	l.wg.Wait()
 	return err
 }
 
@@ -217,39 +246,39 @@ type inflight struct {
 	at   time.Time
 }
 
-func (s *Server) serveConn(c net.Conn, external bool) {
-	defer s.wg.Done()
-	s.obs.ConnOpened()
-	defer s.obs.ConnClosed()
+func (l *Listener) serveConn(c net.Conn, external bool) {
+	defer l.wg.Done()
+	l.obs.ConnOpened()
+	defer l.obs.ConnClosed()
 	defer func() {
 		c.Close()
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
+		l.mu.Lock()
+		delete(l.conns, c)
+		l.mu.Unlock()
 	}()
-	ctx, cancel := context.WithCancel(s.ctx)
+	ctx, cancel := context.WithCancel(l.ctx)
 	defer cancel()
-	queue := make(chan *inflight, s.cfg.MaxInflight)
+	queue := make(chan *inflight, l.cfg.MaxInflight)
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
-		s.writeResponses(c, queue, cancel)
+		l.writeResponses(c, queue, cancel)
 	}()
 	defer func() {
 		close(queue)
 		<-writerDone
 	}()
 	for {
-		body, err := readFrame(c, s.cfg.MaxFrameBytes)
+		body, err := readFrame(c, l.cfg.MaxFrameBytes)
 		if err != nil {
 			if !errors.Is(err, io.EOF) && ctx.Err() == nil {
-				s.log.Info("closing Kafka connection", "remote", c.RemoteAddr().String(), "err", err)
+				l.log.Info("closing Kafka connection", "remote", c.RemoteAddr().String(), "err", err)
 			}
 			return
 		}
 		req, err := parseRequest(body, supported)
 		if err != nil {
-			s.log.Info("closing Kafka connection", "remote", c.RemoteAddr().String(), "err", err)
+			l.log.Info("closing Kafka connection", "remote", c.RemoteAddr().String(), "err", err)
 			return
 		}
 		req.external = external
@@ -257,7 +286,7 @@ func (s *Server) serveConn(c net.Conn, external bool) {
 		// Prepare runs here, on the reading goroutine, so that produce
 		// requests on one connection enter the Raft log in the order
 		// they were sent; the waiting runs on its own goroutine.
-		finish := s.prepare(ctx, req)
+		finish := l.prepare(ctx, req)
 		select {
 		case queue <- in:
 		case <-ctx.Done():
@@ -267,12 +296,12 @@ func (s *Server) serveConn(c net.Conn, external bool) {
 	}
 }
 
-func (s *Server) writeResponses(c net.Conn, queue <-chan *inflight, cancel context.CancelFunc) {
+func (l *Listener) writeResponses(c net.Conn, queue <-chan *inflight, cancel context.CancelFunc) {
 	var buf []byte
 	for in := range queue {
 		resp := <-in.resp
 		api := kmsg.NameForKey(in.req.key)
-		s.obs.RequestDone(api, time.Since(in.at), errorCodes(resp))
+		l.obs.RequestDone(api, time.Since(in.at), errorCodes(resp))
 		if resp == nil {
 			continue
 		}
@@ -292,11 +321,11 @@ func (s *Server) writeResponses(c net.Conn, queue <-chan *inflight, cancel conte
 
 // prepare starts handling a request and returns the function that completes
 // it. Handlers do their ordering-sensitive work (proposing) before returning.
-func (s *Server) prepare(ctx context.Context, r *request) func() kmsg.Response {
+func (l *Listener) prepare(ctx context.Context, r *request) func() kmsg.Response {
 	if r.kreq == nil { // ApiVersions above our range
-		return func() kmsg.Response { return s.unsupportedApiVersions(r) }
+		return func() kmsg.Response { return l.unsupportedApiVersions(r) }
 	}
-	return handlers[r.key].fn(s, ctx, r)
+	return handlers[r.key].fn(l, ctx, r)
 }
 
 type nopObserver struct{}
@@ -306,22 +335,3 @@ func (nopObserver) ConnClosed()                                {}
 func (nopObserver) RequestDone(string, time.Duration, []int16) {}
 func (nopObserver) Produced(string, int64, int64)              {}
 func (nopObserver) Fetched(string, int64, int64)               {}
-
-// codeOf maps an error to a Kafka error code: kerr errors keep their code,
-// raftnode's sentinels become the retriable codes clients re-route on.
-func codeOf(err error) int16 {
-	if err == nil {
-		return 0
-	}
-	var ke *kerr.Error
-	if errors.As(err, &ke) {
-		return ke.Code
-	}
-	switch {
-	case errors.Is(err, raftnode.ErrNotLeader), errors.Is(err, raftnode.ErrShutdown):
-		return kerr.NotLeaderForPartition.Code
-	case errors.Is(err, raftnode.ErrIndeterminate), errors.Is(err, context.DeadlineExceeded):
-		return kerr.RequestTimedOut.Code
-	}
-	return kerr.UnknownServerError.Code
-}

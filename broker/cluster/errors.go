@@ -1,0 +1,45 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/raftline/raftline/broker/raftnode"
+)
+
+// Sentinel errors of the write path. They are raftnode's own values, so
+// errors.Is matches whichever package named them.
+var (
+	// ErrNotLeader: this node does not lead, or the write could not reach
+	// the leader. Nothing was written; clients re-route.
+	ErrNotLeader = raftnode.ErrNotLeader
+	// ErrIndeterminate: the entry was proposed but its fate is unknown
+	// (leadership lost, or the caller gave up waiting). It may still
+	// commit; a client must treat the write as not acknowledged.
+	ErrIndeterminate = raftnode.ErrIndeterminate
+	// ErrShutdown: the node is shutting down.
+	ErrShutdown = raftnode.ErrShutdown
+)
+
+// ErrorCode is the Kafka error code a client is answered with for err: kerr
+// errors keep their code, the sentinels become the retriable codes clients
+// re-route or retry on, anything else is UNKNOWN_SERVER_ERROR. nil is 0.
+// The Kafka listener answers with it and telemetry labels errors with it.
+func ErrorCode(err error) int16 {
+	if err == nil {
+		return 0
+	}
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return ke.Code
+	}
+	switch {
+	case errors.Is(err, ErrNotLeader), errors.Is(err, ErrShutdown):
+		return kerr.NotLeaderForPartition.Code
+	case errors.Is(err, ErrIndeterminate), errors.Is(err, context.DeadlineExceeded):
+		return kerr.RequestTimedOut.Code
+	}
+	return kerr.UnknownServerError.Code
+}

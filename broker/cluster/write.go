@@ -1,0 +1,144 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/raftline/raftline/broker/fsm"
+	"github.com/raftline/raftline/broker/raftnode"
+)
+
+// TopicSpec is a topic to create. Configs are complete: defaults are filled
+// in by the caller, so every replica stores the same values.
+type TopicSpec struct {
+	Name       string
+	Partitions int32
+	Configs    map[string]string
+}
+
+// ProduceResult is the outcome of one partition's produce, once applied.
+type ProduceResult struct {
+	BaseOffset int64 // offset of the first batch, -1 when none was appended
+	LogStart   int64 // the partition's log start offset after the append, or -1
+	// Err is the partition's outcome as the state machine decided it (a
+	// kerr error such as OUT_OF_ORDER_SEQUENCE_NUMBER), or nil.
+	Err error
+}
+
+// Proposal is one partition's produce on its way through Raft.
+type Proposal interface {
+	// Stored is closed once the entry is in this (the leader's) log store,
+	// which is what acks=1 waits for, or when the proposal ends.
+	Stored() <-chan struct{}
+	// Done is closed when the entry is applied or has failed.
+	Done() <-chan struct{}
+	// Result is valid after Done is closed. The error is the proposal's
+	// fate (ErrNotLeader, ErrShutdown, ErrIndeterminate); the partition's
+	// own outcome is ProduceResult.Err.
+	Result() (ProduceResult, error)
+}
+
+// Produce proposes batches for one partition, with optional extensions (a
+// trace context) carried in the Raft entry, and returns at once. Proposals
+// made from one goroutine enter the log in call order. The batches must
+// have been checked (recordbatch) and are not copied.
+func (c *Cluster) Produce(topic string, partition int32, batches [][]byte, extensions []byte) Proposal {
+	return produceProposal{c.propose(fsm.Command{
+		Op:      fsm.OpProduce,
+		Produce: []fsm.ProducePartition{{Topic: topic, Partition: partition, Batches: batches}},
+	}, extensions)}
+}
+
+type produceProposal struct{ p *raftnode.Proposal }
+
+func (p produceProposal) Stored() <-chan struct{} { return p.p.Stored() }
+func (p produceProposal) Done() <-chan struct{}   { return p.p.Done() }
+
+func (p produceProposal) Result() (ProduceResult, error) {
+	res, err := p.p.Result()
+	if err != nil || len(res.Partitions) != 1 {
+		return ProduceResult{BaseOffset: -1, LogStart: -1}, err
+	}
+	pr := res.Partitions[0]
+	return ProduceResult{BaseOffset: pr.BaseOffset, LogStart: pr.LogStart, Err: pr.Err}, nil
+}
+
+// CreateTopic creates a topic on this node, which must lead (ErrNotLeader
+// otherwise): Kafka's CreateTopics is answered by the controller only.
+func (c *Cluster) CreateTopic(ctx context.Context, spec TopicSpec) error {
+	return resultErr(c.applyHere(ctx, createTopic(spec)))
+}
+
+// DeleteTopic deletes a topic on this node, which must lead.
+func (c *Cluster) DeleteTopic(ctx context.Context, name string) error {
+	return resultErr(c.applyHere(ctx, fsm.Command{Op: fsm.OpDeleteTopic, Delete: name}))
+}
+
+// Retention has this node, which must lead, propose a retention pass: every
+// replica trims as of the entry's time, so all trim the same batches.
+func (c *Cluster) Retention(ctx context.Context) error {
+	return resultErr(c.applyHere(ctx, fsm.Command{Op: fsm.OpRetention}))
+}
+
+// AutoCreateTopic creates a topic on behalf of a client of any node: on the
+// leader, or forwarded to it.
+func (c *Cluster) AutoCreateTopic(ctx context.Context, spec TopicSpec) error {
+	return resultErr(c.applyOrForward(ctx, createTopic(spec)))
+}
+
+// InitProducer allocates an idempotent producer id, on the leader or
+// forwarded to it, so every replica knows the id.
+func (c *Cluster) InitProducer(ctx context.Context) (int64, error) {
+	res, err := c.applyOrForward(ctx, fsm.Command{Op: fsm.OpInitProducer})
+	if err == nil {
+		err = res.Err
+	}
+	return res.ProducerID, err
+}
+
+// RegisterBroker records a broker's addresses in the replicated state, on
+// the leader or forwarded to it.
+func (c *Cluster) RegisterBroker(ctx context.Context, b Broker) error {
+	return resultErr(c.applyOrForward(ctx, fsm.Command{Op: fsm.OpRegisterNode, Broker: &b}))
+}
+
+func createTopic(spec TopicSpec) fsm.Command {
+	return fsm.Command{Op: fsm.OpCreateTopic, Topic: &fsm.CreateTopic{Name: spec.Name, Partitions: spec.Partitions, Configs: spec.Configs}}
+}
+
+func resultErr(res fsm.ApplyResult, err error) error {
+	if err != nil {
+		return err
+	}
+	return res.Err
+}
+
+// propose is the only way this node proposes an entry, and the one place an
+// entry gets its time: the proposer's clock travels in the entry, so every
+// replica applies time-based decisions (retention, append time) identically.
+// A forwarded change is stamped here too, by the leader that proposes it.
+func (c *Cluster) propose(cmd fsm.Command, extensions []byte) *raftnode.Proposal {
+	cmd.TimeMs = time.Now().UnixMilli()
+	return c.node.Propose(cmd, extensions)
+}
+
+// applyHere proposes on this node and waits for the entry to be applied, or
+// for ctx. On a follower Raft refuses at once with ErrNotLeader.
+func (c *Cluster) applyHere(ctx context.Context, cmd fsm.Command) (fsm.ApplyResult, error) {
+	p := c.propose(cmd, nil)
+	select {
+	case <-p.Done():
+		return p.Result()
+	case <-ctx.Done():
+		return fsm.ApplyResult{}, fmt.Errorf("%w: %v", ErrIndeterminate, ctx.Err())
+	}
+}
+
+// applyOrForward applies on the leader, or forwards to it from a follower.
+func (c *Cluster) applyOrForward(ctx context.Context, cmd fsm.Command) (fsm.ApplyResult, error) {
+	if c.node.IsLeader() {
+		return c.applyHere(ctx, cmd)
+	}
+	return c.forward(ctx, cmd)
+}
