@@ -3,8 +3,9 @@
 // (served at /metrics, with the Go runtime and process collectors), and,
 // when an OTLP endpoint is configured, a TracerProvider exporting through a
 // bounded queue that never slows a write. Configure attaches it all to a
-// server.Config through the node's hooks; the subpackages hold the metrics
-// and spans themselves.
+// server.Config: the Raft side subscribes to the node's event stream
+// (raftnode.Observer), the Kafka side through its observer and tracer; the
+// subpackages hold the metrics and spans themselves.
 package telemetry
 
 import (
@@ -28,7 +29,6 @@ import (
 
 	"github.com/raftline/raftline/telemetry/brokermetrics"
 	"github.com/raftline/raftline/telemetry/raftmetrics"
-	"github.com/raftline/raftline/telemetry/raftwatch"
 	"github.com/raftline/raftline/telemetry/spanqueue"
 	"github.com/raftline/raftline/telemetry/tracing"
 )
@@ -55,7 +55,6 @@ type Telemetry struct {
 	mp       *sdkmetric.MeterProvider
 	tp       *sdktrace.TracerProvider // nil when tracing is off
 	queue    *spanqueue.Processor     // nil without OTLP export
-	watch    *raftwatch.Watch
 	raft     *raftmetrics.Metrics
 	broker   *brokermetrics.Metrics
 	tracer   *tracing.Tracer // nil when tracing is off
@@ -78,7 +77,7 @@ func New(cfg Config) (*Telemetry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("telemetry resource: %w", err)
 	}
-	t := &Telemetry{cfg: cfg, reg: prometheus.NewRegistry(), watch: raftwatch.New()}
+	t := &Telemetry{cfg: cfg, reg: prometheus.NewRegistry()}
 
 	// Every series this registry serves carries node_id, raftline's and
 	// the Go runtime's alike. It is a constant label of the registry, not a
@@ -105,10 +104,9 @@ func New(cfg Config) (*Telemetry, error) {
 	// of a large cluster into one overflow series.
 	t.mp = sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp), sdkmetric.WithResource(res), sdkmetric.WithCardinalityLimit(0))
 	meter := t.mp.Meter(ScopeName)
-	if t.raft, err = raftmetrics.New(meter, t.watch); err != nil {
+	if t.raft, err = raftmetrics.New(meter); err != nil {
 		return nil, err
 	}
-	t.watch.OnCommit(t.raft.Committed)
 	if t.broker, err = brokermetrics.New(meter, cfg.Version); err != nil {
 		return nil, err
 	}
@@ -147,7 +145,6 @@ func (t *Telemetry) setUpTracing(res *resource.Resource) error {
 	}
 	t.tp = sdktrace.NewTracerProvider(opts...)
 	t.tracer = tracing.New(t.tp)
-	t.watch.OnCommit(t.tracer.Committed)
 	return nil
 }
 
@@ -219,7 +216,6 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 	}
 	t.shutdown = true
 	t.raft.Close()
-	t.watch.Detach()
 	t.broker.Attach(nil)
 	var errs []error
 	if t.tp != nil {

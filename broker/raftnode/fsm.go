@@ -5,16 +5,21 @@ import (
 	"io"
 	"log/slog"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/raft"
 
 	"github.com/raftline/raftline/broker/fsm"
 )
 
-// adapter is the thin raft.FSM around fsm.State.
+// adapter is the one raft.FSM: fsm.State, plus the commit tracker told as
+// each entry starts applying and the Observer told of applies, snapshots
+// and restores.
 type adapter struct {
 	state    *fsm.State
 	log      *slog.Logger
+	commits  *commitTracker
+	obs      Observer // nil when none
 	restores atomic.Int64
 }
 
@@ -27,6 +32,13 @@ func (a *adapter) Apply(l *raft.Log) any {
 	if l.Type != raft.LogCommand {
 		return nil
 	}
+	// First: an entry the quorum count missed is reported committed
+	// before its apply starts.
+	a.commits.applying(l)
+	var start time.Time
+	if a.obs != nil {
+		start = time.Now()
+	}
 	res, err := a.state.Apply(l.Index, l.Data)
 	if err != nil {
 		// Skipping an entry would make this replica diverge from the
@@ -35,27 +47,61 @@ func (a *adapter) Apply(l *raft.Log) any {
 		a.log.Error("cannot apply raft entry; stopping", "index", l.Index, "err", err)
 		panic(fmt.Sprintf("raftline: cannot apply raft entry %d: %v", l.Index, err))
 	}
+	if a.obs != nil {
+		a.obs.EntryApplied(EntryApplied{
+			Index: l.Index, Term: l.Term, Extensions: l.Extensions,
+			Start: start, Duration: time.Since(start), Err: resultErr(res),
+		})
+	}
 	return res
 }
 
+// resultErr is an entry's error as its proposer sees it: the command's, else
+// the first partition's.
+func resultErr(r fsm.ApplyResult) error {
+	if r.Err != nil {
+		return r.Err
+	}
+	for _, p := range r.Partitions {
+		if p.Err != nil {
+			return p.Err
+		}
+	}
+	return nil
+}
+
 func (a *adapter) Snapshot() (raft.FSMSnapshot, error) {
-	return &snapshot{snap: a.state.Snapshot()}, nil
+	return &snapshot{snap: a.state.Snapshot(), obs: a.obs}, nil
 }
 
 func (a *adapter) Restore(r io.ReadCloser) error {
 	defer r.Close()
 	a.restores.Add(1)
-	return a.state.Restore(r)
+	start := time.Now()
+	err := a.state.Restore(r)
+	if a.obs != nil {
+		a.obs.SnapshotRestored(SnapshotRestored{Duration: time.Since(start), Err: err})
+	}
+	return err
 }
 
-type snapshot struct{ snap *fsm.Snapshot }
+type snapshot struct {
+	snap *fsm.Snapshot
+	obs  Observer
+}
 
 func (s *snapshot) Persist(sink raft.SnapshotSink) error {
-	if _, err := s.snap.WriteTo(sink); err != nil {
+	start := time.Now()
+	n, err := s.snap.WriteTo(sink)
+	if err != nil {
 		sink.Cancel()
-		return err
+	} else {
+		err = sink.Close()
 	}
-	return sink.Close()
+	if s.obs != nil {
+		s.obs.SnapshotTaken(SnapshotTaken{Duration: time.Since(start), Size: n, Err: err})
+	}
+	return err
 }
 
 func (s *snapshot) Release() {}

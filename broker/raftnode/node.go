@@ -1,6 +1,8 @@
 // Package raftnode runs one raftline node's Raft instance: the durable log
 // store, the TCP transport, the snapshot store, the raft.FSM adapter around
-// fsm.State, and the proposal API the Kafka layer writes through.
+// fsm.State, and the proposal API the Kafka layer writes through. What Raft
+// does on the node (entries stored, committed and applied, RPCs, leaders,
+// snapshots) is reported to one Observer, given to Open.
 //
 // There is one Raft group for the whole cluster and its leader leads every
 // partition. Nothing here assumes that: a group per partition would be one
@@ -56,13 +58,12 @@ type Config struct {
 	TrailingLogs       uint64
 
 	Logger *slog.Logger
-	// RPCObserver and WrapLogStore let telemetry see Raft RPCs and log
-	// store calls (counts, replication spans, append latency) without this
-	// package knowing about metrics or traces.
-	RPCObserver  RPCObserver
-	WrapLogStore func(raft.LogStore) raft.LogStore
-	// WrapFSM lets telemetry time FSM applies and snapshots.
-	WrapFSM func(raft.FSM) raft.FSM
+	// Observer, when set, sees what Raft does on this node (see Observer);
+	// telemetry subscribes through it.
+	Observer Observer
+
+	// wrapLogStore, set by tests only, wraps the raft-wal store.
+	wrapLogStore func(raft.LogStore) raft.LogStore
 }
 
 // ServerID is the Raft server id of a Kafka node id.
@@ -86,6 +87,8 @@ type Node struct {
 	transport *observedTransport
 	stored    *storeNotifier
 	fsm       *adapter
+	commits   *commitTracker
+	leaders   *leaderWatch // nil without an Observer
 	dir       string
 
 	closeOnce sync.Once
@@ -144,8 +147,17 @@ func Open(cfg Config) (*Node, error) {
 	// Larger append batches carry more produce entries per RPC and fsync.
 	rc.MaxAppendEntries = 256
 
+	var onCommit func(EntryCommitted)
+	if cfg.Observer != nil {
+		onCommit = cfg.Observer.EntryCommitted
+	}
+	n.commits = newCommitTracker(rc.LocalID, onCommit)
+
 	var logs raft.LogStore = w
-	n.stored = &storeNotifier{LogStore: logs}
+	if cfg.wrapLogStore != nil {
+		logs = cfg.wrapLogStore(logs)
+	}
+	n.stored = &storeNotifier{LogStore: logs, commits: n.commits, obs: cfg.Observer}
 	// The cache serves recent entries to replication from memory instead
 	// of reading them back from the WAL. An entry can be a whole partition
 	// batch (1 MiB by clients' defaults), so the cache is kept small.
@@ -154,15 +166,8 @@ func Open(cfg Config) (*Node, error) {
 		n.closeStores()
 		return nil, err
 	}
-	if cfg.WrapLogStore != nil {
-		logs = cfg.WrapLogStore(logs)
-	}
-	n.transport = newObservedTransport(trans, cfg.RPCObserver)
-	n.fsm = &adapter{state: n.State, log: n.log}
-	var machine raft.FSM = n.fsm
-	if cfg.WrapFSM != nil {
-		machine = cfg.WrapFSM(machine)
-	}
+	n.transport = newObservedTransport(trans, cfg.Observer, n.commits)
+	n.fsm = &adapter{state: n.State, log: n.log, commits: n.commits, obs: cfg.Observer}
 
 	existing, err := raft.HasExistingState(w, w, snaps)
 	if err != nil {
@@ -177,12 +182,16 @@ func Open(cfg Config) (*Node, error) {
 	} else if existing && len(cfg.Bootstrap) > 0 {
 		n.log.Info("data directory holds raft state; ignoring --bootstrap")
 	}
-	r, err := newRaft(rc, machine, logs, w, snaps, n.transport)
+	r, err := newRaft(rc, n.fsm, logs, w, snaps, n.transport)
 	if err != nil {
 		n.closeStores()
 		return nil, fmt.Errorf("start raft in %s: %w", dir, err)
 	}
 	n.raft = r
+	n.commits.attach(r)
+	if cfg.Observer != nil {
+		n.leaders = watchLeaders(r, cfg.Observer)
+	}
 	return n, nil
 }
 
@@ -346,6 +355,7 @@ func (n *Node) Close() error {
 			}
 		}
 		n.closeErr = n.raft.Shutdown().Error()
+		n.leaders.close()
 		if err := n.closeStores(); err != nil && n.closeErr == nil {
 			n.closeErr = err
 		}
@@ -358,6 +368,7 @@ func (n *Node) Close() error {
 func (n *Node) Kill() error {
 	n.closeOnce.Do(func() {
 		n.closeErr = n.raft.Shutdown().Error()
+		n.leaders.close()
 		n.closeStores()
 	})
 	return n.closeErr
@@ -376,3 +387,26 @@ func (n *Node) SnapshotsRestored() int64 { return n.fsm.restores.Load() }
 
 // LogDir is the directory holding the Raft log and snapshots, for size metrics.
 func (n *Node) LogDir() string { return n.dir }
+
+// LogEntries is the number of entries in the Raft log store (last index -
+// first index + 1; 0 when empty).
+func (n *Node) LogEntries() uint64 {
+	first, err1 := n.store.FirstIndex()
+	last, err2 := n.store.LastIndex()
+	if err1 != nil || err2 != nil || last == 0 || last < first {
+		return 0
+	}
+	return last - first + 1
+}
+
+// FollowerMatches returns, while this node leads, the highest log index
+// each follower in the configuration is known to hold: the last entry of
+// its latest successful AppendEntries in the current term. Followers that
+// acknowledged nothing yet in this term are absent; it is nil on a node
+// that does not lead.
+func (n *Node) FollowerMatches() map[raft.ServerID]uint64 { return n.commits.matches() }
+
+// Configuration returns the latest Raft configuration this node holds,
+// committed or not: read as Raft starts, then followed through the
+// configuration entries its log store writes.
+func (n *Node) Configuration() []raft.Server { return n.commits.configuration() }

@@ -53,7 +53,7 @@ func TestOpen_UnreadableLog_ErrorNotPanic(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cfg.WrapLogStore = func(s raft.LogStore) raft.LogStore { return unreadable{s} }
+	raftnode.SetLogStoreWrapper(&cfg, func(s raft.LogStore) raft.LogStore { return unreadable{s} })
 	n, err = raftnode.Open(cfg)
 	if err == nil {
 		n.Close()
@@ -64,7 +64,7 @@ func TestOpen_UnreadableLog_ErrorNotPanic(t *testing.T) {
 	}
 
 	// The failed Open released the stores and the port: a healthy reopen works.
-	cfg.WrapLogStore = nil
+	raftnode.SetLogStoreWrapper(&cfg, nil)
 	n, err = raftnode.Open(cfg)
 	if err != nil {
 		t.Fatalf("reopen after the failed start: %v", err)

@@ -2,20 +2,27 @@ package raftnode
 
 import (
 	"sync"
+	"time"
 	"unsafe"
 
 	"github.com/hashicorp/raft"
 )
 
-// storeNotifier wraps the log store. It tells proposers when their entry reached the leader's log
-// store, for acks=1. On the leader, hashicorp/raft hands StoreLogs the very
-// Log whose Data the proposer built, so the data pointer identifies it without
-// widening the entry format. If that ever stops holding, acks=1 degrades to
-// waiting for commit (Proposal.Stored closes when the proposal ends), never to
-// an early acknowledgement.
+// storeNotifier is the node's one wrapper around its log store (under
+// Raft's log cache). It tells proposers when their entry reached the
+// leader's log store, for acks=1; it reports every write to the commit
+// tracker and to the Observer (LogsStored).
+//
+// On the leader, hashicorp/raft hands StoreLogs the very Log whose Data the
+// proposer built, so the data pointer identifies it without widening the
+// entry format. If that ever stops holding, acks=1 degrades to waiting for
+// commit (Proposal.Stored closes when the proposal ends), never to an early
+// acknowledgement.
 type storeNotifier struct {
 	raft.LogStore
 	waiters sync.Map // *byte -> chan struct{}
+	commits *commitTracker
+	obs     Observer // nil when none
 }
 
 func (s *storeNotifier) watch(data []byte, ch chan struct{}) *byte {
@@ -39,18 +46,36 @@ func (s *storeNotifier) unwatch(key *byte, ch chan struct{}) {
 
 func (s *storeNotifier) StoreLog(l *raft.Log) error { return s.StoreLogs([]*raft.Log{l}) }
 
+// StoreLogs writes logs, then wakes their proposers, reports the write and
+// lets the commit tracker count it, in that order: LogsStored comes before
+// the EntryCommitted this write may complete.
 func (s *storeNotifier) StoreLogs(logs []*raft.Log) error {
-	if err := s.LogStore.StoreLogs(logs); err != nil {
+	var start time.Time
+	var took time.Duration
+	if s.obs != nil {
+		start = time.Now()
+	}
+	err := s.LogStore.StoreLogs(logs)
+	if s.obs != nil {
+		took = time.Since(start)
+	}
+	if err == nil {
+		for _, l := range logs {
+			if len(l.Data) == 0 {
+				continue
+			}
+			if ch, ok := s.waiters.LoadAndDelete(unsafe.SliceData(l.Data)); ok {
+				close(ch.(chan struct{}))
+			}
+		}
+	}
+	if s.obs != nil {
+		s.obs.LogsStored(LogsStored{Logs: logs, Duration: took, Err: err})
+	}
+	if err != nil {
 		return err
 	}
-	for _, l := range logs {
-		if len(l.Data) == 0 {
-			continue
-		}
-		if ch, ok := s.waiters.LoadAndDelete(unsafe.SliceData(l.Data)); ok {
-			close(ch.(chan struct{}))
-		}
-	}
+	s.commits.storedLogs(logs)
 	return nil
 }
 

@@ -4,30 +4,19 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
 
-// RPCObserver sees every Raft RPC this node sends or receives, where it
-// really happens: on the transport. Telemetry counts and traces them from
-// here. cmd is the request: *raft.AppendEntriesRequest,
-// *raft.RequestVoteRequest, *raft.RequestPreVoteRequest,
-// *raft.InstallSnapshotRequest or *raft.TimeoutNowRequest. Methods must be
-// cheap: they run on Raft's replication and RPC paths.
-type RPCObserver interface {
-	// Sent is called as an RPC leaves for target; done, when not nil, is
-	// called with its response (or error) when that arrives.
-	Sent(target raft.ServerID, cmd any) (done func(resp any, err error))
-	// Received is called as an RPC arrives, before Raft handles it.
-	Received(cmd any)
-}
-
-// observedTransport decorates a raft.Transport, reporting RPCs to an
-// observer and remembering the highest commit index a leader has announced
-// (readiness compares it with the applied index).
+// observedTransport decorates a raft.Transport, reporting RPCs to the
+// Observer, AppendEntries outcomes to the commit tracker, and remembering the
+// highest commit index a leader has announced (readiness compares it with
+// the applied index).
 type observedTransport struct {
 	raft.Transport
-	obs          RPCObserver
+	obs          Observer // nil when none
+	commits      *commitTracker
 	consumer     chan raft.RPC
 	closed       chan struct{}
 	closeOnce    sync.Once
@@ -40,8 +29,8 @@ var (
 	_ raft.WithPreVote = (*observedTransport)(nil)
 )
 
-func newObservedTransport(t raft.Transport, obs RPCObserver) *observedTransport {
-	o := &observedTransport{Transport: t, obs: obs, consumer: make(chan raft.RPC), closed: make(chan struct{})}
+func newObservedTransport(t raft.Transport, obs Observer, commits *commitTracker) *observedTransport {
+	o := &observedTransport{Transport: t, obs: obs, commits: commits, consumer: make(chan raft.RPC), closed: make(chan struct{})}
 	go o.relay()
 	return o
 }
@@ -74,15 +63,32 @@ func (o *observedTransport) received(cmd any) {
 		}
 	}
 	if o.obs != nil {
-		o.obs.Received(cmd)
+		o.obs.RPCReceived(RPCReceived{Request: cmd})
 	}
 }
 
+// sent reports an RPC leaving for target and returns what takes its outcome,
+// nil when nothing waits for it. The commit tracker sees an AppendEntries
+// outcome before the Observer does.
 func (o *observedTransport) sent(target raft.ServerID, cmd any) func(any, error) {
-	if o.obs == nil {
-		return nil
+	var track func(any, error)
+	if ae, ok := cmd.(*raft.AppendEntriesRequest); ok {
+		track = o.commits.sent(target, ae)
 	}
-	return o.obs.Sent(target, cmd)
+	var done func(RPCDone)
+	if o.obs != nil {
+		done = o.obs.RPCSent(RPCSent{Target: target, Request: cmd})
+	}
+	if done == nil {
+		return track
+	}
+	start := time.Now()
+	return func(resp any, err error) {
+		if track != nil {
+			track(resp, err)
+		}
+		done(RPCDone{Response: resp, Err: err, Duration: time.Since(start)})
+	}
 }
 
 func finish(done func(any, error), resp any, err error) {

@@ -62,14 +62,15 @@ type Config struct {
 
 	Logger *slog.Logger
 	// Hooks, used by telemetry.
-	RPCObserver   raftnode.RPCObserver
-	WrapLogStore  func(raft.LogStore) raft.LogStore
-	WrapFSM       func(raft.FSM) raft.FSM
+	// RaftObserver sees what Raft does on the node (entries stored,
+	// committed and applied, RPCs, leaders, snapshots); the node is opened
+	// with it, on every start, so it sees the first election.
+	RaftObserver  raftnode.Observer
 	KafkaObserver kafka.Observer
 	Tracer        kafka.Tracer
 	// NodeStarted, when set, is called with the node as soon as Raft runs,
 	// before the node serves clients, and again on every restart, so
-	// telemetry can register Raft observers before the first election.
+	// telemetry can read its gauges from the running node.
 	NodeStarted func(*raftnode.Node)
 	// HTTPHandlers are mounted on the HTTP mux (for example /metrics).
 	HTTPHandlers map[string]http.Handler
@@ -120,7 +121,7 @@ func Start(cfg Config) (*Server, error) {
 		HeartbeatTimeout: cfg.HeartbeatTimeout, ElectionTimeout: cfg.ElectionTimeout,
 		LeaderLeaseTimeout: cfg.LeaderLeaseTimeout, SnapshotThreshold: cfg.SnapshotThreshold,
 		SnapshotInterval: cfg.SnapshotInterval, TrailingLogs: cfg.TrailingLogs,
-		Logger: cfg.Logger, RPCObserver: cfg.RPCObserver, WrapLogStore: cfg.WrapLogStore, WrapFSM: cfg.WrapFSM,
+		Logger: cfg.Logger, Observer: cfg.RaftObserver,
 	})
 	if err != nil {
 		hln.Close()

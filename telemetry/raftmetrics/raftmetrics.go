@@ -1,13 +1,12 @@
 // Package raftmetrics exports what Raft does on one node as the raft_*
-// metrics of docs/METRICS.md. RPCs are counted on the transport as they are
-// sent and received, leader changes from Raft's own observations, latencies
-// around the log store and FSM calls; gauges are read from the running Raft
-// instance when scraped.
+// metrics of docs/METRICS.md. Counters and latencies come from the node's
+// event stream (Metrics is a raftnode.Observer): RPCs as the transport sends
+// and receives them, leaders observed, log store writes, commits, applies
+// and snapshots. Gauges are read from the running node when scraped.
 package raftmetrics
 
 import (
 	"context"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -21,23 +20,26 @@ import (
 
 	"github.com/raftline/raftline/broker/raftnode"
 	"github.com/raftline/raftline/telemetry/internal/instr"
-	"github.com/raftline/raftline/telemetry/raftwatch"
 )
 
-// Node is the running node the gauges read; *raftnode.Node is one.
-type Node interface {
+// Source is the running node the gauges read; *raftnode.Node is one.
+type Source interface {
 	Raft() *raft.Raft
 	LogDir() string
+	LogEntries() uint64
+	// FollowerMatches is nil unless the node leads.
+	FollowerMatches() map[raft.ServerID]uint64
+	Configuration() []raft.Server
 }
 
 var (
-	_ raftnode.RPCObserver = (*Metrics)(nil)
-	_ Node                 = (*raftnode.Node)(nil)
+	_ raftnode.Observer = (*Metrics)(nil)
+	_ Source            = (*raftnode.Node)(nil)
 )
 
-// Metrics holds one node's raft_* instruments.
+// Metrics holds one node's raft_* instruments. It is a raftnode.Observer.
 type Metrics struct {
-	watch *raftwatch.Watch
+	raftnode.NopObserver
 
 	elections     metric.Int64Counter
 	appendEntries metric.Int64Counter
@@ -60,7 +62,6 @@ type Metrics struct {
 	// float64 bits: snapshots are minutes apart, too rare for a rate of
 	// the histogram to show on a dashboard.
 	snapLast atomic.Uint64
-	store    atomic.Pointer[raft.LogStore]
 
 	mu   sync.Mutex
 	node *attached
@@ -68,23 +69,18 @@ type Metrics struct {
 }
 
 type attached struct {
-	n     Node
+	src   Source
 	r     *raft.Raft
 	since time.Time
-	obs   *raft.Observer
-	stop  chan struct{}
-	done  chan struct{}
 }
 
 var stateNames = map[raft.RaftState]string{
 	raft.Leader: "leader", raft.Follower: "follower", raft.Candidate: "candidate", raft.Shutdown: "shutdown",
 }
 
-// New creates the instruments on meter. watch supplies follower match
-// indexes and commit times; register m.Committed with it.
-func New(meter metric.Meter, watch *raftwatch.Watch) (*Metrics, error) {
+// New creates the instruments on meter.
+func New(meter metric.Meter) (*Metrics, error) {
 	m := &Metrics{
-		watch:    watch,
 		sent:     instr.NewOpt(attribute.String("direction", "sent")),
 		received: instr.NewOpt(attribute.String("direction", "received")),
 		success:  instr.NewOpt(attribute.String("result", "success")),
@@ -142,88 +138,35 @@ func New(meter metric.Meter, watch *raftwatch.Watch) (*Metrics, error) {
 	return m, nil
 }
 
-// Attach points the metrics at a running node (again after a restart) and
-// starts counting its leader changes.
-func (m *Metrics) Attach(n Node) {
-	r := n.Raft()
-	a := &attached{n: n, r: r, since: time.Now(), stop: make(chan struct{}), done: make(chan struct{})}
-	ch := make(chan raft.Observation, 64)
-	a.obs = raft.NewObserver(ch, false, func(o *raft.Observation) bool {
-		_, ok := o.Data.(raft.LeaderObservation)
-		return ok
-	})
-	r.RegisterObserver(a.obs)
+// Attach points the gauges at a running node (again after a restart).
+func (m *Metrics) Attach(src Source) {
+	a := &attached{src: src, r: src.Raft(), since: time.Now()}
 	m.mu.Lock()
-	old := m.node
 	m.node = a
 	m.mu.Unlock()
-	old.close()
-	go m.countElections(a, ch)
 }
 
-// Close stops counting leader changes and lets go of the node.
+// Close lets go of the node.
 func (m *Metrics) Close() {
 	m.mu.Lock()
-	a := m.node
 	m.node = nil
 	m.mu.Unlock()
-	a.close()
-	m.store.Store(nil)
 }
 
-func (a *attached) close() {
-	if a == nil {
-		return
-	}
-	select {
-	case <-a.stop:
-	default:
-		close(a.stop)
-		a.r.DeregisterObserver(a.obs)
-	}
-	<-a.done
+// LeaderObserved counts a leader change; the node reports each once per
+// (leader, term).
+func (m *Metrics) LeaderObserved(raftnode.LeaderObserved) {
+	m.elections.Add(context.Background(), 1)
 }
 
-// countElections counts a leader change once per (leader, term): a node
-// that briefly loses its leader and finds the same one in the same term (a
-// failed pre-vote) saw no election.
-func (m *Metrics) countElections(a *attached, ch <-chan raft.Observation) {
-	defer close(a.done)
-	var leader raft.ServerID
-	var term uint64
-	count := func(id raft.ServerID) {
-		if id == "" {
-			return
-		}
-		t := a.r.CurrentTerm()
-		if id != leader || t != term {
-			leader, term = id, t
-			m.elections.Add(context.Background(), 1)
-		}
-	}
-	// A leader known already was elected before the observer was in place.
-	_, id := a.r.LeaderWithID()
-	count(id)
-	for {
-		select {
-		case o := <-ch:
-			if lo, ok := o.Data.(raft.LeaderObservation); ok {
-				count(lo.LeaderID)
-			}
-		case <-a.stop:
-			return
-		}
-	}
-}
-
-// Sent implements raftnode.RPCObserver.
-func (m *Metrics) Sent(_ raft.ServerID, cmd any) func(any, error) {
-	m.count(cmd, m.sent)
+// RPCSent counts an RPC this node sent.
+func (m *Metrics) RPCSent(e raftnode.RPCSent) func(raftnode.RPCDone) {
+	m.count(e.Request, m.sent)
 	return nil
 }
 
-// Received implements raftnode.RPCObserver.
-func (m *Metrics) Received(cmd any) { m.count(cmd, m.received) }
+// RPCReceived counts an RPC this node received.
+func (m *Metrics) RPCReceived(e raftnode.RPCReceived) { m.count(e.Request, m.received) }
 
 func (m *Metrics) count(cmd any, dir instr.Opt) {
 	ctx := context.Background()
@@ -241,100 +184,35 @@ func (m *Metrics) count(cmd any, dir instr.Opt) {
 	}
 }
 
-// Committed records the commit latency of an entry this node led; register
-// it with the Watch.
-func (m *Metrics) Committed(c raftwatch.Committed) {
-	if !c.AppendedAt.IsZero() {
-		m.commitDur.Record(context.Background(), c.At.Sub(c.AppendedAt).Seconds())
+// LogsStored times a log store write.
+func (m *Metrics) LogsStored(e raftnode.LogsStored) {
+	m.storeDur.Record(context.Background(), e.Duration.Seconds())
+}
+
+// EntryCommitted records the commit latency of an entry this node led.
+func (m *Metrics) EntryCommitted(e raftnode.EntryCommitted) {
+	if !e.AppendedAt.IsZero() {
+		m.commitDur.Record(context.Background(), e.At.Sub(e.AppendedAt).Seconds())
 	}
 }
 
-// WrapLogStore times every StoreLogs call and keeps the store for the
-// log-entries gauge.
-func (m *Metrics) WrapLogStore(s raft.LogStore) raft.LogStore {
-	m.store.Store(&s)
-	return &logStore{LogStore: s, m: m}
+// EntryApplied times an apply.
+func (m *Metrics) EntryApplied(e raftnode.EntryApplied) {
+	m.applyDur.Record(context.Background(), e.Duration.Seconds())
 }
 
-type logStore struct {
-	raft.LogStore
-	m *Metrics
-}
-
-func (s *logStore) StoreLog(l *raft.Log) error { return s.StoreLogs([]*raft.Log{l}) }
-
-func (s *logStore) StoreLogs(logs []*raft.Log) error {
-	start := time.Now()
-	err := s.LogStore.StoreLogs(logs)
-	s.m.storeDur.Record(context.Background(), time.Since(start).Seconds())
-	return err
-}
-
-// IsMonotonic forwards raft.MonotonicLogStore.
-func (s *logStore) IsMonotonic() bool {
-	ms, ok := s.LogStore.(raft.MonotonicLogStore)
-	return ok && ms.IsMonotonic()
-}
-
-// WrapFSM times applies and counts, times and sizes snapshots.
-func (m *Metrics) WrapFSM(f raft.FSM) raft.FSM { return &machine{FSM: f, m: m} }
-
-type machine struct {
-	raft.FSM
-	m *Metrics
-}
-
-func (f *machine) Apply(l *raft.Log) any {
-	start := time.Now()
-	res := f.FSM.Apply(l)
-	if l.Type == raft.LogCommand {
-		f.m.applyDur.Record(context.Background(), time.Since(start).Seconds())
-	}
-	return res
-}
-
-func (f *machine) Snapshot() (raft.FSMSnapshot, error) {
-	s, err := f.FSM.Snapshot()
-	if err != nil {
-		f.m.snapshots.Add(context.Background(), 1, f.m.failure.Add...)
-		return nil, err
-	}
-	return &snapshot{FSMSnapshot: s, m: f.m}, nil
-}
-
-type snapshot struct {
-	raft.FSMSnapshot
-	m *Metrics
-}
-
-func (s *snapshot) Persist(sink raft.SnapshotSink) error {
-	start := time.Now()
-	cs := &countingSink{SnapshotSink: sink}
-	err := s.FSMSnapshot.Persist(cs)
+// SnapshotTaken counts, times and sizes a snapshot.
+func (m *Metrics) SnapshotTaken(e raftnode.SnapshotTaken) {
 	ctx := context.Background()
-	if err != nil {
-		s.m.snapshots.Add(ctx, 1, s.m.failure.Add...)
-		return err
+	if e.Err != nil {
+		m.snapshots.Add(ctx, 1, m.failure.Add...)
+		return
 	}
-	s.m.snapDur.Record(ctx, time.Since(start).Seconds())
-	s.m.snapSize.Store(cs.n)
-	s.m.snapLast.Store(math.Float64bits(time.Since(start).Seconds()))
-	s.m.snapshots.Add(ctx, 1, s.m.success.Add...)
-	return nil
+	m.snapDur.Record(ctx, e.Duration.Seconds())
+	m.snapSize.Store(e.Size)
+	m.snapLast.Store(math.Float64bits(e.Duration.Seconds()))
+	m.snapshots.Add(ctx, 1, m.success.Add...)
 }
-
-type countingSink struct {
-	raft.SnapshotSink
-	n int64
-}
-
-func (c *countingSink) Write(p []byte) (int, error) {
-	n, err := c.SnapshotSink.Write(p)
-	c.n += int64(n)
-	return n, err
-}
-
-var _ io.Writer = (*countingSink)(nil)
 
 // gauges registers the gauges read from the running node at scrape time.
 func (m *Metrics) gauges(meter metric.Meter) error {
@@ -387,33 +265,22 @@ func (m *Metrics) gauges(meter metric.Meter) error {
 		default:
 			o.ObserveFloat64(lastContact, time.Since(lc).Seconds())
 		}
-		if s := m.store.Load(); s != nil {
-			o.ObserveInt64(logEntries, entries(*s))
-		}
+		o.ObserveInt64(logEntries, int64(a.src.LogEntries()))
 		nv := 0
-		for _, s := range m.watch.Servers() {
+		for _, s := range a.src.Configuration() {
 			if s.Suffrage == raft.Voter {
 				nv++
 			}
 		}
 		o.ObserveInt64(voters, int64(nv))
 		last := r.LastIndex()
-		for id, match := range m.watch.Matches() {
+		for id, match := range a.src.FollowerMatches() {
 			o.ObserveInt64(lag, int64(last-min(match, last)), m.followers.Get(id).Obs...)
 		}
-		o.ObserveInt64(logSize, dirSize(filepath.Join(a.n.LogDir(), "wal")))
+		o.ObserveInt64(logSize, dirSize(filepath.Join(a.src.LogDir(), "wal")))
 		return nil
 	}, logEntries, term, commit, state, leaderInfo, hasLeader, applied, voters, lag, logSize, snapSize, snapLast, lastContact)
 	return err
-}
-
-func entries(s raft.LogStore) int64 {
-	first, err1 := s.FirstIndex()
-	last, err2 := s.LastIndex()
-	if err1 != nil || err2 != nil || last == 0 || last < first {
-		return 0
-	}
-	return int64(last - first + 1)
 }
 
 func dirSize(dir string) int64 {

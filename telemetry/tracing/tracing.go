@@ -22,11 +22,9 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/raftline/raftline/broker/fsm"
 	"github.com/raftline/raftline/broker/kafka"
 	"github.com/raftline/raftline/broker/raftnode"
 	"github.com/raftline/raftline/telemetry/internal/kcode"
-	"github.com/raftline/raftline/telemetry/raftwatch"
 )
 
 // ScopeName is the instrumentation scope of raftline's spans.
@@ -43,13 +41,14 @@ const (
 )
 
 var (
-	_ kafka.Tracer         = (*Tracer)(nil)
-	_ raftnode.RPCObserver = (*Tracer)(nil)
+	_ kafka.Tracer      = (*Tracer)(nil)
+	_ raftnode.Observer = (*Tracer)(nil)
 )
 
-// Tracer traces one node. It implements kafka.Tracer and
-// raftnode.RPCObserver; WrapFSM and Committed complete it.
+// Tracer traces one node. It implements kafka.Tracer for the Kafka side and
+// raftnode.Observer for the Raft side (replicate, commit and apply spans).
 type Tracer struct {
+	raftnode.NopObserver
 	tracer trace.Tracer
 	// pending holds this leader's writes between propose and the end of
 	// their send span, by propose span id.
@@ -161,10 +160,11 @@ func (t *Tracer) StartFetch(ctx context.Context, topic string) func(int64, error
 	}
 }
 
-// Sent implements raftnode.RPCObserver: each traced entry an AppendEntries
-// carries to a follower gets a replicate span, ended by the response.
-func (t *Tracer) Sent(target raft.ServerID, cmd any) func(any, error) {
-	req, ok := cmd.(*raft.AppendEntriesRequest)
+// RPCSent implements raftnode.Observer: each traced entry an
+// AppendEntries carries to a follower gets a replicate span, ended by the
+// response.
+func (t *Tracer) RPCSent(e raftnode.RPCSent) func(raftnode.RPCDone) {
+	req, ok := e.Request.(*raft.AppendEntriesRequest)
 	if !ok {
 		return nil
 	}
@@ -176,18 +176,18 @@ func (t *Tracer) Sent(target raft.ServerID, cmd any) func(any, error) {
 		}
 		_, span := t.tracer.Start(trace.ContextWithRemoteSpanContext(context.Background(), sc), "replicate",
 			trace.WithSpanKind(trace.SpanKindClient),
-			trace.WithAttributes(AttrFollowerID.String(string(target)), AttrLogIndex.Int64(int64(l.Index))))
+			trace.WithAttributes(AttrFollowerID.String(string(e.Target)), AttrLogIndex.Int64(int64(l.Index))))
 		spans = append(spans, span)
 	}
 	if spans == nil {
 		return nil
 	}
-	return func(resp any, err error) {
-		r, _ := resp.(*raft.AppendEntriesResponse)
+	return func(d raftnode.RPCDone) {
+		r, _ := d.Response.(*raft.AppendEntriesResponse)
 		for _, s := range spans {
 			switch {
-			case err != nil:
-				s.SetStatus(codes.Error, err.Error())
+			case d.Err != nil:
+				s.SetStatus(codes.Error, d.Err.Error())
 			case r == nil || !r.Success:
 				s.SetStatus(codes.Error, "follower rejected the entries")
 			}
@@ -196,12 +196,9 @@ func (t *Tracer) Sent(target raft.ServerID, cmd any) func(any, error) {
 	}
 }
 
-// Received implements raftnode.RPCObserver.
-func (t *Tracer) Received(any) {}
-
-// Committed records the commit span of a traced entry: from its proposal to
-// the quorum. Register it with the raftwatch.Watch.
-func (t *Tracer) Committed(c raftwatch.Committed) {
+// EntryCommitted implements raftnode.Observer: the commit span of a traced
+// entry, from its proposal to the quorum.
+func (t *Tracer) EntryCommitted(c raftnode.EntryCommitted) {
 	sc, ok := DecodeContext(c.Extensions)
 	if !ok {
 		return
@@ -218,45 +215,23 @@ func (t *Tracer) Committed(c raftwatch.Committed) {
 	span.End(trace.WithTimestamp(c.At))
 }
 
-// WrapFSM returns the FSM that opens an apply span around each traced entry.
-// On the leader the entry's propose span ends with it: Raft answers the
-// proposal as soon as the FSM returns.
-func (t *Tracer) WrapFSM(f raft.FSM) raft.FSM { return &machine{FSM: f, t: t} }
-
-type machine struct {
-	raft.FSM
-	t *Tracer
-}
-
-func (m *machine) Apply(l *raft.Log) any {
-	sc, ok := DecodeContext(l.Extensions)
+// EntryApplied implements raftnode.Observer: the apply span of a traced
+// entry, on every node. On the leader the entry's propose span ends with it:
+// Raft answers the proposal as soon as the FSM returns.
+func (t *Tracer) EntryApplied(e raftnode.EntryApplied) {
+	sc, ok := DecodeContext(e.Extensions)
 	if !ok {
-		return m.FSM.Apply(l)
+		return
 	}
-	_, span := m.t.tracer.Start(trace.ContextWithRemoteSpanContext(context.Background(), sc), "apply",
-		trace.WithAttributes(AttrLogIndex.Int64(int64(l.Index)), AttrLogTerm.Int64(int64(l.Term))))
-	res := m.FSM.Apply(l)
-	if r, ok := res.(fsm.ApplyResult); ok {
-		if err := resultErr(r); err != nil {
-			span.SetAttributes(semconv.ErrorTypeKey.String(kcode.OfError(err)))
-			span.SetStatus(codes.Error, err.Error())
-		}
+	_, span := t.tracer.Start(trace.ContextWithRemoteSpanContext(context.Background(), sc), "apply",
+		trace.WithTimestamp(e.Start),
+		trace.WithAttributes(AttrLogIndex.Int64(int64(e.Index)), AttrLogTerm.Int64(int64(e.Term))))
+	if e.Err != nil {
+		span.SetAttributes(semconv.ErrorTypeKey.String(kcode.OfError(e.Err)))
+		span.SetStatus(codes.Error, e.Err.Error())
 	}
-	span.End()
-	if v, ok := m.t.pending.Load(sc.SpanID()); ok {
+	span.End(trace.WithTimestamp(e.Start.Add(e.Duration)))
+	if v, ok := t.pending.Load(sc.SpanID()); ok {
 		v.(*write).endPropose(nil)
 	}
-	return res
-}
-
-func resultErr(r fsm.ApplyResult) error {
-	if r.Err != nil {
-		return r.Err
-	}
-	for _, p := range r.Partitions {
-		if p.Err != nil {
-			return p.Err
-		}
-	}
-	return nil
 }

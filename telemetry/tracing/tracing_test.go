@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -18,7 +19,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/raftline/raftline/broker/raftnode"
-	"github.com/raftline/raftline/telemetry/raftwatch"
 )
 
 func spanContext(t testing.TB, tid, sid string) trace.SpanContext {
@@ -252,26 +252,27 @@ func TestStartFetch_ReceiveSpan(t *testing.T) {
 	}
 }
 
-// TestReplicateCommitApply_ChildrenOfPropose drives the Raft-side hooks as
+// TestReplicateCommitApply_ChildrenOfPropose drives the Raft-side events as
 // a leader and a follower would see one entry.
 func TestReplicateCommitApply_ChildrenOfPropose(t *testing.T) {
 	tr, rec := newTracer(t, sdktrace.ParentBased(sdktrace.NeverSample()))
 	leaderTr, leaderRec := newTracer(t, sdktrace.AlwaysSample())
 	ext, end := leaderTr.StartProduce(context.Background(), "t", 0, 1, nil)
 	entry := &raft.Log{Index: 7, Term: 2, Type: raft.LogCommand, Extensions: ext}
-	done := leaderTr.Sent("2", &raft.AppendEntriesRequest{Term: 2, Entries: []*raft.Log{{Index: 6, Term: 2}, entry}})
+	done := leaderTr.RPCSent(raftnode.RPCSent{Target: "2", Request: &raft.AppendEntriesRequest{Term: 2, Entries: []*raft.Log{{Index: 6, Term: 2}, entry}}})
 	if done == nil {
 		t.Fatal("no replicate span for a traced entry")
 	}
-	done(&raft.AppendEntriesResponse{Success: true}, nil)
-	if leaderTr.Sent("2", &raft.AppendEntriesRequest{Term: 2}) != nil {
+	done(raftnode.RPCDone{Response: &raft.AppendEntriesResponse{Success: true}})
+	if leaderTr.RPCSent(raftnode.RPCSent{Target: "2", Request: &raft.AppendEntriesRequest{Term: 2}}) != nil {
 		t.Error("a heartbeat opened spans")
 	}
-	leaderTr.Committed(raftwatch.Committed{Index: 7, Term: 2, Extensions: ext})
-	leaderTr.WrapFSM(nopFSM{}).Apply(entry)
+	leaderTr.EntryCommitted(raftnode.EntryCommitted{Index: 7, Term: 2, Extensions: ext, At: time.Now()})
+	applied := raftnode.EntryApplied{Index: entry.Index, Term: entry.Term, Extensions: entry.Extensions, Start: time.Now(), Duration: time.Millisecond}
+	leaderTr.EntryApplied(applied)
 	// A follower whose sampler would drop a new trace still follows the
 	// sampled parent from the entry.
-	tr.WrapFSM(nopFSM{}).Apply(entry)
+	tr.EntryApplied(applied)
 	end(nil)
 
 	propose := spanNamed(leaderRec, "propose")
@@ -303,6 +304,21 @@ func TestReplicateCommitApply_ChildrenOfPropose(t *testing.T) {
 	}
 }
 
-type nopFSM struct{ raft.FSM }
-
-func (nopFSM) Apply(*raft.Log) any { return nil }
+// An entry that failed shows as a failed apply span, typed with the Kafka
+// error code its proposer is answered with.
+func TestEntryApplied_FailedEntry_ErrorTypeIsTheKafkaCode(t *testing.T) {
+	tr, rec := newTracer(t, sdktrace.AlwaysSample())
+	ext := EncodeContext(spanContext(t, "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"))
+	start := time.Now()
+	tr.EntryApplied(raftnode.EntryApplied{Index: 3, Term: 1, Extensions: ext, Start: start, Duration: 2 * time.Millisecond, Err: kerr.TopicAlreadyExists})
+	s := spanNamed(rec, "apply")
+	if s == nil {
+		t.Fatal("no apply span")
+	}
+	if s.Status().Code != codes.Error || attr(s, "error.type").AsString() != "TOPIC_ALREADY_EXISTS" {
+		t.Errorf("apply span status %v, error.type %q", s.Status(), attr(s, "error.type").AsString())
+	}
+	if !s.StartTime().Equal(start) || s.EndTime().Sub(s.StartTime()) != 2*time.Millisecond {
+		t.Errorf("apply span %v..%v, want the apply's own start and duration", s.StartTime(), s.EndTime())
+	}
+}

@@ -1,4 +1,4 @@
-package raftwatch_test
+package raftnode
 
 import (
 	"sync"
@@ -6,29 +6,27 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-
-	"github.com/raftline/raftline/telemetry/raftwatch"
 )
 
-type source struct {
+type fakeRaft struct {
 	mu    sync.Mutex
 	state raft.RaftState
 	cfg   raft.Configuration
 }
 
-func (s *source) State() raft.RaftState {
+func (s *fakeRaft) State() raft.RaftState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.state
 }
 
-func (s *source) GetConfiguration() raft.ConfigurationFuture { return future{s.cfg} }
+func (s *fakeRaft) GetConfiguration() raft.ConfigurationFuture { return configFuture{s.cfg} }
 
-type future struct{ c raft.Configuration }
+type configFuture struct{ c raft.Configuration }
 
-func (f future) Error() error                      { return nil }
-func (f future) Index() uint64                     { return 0 }
-func (f future) Configuration() raft.Configuration { return f.c }
+func (f configFuture) Error() error                      { return nil }
+func (f configFuture) Index() uint64                     { return 0 }
+func (f configFuture) Configuration() raft.Configuration { return f.c }
 
 func voters(ids ...raft.ServerID) raft.Configuration {
 	var c raft.Configuration
@@ -38,26 +36,23 @@ func voters(ids ...raft.ServerID) raft.Configuration {
 	return c
 }
 
-// harness is a Watch attached as node 1 of a three-voter cluster.
+// harness is a commit tracker under the log store wrapper and FSM adapter,
+// as node 1 of a three-voter cluster.
 type harness struct {
 	t         *testing.T
-	w         *raftwatch.Watch
-	src       *source
+	c         *commitTracker
+	src       *fakeRaft
 	logs      raft.LogStore
-	committed []raftwatch.Committed
+	committed []EntryCommitted
 }
 
 func newHarness(t *testing.T) *harness {
-	h := &harness{t: t, w: raftwatch.New(), src: &source{state: raft.Leader, cfg: voters("1", "2", "3")}}
-	h.w.OnCommit(func(c raftwatch.Committed) { h.committed = append(h.committed, c) })
-	h.logs = h.w.WrapLogStore(raft.NewInmemStore())
-	h.w.Attach(h.src, "1")
-	deadline := time.Now().Add(5 * time.Second)
-	for len(h.w.Servers()) != 3 {
-		if time.Now().After(deadline) {
-			t.Fatal("configuration never read")
-		}
-		time.Sleep(time.Millisecond)
+	h := &harness{t: t, src: &fakeRaft{state: raft.Leader, cfg: voters("1", "2", "3")}}
+	h.c = newCommitTracker("1", func(c EntryCommitted) { h.committed = append(h.committed, c) })
+	h.logs = &storeNotifier{LogStore: raft.NewInmemStore(), commits: h.c}
+	h.c.attach(h.src)
+	if n := len(h.c.configuration()); n != 3 {
+		t.Fatalf("configuration read at attach: %d servers", n)
 	}
 	return h
 }
@@ -75,7 +70,7 @@ func (h *harness) store(term uint64, from, to uint64) {
 
 // ack answers an AppendEntries to id that carried entries up to last.
 func (h *harness) ack(id raft.ServerID, term, last uint64, success bool) {
-	done := h.w.Sent(id, &raft.AppendEntriesRequest{Term: term, PrevLogEntry: last - 1, Entries: []*raft.Log{{Index: last, Term: term}}})
+	done := h.c.sent(id, &raft.AppendEntriesRequest{Term: term, PrevLogEntry: last - 1, Entries: []*raft.Log{{Index: last, Term: term}}})
 	done(&raft.AppendEntriesResponse{Term: term, Success: success}, nil)
 }
 
@@ -87,7 +82,7 @@ func (h *harness) committedIndexes() []uint64 {
 	return out
 }
 
-func TestWatch_CommitsWhenAQuorumHoldsTheEntry(t *testing.T) {
+func TestCommitTracker_CommitsWhenAQuorumHoldsTheEntry(t *testing.T) {
 	h := newHarness(t)
 	h.store(1, 1, 3)
 	if len(h.committed) != 0 {
@@ -109,22 +104,22 @@ func TestWatch_CommitsWhenAQuorumHoldsTheEntry(t *testing.T) {
 	if got := h.committedIndexes(); len(got) != 3 || got[2] != 3 {
 		t.Fatalf("committed %v, want [1 2 3]", got)
 	}
-	m := h.w.Matches()
+	m := h.c.matches()
 	if m["2"] != 2 || m["3"] != 3 || len(m) != 2 {
 		t.Errorf("matches %v", m)
 	}
 	// A heartbeat says nothing.
-	if h.w.Sent("2", &raft.AppendEntriesRequest{Term: 1}) != nil {
+	if h.c.sent("2", &raft.AppendEntriesRequest{Term: 1}) != nil {
 		t.Error("heartbeat tracked")
 	}
 }
 
-func TestWatch_NewTermForgetsTheOldLeadership(t *testing.T) {
+func TestCommitTracker_NewTermForgetsTheOldLeadership(t *testing.T) {
 	h := newHarness(t)
 	h.store(1, 1, 2)
 	h.ack("2", 1, 1, true)
 	h.store(3, 3, 3) // re-elected in term 3
-	if m := h.w.Matches(); len(m) != 0 {
+	if m := h.c.matches(); len(m) != 0 {
 		t.Errorf("matches %v survived the new term", m)
 	}
 	h.ack("2", 1, 2, true) // a late answer from term 1
@@ -134,40 +129,35 @@ func TestWatch_NewTermForgetsTheOldLeadership(t *testing.T) {
 	}
 }
 
-func TestWatch_ApplyReportsWhatTheQuorumCountMissed(t *testing.T) {
+func TestCommitTracker_ApplyReportsWhatTheQuorumCountMissed(t *testing.T) {
 	h := newHarness(t)
 	h.store(1, 1, 2)
-	fsm := h.w.WrapFSM(nopFSM{})
-	fsm.Apply(&raft.Log{Index: 1, Term: 1, Type: raft.LogCommand})
+	h.c.applying(&raft.Log{Index: 1, Term: 1, Type: raft.LogCommand})
 	if got := h.committedIndexes(); len(got) != 1 || got[0] != 1 {
 		t.Fatalf("committed %v, want [1]", got)
 	}
 	// An entry replaced by another leader's is dropped, not reported.
-	fsm.Apply(&raft.Log{Index: 2, Term: 5, Type: raft.LogCommand})
+	h.c.applying(&raft.Log{Index: 2, Term: 5, Type: raft.LogCommand})
 	h.ack("2", 1, 2, true)
 	if got := h.committedIndexes(); len(got) != 1 {
 		t.Fatalf("committed %v, want [1]", got)
 	}
 }
 
-func TestWatch_FollowerTracksNothingButConfiguration(t *testing.T) {
+func TestCommitTracker_FollowerTracksNothingButConfiguration(t *testing.T) {
 	h := newHarness(t)
 	h.src.mu.Lock()
 	h.src.state = raft.Follower
 	h.src.mu.Unlock()
 	h.store(1, 1, 3)
-	if len(h.committed) != 0 || h.w.Matches() != nil {
-		t.Fatalf("follower tracked %v, %v", h.committedIndexes(), h.w.Matches())
+	if len(h.committed) != 0 || h.c.matches() != nil {
+		t.Fatalf("follower tracked %v, %v", h.committedIndexes(), h.c.matches())
 	}
 	cfg := voters("1", "2", "3", "4", "5")
 	if err := h.logs.StoreLog(&raft.Log{Index: 4, Term: 1, Type: raft.LogConfiguration, Data: raft.EncodeConfiguration(cfg)}); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(h.w.Servers()); n != 5 {
+	if n := len(h.c.configuration()); n != 5 {
 		t.Errorf("configuration entry not followed: %d servers", n)
 	}
 }
-
-type nopFSM struct{ raft.FSM }
-
-func (nopFSM) Apply(*raft.Log) any { return nil }
