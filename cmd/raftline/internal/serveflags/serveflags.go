@@ -1,7 +1,7 @@
-// Package config turns `raftline serve` flags, each with a RAFTLINE_<NAME>
+// Package serveflags turns `raftline serve` flags, each with a RAFTLINE_<NAME>
 // environment fallback, into a server.Config, checking every value once at
 // start-up and reporting each bad one in its own message.
-package config
+package serveflags
 
 import (
 	"errors"
