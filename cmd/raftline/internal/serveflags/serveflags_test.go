@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/raftline/raftline/broker/raftnode"
+	"github.com/raftline/raftline/internal/clusterspec"
 )
 
 // env is a getenv over a fixed map.
@@ -311,5 +312,34 @@ func TestLogger_EveryLineCarriesNodeID(t *testing.T) {
 	out := buf.String()
 	if strings.Contains(out, "hidden") || !strings.Contains(out, `"node_id":5`) || !strings.Contains(out, `"msg":"shown"`) {
 		t.Fatalf("log output %q", out)
+	}
+}
+
+// Every cluster raftline dev and the system tests start is described by a
+// clusterspec.Spec; each node's command line must parse into the node the
+// spec describes.
+func TestParseServe_ClusterSpecCommandLines(t *testing.T) {
+	for _, spec := range []clusterspec.Spec{
+		clusterspec.Local("127.0.0.1", "/data/dev", 3, 9092, 9644, 9192),
+		clusterspec.OnHosts([]string{"10.1.0.2", "10.1.0.3"}, "/tmp/x", 9092, 9644, 9192),
+	} {
+		spec.Args = []string{"--log-level", "debug"}
+		for _, n := range spec.Nodes {
+			args := spec.ServeArgs(n)
+			if args[0] != "serve" {
+				t.Fatalf("%q does not start with serve", args)
+			}
+			s := mustParse(t, noEnv, args[1:]...)
+			c := s.Server
+			if c.NodeID != n.ID || c.DataDir != n.DataDir || c.KafkaAddr != n.KafkaAddr() || c.HTTPAddr != n.HTTPAddr() || c.RaftAddr != n.RaftAddr() {
+				t.Errorf("node %d parsed as %+v", n.ID, c)
+			}
+			if len(c.Bootstrap) != len(spec.Nodes) || string(c.Bootstrap[len(spec.Nodes)-1].Address) != spec.Nodes[len(spec.Nodes)-1].RaftAddr() {
+				t.Errorf("node %d bootstrap %+v", n.ID, c.Bootstrap)
+			}
+			if s.LogLevel != slog.LevelDebug {
+				t.Errorf("node %d: the spec's Args were not applied", n.ID)
+			}
+		}
 	}
 }
