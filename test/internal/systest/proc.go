@@ -90,7 +90,7 @@ func (p *Proc) Start() error {
 			if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
 				// The test did not send it and the programs under test
 				// do not: some other process on the machine did.
-				why = " (a SIGKILL the test did not send)"
+				why = " (a SIGKILL the harness did not send)"
 			}
 			p.crashes = append(p.crashes, fmt.Sprintf("%s (pid %d) exited on its own at %s: %v%s",
 				p.Name, cmd.Process.Pid, time.Now().Format("15:04:05.000"), cmd.ProcessState, why))

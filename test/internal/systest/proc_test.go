@@ -63,7 +63,7 @@ func TestProc_StopsTheTestAsked_AreNotCrashes_FreezeIsNotAStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.Wait(10 * time.Second)
-	if c := p.Crashes(); len(c) != 1 || !strings.Contains(c[0], "a SIGKILL the test did not send") {
+	if c := p.Crashes(); len(c) != 1 || !strings.Contains(c[0], "a SIGKILL the harness did not send") {
 		t.Fatalf("crashes %q", c)
 	}
 }
