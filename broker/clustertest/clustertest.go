@@ -1,16 +1,16 @@
 // Package clustertest starts real raftline clusters inside a test process:
-// N nodes on loopback ports, short Raft timeouts, torn down by t.Cleanup.
-// Nodes can be killed (no leadership transfer, as a crash), stopped
-// gracefully and restarted on the same ports and data. Tests wait on
-// conditions with WaitFor, never on fixed sleeps.
+// N nodes on loopback ports reserved for the test (internal/testports),
+// short Raft timeouts, torn down by t.Cleanup. Nodes can be killed (no
+// leadership transfer, as a crash), stopped gracefully and restarted on the
+// same ports and data. Tests wait on conditions with Wait or WaitFor, never
+// on fixed sleeps.
 package clustertest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -26,6 +26,7 @@ import (
 	"github.com/raftline/raftline/broker/httpapi"
 	"github.com/raftline/raftline/broker/raftnode"
 	"github.com/raftline/raftline/broker/server"
+	"github.com/raftline/raftline/internal/testports"
 )
 
 // Options tune a cluster.
@@ -40,9 +41,10 @@ type Options struct {
 
 // Cluster is a running test cluster.
 type Cluster struct {
-	t     testing.TB
-	Nodes []*Node
-	opts  Options
+	t       testing.TB
+	Nodes   []*Node
+	opts    Options
+	logPath string // every node's log
 }
 
 // Node is one member. Srv is nil while the node is down.
@@ -79,10 +81,14 @@ func Start(t testing.TB, opts Options) *Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.logPath = logFile.Name()
 	logs := &lockedWriter{w: logFile}
+	// Reserved before the cleanup below is registered, so they are
+	// released only after the nodes are gone.
+	ports := FreePorts(t, 3*opts.Nodes)
 	var boot []raft.Server
 	for i := 1; i <= opts.Nodes; i++ {
-		ports := FreePorts(t, 3)
+		ports := ports[3*(i-1) : 3*i]
 		n := &Node{ID: int32(i)}
 		n.Cfg = server.Config{
 			NodeID:             int32(i),
@@ -125,20 +131,26 @@ func Start(t testing.TB, opts Options) *Cluster {
 }
 
 // StartNode starts (or restarts) a node with its configuration and data.
+// A start that fails is retried for a few seconds (a restarted node's
+// ports were just closed); then the test fails with the last error and the
+// end of the node's log.
 func (c *Cluster) StartNode(n *Node) {
 	c.t.Helper()
 	var s *server.Server
-	var err error
-	// A restarted node's ports were just released; retry briefly if the
-	// kernel has not freed them yet.
-	WaitFor(c.t, 10*time.Second, fmt.Sprintf("node %d to start", n.ID), func() bool {
+	err := poll(startRetry, func() (err error) {
 		s, err = server.Start(n.Cfg)
-		return err == nil
+		return err
 	})
+	if err != nil {
+		c.t.Fatalf("node %d did not start within %v: %v\nits log ends:\n%s", n.ID, startRetry, err, c.nodeLogTail(n, 40))
+	}
 	n.mu.Lock()
 	n.srv = s
 	n.mu.Unlock()
 }
+
+// startRetry is how long StartNode retries a failing start.
+var startRetry = 10 * time.Second
 
 // Kill stops a node abruptly, without leadership transfer.
 func (c *Cluster) Kill(n *Node) {
@@ -172,14 +184,22 @@ func (c *Cluster) Restart(n *Node) {
 func (c *Cluster) Leader() *Node {
 	c.t.Helper()
 	var leader *Node
-	WaitFor(c.t, 20*time.Second, "a leader", func() bool {
+	Wait(c.t, 20*time.Second, "a leader", func() error {
 		leader = nil
+		var states []string
 		for _, n := range c.Nodes {
-			if s := n.Server(); s != nil && s.Node.IsLeader() {
-				leader = n
+			s := n.Server()
+			if s == nil {
+				states = append(states, fmt.Sprintf("node %d down", n.ID))
+				continue
 			}
+			if s.Node.IsLeader() {
+				leader = n
+				return nil
+			}
+			states = append(states, fmt.Sprintf("node %d follows %d", n.ID, s.Node.Leader()))
 		}
-		return leader != nil
+		return fmt.Errorf("no node leads: %s", strings.Join(states, ", "))
 	})
 	return leader
 }
@@ -200,7 +220,7 @@ func (c *Cluster) Followers() []*Node {
 // registered its addresses and is ready.
 func (c *Cluster) WaitStable() {
 	c.t.Helper()
-	WaitFor(c.t, 30*time.Second, "a stable cluster", func() bool {
+	Wait(c.t, 30*time.Second, "a stable cluster", func() error {
 		leader := int32(-1)
 		for _, n := range c.Nodes {
 			s := n.Server()
@@ -208,19 +228,27 @@ func (c *Cluster) WaitStable() {
 				continue
 			}
 			l := s.Node.Leader()
-			if l < 0 || (leader >= 0 && l != leader) || !s.Ready() {
-				return false
+			switch {
+			case l < 0:
+				return fmt.Errorf("node %d knows no leader", n.ID)
+			case leader >= 0 && l != leader:
+				return fmt.Errorf("node %d follows %d, another node %d", n.ID, l, leader)
+			case !s.Ready():
+				return fmt.Errorf("node %d is not ready", n.ID)
 			}
 			leader = l
 			for _, m := range c.Nodes {
 				if m.Up() {
 					if _, ok := s.Node.State.Broker(m.ID); !ok {
-						return false
+						return fmt.Errorf("node %d has not seen node %d register", n.ID, m.ID)
 					}
 				}
 			}
 		}
-		return leader >= 0
+		if leader < 0 {
+			return fmt.Errorf("no node is up")
+		}
+		return nil
 	})
 }
 
@@ -274,42 +302,67 @@ func (c *Cluster) Digests(n *Node) map[string]httpapi.PartitionDigest {
 // partition logs (equal digests) and has applied the same index.
 func (c *Cluster) WaitReplicasIdentical() {
 	c.t.Helper()
-	WaitFor(c.t, 30*time.Second, "identical replicas", func() bool {
+	Wait(c.t, 30*time.Second, "identical replicas", func() error {
 		var ref map[string]httpapi.PartitionDigest
+		var refID int32
 		for _, n := range c.Nodes {
 			if !n.Up() {
 				continue
 			}
 			d := c.Digests(n)
 			if ref == nil {
-				ref = d
+				ref, refID = d, n.ID
 				continue
 			}
 			if len(d) != len(ref) {
-				return false
+				return fmt.Errorf("node %d holds %d partitions, node %d %d", refID, len(ref), n.ID, len(d))
 			}
 			for k, v := range ref {
 				if d[k] != v {
-					return false
+					return fmt.Errorf("%s differs: node %d %+v, node %d %+v", k, refID, v, n.ID, d[k])
 				}
 			}
 		}
-		return true
+		return nil
 	})
 }
 
 // WaitFor polls cond until it holds or the timeout passes, then fails the
-// test naming what it waited for.
+// test naming what it waited for. Wait, whose condition says why it does
+// not hold yet, fails with that instead.
 func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
+	err := poll(timeout, func() error {
+		if cond() {
+			return nil
+		}
+		return errNotYet
+	})
+	if err != nil {
+		t.Fatalf("timed out after %v waiting for %s", timeout, what)
+	}
+}
+
+var errNotYet = errors.New("not yet")
+
+// Wait polls cond until it returns nil or the timeout passes, then fails the
+// test naming what it waited for and cond's last error.
+func Wait(t testing.TB, timeout time.Duration, what string, cond func() error) {
+	t.Helper()
+	if err := poll(timeout, cond); err != nil {
+		t.Fatalf("timed out after %v waiting for %s: %v", timeout, what, err)
+	}
+}
+
+// poll returns nil once cond does, or cond's last error once timeout has
+// passed; it checks often at first, then every 100ms.
+func poll(timeout time.Duration, cond func() error) error {
 	deadline := time.Now().Add(timeout)
 	wait := 5 * time.Millisecond
 	for {
-		if cond() {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		err := cond()
+		if err == nil || time.Now().After(deadline) {
+			return err
 		}
 		time.Sleep(wait)
 		if wait < 100*time.Millisecond {
@@ -318,36 +371,13 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
-// Port blocks are taken below Linux's default ephemeral range (32768-60999).
-// A node keeps its ports across restarts; were they ephemeral, an outgoing
-// connection could be given one while the node is down and the restart could
-// not bind it.
-const (
-	portLow  = 20000
-	portHigh = 32000
-)
-
-// FreePorts returns n consecutive ports on 127.0.0.1 that were free a moment
-// ago, from a random base so concurrent test runs rarely meet.
+// FreePorts returns n consecutive ports on 127.0.0.1 reserved for the test
+// until its cleanup (testports.Reserve): outside the kernel's ephemeral
+// range, so no outgoing connection takes one while a node is down, and
+// locked against other test processes.
 func FreePorts(t testing.TB, n int) []int {
 	t.Helper()
-	for range 500 {
-		base := portLow + rand.IntN(portHigh-portLow-n)
-		ports := make([]int, 0, n)
-		for p := base; p < base+n; p++ {
-			ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-			if err != nil {
-				break
-			}
-			ln.Close()
-			ports = append(ports, p)
-		}
-		if len(ports) == n {
-			return ports
-		}
-	}
-	t.Fatalf("no block of %d free ports found in %d-%d", n, portLow, portHigh)
-	return nil
+	return testports.Reserve(t, n)
 }
 
 // Ctx returns a context cancelled at cleanup.
@@ -382,13 +412,29 @@ func (l *lockedWriter) close() {
 }
 
 func tailLog(t testing.TB, path string, n int) {
+	t.Logf("last node log lines:\n%s", lastLines(path, n, ""))
+}
+
+// nodeLogTail is the end of one node's lines in the cluster's log.
+func (c *Cluster) nodeLogTail(n *Node, lines int) string {
+	return lastLines(c.logPath, lines, fmt.Sprintf("node_id=%d", n.ID))
+}
+
+// lastLines returns the last n lines of the file that hold the attribute
+// attr (key=value), or all lines when attr is empty.
+func lastLines(path string, n int, attr string) string {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return
+		return err.Error()
 	}
-	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if attr == "" || strings.Contains(l+" ", attr+" ") {
+			lines = append(lines, l)
+		}
+	}
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}
-	t.Logf("last %d node log lines:\n%s", len(lines), strings.Join(lines, "\n"))
+	return strings.Join(lines, "\n")
 }

@@ -50,12 +50,14 @@ type Config struct {
 	// one (0: no default, keep Kafka's -1).
 	DefaultRetentionBytes int64
 	MaxRequestBytes       int32
+	MaxInflight           int // kafka.Config.MaxInflight
 	// RetentionInterval is how often the leader proposes a retention pass.
 	RetentionInterval time.Duration
 
 	HeartbeatTimeout   time.Duration
 	ElectionTimeout    time.Duration
 	LeaderLeaseTimeout time.Duration
+	CommitTimeout      time.Duration // raftnode.Config.CommitTimeout
 	SnapshotThreshold  uint64
 	SnapshotInterval   time.Duration
 	TrailingLogs       uint64
@@ -119,7 +121,7 @@ func Start(cfg Config) (*Server, error) {
 	node, err := raftnode.Open(raftnode.Config{
 		NodeID: cfg.NodeID, DataDir: cfg.DataDir, RaftAddr: cfg.RaftAddr, RaftAdvertiseAddr: cfg.AdvertisedRaftAddr, Bootstrap: cfg.Bootstrap,
 		HeartbeatTimeout: cfg.HeartbeatTimeout, ElectionTimeout: cfg.ElectionTimeout,
-		LeaderLeaseTimeout: cfg.LeaderLeaseTimeout, SnapshotThreshold: cfg.SnapshotThreshold,
+		LeaderLeaseTimeout: cfg.LeaderLeaseTimeout, SnapshotThreshold: cfg.SnapshotThreshold, CommitTimeout: cfg.CommitTimeout,
 		SnapshotInterval: cfg.SnapshotInterval, TrailingLogs: cfg.TrailingLogs,
 		Logger: cfg.Logger, Observer: cfg.RaftObserver,
 	})
@@ -136,7 +138,7 @@ func Start(cfg Config) (*Server, error) {
 	s.Kafka = kafka.New(kafka.Config{
 		NodeID: cfg.NodeID, Addr: cfg.KafkaAddr, AdvertisedAddr: cfg.AdvertisedKafkaAddr, ClusterID: cfg.ClusterID,
 		ExternalAddr: cfg.KafkaExternalAddr, AdvertisedExternalAddr: cfg.AdvertisedKafkaExternalAddr,
-		MaxFrameBytes: cfg.MaxRequestBytes, AutoCreateTopics: cfg.AutoCreateTopics, DefaultPartitions: cfg.DefaultPartitions,
+		MaxFrameBytes: cfg.MaxRequestBytes, AutoCreateTopics: cfg.AutoCreateTopics, DefaultPartitions: cfg.DefaultPartitions, MaxInflight: cfg.MaxInflight,
 		Logger: cfg.Logger, Observer: cfg.KafkaObserver,
 		DefaultTopicConfigs: defaultTopicConfigs(cfg),
 	}, s.Cluster, cfg.Tracer)

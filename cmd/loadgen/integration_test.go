@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,12 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raftline/raftline/internal/clusterspec"
+	"github.com/raftline/raftline/internal/testports"
 	"github.com/raftline/raftline/loadgen"
 	"github.com/raftline/raftline/loadgen/kafka"
 )
 
 // TestIntegration_RaftlineDev builds raftline, starts its 3-node local
-// cluster on free ports in a temporary directory, and runs each loadgen
+// cluster on reserved ports (internal/testports) in a temporary directory, and runs each loadgen
 // command against it, checking the JSON results.
 func TestIntegration_RaftlineDev(t *testing.T) {
 	if testing.Short() {
@@ -87,14 +86,17 @@ func startDevCluster(t *testing.T, root string) string {
 		t.Fatalf("building raftline: %v\n%s", err, out)
 	}
 
-	ports := freePortRuns(t, 3, 3) // Kafka, HTTP and Raft, three nodes each
+	// Kafka, HTTP and Raft, three nodes each, held until the test ends;
+	// reserved before the cleanup below, so released after it.
+	ports := testports.Reserve(t, 9)
+	kafkaPort, httpPort, raftPort := ports[0], ports[3], ports[6]
 	logPath := filepath.Join(t.TempDir(), "raftline.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "dev", "--data-dir", t.TempDir(),
-		"--kafka-port", strconv.Itoa(ports[0]), "--http-port", strconv.Itoa(ports[1]), "--raft-port", strconv.Itoa(ports[2]))
+		"--kafka-port", strconv.Itoa(kafkaPort), "--http-port", strconv.Itoa(httpPort), "--raft-port", strconv.Itoa(raftPort))
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -117,10 +119,8 @@ func startDevCluster(t *testing.T, root string) string {
 		}
 	})
 
-	var addrs []string
-	for i := range 3 {
-		addrs = append(addrs, net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]+i)))
-	}
+	// The cluster `raftline dev` makes of those flags.
+	addrs := clusterspec.Local("127.0.0.1", "", 3, kafkaPort, httpPort, raftPort).KafkaAddrs()
 	// Ready once a topic can be created and all its partitions have leaders.
 	cfg := loadgen.Config{Brokers: addrs, Topic: "loadgen-it-ready", Partitions: 1, Replication: -1}
 	clients, err := kafka.New(cfg)
@@ -149,40 +149,6 @@ func goTool() string {
 		return p
 	}
 	return filepath.Join(os.Getenv("GOROOT"), "bin", "go")
-}
-
-// freePortRuns returns the first port of each of n runs of size consecutive
-// ports that are free on 127.0.0.1, with no run overlapping another.
-func freePortRuns(t *testing.T, n, size int) []int {
-	t.Helper()
-	var bases []int
-	taken := map[int]bool{}
-	for attempt := 0; len(bases) < n; attempt++ {
-		if attempt > 1000 {
-			t.Fatal("no free ports")
-		}
-		base := 20000 + rand.IntN(30000)
-		ok := true
-		for p := base; p < base+size && ok; p++ {
-			ok = !taken[p] && portFree(p)
-		}
-		if ok {
-			bases = append(bases, base)
-			for p := base; p < base+size; p++ {
-				taken[p] = true
-			}
-		}
-	}
-	return bases
-}
-
-func portFree(port int) bool {
-	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		return false
-	}
-	ln.Close()
-	return true
 }
 
 func tail(b []byte, n int) []byte {

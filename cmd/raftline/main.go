@@ -18,9 +18,9 @@ import (
 
 	"go.opentelemetry.io/otel"
 
-	"github.com/raftline/raftline/broker/config"
-	"github.com/raftline/raftline/broker/devcluster"
 	"github.com/raftline/raftline/broker/server"
+	"github.com/raftline/raftline/cmd/raftline/internal/devcluster"
+	"github.com/raftline/raftline/cmd/raftline/internal/serveflags"
 	"github.com/raftline/raftline/telemetry"
 )
 
@@ -61,7 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func serve(args []string, stderr io.Writer) int {
-	cfg, err := config.ParseServe(args, config.Getenv, stderr)
+	cfg, err := serveflags.ParseServe(args, serveflags.Getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}

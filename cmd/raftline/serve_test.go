@@ -3,12 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,6 +18,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/raftline/raftline/broker/clustertest"
+	"github.com/raftline/raftline/internal/clusterspec"
+	"github.com/raftline/raftline/internal/testports"
 	"github.com/raftline/raftline/telemetry/jaegertest"
 )
 
@@ -48,10 +50,11 @@ func TestServe_MetricsAlwaysOn_TracesFromEnv_FlushedAtShutdown(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	ports := clustertest.FreePorts(t, 3)
-	kafka, httpAddr, raftAddr := "127.0.0.1:"+strconv.Itoa(ports[0]), "127.0.0.1:"+strconv.Itoa(ports[1]), "127.0.0.1:"+strconv.Itoa(ports[2])
-	cmd := exec.Command(bin, "serve", "--node-id", "7", "--data-dir", t.TempDir(),
-		"--kafka-addr", kafka, "--http-addr", httpAddr, "--raft-addr", raftAddr, "--bootstrap", "7="+raftAddr)
+	ports := testports.Reserve(t, 3)
+	node := clusterspec.Node{ID: 7, Host: "127.0.0.1", KafkaPort: ports[0], HTTPPort: ports[1], RaftPort: ports[2], DataDir: t.TempDir()}
+	spec := clusterspec.Spec{Nodes: []clusterspec.Node{node}}
+	kafka, httpAddr := node.KafkaAddr(), node.HTTPAddr()
+	cmd := exec.Command(bin, spec.ServeArgs(node)...)
 	cmd.Env = append(os.Environ(),
 		"OTEL_EXPORTER_OTLP_ENDPOINT="+j.OTLPGRPC, "OTEL_EXPORTER_OTLP_PROTOCOL=grpc",
 		"OTEL_SERVICE_NAME=raftline-serve-test", "OTEL_TRACES_SAMPLER=always_on",
@@ -73,13 +76,16 @@ func TestServe_MetricsAlwaysOn_TracesFromEnv_FlushedAtShutdown(t *testing.T) {
 		}
 	})
 
-	clustertest.WaitFor(t, 30*time.Second, "the node to be ready", func() bool {
+	clustertest.Wait(t, 30*time.Second, "the node to be ready", func() error {
 		resp, err := http.Get("http://" + httpAddr + "/readyz")
 		if err != nil {
-			return false
+			return err
 		}
 		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("/readyz: %s", resp.Status)
+		}
+		return nil
 	})
 	cl, err := kgo.NewClient(kgo.SeedBrokers(kafka), kgo.DefaultProduceTopic("served"), kgo.AllowAutoTopicCreation())
 	if err != nil {
@@ -123,15 +129,23 @@ func TestServe_MetricsAlwaysOn_TracesFromEnv_FlushedAtShutdown(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("raftline serve did not stop within 30s of SIGTERM")
 	}
-	clustertest.WaitFor(t, 30*time.Second, "the flushed trace in Jaeger", func() bool {
+	clustertest.Wait(t, 30*time.Second, "the flushed trace in Jaeger", func() error {
 		traces, err := j.Traces(ctx, "raftline-serve-test", "send served", 10)
-		if err != nil || len(traces) != 1 {
-			return false
+		if err != nil {
+			return err
+		}
+		if len(traces) != 1 {
+			return fmt.Errorf("%d traces", len(traces))
 		}
 		ops := map[string]bool{}
 		for _, s := range traces[0].Spans {
 			ops[s.OperationName] = true
 		}
-		return ops["send served"] && ops["propose"] && ops["commit"] && ops["apply"]
+		for _, op := range []string{"send served", "propose", "commit", "apply"} {
+			if !ops[op] {
+				return fmt.Errorf("the trace has no %q span (it has %v)", op, ops)
+			}
+		}
+		return nil
 	})
 }

@@ -5,11 +5,10 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/raftline/raftline/internal/clusterspec"
 	"github.com/raftline/raftline/test/internal/systest"
 )
 
@@ -42,26 +41,22 @@ var httpClient = &http.Client{Timeout: 5 * time.Second}
 
 // startCluster starts three nodes on ports[0:9] (Kafka, HTTP, Raft blocks)
 // with extra appended to every node's flags, and waits until they agree on
-// a leader.
+// a leader. Their command lines come from internal/clusterspec.
 func startCluster(t testing.TB, ps *procs, dir string, ports []int, extra ...string) *cluster {
 	t.Helper()
 	const n = 3
 	c := &cluster{}
-	var boot []string
+	spec := clusterspec.Spec{Args: extra}
 	for i := range n {
-		boot = append(boot, fmt.Sprintf("%d=%s", i+1, hostPort(ports[2*n+i])))
+		spec.Nodes = append(spec.Nodes, clusterspec.Node{
+			ID: int32(i + 1), Host: "127.0.0.1",
+			KafkaPort: ports[i], HTTPPort: ports[n+i], RaftPort: ports[2*n+i],
+			DataDir: filepath.Join(dir, fmt.Sprintf("node-%d", i+1)),
+		})
 	}
-	for i := range n {
-		nd := &node{id: i + 1, kafka: hostPort(ports[i]), http: hostPort(ports[n+i]), raft: hostPort(ports[2*n+i])}
-		args := append([]string{"serve",
-			"--node-id", strconv.Itoa(nd.id),
-			"--data-dir", filepath.Join(dir, fmt.Sprintf("node-%d", nd.id)),
-			"--kafka-addr", nd.kafka,
-			"--http-addr", nd.http,
-			"--raft-addr", nd.raft,
-			"--bootstrap", strings.Join(boot, ","),
-		}, extra...)
-		nd.proc = ps.add(newProc(dir, fmt.Sprintf("node-%d", nd.id), raftlineBin, args...))
+	for _, sn := range spec.Nodes {
+		nd := &node{id: int(sn.ID), kafka: sn.KafkaAddr(), http: sn.HTTPAddr(), raft: sn.RaftAddr()}
+		nd.proc = ps.add(newProc(dir, fmt.Sprintf("node-%d", nd.id), raftlineBin, spec.ServeArgs(sn)...))
 		nd.Noise = snapshotChatter
 		c.nodes = append(c.nodes, nd)
 	}
@@ -112,47 +107,44 @@ func (c *cluster) node(id int32) *node {
 }
 
 // waitLeader waits until every running node is ready and follows the same
-// leader, one other than notThis (the node just killed, or nil), and
-// returns it.
+// leader in the same term, one other than notThis (the node just killed, or
+// nil), and returns it.
 func (c *cluster) waitLeader(t testing.TB, timeout time.Duration, notThis *node) *node {
 	t.Helper()
 	var leader *node
-	waitFor(t, timeout, "every running node to follow one leader", func() error {
-		leader = nil
-		live := c.live()
-		if len(live) < 2 {
-			return fmt.Errorf("only %d node(s) running", len(live))
+	live := func() []string {
+		var addrs []string
+		for _, nd := range c.live() {
+			addrs = append(addrs, nd.http)
 		}
-		var id int32
-		for _, nd := range live {
-			v, err := nd.view()
-			if err != nil {
-				return err
+		return addrs
+	}
+	_, err := clusterspec.WaitLeader(timeout, pollInterval, live, func(a clusterspec.Agreement) error {
+		if len(a.Views) < 2 {
+			return fmt.Errorf("only %d node(s) running", len(a.Views))
+		}
+		for _, v := range a.Views {
+			nd := c.node(v.NodeID)
+			if nd == nil {
+				return fmt.Errorf("a node reports id %d, which no node has", v.NodeID)
 			}
-			if v.LeaderID == 0 {
-				return fmt.Errorf("node %d (%s) knows no leader", nd.id, v.State)
-			}
-			if id != 0 && v.LeaderID != id {
-				return fmt.Errorf("node %d follows %d, another follows %d", nd.id, v.LeaderID, id)
-			}
-			id = v.LeaderID
 			if err := nd.ready(); err != nil {
 				return err
 			}
 		}
-		l := c.node(id)
+		l := c.node(a.LeaderID)
 		if l == nil || !l.Running() {
-			return fmt.Errorf("leader %d is not a running node", id)
+			return fmt.Errorf("leader %d is not a running node", a.LeaderID)
 		}
 		if l == notThis {
-			return fmt.Errorf("node %d is still reported as leader", id)
-		}
-		if v, err := l.view(); err != nil || v.State != "leader" {
-			return fmt.Errorf("node %d is named leader but reports %q (%v)", id, v.State, err)
+			return fmt.Errorf("node %d is still reported as leader", a.LeaderID)
 		}
 		leader = l
 		return nil
 	})
+	if err != nil {
+		t.Fatalf("waiting for every running node to follow one leader: %v", err)
+	}
 	return leader
 }
 

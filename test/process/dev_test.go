@@ -16,7 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/raftline/raftline/broker/clustertest"
+	"github.com/raftline/raftline/internal/clusterspec"
+	"github.com/raftline/raftline/internal/testports"
 )
 
 // `raftline dev` is what a newcomer runs first, with a Kafka client nobody
@@ -26,8 +27,10 @@ import (
 func TestDev_Kcat_ProduceConsume(t *testing.T) {
 	kcat := kcatPath(t)
 	dir := t.TempDir()
-	ports := clustertest.FreePorts(t, 9)
+	ports := testports.Reserve(t, 9)
 	kafkaPort, httpPort, raftPort := ports[0], ports[3], ports[6]
+	// The cluster `raftline dev` makes of those flags.
+	spec := clusterspec.Local("127.0.0.1", filepath.Join(dir, "data"), 3, kafkaPort, httpPort, raftPort)
 	logPath := filepath.Join(dir, "dev.log")
 	f, err := os.Create(logPath)
 	if err != nil {
@@ -57,11 +60,7 @@ func TestDev_Kcat_ProduceConsume(t *testing.T) {
 		}
 	})
 
-	var kafkas, https []string
-	for i := range 3 {
-		kafkas = append(kafkas, addr(kafkaPort+i))
-		https = append(https, addr(httpPort+i))
-	}
+	kafkas, https := spec.KafkaAddrs(), spec.HTTPAddrs()
 	waitFor(t, 60*time.Second, "/readyz on every dev node", func() error {
 		select {
 		case err := <-exited:

@@ -15,7 +15,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/raftline/raftline/broker/clustertest"
+	"github.com/raftline/raftline/internal/clusterspec"
+	"github.com/raftline/raftline/internal/testports"
 )
 
 // An operator who gets several values wrong should learn about all of them
@@ -83,12 +84,13 @@ func TestServe_BadFlags_ClearErrors(t *testing.T) {
 // Every flag has a RAFTLINE_* fallback, so a container can be configured by
 // environment alone.
 func TestServe_EnvOnly_StartsWithoutFlags(t *testing.T) {
+	ports := testports.Reserve(t, 3)
 	c := newEmptyCluster(t)
-	ports := clustertest.FreePorts(t, 3)
-	nd := &node{id: 7, kafka: addr(ports[0]), http: addr(ports[1]), raft: addr(ports[2])}
-	nd.dataDir = filepath.Join(c.dir, "node-7")
-	nd.args = []string{"serve"}
-	nd.env = childEnv(
+	nd := newNode(clusterspec.Node{ID: 7, Host: "127.0.0.1", KafkaPort: ports[0], HTTPPort: ports[1], RaftPort: ports[2],
+		DataDir: filepath.Join(c.dir, "node-7")})
+	// No flags: what clusterspec.ServeArgs would pass, said in RAFTLINE_*
+	// variables instead.
+	c.add(nd, []string{"serve"}, childEnv(
 		"RAFTLINE_NODE_ID=7",
 		"RAFTLINE_DATA_DIR="+nd.dataDir,
 		"RAFTLINE_KAFKA_ADDR="+nd.kafka,
@@ -96,8 +98,7 @@ func TestServe_EnvOnly_StartsWithoutFlags(t *testing.T) {
 		"RAFTLINE_RAFT_ADDR="+nd.raft,
 		"RAFTLINE_BOOTSTRAP=7="+nd.raft,
 		"RAFTLINE_CLUSTER_ID=from-env",
-	)
-	c.add(nd)
+	))
 	c.start(nd)
 	c.waitReady(nd)
 	waitFor(t, 30*time.Second, "the node to lead as node 7", func() error {

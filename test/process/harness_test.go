@@ -7,24 +7,25 @@
 // surviving a crash, logs on stderr.
 //
 // TestMain builds the binary once; every test starts its own nodes on
-// 127.0.0.1 with their own data directories and kills them in t.Cleanup.
+// 127.0.0.1, on ports reserved for it (internal/testports), with their own
+// data directories, and kills them in t.Cleanup. The nodes' command lines
+// come from internal/clusterspec, as `raftline dev`'s do.
 package process
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/raftline/raftline/broker/clustertest"
 	"github.com/raftline/raftline/broker/httpapi"
+	"github.com/raftline/raftline/internal/clusterspec"
+	"github.com/raftline/raftline/internal/testports"
 	"github.com/raftline/raftline/test/internal/systest"
 )
 
@@ -56,8 +57,6 @@ func runTests(m *testing.M) int {
 // childEnv is the test's environment without RAFTLINE_* variables, plus extra.
 func childEnv(extra ...string) []string { return systest.ChildEnv(extra...) }
 
-func addr(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
-
 // waitFor polls cond until it returns nil, failing the test with cond's last
 // error once timeout has passed. Every wait in these tests goes through it:
 // on a loaded machine only a condition, never a fixed sleep, says when
@@ -73,11 +72,14 @@ type node struct {
 	id                int32
 	kafka, http, raft string
 	dataDir           string
-	args              []string
-	env               []string
-	// proc runs the node; add creates it, with the log in the cluster's
+	// Proc runs the node; add creates it, with the log in the cluster's
 	// directory.
 	*systest.Proc
+}
+
+// newNode is the node sn describes, not yet added to a cluster.
+func newNode(sn clusterspec.Node) *node {
+	return &node{id: sn.ID, kafka: sn.KafkaAddr(), http: sn.HTTPAddr(), raft: sn.RaftAddr(), dataDir: sn.DataDir}
 }
 
 // cluster is the set of nodes a test started; t.Cleanup kills them all.
@@ -91,26 +93,14 @@ type cluster struct {
 // to its `raftline serve` flags.
 func newCluster(t testing.TB, n int, extra ...string) *cluster {
 	t.Helper()
+	// Reserved first, so they are released after the cleanup that kills
+	// the nodes.
+	ports := testports.Reserve(t, 3*n)
 	c := newEmptyCluster(t)
-	ports := clustertest.FreePorts(t, 3*n)
-	var boot []string
-	for i := range n {
-		boot = append(boot, fmt.Sprintf("%d=%s", i+1, addr(ports[2*n+i])))
-	}
-	for i := range n {
-		nd := &node{
-			id: int32(i + 1), kafka: addr(ports[i]), http: addr(ports[n+i]), raft: addr(ports[2*n+i]),
-			dataDir: filepath.Join(c.dir, fmt.Sprintf("node-%d", i+1)), env: childEnv(),
-		}
-		nd.args = append([]string{"serve",
-			"--node-id", strconv.Itoa(i + 1),
-			"--data-dir", nd.dataDir,
-			"--kafka-addr", nd.kafka,
-			"--http-addr", nd.http,
-			"--raft-addr", nd.raft,
-			"--bootstrap", strings.Join(boot, ","),
-		}, extra...)
-		c.add(nd)
+	spec := clusterspec.Local("127.0.0.1", c.dir, n, ports[0], ports[n], ports[2*n])
+	spec.Args = extra
+	for _, sn := range spec.Nodes {
+		c.add(newNode(sn), spec.ServeArgs(sn), childEnv())
 	}
 	for _, nd := range c.nodes {
 		c.start(nd)
@@ -129,11 +119,11 @@ func newEmptyCluster(t testing.TB) *cluster {
 	return c
 }
 
-// add registers a node; its log goes to node-<id>.log in the cluster's
-// directory.
-func (c *cluster) add(nd *node) {
-	nd.Proc = systest.NewProc(c.dir, fmt.Sprintf("node-%d", nd.id), raftlineBin, nd.args...)
-	nd.Env = nd.env
+// add registers a node run as raftlineBin with args and env; its log goes
+// to node-<id>.log in the cluster's directory.
+func (c *cluster) add(nd *node, args, env []string) {
+	nd.Proc = systest.NewProc(c.dir, fmt.Sprintf("node-%d", nd.id), raftlineBin, args...)
+	nd.Env = env
 	c.nodes = append(c.nodes, nd)
 }
 
@@ -274,42 +264,19 @@ func partitionsOf(httpAddr string) ([]partitionDigest, error) {
 
 func readyz(httpAddr string) error { return systest.Ready(httpClient, httpAddr) }
 
-// agreedLeader checks that exactly one of the HTTP addresses reports itself
-// leader and that every one of them names it, and returns its index.
+// agreedLeader checks that the nodes at the HTTP addresses agree on a leader
+// (internal/clusterspec.CheckLeader) that is one of them, and returns its
+// index.
 func agreedLeader(httpAddrs []string) (int, error) {
-	leader := -1
-	var views []clusterView
-	for i, a := range httpAddrs {
-		v, err := clusterOf(a)
-		if err != nil {
-			return -1, err
-		}
-		views = append(views, v)
-		if v.State == "leader" {
-			if leader >= 0 {
-				return -1, fmt.Errorf("two leaders: %d and %d", views[leader].NodeID, v.NodeID)
-			}
-			leader = i
-		}
+	a, err := clusterspec.CheckLeader(httpAddrs)
+	if err != nil {
+		return -1, err
 	}
-	if leader < 0 {
-		return -1, fmt.Errorf("no node is leader: %s", describeViews(views))
+	i := a.LeaderIndex()
+	if i < 0 {
+		return -1, fmt.Errorf("the nodes follow node %d, which is not among them: %s", a.LeaderID, clusterspec.Describe(a.Views))
 	}
-	for _, v := range views {
-		if v.LeaderID != views[leader].NodeID {
-			return -1, fmt.Errorf("nodes disagree on the leader: %s", describeViews(views))
-		}
-	}
-	return leader, nil
-}
-
-func describeViews(views []clusterView) string {
-	var parts []string
-	for _, v := range views {
-		parts = append(parts, fmt.Sprintf("node %d: %s, leader %d, term %d, commit %d, applied %d, last %d",
-			v.NodeID, v.State, v.LeaderID, v.Term, v.CommitIndex, v.AppliedIndex, v.LastIndex))
-	}
-	return strings.Join(parts, "; ")
+	return i, nil
 }
 
 // waitLeader waits until the running nodes agree on one leader that is not
@@ -317,23 +284,32 @@ func describeViews(views []clusterView) string {
 func (c *cluster) waitLeader(exclude ...*node) *node {
 	c.t.Helper()
 	var leader *node
-	waitFor(c.t, 30*time.Second, "an agreed leader", func() error {
-		live := c.live()
-		var addrs []string
-		for _, nd := range live {
-			addrs = append(addrs, nd.http)
+	live := func() []string { return httpAddrs(c.live()) }
+	_, err := clusterspec.WaitLeader(30*time.Second, systest.DefaultInterval, live, func(a clusterspec.Agreement) error {
+		l := c.node(a.LeaderID)
+		if l == nil || !l.running() {
+			return fmt.Errorf("the nodes follow node %d, which is not running", a.LeaderID)
 		}
-		i, err := agreedLeader(addrs)
-		if err != nil {
-			return err
+		if slices.Contains(exclude, l) {
+			return fmt.Errorf("node %d still leads", l.id)
 		}
-		if slices.Contains(exclude, live[i]) {
-			return fmt.Errorf("node %d still leads", live[i].id)
-		}
-		leader = live[i]
+		leader = l
 		return nil
 	})
+	if err != nil {
+		c.t.Fatalf("waiting for an agreed leader: %v", err)
+	}
 	return leader
+}
+
+// node returns the node with the id, or nil.
+func (c *cluster) node(id int32) *node {
+	for _, nd := range c.nodes {
+		if nd.id == id {
+			return nd
+		}
+	}
+	return nil
 }
 
 // waitReady waits until every given node answers /readyz with 200.

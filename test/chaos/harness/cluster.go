@@ -9,19 +9,14 @@ package harness
 
 import (
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
-	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/raftline/raftline/internal/clusterspec"
 	"github.com/raftline/raftline/test/chaos/netfault"
 	"github.com/raftline/raftline/test/internal/systest"
 )
@@ -56,7 +51,6 @@ type Cluster struct {
 	t     testing.TB
 	Net   *netfault.Network
 	Nodes []*Node
-	bin   string
 	dir   string
 }
 
@@ -69,19 +63,8 @@ type Node struct {
 	HTTP  string
 	Raft  string
 
-	dataDir string
-	logPath string
-	args    []string
-
-	mu      sync.Mutex
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	waitErr error
-	logFrom int64
-	// stopping is set when the harness itself ends the process; an exit
-	// without it is a crash, recorded in crashes.
-	stopping bool
-	crashes  []string
+	spec clusterspec.Node
+	proc *systest.Proc
 }
 
 // String names the node in messages.
@@ -97,34 +80,25 @@ func New(t testing.TB, bin string, opts Options) *Cluster {
 	}
 	// TempDir first: cleanups run last-in first-out, so the processes
 	// are gone before their directories are removed.
-	c := &Cluster{t: t, bin: bin, dir: t.TempDir()}
+	c := &Cluster{t: t, dir: t.TempDir()}
 	nw, err := netfault.New(opts.Nodes)
 	if err != nil {
 		t.Fatalf("creating the cluster's network namespaces: %v", err)
 	}
 	c.Net = nw
 	t.Cleanup(c.cleanup)
-	var boot []string
-	for i, h := range nw.Hosts {
-		boot = append(boot, fmt.Sprintf("%d=%s:%d", i+1, h.IP, RaftPort))
+	var ips []string
+	for _, h := range nw.Hosts {
+		ips = append(ips, h.IP)
 	}
-	for i, h := range nw.Hosts {
-		n := &Node{
-			ID: int32(i + 1), Host: h,
-			Kafka:   fmt.Sprintf("%s:%d", h.IP, KafkaPort),
-			HTTP:    fmt.Sprintf("%s:%d", h.IP, HTTPPort),
-			Raft:    fmt.Sprintf("%s:%d", h.IP, RaftPort),
-			dataDir: filepath.Join(c.dir, fmt.Sprintf("n%d", i+1)),
-			logPath: filepath.Join(c.dir, fmt.Sprintf("n%d.log", i+1)),
-		}
-		n.args = append([]string{"serve",
-			"--node-id", strconv.Itoa(i + 1),
-			"--data-dir", n.dataDir,
-			"--kafka-addr", n.Kafka,
-			"--http-addr", n.HTTP,
-			"--raft-addr", n.Raft,
-			"--bootstrap", strings.Join(boot, ","),
-		}, opts.Args...)
+	spec := clusterspec.OnHosts(ips, c.dir, KafkaPort, HTTPPort, RaftPort)
+	spec.Args = opts.Args
+	for i, sn := range spec.Nodes {
+		h := nw.Hosts[i]
+		n := &Node{ID: sn.ID, Host: h, Kafka: sn.KafkaAddr(), HTTP: sn.HTTPAddr(), Raft: sn.RaftAddr(), spec: sn}
+		// Each node runs inside its host's namespace.
+		n.proc = systest.NewProc(c.dir, n.String(), bin, spec.ServeArgs(sn)...)
+		n.proc.Command = h.Command
 		c.Nodes = append(c.Nodes, n)
 	}
 	for _, n := range c.Nodes {
@@ -143,13 +117,8 @@ func (c *Cluster) cleanup() {
 		}
 	}
 	for _, n := range c.Nodes {
-		if n.Running() {
-			n.signal(syscall.SIGKILL) // SIGKILL ends a frozen process too
-			select {
-			case <-n.exited:
-			case <-time.After(10 * time.Second):
-				c.t.Logf("%v did not exit after SIGKILL", n)
-			}
+		if err := n.proc.Kill(); err != nil { // SIGKILL ends a frozen process too
+			c.t.Log(err)
 		}
 	}
 	if err := c.Net.Close(); err != nil {
@@ -157,7 +126,7 @@ func (c *Cluster) cleanup() {
 	}
 	if c.t.Failed() {
 		for _, n := range c.Nodes {
-			c.t.Logf("--- %v log tail (%s) ---\n%s", n, n.logPath, systest.Tail(n.logPath, 40, nil))
+			c.t.Logf("--- %v log tail (%s) ---\n%s", n, n.proc.LogPath, systest.Tail(n.proc.LogPath, 40, nil))
 		}
 	}
 }
@@ -175,107 +144,23 @@ func (c *Cluster) KafkaAddrs(nodes ...*Node) []string {
 }
 
 // Start starts the node's process inside its namespace; output goes to the
-// node's log file.
+// node's log file. Should the test binary die without its cleanups (a
+// -timeout panic), the kernel kills the nodes with it.
 func (c *Cluster) Start(n *Node) {
 	c.t.Helper()
 	if n.Running() {
 		c.t.Fatalf("%v is already running", n)
 	}
-	f, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
+	if err := n.proc.Start(); err != nil {
 		c.t.Fatal(err)
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	fmt.Fprintf(f, "=== chaos harness: starting %v at %s ===\n", n, time.Now().Format(time.RFC3339Nano))
-	cmd := n.Host.Command(c.bin, n.args...)
-	cmd.Env = systest.ChildEnv()
-	cmd.Stdout, cmd.Stderr = f, f
-	// Should the test binary die without its cleanups (a -timeout panic),
-	// the kernel kills the nodes with it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := spawn(cmd); err != nil {
-		c.t.Fatalf("start %v: %v", n, err)
-	}
-	exited := make(chan struct{})
-	n.mu.Lock()
-	n.cmd, n.exited, n.waitErr, n.logFrom, n.stopping = cmd, exited, nil, st.Size(), false
-	n.mu.Unlock()
-	go func() {
-		err := cmd.Wait()
-		n.mu.Lock()
-		n.waitErr = err
-		if !n.stopping {
-			why := ""
-			if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
-				// Nothing in raftline sends itself SIGKILL and the
-				// harness did not: some other process on the machine did.
-				why = " (a SIGKILL the harness did not send)"
-			}
-			n.crashes = append(n.crashes, fmt.Sprintf("%v (pid %d) exited on its own at %s: %v%s",
-				n, cmd.Process.Pid, time.Now().Format("15:04:05.000"), cmd.ProcessState, why))
-		}
-		n.mu.Unlock()
-		close(exited)
-	}()
 }
-
-// spawn starts cmd from one OS thread that never exits. The kernel sends a
-// child its Pdeathsig when the thread that forked it ends, not the process
-// (go.dev/issue/27505), and Go ends a thread whenever a goroutine exits
-// while locked to it; forking from a thread kept for the purpose makes the
-// signal mean "the test process died" and nothing else.
-func spawn(cmd *exec.Cmd) error {
-	spawnOnce.Do(func() {
-		go func() {
-			runtime.LockOSThread() // for good: this goroutine never returns
-			for r := range spawnReqs {
-				r.done <- r.cmd.Start()
-			}
-		}()
-	})
-	done := make(chan error, 1)
-	spawnReqs <- spawnReq{cmd, done}
-	return <-done
-}
-
-type spawnReq struct {
-	cmd  *exec.Cmd
-	done chan error
-}
-
-var (
-	spawnOnce sync.Once
-	spawnReqs = make(chan spawnReq)
-)
 
 // Running reports whether the node's process is alive (frozen counts).
-func (n *Node) Running() bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.exited == nil {
-		return false
-	}
-	select {
-	case <-n.exited:
-		return false
-	default:
-		return true
-	}
-}
+func (n *Node) Running() bool { return n.proc.Running() }
 
 // Pid is the current process id, or 0.
-func (n *Node) Pid() int {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.cmd == nil || n.cmd.Process == nil {
-		return 0
-	}
-	return n.cmd.Process.Pid
-}
+func (n *Node) Pid() int { return n.proc.Pid() }
 
 // Kill sends SIGKILL, waits for the process to be gone and returns how it
 // ended, which proves the crash.
@@ -319,43 +204,32 @@ func (c *Cluster) Term(n *Node) string {
 
 func (c *Cluster) waitExit(n *Node, pid int, timeout time.Duration, clean bool) string {
 	c.t.Helper()
-	select {
-	case <-n.exited:
-	case <-time.After(timeout):
+	status, err := n.proc.Wait(timeout)
+	if err != nil {
 		c.t.Fatalf("%v (pid %d) still running %v after the signal", n, pid, timeout)
 	}
-	n.mu.Lock()
-	err, ps := n.waitErr, n.cmd.ProcessState
-	n.mu.Unlock()
-	if clean && err != nil {
-		c.t.Fatalf("%v (pid %d) did not exit cleanly: %v", n, pid, err)
+	if clean && status != nil {
+		c.t.Fatalf("%v (pid %d) did not exit cleanly: %v", n, pid, status)
 	}
-	return fmt.Sprintf("%v (pid %d) %s", n, pid, ps.String())
+	return fmt.Sprintf("%v (pid %d) %s", n, pid, n.proc.ProcessState())
 }
 
 // signal sends sig to the node's process as a stop the harness asked for,
 // and returns the pid.
 func (n *Node) signal(sig syscall.Signal) int {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.stopping = true
-	n.cmd.Process.Signal(sig)
-	return n.cmd.Process.Pid
+	n.proc.Signal(sig)
+	return n.proc.Pid()
 }
 
 // Crashes lists the node's exits that the harness did not cause.
-func (n *Node) Crashes() []string {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return slices.Clone(n.crashes)
-}
+func (n *Node) Crashes() []string { return n.proc.Crashes() }
 
 // Freeze stops the node with SIGSTOP and returns the kernel's word that it
 // is stopped (state T in /proc/<pid>/stat).
 func (c *Cluster) Freeze(n *Node) string {
 	c.t.Helper()
 	pid := n.Pid()
-	n.cmd.Process.Signal(syscall.SIGSTOP)
+	n.proc.Signal(syscall.SIGSTOP)
 	var state string
 	WaitFor(c.t, 5*time.Second, fmt.Sprintf("%v to be stopped", n), func() error {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
@@ -378,28 +252,14 @@ func (c *Cluster) Freeze(n *Node) string {
 // Thaw resumes a frozen node with SIGCONT.
 func (c *Cluster) Thaw(n *Node) {
 	c.t.Helper()
-	n.cmd.Process.Signal(syscall.SIGCONT)
+	n.proc.Signal(syscall.SIGCONT)
 }
 
 // LogSinceStart is what the node's current process has logged so far.
-func (n *Node) LogSinceStart() (string, error) {
-	n.mu.Lock()
-	from := n.logFrom
-	n.mu.Unlock()
-	f, err := os.Open(n.logPath)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	if _, err := f.Seek(from, io.SeekStart); err != nil {
-		return "", err
-	}
-	b, err := io.ReadAll(f)
-	return string(b), err
-}
+func (n *Node) LogSinceStart() (string, error) { return n.proc.LogSinceStart() }
 
 // DataDir is the node's data directory.
-func (n *Node) DataDir() string { return n.dataDir }
+func (n *Node) DataDir() string { return n.spec.DataDir }
 
 // Others returns the cluster's nodes except those given.
 func (c *Cluster) Others(except ...*Node) []*Node {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/raftline/raftline/broker/httpapi"
+	"github.com/raftline/raftline/internal/clusterspec"
 	"github.com/raftline/raftline/test/internal/systest"
 )
 
@@ -66,66 +67,71 @@ func (n *Node) Ready() error {
 	return nil
 }
 
-// Leader returns the node that every node in among reports as leader, with
-// that node itself reporting state leader; among defaults to the running
-// nodes.
+// Leader returns the node that every node in among reports as leader in
+// one term, with that node itself reporting state leader when it is among
+// them; among defaults to the running nodes.
 func (c *Cluster) Leader(among []*Node) (*Node, error) {
 	if among == nil {
 		among = c.Running()
 	}
-	var views []httpapi.ClusterView
-	for _, n := range among {
-		v, err := n.View()
-		if err != nil {
-			return nil, err
-		}
-		views = append(views, v)
+	a, err := clusterspec.CheckLeader(httpAddrs(among))
+	if err != nil {
+		return nil, err
 	}
-	if len(views) == 0 {
-		return nil, fmt.Errorf("no nodes to ask")
-	}
-	id := views[0].LeaderID
-	for _, v := range views {
-		if v.LeaderID != id || id <= 0 {
-			return nil, fmt.Errorf("no agreed leader: %s", Describe(views))
-		}
-	}
-	for _, v := range views {
-		if v.NodeID == id && v.State != "leader" {
-			return nil, fmt.Errorf("n%d is named leader but is %s: %s", id, v.State, Describe(views))
-		}
-	}
-	l := c.Node(id)
+	return c.leaderNode(a)
+}
+
+func (c *Cluster) leaderNode(a clusterspec.Agreement) (*Node, error) {
+	l := c.Node(a.LeaderID)
 	if l == nil {
-		return nil, fmt.Errorf("leader id %d is not a node", id)
+		return nil, fmt.Errorf("leader id %d is not a node", a.LeaderID)
 	}
 	return l, nil
+}
+
+func httpAddrs(nodes []*Node) []string {
+	var out []string
+	for _, n := range nodes {
+		out = append(out, n.HTTP)
+	}
+	return out
 }
 
 // WaitLeader waits until the nodes in among (default: the running ones)
 // agree on a leader and returns it.
 func (c *Cluster) WaitLeader(timeout time.Duration, among []*Node) *Node {
 	c.t.Helper()
-	var l *Node
-	WaitFor(c.t, timeout, "an agreed leader", func() (err error) {
-		l, err = c.Leader(among)
-		return err
-	})
-	return l
+	return c.waitLeader(timeout, among, "an agreed leader", nil)
 }
 
 // WaitNewLeader waits until the nodes in among agree on a leader other than
 // old and returns it.
 func (c *Cluster) WaitNewLeader(timeout time.Duration, among []*Node, old *Node) *Node {
 	c.t.Helper()
+	return c.waitLeader(timeout, among, fmt.Sprintf("a leader other than %v", old), old)
+}
+
+// waitLeader polls every 20ms, as the scenarios measure how long elections
+// take.
+func (c *Cluster) waitLeader(timeout time.Duration, among []*Node, what string, not *Node) *Node {
+	c.t.Helper()
+	addrs := func() []string {
+		if among == nil {
+			return httpAddrs(c.Running())
+		}
+		return httpAddrs(among)
+	}
 	var l *Node
-	WaitFor(c.t, timeout, fmt.Sprintf("a leader other than %v", old), func() (err error) {
-		l, err = c.Leader(among)
-		if err == nil && l == old {
-			err = fmt.Errorf("%v still leads", old)
+	_, err := clusterspec.WaitLeader(timeout, 20*time.Millisecond, addrs, func(a clusterspec.Agreement) (err error) {
+		l, err = c.leaderNode(a)
+		if err == nil && l == not {
+			err = fmt.Errorf("%v still leads", not)
 		}
 		return err
 	})
+	if err != nil {
+		c.t.Fatalf("waiting for %s: %v", what, err)
+	}
 	return l
 }
 
@@ -227,14 +233,4 @@ func shortHash(h string) string {
 		return h[:12]
 	}
 	return h
-}
-
-// Describe summarises cluster views on one line.
-func Describe(views []httpapi.ClusterView) string {
-	var parts []string
-	for _, v := range views {
-		parts = append(parts, fmt.Sprintf("n%d: %s, leader %d, term %d, commit %d, applied %d, last %d",
-			v.NodeID, v.State, v.LeaderID, v.Term, v.CommitIndex, v.AppliedIndex, v.LastIndex))
-	}
-	return strings.Join(parts, "; ")
 }

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -14,7 +15,9 @@ import (
 
 // Proc is one child program, restartable with the same arguments, whose
 // stdout and stderr are appended to one log file across restarts, each start
-// marked in it, so a failed test can show what the program said.
+// marked in it, so a failed test can show what the program said. An exit
+// the test did not ask for (no Signal or Kill before it) is recorded as a
+// crash.
 type Proc struct {
 	Name    string
 	Bin     string
@@ -23,12 +26,20 @@ type Proc struct {
 	LogPath string
 	// Noise, when set, matches log lines that failure reports leave out.
 	Noise *regexp.Regexp
+	// Command, when set, makes the command that runs Bin with Args, for a
+	// program started through a wrapper: the chaos suite runs each node
+	// inside its network namespace with `ip netns exec`. exec.Command when
+	// nil. Start sets the returned command's environment and output and
+	// has it killed with the test binary, as for any other.
+	Command func(bin string, args ...string) *exec.Cmd
 
-	mu      sync.Mutex
-	cmd     *exec.Cmd
-	exited  chan struct{} // closed when the current process has exited
-	err     error         // the current process's exit status, once exited
-	logFrom int64         // size of the log when the current process started
+	mu       sync.Mutex
+	cmd      *exec.Cmd
+	exited   chan struct{} // closed when the current process has exited
+	err      error         // the current process's exit status, once exited
+	logFrom  int64         // size of the log when the current process started
+	stopping bool          // the test signalled the current process to end
+	crashes  []string
 }
 
 // NewProc describes a program whose log is dir/name.log; it does not start it.
@@ -52,28 +63,72 @@ func (p *Proc) Start() error {
 		return err
 	}
 	fmt.Fprintf(f, "=== test harness: starting %s at %s ===\n", p.Name, time.Now().Format(time.RFC3339Nano))
-	cmd := exec.Command(p.Bin, p.Args...)
+	command := p.Command
+	if command == nil {
+		command = exec.Command
+	}
+	cmd := command(p.Bin, p.Args...)
 	cmd.Env = p.Env
 	if cmd.Env == nil {
 		cmd.Env = ChildEnv()
 	}
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = dieWithParent()
-	if err := cmd.Start(); err != nil {
+	if err := spawn(cmd); err != nil {
 		return fmt.Errorf("start %s: %w", p.Name, err)
 	}
 	exited := make(chan struct{})
 	p.mu.Lock()
-	p.cmd, p.exited, p.err, p.logFrom = cmd, exited, nil, st.Size()
+	p.cmd, p.exited, p.err, p.logFrom, p.stopping = cmd, exited, nil, st.Size(), false
 	p.mu.Unlock()
 	go func() {
 		err := cmd.Wait()
 		p.mu.Lock()
 		p.err = err
+		if !p.stopping {
+			why := ""
+			if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+				// The test did not send it and the programs under test
+				// do not: some other process on the machine did.
+				why = " (a SIGKILL the harness did not send)"
+			}
+			p.crashes = append(p.crashes, fmt.Sprintf("%s (pid %d) exited on its own at %s: %v%s",
+				p.Name, cmd.Process.Pid, time.Now().Format("15:04:05.000"), cmd.ProcessState, why))
+		}
 		p.mu.Unlock()
 		close(exited)
 	}()
 	return nil
+}
+
+// Pid is the current process's id, or 0 before the first start.
+func (p *Proc) Pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
+// ProcessState is how the current process ended, or nil while it runs.
+func (p *Proc) ProcessState() *os.ProcessState {
+	if p.Running() {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return nil
+	}
+	return p.cmd.ProcessState
+}
+
+// Crashes lists the exits the test did not cause, one line each.
+func (p *Proc) Crashes() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.crashes)
 }
 
 // Running reports whether the current process is alive (a stopped one is).
@@ -103,15 +158,18 @@ func (p *Proc) ExitErr() error {
 	return fmt.Errorf("%s exited (%v); its log ends:\n%s", p.Name, err, Tail(p.LogPath, 40, p.Noise))
 }
 
-// Signal sends sig to the current process.
+// Signal sends sig to the current process. Any signal but SIGSTOP and
+// SIGCONT makes the process's exit one the test asked for, not a crash.
 func (p *Proc) Signal(sig syscall.Signal) error {
-	p.mu.Lock()
-	cmd := p.cmd
-	p.mu.Unlock()
-	if cmd == nil || !p.Running() {
+	if !p.Running() {
 		return fmt.Errorf("%s is not running", p.Name)
 	}
-	return cmd.Process.Signal(sig)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if sig != syscall.SIGSTOP && sig != syscall.SIGCONT {
+		p.stopping = true
+	}
+	return p.cmd.Process.Signal(sig)
 }
 
 // Kill sends SIGKILL, a crash, and waits until the process is gone so that

@@ -2,8 +2,14 @@
 
 package systest
 
-import "syscall"
+import (
+	"os/exec"
+	"syscall"
+)
 
 // dieWithParent has no kernel support outside Linux; test clean-ups still
 // kill every child they started.
 func dieWithParent() *syscall.SysProcAttr { return nil }
+
+// spawn starts cmd; outside Linux no thread needs keeping for it.
+func spawn(cmd *exec.Cmd) error { return cmd.Start() }

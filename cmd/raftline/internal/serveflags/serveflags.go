@@ -1,7 +1,7 @@
-// Package config turns `raftline serve` flags, each with a RAFTLINE_<NAME>
+// Package serveflags turns `raftline serve` flags, each with a RAFTLINE_<NAME>
 // environment fallback, into a server.Config, checking every value once at
 // start-up and reporting each bad one in its own message.
-package config
+package serveflags
 
 import (
 	"errors"
@@ -55,11 +55,13 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (*S
 		autoCreate    = fs.Bool("auto-create-topics", true, "create unknown topics when a client's Metadata request allows it")
 		defParts      = fs.Int("default-partitions", 1, "partitions of an auto-created topic, or one created with -1")
 		maxReq        = fs.Int("max-request-bytes", 100<<20, "largest Kafka request frame accepted; larger ones close the connection")
+		maxInflight   = fs.Int("kafka-max-inflight", 32, "Kafka requests read ahead on one connection while earlier ones are answered (1 to 1024)")
 		retention     = fs.Duration("retention-check-interval", 10*time.Second, "how often retention.ms and retention.bytes are applied")
 		retBytes      = fs.Int64("default-retention-bytes", 1<<30, "retention.bytes of a topic created without one: partition logs are held in memory, so bound them (-1: no limit)")
 		heartbeat     = fs.Duration("heartbeat-timeout", 500*time.Millisecond, "Raft heartbeat timeout: how long a follower waits for the leader before starting an election")
 		election      = fs.Duration("election-timeout", 500*time.Millisecond, "Raft election timeout")
 		lease         = fs.Duration("leader-lease-timeout", 500*time.Millisecond, "how long a leader keeps leading without reaching a quorum")
+		commit        = fs.Duration("raft-commit-timeout", 50*time.Millisecond, "how long the Raft leader goes without new entries before it sends followers the commit index anyway (at least 1ms)")
 		snapThreshold = fs.Uint64("snapshot-threshold", 8192, "Raft entries since the last snapshot that trigger a new one")
 		snapInterval  = fs.Duration("snapshot-interval", 2*time.Minute, "how often to check whether to snapshot")
 		trailing      = fs.Uint64("trailing-logs", 10240, "Raft entries kept after a snapshot, so slow followers catch up without one")
@@ -167,6 +169,10 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (*S
 		bad("max-request-bytes", "%d is not between 1024 and 1073741824", *maxReq)
 	}
 	c.MaxRequestBytes = int32(*maxReq)
+	if *maxInflight < 1 || *maxInflight > 1024 {
+		bad("kafka-max-inflight", "%d is not between 1 and 1024", *maxInflight)
+	}
+	c.MaxInflight = *maxInflight
 	positive := func(name string, d time.Duration) time.Duration {
 		if d <= 0 {
 			bad(name, "%v is not a positive duration", d)
@@ -183,6 +189,11 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (*S
 	c.LeaderLeaseTimeout = positive("leader-lease-timeout", *lease)
 	if *lease > *heartbeat {
 		bad("leader-lease-timeout", "%v must not exceed --heartbeat-timeout %v", *lease, *heartbeat)
+	}
+	if *commit > 0 && *commit < time.Millisecond {
+		bad("raft-commit-timeout", "%v is below Raft's minimum of 1ms", *commit)
+	} else {
+		c.CommitTimeout = positive("raft-commit-timeout", *commit)
 	}
 	c.SnapshotInterval = positive("snapshot-interval", *snapInterval)
 	if *snapThreshold == 0 {

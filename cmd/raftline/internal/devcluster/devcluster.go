@@ -7,15 +7,14 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/raftline/raftline/internal/clusterspec"
 )
 
 // Options configures the local cluster. Node i (from 1) listens on
@@ -43,26 +42,11 @@ func Defaults() Options {
 		ServeArgs: []string{"--default-retention-bytes", "268435456"}}
 }
 
-// NodeAddrs are one node's addresses.
-type NodeAddrs struct {
-	ID                int
-	Kafka, HTTP, Raft string
-	DataDir           string
-}
-
-// Addrs lists every node's addresses.
-func (o Options) Addrs() []NodeAddrs {
-	var out []NodeAddrs
-	for i := 1; i <= o.Nodes; i++ {
-		out = append(out, NodeAddrs{
-			ID:      i,
-			Kafka:   net.JoinHostPort(o.Host, strconv.Itoa(o.KafkaPort+i-1)),
-			HTTP:    net.JoinHostPort(o.Host, strconv.Itoa(o.HTTPPort+i-1)),
-			Raft:    net.JoinHostPort(o.Host, strconv.Itoa(o.RaftPort+i-1)),
-			DataDir: filepath.Join(o.DataDir, "node-"+strconv.Itoa(i)),
-		})
-	}
-	return out
+// Spec is the cluster the options describe.
+func (o Options) Spec() clusterspec.Spec {
+	s := clusterspec.Local(o.Host, o.DataDir, o.Nodes, o.KafkaPort, o.HTTPPort, o.RaftPort)
+	s.Args = o.ServeArgs
+	return s
 }
 
 // Run starts the nodes and waits until ctx ends, then stops them all with
@@ -78,11 +62,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 		o.Binary = exe
 	}
-	addrs := o.Addrs()
-	var boot []string
-	for _, a := range addrs {
-		boot = append(boot, fmt.Sprintf("%d=%s", a.ID, a.Raft))
-	}
+	spec := o.Spec()
 	var (
 		wg    sync.WaitGroup
 		procs []*exec.Cmd
@@ -94,36 +74,28 @@ func Run(ctx context.Context, o Options) error {
 			}
 		}
 	}
-	for _, a := range addrs {
-		if err := os.MkdirAll(a.DataDir, 0o755); err != nil {
+	for _, n := range spec.Nodes {
+		if err := os.MkdirAll(n.DataDir, 0o755); err != nil {
 			stopAll()
 			return err
 		}
-		args := append([]string{"serve",
-			"--node-id", strconv.Itoa(a.ID),
-			"--data-dir", a.DataDir,
-			"--kafka-addr", a.Kafka,
-			"--http-addr", a.HTTP,
-			"--raft-addr", a.Raft,
-			"--bootstrap", strings.Join(boot, ","),
-		}, o.ServeArgs...)
-		cmd := exec.Command(o.Binary, args...)
+		cmd := exec.Command(o.Binary, spec.ServeArgs(n)...)
 		cmd.Stdout, cmd.Stderr = o.Stderr, o.Stderr
 		if err := cmd.Start(); err != nil {
 			stopAll()
-			return fmt.Errorf("start node %d: %w", a.ID, err)
+			return fmt.Errorf("start node %d: %w", n.ID, err)
 		}
 		procs = append(procs, cmd)
 		wg.Add(1)
-		go func(id int, cmd *exec.Cmd) {
+		go func(id int32, cmd *exec.Cmd) {
 			defer wg.Done()
 			err := cmd.Wait()
 			if ctx.Err() == nil {
 				fmt.Fprintf(o.Stderr, "raftline dev: node %d exited: %v\n", id, err)
 			}
-		}(a.ID, cmd)
+		}(n.ID, cmd)
 	}
-	printInfo(o.Stdout, addrs)
+	printInfo(o.Stdout, spec)
 	<-ctx.Done()
 	fmt.Fprintln(o.Stdout, "raftline dev: stopping the nodes")
 	stopAll()
@@ -140,17 +112,13 @@ func Run(ctx context.Context, o Options) error {
 	return nil
 }
 
-func printInfo(w io.Writer, addrs []NodeAddrs) {
-	var kafka []string
-	for _, a := range addrs {
-		kafka = append(kafka, a.Kafka)
-	}
-	fmt.Fprintf(w, "raftline dev: %d-node cluster\n", len(addrs))
-	fmt.Fprintf(w, "  Kafka bootstrap servers: %s\n", strings.Join(kafka, ","))
+func printInfo(w io.Writer, spec clusterspec.Spec) {
+	fmt.Fprintf(w, "raftline dev: %d-node cluster\n", len(spec.Nodes))
+	fmt.Fprintf(w, "  Kafka bootstrap servers: %s\n", strings.Join(spec.KafkaAddrs(), ","))
 	fmt.Fprintf(w, "  %-5s %-18s %-18s %-18s %s\n", "node", "kafka", "http", "raft", "data")
-	for _, a := range addrs {
-		fmt.Fprintf(w, "  %-5d %-18s %-18s %-18s %s\n", a.ID, a.Kafka, a.HTTP, a.Raft, a.DataDir)
+	for _, n := range spec.Nodes {
+		fmt.Fprintf(w, "  %-5d %-18s %-18s %-18s %s\n", n.ID, n.KafkaAddr(), n.HTTPAddr(), n.RaftAddr(), n.DataDir)
 	}
-	fmt.Fprintf(w, "  cluster state: curl http://%s/v1/cluster\n", addrs[0].HTTP)
+	fmt.Fprintf(w, "  cluster state: curl http://%s/v1/cluster\n", spec.Nodes[0].HTTPAddr())
 	fmt.Fprintln(w, "  Ctrl-C stops all nodes; data is kept for the next start.")
 }

@@ -1,4 +1,4 @@
-package config
+package serveflags
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/raftline/raftline/broker/raftnode"
+	"github.com/raftline/raftline/internal/clusterspec"
 )
 
 // env is a getenv over a fixed map.
@@ -73,6 +74,9 @@ func TestParseServe_OnlyNodeID_Defaults(t *testing.T) {
 	if c.HeartbeatTimeout != 500*time.Millisecond || c.ElectionTimeout != 500*time.Millisecond || c.LeaderLeaseTimeout != 500*time.Millisecond {
 		t.Fatalf("raft timeouts: %+v", c)
 	}
+	if c.CommitTimeout != 50*time.Millisecond || c.MaxInflight != 32 {
+		t.Fatalf("commit timeout %v, max in-flight %d", c.CommitTimeout, c.MaxInflight)
+	}
 	if c.RetentionInterval != 10*time.Second || c.DefaultRetentionBytes != 1<<30 || c.SnapshotThreshold != 8192 || c.SnapshotInterval != 2*time.Minute || c.TrailingLogs != 10240 {
 		t.Fatalf("intervals: %+v", c)
 	}
@@ -100,6 +104,8 @@ func TestParseServe_SeveralBadValues_OneErrorPerValueNamingItsFlag(t *testing.T)
 		"--cluster-id=",
 		"--default-partitions=10001",
 		"--max-request-bytes=10",
+		"--kafka-max-inflight=0",
+		"--raft-commit-timeout=0s",
 		"--retention-check-interval=0s",
 		"--election-timeout=-1s",
 		"--snapshot-threshold=0",
@@ -109,8 +115,8 @@ func TestParseServe_SeveralBadValues_OneErrorPerValueNamingItsFlag(t *testing.T)
 	)
 	want := []string{
 		"cluster-id", "data-dir", "default-partitions", "election-timeout", "http-addr", "kafka-addr",
-		"log-format", "log-level", "max-request-bytes", "node-id", "retention-check-interval",
-		"snapshot-interval", "snapshot-threshold",
+		"kafka-max-inflight", "log-format", "log-level", "max-request-bytes", "node-id",
+		"raft-commit-timeout", "retention-check-interval", "snapshot-interval", "snapshot-threshold",
 	}
 	if got := flagsNamed(t, err); !slices.Equal(got, want) {
 		t.Fatalf("errors name\n %v\nwant\n %v\nerror:\n%v", got, want, err)
@@ -136,6 +142,8 @@ func TestParseServe_EnvFallback(t *testing.T) {
 		"RAFTLINE_AUTO_CREATE_TOPICS":    "false",
 		"RAFTLINE_ELECTION_TIMEOUT":      "2s",
 		"RAFTLINE_SNAPSHOT_THRESHOLD":    "100",
+		"RAFTLINE_RAFT_COMMIT_TIMEOUT":   "5ms",
+		"RAFTLINE_KAFKA_MAX_INFLIGHT":    "4",
 		"RAFTLINE_LOG_LEVEL":             "debug",
 		"RAFTLINE_LOG_FORMAT":            "json",
 	}))
@@ -145,6 +153,9 @@ func TestParseServe_EnvFallback(t *testing.T) {
 	}
 	if c.AutoCreateTopics || c.ElectionTimeout != 2*time.Second || c.SnapshotThreshold != 100 || len(c.Bootstrap) != 2 {
 		t.Fatalf("from env: %+v", c)
+	}
+	if c.CommitTimeout != 5*time.Millisecond || c.MaxInflight != 4 {
+		t.Fatalf("from env: commit timeout %v, max in-flight %d", c.CommitTimeout, c.MaxInflight)
 	}
 	if s.LogLevel != slog.LevelDebug || s.LogFormat != "json" {
 		t.Fatalf("logging from env: %v %q", s.LogLevel, s.LogFormat)
@@ -243,6 +254,30 @@ func TestParseServe_LeaderLeaseLongerThanHeartbeat_Error(t *testing.T) {
 	}
 }
 
+func TestParseServe_CommitTimeoutAndMaxInflight(t *testing.T) {
+	s := mustParse(t, noEnv, "--node-id=1", "--raft-commit-timeout=1ms", "--kafka-max-inflight=1024")
+	if s.Server.CommitTimeout != time.Millisecond || s.Server.MaxInflight != 1024 {
+		t.Fatalf("commit timeout %v, max in-flight %d", s.Server.CommitTimeout, s.Server.MaxInflight)
+	}
+	for _, c := range []struct {
+		arg, flag, shows string
+	}{
+		{"--raft-commit-timeout=500us", "raft-commit-timeout", "500µs"},
+		{"--raft-commit-timeout=-1s", "raft-commit-timeout", "-1s"},
+		{"--kafka-max-inflight=1025", "kafka-max-inflight", "1025"},
+		{"--kafka-max-inflight=-1", "kafka-max-inflight", "-1"},
+	} {
+		_, err := parse(t, noEnv, "--node-id=1", c.arg)
+		if got := flagsNamed(t, err); !slices.Equal(got, []string{c.flag}) || !strings.Contains(err.Error(), c.shows) {
+			t.Errorf("%s: errors name %v, want one about --%s showing %s: %v", c.arg, got, c.flag, c.shows, err)
+		}
+	}
+	_, err := parse(t, env(map[string]string{"RAFTLINE_NODE_ID": "1", "RAFTLINE_KAFKA_MAX_INFLIGHT": "many"}))
+	if err == nil || !strings.Contains(err.Error(), `RAFTLINE_KAFKA_MAX_INFLIGHT="many"`) {
+		t.Errorf("bad RAFTLINE_KAFKA_MAX_INFLIGHT: %v", err)
+	}
+}
+
 func TestParseServe_BootstrapMustNameThisNode(t *testing.T) {
 	_, err := parse(t, noEnv, "--node-id=4", "--bootstrap=1=a:9192,2=b:9192,3=c:9192")
 	if got := flagsNamed(t, err); !slices.Equal(got, []string{"bootstrap"}) || !strings.Contains(err.Error(), "4") {
@@ -311,5 +346,34 @@ func TestLogger_EveryLineCarriesNodeID(t *testing.T) {
 	out := buf.String()
 	if strings.Contains(out, "hidden") || !strings.Contains(out, `"node_id":5`) || !strings.Contains(out, `"msg":"shown"`) {
 		t.Fatalf("log output %q", out)
+	}
+}
+
+// Every cluster raftline dev and the system tests start is described by a
+// clusterspec.Spec; each node's command line must parse into the node the
+// spec describes.
+func TestParseServe_ClusterSpecCommandLines(t *testing.T) {
+	for _, spec := range []clusterspec.Spec{
+		clusterspec.Local("127.0.0.1", "/data/dev", 3, 9092, 9644, 9192),
+		clusterspec.OnHosts([]string{"10.1.0.2", "10.1.0.3"}, "/tmp/x", 9092, 9644, 9192),
+	} {
+		spec.Args = []string{"--log-level", "debug"}
+		for _, n := range spec.Nodes {
+			args := spec.ServeArgs(n)
+			if args[0] != "serve" {
+				t.Fatalf("%q does not start with serve", args)
+			}
+			s := mustParse(t, noEnv, args[1:]...)
+			c := s.Server
+			if c.NodeID != n.ID || c.DataDir != n.DataDir || c.KafkaAddr != n.KafkaAddr() || c.HTTPAddr != n.HTTPAddr() || c.RaftAddr != n.RaftAddr() {
+				t.Errorf("node %d parsed as %+v", n.ID, c)
+			}
+			if len(c.Bootstrap) != len(spec.Nodes) || string(c.Bootstrap[len(spec.Nodes)-1].Address) != spec.Nodes[len(spec.Nodes)-1].RaftAddr() {
+				t.Errorf("node %d bootstrap %+v", n.ID, c.Bootstrap)
+			}
+			if s.LogLevel != slog.LevelDebug {
+				t.Errorf("node %d: the spec's Args were not applied", n.ID)
+			}
+		}
 	}
 }
