@@ -1,15 +1,16 @@
-// Package jaegertest runs a real Jaeger (v2, all in memory) on free loopback
-// ports for tests and benchmarks, and reads traces back through its query
-// API. The binary is built once by tools/jaeger/build.sh into a cache
-// directory; RAFTLINE_JAEGER_BIN points at another one.
+// Package jaegertest runs a real Jaeger (v2, all in memory) for tests and
+// benchmarks, on loopback ports reserved through internal/testports until
+// the test ends, and reads traces back through its query API. The binary is
+// built once by tools/jaeger/build.sh into a cache directory;
+// RAFTLINE_JAEGER_BIN points at another one.
 package jaegertest
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -21,6 +22,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/raftline/raftline/internal/testports"
 )
 
 var (
@@ -128,11 +131,13 @@ exporters:
     trace_storage: mem
 `
 
-// Start runs Jaeger until the test ends.
+// Start runs Jaeger until the test ends, on ports reserved until then.
 func Start(t testing.TB) *Jaeger {
 	t.Helper()
 	bin := Binary(t)
-	ports := freePorts(t, 5)
+	// Reserved before the cleanup that kills Jaeger is registered, so they
+	// are released only after it.
+	ports := testports.Reserve(t, 5)
 	cfg := filepath.Join(t.TempDir(), "jaeger.yaml")
 	if err := os.WriteFile(cfg, fmt.Appendf(nil, config, ports[0], ports[1], ports[2], ports[3], ports[4]), 0o644); err != nil {
 		t.Fatal(err)
@@ -166,17 +171,32 @@ func Start(t testing.TB) *Jaeger {
 			t.Fatalf("jaeger exited: %v\n%s", err, j.log.String())
 		default:
 		}
-		if resp, err := http.Get(health); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return j
-			}
+		err := checkHealth(health)
+		if err == nil {
+			return j
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("jaeger not healthy after 60s:\n%s", j.log.String())
+			t.Fatalf("jaeger not healthy after 60s: %v\n%s", err, j.log.String())
 		}
 		time.Sleep(wait)
 	}
+}
+
+// healthClient bounds each health check, so a port that accepts and never
+// answers cannot stall Start past its deadline.
+var healthClient = &http.Client{Timeout: 3 * time.Second}
+
+// checkHealth is nil when GET addr (a URL) answers 200 OK.
+func checkHealth(addr string) error {
+	resp, err := healthClient.Get(addr)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return errors.New("GET " + addr + ": " + resp.Status)
+	}
+	return nil
 }
 
 // Trace is one trace as the query API returns it.
@@ -276,24 +296,6 @@ func (j *Jaeger) get(ctx context.Context, path string) ([]Trace, error) {
 		return nil, fmt.Errorf("%s: %s", path, body.Errors[0].Msg)
 	}
 	return body.Data, nil
-}
-
-func freePorts(t testing.TB, n int) []int {
-	t.Helper()
-	var out []int
-	var ls []net.Listener
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		out = append(out, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return out
 }
 
 type syncWriter struct {
