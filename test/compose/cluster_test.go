@@ -23,6 +23,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/raftline/raftline/internal/clusterspec"
+	"github.com/raftline/raftline/internal/testports"
 	"github.com/raftline/raftline/loadgen"
 	"github.com/raftline/raftline/loadgen/ledger"
 )
@@ -125,36 +127,28 @@ type stack struct {
 }
 
 // startStack starts the three raftline services, and nothing else, of
-// compose.yaml. A host port taken between choosing it and Docker binding it
-// is retried with others.
+// compose.yaml, publishing them on host ports reserved for the test
+// (internal/testports): no other test process, this suite's included, and
+// no outgoing connection is given them while the stack runs.
 func startStack(t *testing.T, cmd []string, im images) *stack {
 	t.Helper()
-	s := &stack{cmd: cmd, project: "raftlinetest" + randomID()}
+	// Reserved before the teardown is registered, so they are released only
+	// after the containers publishing them are gone.
+	ports := testports.Reserve(t, 6)
+	s := &stack{cmd: cmd, project: "raftlinetest" + randomID(), kafka: ports[:3], http: ports[3:]}
 	t.Cleanup(func() { s.teardown(t) })
-	for attempt := 1; ; attempt++ {
-		ports := freePorts(t, 6)
-		s.kafka, s.http = ports[:3], ports[3:]
-		s.env = hermeticEnv("RAFTLINE_IMAGE="+im.raftline, "RAFTLINE_TOOLS_IMAGE="+im.tools)
-		for i := range 3 {
-			s.env = append(s.env,
-				fmt.Sprintf("RAFTLINE_KAFKA_PORT_%d=%d", i+1, s.kafka[i]),
-				fmt.Sprintf("RAFTLINE_HTTP_PORT_%d=%d", i+1, s.http[i]))
-		}
-		start := time.Now()
-		_, err := s.compose(2*time.Minute, append([]string{"up", "-d"}, raftlineServices...)...)
-		if err == nil {
-			s.waitHealthy(t, 2*time.Minute, raftlineServices...)
-			t.Logf("project %s: Kafka on 127.0.0.1:%v, HTTP on %v; healthy %v after up",
-				s.project, s.kafka, s.http, time.Since(start).Round(time.Millisecond))
-			return s
-		}
-		portTaken := strings.Contains(err.Error(), "port is already allocated") || strings.Contains(err.Error(), "address already in use")
-		if !portTaken || attempt == 3 {
-			t.Fatal(err)
-		}
-		t.Logf("retrying with other ports: %v", err)
-		s.compose(2*time.Minute, "down", "-v", "--remove-orphans")
+	s.env = hermeticEnv("RAFTLINE_IMAGE="+im.raftline, "RAFTLINE_TOOLS_IMAGE="+im.tools)
+	for i := range 3 {
+		s.env = append(s.env,
+			fmt.Sprintf("RAFTLINE_KAFKA_PORT_%d=%d", i+1, s.kafka[i]),
+			fmt.Sprintf("RAFTLINE_HTTP_PORT_%d=%d", i+1, s.http[i]))
 	}
+	start := time.Now()
+	s.mustCompose(t, 2*time.Minute, append([]string{"up", "-d"}, raftlineServices...)...)
+	s.waitHealthy(t, 2*time.Minute, raftlineServices...)
+	t.Logf("project %s: Kafka on 127.0.0.1:%v, HTTP on %v; healthy %v after up",
+		s.project, s.kafka, s.http, time.Since(start).Round(time.Millisecond))
+	return s
 }
 
 func (s *stack) compose(timeout time.Duration, args ...string) (string, error) {
@@ -239,40 +233,39 @@ func (s *stack) inNetwork(i int) string {
 	return fmt.Sprintf("%s:%d", raftlineServices[i], inNetworkKafkaPort)
 }
 
-// agreedLeader returns the index of the node that the given nodes agree
-// leads.
-func (s *stack) agreedLeader(nodes ...int) (int, error) {
-	leader := int32(-1)
-	var views []string
+// waitLeader waits until nodes (indexes into raftlineServices) agree on a
+// leader among them, in one term (clusterspec.WaitLeader), and accept, when
+// not nil, takes the agreement. It returns the leader's index, and fails the
+// test with the last error seen once timeout has passed.
+func (s *stack) waitLeader(t testing.TB, timeout time.Duration, what string, nodes []int, accept func(clusterspec.Agreement) error) int {
+	t.Helper()
+	var addrs []string
 	for _, i := range nodes {
-		var v clusterView
-		if err := getJSON(s.httpAddr(i), "/v1/cluster", &v); err != nil {
-			return -1, err
-		}
-		views = append(views, fmt.Sprintf("node %d: %s, leader %d, term %d", v.NodeID, v.State, v.LeaderID, v.Term))
-		if v.LeaderID <= 0 || (leader >= 0 && v.LeaderID != leader) {
-			return -1, fmt.Errorf("no agreed leader: %s", strings.Join(views, "; "))
-		}
-		leader = v.LeaderID
+		addrs = append(addrs, s.httpAddr(i))
 	}
-	if !slices.Contains(nodes, int(leader)-1) {
-		return -1, fmt.Errorf("nodes %v follow node %d, which is not among them", nodes, leader)
+	a, err := clusterspec.WaitLeader(timeout, 100*time.Millisecond, func() []string { return addrs }, func(a clusterspec.Agreement) error {
+		if a.LeaderIndex() < 0 {
+			return fmt.Errorf("they follow node %d, which is not among them: %s", a.LeaderID, clusterspec.Describe(a.Views))
+		}
+		if accept != nil {
+			return accept(a)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("waiting for %s: %v", what, err)
 	}
-	return int(leader) - 1, nil
+	return nodes[a.LeaderIndex()]
 }
+
+// allNodes are the indexes of the three raftline services.
+var allNodes = []int{0, 1, 2}
 
 // testClusterForms: the nodes find each other by service name, agree on a
 // leader, and every member's in-network addresses are registered.
 func testClusterForms(t *testing.T, s *stack) {
-	waitFor(t, 60*time.Second, "a leader and every member registered", func() error {
-		if _, err := s.agreedLeader(0, 1, 2); err != nil {
-			return err
-		}
-		for i := range 3 {
-			var v clusterView
-			if err := getJSON(s.httpAddr(i), "/v1/cluster", &v); err != nil {
-				return err
-			}
+	s.waitLeader(t, 60*time.Second, "a leader and every member registered", allNodes, func(a clusterspec.Agreement) error {
+		for _, v := range a.Views {
 			if len(v.Members) != 3 {
 				return fmt.Errorf("node %d lists %d members", v.NodeID, len(v.Members))
 			}
@@ -479,11 +472,7 @@ func testInNetworkClient(t *testing.T, s *stack) {
 // then started again and must rejoin: follow the leader and hold exactly
 // what the others hold.
 func testLeaderKilled(t *testing.T, s *stack) {
-	var leader int
-	waitFor(t, 30*time.Second, "an agreed leader", func() (err error) {
-		leader, err = s.agreedLeader(0, 1, 2)
-		return err
-	})
+	leader := s.waitLeader(t, 30*time.Second, "an agreed leader", allNodes, nil)
 	var live []int
 	for i := range 3 {
 		if i != leader {
@@ -498,10 +487,7 @@ func testLeaderKilled(t *testing.T, s *stack) {
 	atKill := st.acked()
 	s.mustCompose(t, time.Minute, "kill", raftlineServices[leader])
 	killed := time.Now()
-	waitFor(t, 30*time.Second, "a new leader", func() error {
-		_, err := s.agreedLeader(live...)
-		return err
-	})
+	s.waitLeader(t, 30*time.Second, "a new leader", live, nil)
 	t.Logf("killed %s after %d acks; a new leader %v later", raftlineServices[leader], atKill, time.Since(killed).Round(time.Millisecond))
 	st.waitAcked(t, atKill+300)
 	l, produced := st.finish(t)
@@ -513,10 +499,7 @@ func testLeaderKilled(t *testing.T, s *stack) {
 	// The container comes back with its volume and catches up.
 	s.mustCompose(t, time.Minute, "start", raftlineServices[leader])
 	s.waitHealthy(t, 60*time.Second, raftlineServices[leader])
-	waitFor(t, 60*time.Second, raftlineServices[leader]+" to follow the leader and match the others", func() error {
-		if _, err := s.agreedLeader(0, 1, 2); err != nil {
-			return err
-		}
+	s.waitLeader(t, 60*time.Second, raftlineServices[leader]+" to follow the leader and match the others", allNodes, func(clusterspec.Agreement) error {
 		var first []partitionDigest
 		for i := range 3 {
 			var v partitionsView

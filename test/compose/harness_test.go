@@ -18,14 +18,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	mrand "math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -104,37 +100,6 @@ func run(ctx context.Context, env []string, name string, args ...string) (string
 	return string(out), nil
 }
 
-// Host ports are taken from below Linux's default ephemeral range
-// (32768-60999), and below the 20000-32000 block test/process draws from,
-// so the test meets neither outgoing connections nor concurrent
-// `raftline dev` clusters.
-const (
-	portLow  = 12000
-	portHigh = 20000
-)
-
-// freePorts returns n ports on 127.0.0.1 that were free a moment ago.
-func freePorts(t testing.TB, n int) []int {
-	t.Helper()
-	var ports []int
-	for tries := 0; len(ports) < n; tries++ {
-		if tries > 1000 {
-			t.Fatalf("found only %d free ports in %d-%d", len(ports), portLow, portHigh)
-		}
-		p := portLow + mrand.IntN(portHigh-portLow)
-		if slices.Contains(ports, p) {
-			continue
-		}
-		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-		if err != nil {
-			continue
-		}
-		ln.Close()
-		ports = append(ports, p)
-	}
-	return ports
-}
-
 func randomID() string {
 	b := make([]byte, 4)
 	rand.Read(b)
@@ -153,7 +118,6 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() error
 
 // The HTTP API's own types, so the tests read exactly what nodes serve.
 type (
-	clusterView     = httpapi.ClusterView
 	partitionDigest = httpapi.PartitionDigest
 	partitionsView  = httpapi.PartitionsView
 )
