@@ -37,7 +37,9 @@ type Config struct {
 	// Clients connected to it are given every node's external address.
 	ExternalAddr           string
 	AdvertisedExternalAddr string
-	ClusterID              string
+	// ClusterID is reported to clients in Metadata and DescribeCluster
+	// (default "raftline").
+	ClusterID string
 	// MaxFrameBytes bounds one request frame; larger frames close the
 	// connection before anything is allocated for them.
 	MaxFrameBytes     int32
@@ -50,7 +52,11 @@ type Config struct {
 	// MaxInflight bounds the requests read ahead on one connection.
 	MaxInflight int
 	Logger      *slog.Logger
-	Observer    Observer
+	// Observer, when set, is told what the listener does (see Observer);
+	// telemetry's broker metrics subscribe through it.
+	Observer Observer
+	// Tracer, when set, wraps produce and fetch in spans (see Tracer).
+	Tracer Tracer
 }
 
 // Observer is told what the listener does, for metrics. Every method must be
@@ -129,7 +135,10 @@ type Listener struct {
 }
 
 // New creates a listener serving c; Listen and Serve start it.
-func New(cfg Config, c Cluster, tracer Tracer) *Listener {
+func New(cfg Config, c Cluster) *Listener {
+	if cfg.ClusterID == "" {
+		cfg.ClusterID = "raftline"
+	}
 	if cfg.MaxFrameBytes <= 0 {
 		cfg.MaxFrameBytes = 100 << 20
 	}
@@ -148,7 +157,7 @@ func New(cfg Config, c Cluster, tracer Tracer) *Listener {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Listener{
 		cfg: cfg, cluster: c, obs: cfg.Observer,
-		tracer: tracer, log: cfg.Logger, ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{},
+		tracer: cfg.Tracer, log: cfg.Logger, ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{},
 	}
 }
 

@@ -101,9 +101,6 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	if cfg.ClusterID == "" {
-		cfg.ClusterID = "raftline"
-	}
 	if cfg.RetentionInterval <= 0 {
 		cfg.RetentionInterval = 10 * time.Second
 	}
@@ -139,9 +136,9 @@ func Start(cfg Config) (*Server, error) {
 		NodeID: cfg.NodeID, Addr: cfg.KafkaAddr, AdvertisedAddr: cfg.AdvertisedKafkaAddr, ClusterID: cfg.ClusterID,
 		ExternalAddr: cfg.KafkaExternalAddr, AdvertisedExternalAddr: cfg.AdvertisedKafkaExternalAddr,
 		MaxFrameBytes: cfg.MaxRequestBytes, AutoCreateTopics: cfg.AutoCreateTopics, DefaultPartitions: cfg.DefaultPartitions, MaxInflight: cfg.MaxInflight,
-		Logger: cfg.Logger, Observer: cfg.KafkaObserver,
+		Logger: cfg.Logger, Observer: cfg.KafkaObserver, Tracer: cfg.Tracer,
 		DefaultTopicConfigs: defaultTopicConfigs(cfg),
-	}, s.Cluster, cfg.Tracer)
+	}, s.Cluster)
 	if err := s.Kafka.Listen(); err != nil {
 		node.Kill()
 		hln.Close()
