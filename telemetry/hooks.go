@@ -3,7 +3,6 @@ package telemetry
 import (
 	"net/http"
 
-	"github.com/raftline/raftline/broker/cluster"
 	"github.com/raftline/raftline/broker/raftnode"
 	"github.com/raftline/raftline/broker/server"
 )
@@ -11,7 +10,7 @@ import (
 // Configure attaches the telemetry to a node's configuration: the raft_*
 // metrics and, when tracing is on, the Raft spans subscribe to the node's
 // Raft events (RaftObserver); NodeStarted points the gauges at the running
-// node; the Kafka observer and, when tracing is on, the Kafka tracer;
+// node and its cluster; the Kafka observer and, when tracing is on, the Kafka tracer;
 // /metrics on the HTTP mux. Hooks already set are kept and run too. Use one
 // Telemetry per node.
 func (t *Telemetry) Configure(c *server.Config) {
@@ -31,11 +30,11 @@ func (t *Telemetry) Configure(c *server.Config) {
 	}
 
 	prevStarted := c.NodeStarted
-	c.NodeStarted = func(n *raftnode.Node) {
-		t.raft.Attach(n)
-		t.broker.Attach(cluster.New(n))
+	c.NodeStarted = func(st server.Started) {
+		t.raft.Attach(st.Node)
+		t.broker.Attach(st.Cluster)
 		if prevStarted != nil {
-			prevStarted(n)
+			prevStarted(st)
 		}
 	}
 

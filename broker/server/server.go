@@ -70,12 +70,20 @@ type Config struct {
 	RaftObserver  raftnode.Observer
 	KafkaObserver kafka.Observer
 	Tracer        kafka.Tracer
-	// NodeStarted, when set, is called with the node as soon as Raft runs,
-	// before the node serves clients, and again on every restart, so
-	// telemetry can read its gauges from the running node.
-	NodeStarted func(*raftnode.Node)
+	// NodeStarted, when set, is called with the node's Raft member and
+	// cluster as soon as Raft runs, before the node serves clients, and
+	// again on every restart, so telemetry can read its gauges from the
+	// running node.
+	NodeStarted func(Started)
 	// HTTPHandlers are mounted on the HTTP mux (for example /metrics).
 	HTTPHandlers map[string]http.Handler
+}
+
+// Started is what Config.NodeStarted is given: the running node's parts,
+// the same ones its Kafka listener and HTTP endpoints use.
+type Started struct {
+	Node    *raftnode.Node
+	Cluster *cluster.Cluster
 }
 
 // Server is a running node.
@@ -128,10 +136,10 @@ func Start(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.Node = node
-	if cfg.NodeStarted != nil {
-		cfg.NodeStarted(node)
-	}
 	s.Cluster = cluster.New(node)
+	if cfg.NodeStarted != nil {
+		cfg.NodeStarted(Started{Node: node, Cluster: s.Cluster})
+	}
 	s.Kafka = kafka.New(kafka.Config{
 		NodeID: cfg.NodeID, Addr: cfg.KafkaAddr, AdvertisedAddr: cfg.AdvertisedKafkaAddr, ClusterID: cfg.ClusterID,
 		ExternalAddr: cfg.KafkaExternalAddr, AdvertisedExternalAddr: cfg.AdvertisedKafkaExternalAddr,
