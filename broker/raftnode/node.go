@@ -39,12 +39,12 @@ var (
 
 // Config configures a node.
 type Config struct {
-	NodeID   int32
-	DataDir  string
-	RaftAddr string // address to bind for Raft traffic
-	// RaftAdvertiseAddr is the address other members dial; RaftAddr
-	// when empty. It must be a concrete host, not 0.0.0.0.
-	RaftAdvertiseAddr string
+	NodeID  int32
+	DataDir string
+	Addr    string // address to bind for Raft traffic
+	// AdvertisedAddr is the address other members dial; Addr when
+	// empty. It must be a concrete host, not 0.0.0.0.
+	AdvertisedAddr string
 	// Bootstrap is the initial membership; used only when DataDir holds
 	// no Raft state yet.
 	Bootstrap []raft.Server
@@ -114,19 +114,19 @@ func Open(cfg Config) (*Node, error) {
 		n.closeStores()
 		return nil, fmt.Errorf("open snapshot store: %w", err)
 	}
-	adv := cfg.RaftAdvertiseAddr
+	adv := cfg.AdvertisedAddr
 	if adv == "" {
-		adv = cfg.RaftAddr
+		adv = cfg.Addr
 	}
 	addr, err := net.ResolveTCPAddr("tcp", adv)
 	if err != nil {
 		n.closeStores()
 		return nil, fmt.Errorf("raft address %q: %w", adv, err)
 	}
-	trans, err := raft.NewTCPTransportWithLogger(cfg.RaftAddr, addr, 3, 10*time.Second, hl.Named("transport"))
+	trans, err := raft.NewTCPTransportWithLogger(cfg.Addr, addr, 3, 10*time.Second, hl.Named("transport"))
 	if err != nil {
 		n.closeStores()
-		return nil, fmt.Errorf("listen for raft on %s: %w", cfg.RaftAddr, err)
+		return nil, fmt.Errorf("listen for raft on %s: %w", cfg.Addr, err)
 	}
 	n.trans = trans
 

@@ -124,7 +124,7 @@ func Start(cfg Config) (*Server, error) {
 	}
 	s.hln = hln
 	node, err := raftnode.Open(raftnode.Config{
-		NodeID: cfg.NodeID, DataDir: cfg.DataDir, RaftAddr: cfg.RaftAddr, RaftAdvertiseAddr: cfg.AdvertisedRaftAddr, Bootstrap: cfg.Bootstrap,
+		NodeID: cfg.NodeID, DataDir: cfg.DataDir, Addr: cfg.RaftAddr, AdvertisedAddr: cfg.AdvertisedRaftAddr, Bootstrap: cfg.Bootstrap,
 		HeartbeatTimeout: cfg.HeartbeatTimeout, ElectionTimeout: cfg.ElectionTimeout,
 		LeaderLeaseTimeout: cfg.LeaderLeaseTimeout, SnapshotThreshold: cfg.SnapshotThreshold, CommitTimeout: cfg.CommitTimeout,
 		SnapshotInterval: cfg.SnapshotInterval, TrailingLogs: cfg.TrailingLogs,
