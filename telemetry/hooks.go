@@ -9,7 +9,7 @@ import (
 
 // Configure attaches the telemetry to a node's configuration: the raft_*
 // metrics and, when tracing is on, the Raft spans subscribe to the node's
-// Raft events (RaftObserver); NodeStarted points the gauges at the running
+// Raft events (Raft.Observer); NodeStarted points the gauges at the running
 // node and its cluster; the Kafka observer and, when tracing is on, the Kafka tracer;
 // /metrics on the HTTP mux. Hooks already set are kept and run too. Use one
 // Telemetry per node.
@@ -18,15 +18,15 @@ func (t *Telemetry) Configure(c *server.Config) {
 	if t.tracer != nil {
 		obs = append(obs, t.tracer)
 	}
-	c.RaftObserver = raftnode.Multi(append(obs, c.RaftObserver)...)
+	c.Raft.Observer = raftnode.Multi(append(obs, c.Raft.Observer)...)
 
-	if c.KafkaObserver != nil {
-		c.KafkaObserver = kafkaFanout{t.broker, c.KafkaObserver}
+	if c.Kafka.Observer != nil {
+		c.Kafka.Observer = kafkaFanout{t.broker, c.Kafka.Observer}
 	} else {
-		c.KafkaObserver = t.broker
+		c.Kafka.Observer = t.broker
 	}
 	if t.tracer != nil {
-		c.Tracer = t.tracer
+		c.Kafka.Tracer = t.tracer
 	}
 
 	prevStarted := c.NodeStarted

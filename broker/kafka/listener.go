@@ -27,8 +27,10 @@ import (
 	"github.com/raftline/raftline/broker/cluster"
 )
 
-// Config configures the Kafka listener.
+// Config configures the Kafka listener. In a raftline node it is
+// server.Config.Kafka.
 type Config struct {
+	// NodeID is set by server.Start from Config.NodeID.
 	NodeID         int32
 	Addr           string // listen address
 	AdvertisedAddr string // address given to clients in Metadata
@@ -41,17 +43,23 @@ type Config struct {
 	// (default "raftline").
 	ClusterID string
 	// MaxFrameBytes bounds one request frame; larger frames close the
-	// connection before anything is allocated for them.
-	MaxFrameBytes     int32
-	AutoCreateTopics  bool
+	// connection before anything is allocated for them (default 100 MiB).
+	MaxFrameBytes    int32
+	AutoCreateTopics bool
+	// DefaultPartitions is the partition count of an auto-created topic,
+	// or of one created with -1 (default 1).
 	DefaultPartitions int32
 	// DefaultTopicConfigs fill in what a new topic's creator leaves
 	// unset. They are written into the topic's Raft entry, so every
-	// replica holds the same values whatever its own flags.
+	// replica holds the same values whatever its own flags. server.Start
+	// sets retention.bytes in them from Config.DefaultRetentionBytes
+	// when that is not 0.
 	DefaultTopicConfigs map[string]string
-	// MaxInflight bounds the requests read ahead on one connection.
+	// MaxInflight bounds the requests read ahead on one connection
+	// (default 32).
 	MaxInflight int
-	Logger      *slog.Logger
+	// Logger is set by server.Start from Config.Logger.
+	Logger *slog.Logger
 	// Observer, when set, is told what the listener does (see Observer);
 	// telemetry's broker metrics subscribe through it.
 	Observer Observer

@@ -37,9 +37,12 @@ var (
 	ErrShutdown      = errors.New("node is shutting down")
 )
 
-// Config configures a node.
+// Config configures a node. In a raftline node it is server.Config.Raft.
 type Config struct {
-	NodeID  int32
+	// NodeID is set by server.Start from Config.NodeID.
+	NodeID int32
+	// DataDir holds the Raft log and snapshots, in raft/; set by
+	// server.Start from Config.DataDir.
 	DataDir string
 	Addr    string // address to bind for Raft traffic
 	// AdvertisedAddr is the address other members dial; Addr when
@@ -49,6 +52,8 @@ type Config struct {
 	// no Raft state yet.
 	Bootstrap []raft.Server
 
+	// Raft's timeouts, snapshot settings and trailing logs; zero keeps
+	// hashicorp/raft's default.
 	HeartbeatTimeout   time.Duration
 	ElectionTimeout    time.Duration
 	LeaderLeaseTimeout time.Duration
@@ -57,6 +62,7 @@ type Config struct {
 	SnapshotInterval   time.Duration
 	TrailingLogs       uint64
 
+	// Logger is set by server.Start from Config.Logger.
 	Logger *slog.Logger
 	// Observer, when set, sees what Raft does on this node (see Observer);
 	// telemetry subscribes through it.
