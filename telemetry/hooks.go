@@ -3,15 +3,14 @@ package telemetry
 import (
 	"net/http"
 
-	"github.com/raftline/raftline/broker/cluster"
 	"github.com/raftline/raftline/broker/raftnode"
 	"github.com/raftline/raftline/broker/server"
 )
 
 // Configure attaches the telemetry to a node's configuration: the raft_*
 // metrics and, when tracing is on, the Raft spans subscribe to the node's
-// Raft events (RaftObserver); NodeStarted points the gauges at the running
-// node; the Kafka observer and, when tracing is on, the Kafka tracer;
+// Raft events (Raft.Observer); NodeStarted points the gauges at the running
+// node and its cluster; the Kafka observer and, when tracing is on, the Kafka tracer;
 // /metrics on the HTTP mux. Hooks already set are kept and run too. Use one
 // Telemetry per node.
 func (t *Telemetry) Configure(c *server.Config) {
@@ -19,23 +18,23 @@ func (t *Telemetry) Configure(c *server.Config) {
 	if t.tracer != nil {
 		obs = append(obs, t.tracer)
 	}
-	c.RaftObserver = raftnode.Multi(append(obs, c.RaftObserver)...)
+	c.Raft.Observer = raftnode.Multi(append(obs, c.Raft.Observer)...)
 
-	if c.KafkaObserver != nil {
-		c.KafkaObserver = kafkaFanout{t.broker, c.KafkaObserver}
+	if c.Kafka.Observer != nil {
+		c.Kafka.Observer = kafkaFanout{t.broker, c.Kafka.Observer}
 	} else {
-		c.KafkaObserver = t.broker
+		c.Kafka.Observer = t.broker
 	}
 	if t.tracer != nil {
-		c.Tracer = t.tracer
+		c.Kafka.Tracer = t.tracer
 	}
 
 	prevStarted := c.NodeStarted
-	c.NodeStarted = func(n *raftnode.Node) {
-		t.raft.Attach(n)
-		t.broker.Attach(cluster.New(n))
+	c.NodeStarted = func(st server.Started) {
+		t.raft.Attach(st.Node)
+		t.broker.Attach(st.Cluster)
 		if prevStarted != nil {
-			prevStarted(n)
+			prevStarted(st)
 		}
 	}
 

@@ -4,7 +4,8 @@
 // when an OTLP endpoint is configured, a TracerProvider exporting through a
 // bounded queue that never slows a write. Configure attaches it all to a
 // server.Config: the Raft side subscribes to the node's event stream
-// (raftnode.Observer), the Kafka side through its observer and tracer; the
+// (Raft.Observer), the Kafka side through its observer and tracer
+// (Kafka.Observer, Kafka.Tracer); the
 // subpackages hold the metrics and spans themselves.
 package telemetry
 

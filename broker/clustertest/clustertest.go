@@ -24,6 +24,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/raftline/raftline/broker/httpapi"
+	"github.com/raftline/raftline/broker/kafka"
 	"github.com/raftline/raftline/broker/raftnode"
 	"github.com/raftline/raftline/broker/server"
 	"github.com/raftline/raftline/internal/testports"
@@ -91,23 +92,27 @@ func Start(t testing.TB, opts Options) *Cluster {
 		ports := ports[3*(i-1) : 3*i]
 		n := &Node{ID: int32(i)}
 		n.Cfg = server.Config{
-			NodeID:             int32(i),
-			DataDir:            filepath.Join(dir, "node-"+strconv.Itoa(i)),
-			KafkaAddr:          "127.0.0.1:" + strconv.Itoa(ports[0]),
-			HTTPAddr:           "127.0.0.1:" + strconv.Itoa(ports[1]),
-			RaftAddr:           "127.0.0.1:" + strconv.Itoa(ports[2]),
-			AutoCreateTopics:   true,
-			DefaultPartitions:  1,
-			HeartbeatTimeout:   300 * time.Millisecond,
-			ElectionTimeout:    300 * time.Millisecond,
-			LeaderLeaseTimeout: 300 * time.Millisecond,
-			Logger:             slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: opts.LogLevel})).With("node_id", i),
+			NodeID:   int32(i),
+			DataDir:  filepath.Join(dir, "node-"+strconv.Itoa(i)),
+			Logger:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: opts.LogLevel})).With("node_id", i),
+			HTTPAddr: "127.0.0.1:" + strconv.Itoa(ports[1]),
+			Raft: raftnode.Config{
+				Addr:               "127.0.0.1:" + strconv.Itoa(ports[2]),
+				HeartbeatTimeout:   300 * time.Millisecond,
+				ElectionTimeout:    300 * time.Millisecond,
+				LeaderLeaseTimeout: 300 * time.Millisecond,
+			},
+			Kafka: kafka.Config{
+				Addr:              "127.0.0.1:" + strconv.Itoa(ports[0]),
+				AutoCreateTopics:  true,
+				DefaultPartitions: 1,
+			},
 		}
-		boot = append(boot, raft.Server{ID: raftnode.ServerID(int32(i)), Address: raft.ServerAddress(n.Cfg.RaftAddr), Suffrage: raft.Voter})
+		boot = append(boot, raft.Server{ID: raftnode.ServerID(int32(i)), Address: raft.ServerAddress(n.Cfg.Raft.Addr), Suffrage: raft.Voter})
 		c.Nodes = append(c.Nodes, n)
 	}
 	for _, n := range c.Nodes {
-		n.Cfg.Bootstrap = boot
+		n.Cfg.Raft.Bootstrap = boot
 		if opts.Configure != nil {
 			opts.Configure(&n.Cfg)
 		}
@@ -256,7 +261,7 @@ func (c *Cluster) WaitStable() {
 func (c *Cluster) KafkaAddrs() []string {
 	var out []string
 	for _, n := range c.Nodes {
-		out = append(out, n.Cfg.KafkaAddr)
+		out = append(out, n.Cfg.Kafka.Addr)
 	}
 	return out
 }

@@ -23,7 +23,7 @@ var _ kafka.Cluster = (*clusterfake.Cluster)(nil)
 func listen(t *testing.T, fake *clusterfake.Cluster) string {
 	t.Helper()
 	l := kafka.New(kafka.Config{NodeID: 1, Addr: "127.0.0.1:0", AutoCreateTopics: true,
-		DefaultTopicConfigs: map[string]string{"retention.bytes": "1000"}}, fake, nil)
+		DefaultTopicConfigs: map[string]string{"retention.bytes": "1000"}}, fake)
 	if err := l.Listen(); err != nil {
 		t.Fatal(err)
 	}

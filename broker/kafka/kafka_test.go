@@ -154,7 +154,7 @@ func TestProduce_InvalidAcks_InvalidRequiredAcks(t *testing.T) {
 	c, _ := setup(t, "t", 1)
 	req := produceReq("t", 0, 2, rawBatch("x"))
 	req.SetVersion(7)
-	resp := rawRequest(t, c.Leader().Cfg.KafkaAddr, req).(*kmsg.ProduceResponse)
+	resp := rawRequest(t, c.Leader().Cfg.Kafka.Addr, req).(*kmsg.ProduceResponse)
 	if got := resp.Topics[0].Partitions[0].ErrorCode; got != kerr.InvalidRequiredAcks.Code {
 		t.Fatalf("got %v, want INVALID_REQUIRED_ACKS", kerr.ErrorForCode(got))
 	}
@@ -381,7 +381,7 @@ func isTimeout(err error) bool {
 func TestKafka_MalformedFrames_ConnectionClosedNodeKeepsServing(t *testing.T) {
 	c, cl := setup(t, "t", 1)
 	leader := c.Leader()
-	addr := leader.Cfg.KafkaAddr
+	addr := leader.Cfg.Kafka.Addr
 	cases := []struct {
 		name  string
 		bytes []byte
@@ -439,7 +439,7 @@ func TestKafka_MalformedFrames_ConnectionClosedNodeKeepsServing(t *testing.T) {
 
 func TestMetadata_ExternalListener_AdvertisesExternalAddresses(t *testing.T) {
 	c := clustertest.Start(t, clustertest.Options{Configure: func(cfg *server.Config) {
-		cfg.KafkaExternalAddr = "127.0.0.1:0"
+		cfg.Kafka.ExternalAddr = "127.0.0.1:0"
 	}})
 	primary, external := map[int32]string{}, map[int32]string{}
 	for _, n := range c.Nodes {

@@ -27,8 +27,10 @@ import (
 	"github.com/raftline/raftline/broker/cluster"
 )
 
-// Config configures the Kafka listener.
+// Config configures the Kafka listener. In a raftline node it is
+// server.Config.Kafka.
 type Config struct {
+	// NodeID is set by server.Start from Config.NodeID.
 	NodeID         int32
 	Addr           string // listen address
 	AdvertisedAddr string // address given to clients in Metadata
@@ -37,20 +39,32 @@ type Config struct {
 	// Clients connected to it are given every node's external address.
 	ExternalAddr           string
 	AdvertisedExternalAddr string
-	ClusterID              string
+	// ClusterID is reported to clients in Metadata and DescribeCluster
+	// (default "raftline").
+	ClusterID string
 	// MaxFrameBytes bounds one request frame; larger frames close the
-	// connection before anything is allocated for them.
-	MaxFrameBytes     int32
-	AutoCreateTopics  bool
+	// connection before anything is allocated for them (default 100 MiB).
+	MaxFrameBytes    int32
+	AutoCreateTopics bool
+	// DefaultPartitions is the partition count of an auto-created topic,
+	// or of one created with -1 (default 1).
 	DefaultPartitions int32
 	// DefaultTopicConfigs fill in what a new topic's creator leaves
 	// unset. They are written into the topic's Raft entry, so every
-	// replica holds the same values whatever its own flags.
+	// replica holds the same values whatever its own flags. server.Start
+	// sets retention.bytes in them from Config.DefaultRetentionBytes
+	// when that is not 0.
 	DefaultTopicConfigs map[string]string
-	// MaxInflight bounds the requests read ahead on one connection.
+	// MaxInflight bounds the requests read ahead on one connection
+	// (default 32).
 	MaxInflight int
-	Logger      *slog.Logger
-	Observer    Observer
+	// Logger is set by server.Start from Config.Logger.
+	Logger *slog.Logger
+	// Observer, when set, is told what the listener does (see Observer);
+	// telemetry's broker metrics subscribe through it.
+	Observer Observer
+	// Tracer, when set, wraps produce and fetch in spans (see Tracer).
+	Tracer Tracer
 }
 
 // Observer is told what the listener does, for metrics. Every method must be
@@ -129,7 +143,10 @@ type Listener struct {
 }
 
 // New creates a listener serving c; Listen and Serve start it.
-func New(cfg Config, c Cluster, tracer Tracer) *Listener {
+func New(cfg Config, c Cluster) *Listener {
+	if cfg.ClusterID == "" {
+		cfg.ClusterID = "raftline"
+	}
 	if cfg.MaxFrameBytes <= 0 {
 		cfg.MaxFrameBytes = 100 << 20
 	}
@@ -148,7 +165,7 @@ func New(cfg Config, c Cluster, tracer Tracer) *Listener {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Listener{
 		cfg: cfg, cluster: c, obs: cfg.Observer,
-		tracer: tracer, log: cfg.Logger, ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{},
+		tracer: cfg.Tracer, log: cfg.Logger, ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{},
 	}
 }
 

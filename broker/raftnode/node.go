@@ -37,18 +37,23 @@ var (
 	ErrShutdown      = errors.New("node is shutting down")
 )
 
-// Config configures a node.
+// Config configures a node. In a raftline node it is server.Config.Raft.
 type Config struct {
-	NodeID   int32
-	DataDir  string
-	RaftAddr string // address to bind for Raft traffic
-	// RaftAdvertiseAddr is the address other members dial; RaftAddr
-	// when empty. It must be a concrete host, not 0.0.0.0.
-	RaftAdvertiseAddr string
+	// NodeID is set by server.Start from Config.NodeID.
+	NodeID int32
+	// DataDir holds the Raft log and snapshots, in raft/; set by
+	// server.Start from Config.DataDir.
+	DataDir string
+	Addr    string // address to bind for Raft traffic
+	// AdvertisedAddr is the address other members dial; Addr when
+	// empty. It must be a concrete host, not 0.0.0.0.
+	AdvertisedAddr string
 	// Bootstrap is the initial membership; used only when DataDir holds
 	// no Raft state yet.
 	Bootstrap []raft.Server
 
+	// Raft's timeouts, snapshot settings and trailing logs; zero keeps
+	// hashicorp/raft's default.
 	HeartbeatTimeout   time.Duration
 	ElectionTimeout    time.Duration
 	LeaderLeaseTimeout time.Duration
@@ -57,6 +62,7 @@ type Config struct {
 	SnapshotInterval   time.Duration
 	TrailingLogs       uint64
 
+	// Logger is set by server.Start from Config.Logger.
 	Logger *slog.Logger
 	// Observer, when set, sees what Raft does on this node (see Observer);
 	// telemetry subscribes through it.
@@ -114,19 +120,19 @@ func Open(cfg Config) (*Node, error) {
 		n.closeStores()
 		return nil, fmt.Errorf("open snapshot store: %w", err)
 	}
-	adv := cfg.RaftAdvertiseAddr
+	adv := cfg.AdvertisedAddr
 	if adv == "" {
-		adv = cfg.RaftAddr
+		adv = cfg.Addr
 	}
 	addr, err := net.ResolveTCPAddr("tcp", adv)
 	if err != nil {
 		n.closeStores()
 		return nil, fmt.Errorf("raft address %q: %w", adv, err)
 	}
-	trans, err := raft.NewTCPTransportWithLogger(cfg.RaftAddr, addr, 3, 10*time.Second, hl.Named("transport"))
+	trans, err := raft.NewTCPTransportWithLogger(cfg.Addr, addr, 3, 10*time.Second, hl.Named("transport"))
 	if err != nil {
 		n.closeStores()
-		return nil, fmt.Errorf("listen for raft on %s: %w", cfg.RaftAddr, err)
+		return nil, fmt.Errorf("listen for raft on %s: %w", cfg.Addr, err)
 	}
 	n.trans = trans
 

@@ -33,7 +33,7 @@ func TestOpen_UnreadableLog_ErrorNotPanic(t *testing.T) {
 	dir := t.TempDir()
 	addr := fmt.Sprintf("127.0.0.1:%d", clustertest.FreePorts(t, 1)[0])
 	cfg := raftnode.Config{
-		NodeID: 1, DataDir: dir, RaftAddr: addr,
+		NodeID: 1, DataDir: dir, Addr: addr,
 		Bootstrap: []raft.Server{{ID: raftnode.ServerID(1), Address: raft.ServerAddress(addr)}},
 	}
 	n, err := raftnode.Open(cfg)

@@ -118,7 +118,7 @@ func openCluster(t *testing.T, size int) []*testNode {
 	for i := range size {
 		tn := &testNode{rec: &recorder{}}
 		tn.cfg = raftnode.Config{
-			NodeID: int32(i + 1), DataDir: t.TempDir(), RaftAddr: string(boot[i].Address), Bootstrap: boot,
+			NodeID: int32(i + 1), DataDir: t.TempDir(), Addr: string(boot[i].Address), Bootstrap: boot,
 			HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond, LeaderLeaseTimeout: 200 * time.Millisecond,
 			Observer: tn.rec,
 		}

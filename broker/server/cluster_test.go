@@ -275,7 +275,7 @@ func TestCluster_NodeAndWholeClusterRestart_StateIdentical(t *testing.T) {
 }
 
 func TestCluster_NodeDownDuringCompaction_CatchesUpBySnapshot(t *testing.T) {
-	c := clustertest.Start(t, clustertest.Options{Configure: func(cfg *server.Config) { cfg.TrailingLogs = 10 }})
+	c := clustertest.Start(t, clustertest.Options{Configure: func(cfg *server.Config) { cfg.Raft.TrailingLogs = 10 }})
 	c.CreateTopic("compacted", 1)
 	down := c.Followers()[0]
 	c.Stop(down)

@@ -10,13 +10,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/hashicorp/raft"
 
 	"github.com/raftline/raftline/broker/cluster"
 	"github.com/raftline/raftline/broker/fsm"
@@ -28,54 +27,51 @@ import (
 // Version is raftline's version, set at build time with -ldflags.
 var Version = "dev"
 
-// Config is a node's whole configuration.
+// Config is a node's whole configuration. Raft and Kafka configure the two
+// layers; NodeID, DataDir and Logger are the node's identity, which Start
+// fills into both, and the rest belongs to the node itself.
 type Config struct {
-	NodeID              int32
-	DataDir             string
-	KafkaAddr           string
-	AdvertisedKafkaAddr string
-	// KafkaExternalAddr and AdvertisedKafkaExternalAddr configure an
-	// optional second Kafka listener for clients outside the nodes' network.
-	KafkaExternalAddr           string
-	AdvertisedKafkaExternalAddr string
-	RaftAddr                    string
-	AdvertisedRaftAddr          string
-	HTTPAddr                    string
-	Bootstrap                   []raft.Server
-	ClusterID                   string
+	// NodeID, DataDir (where Raft keeps its log and snapshots) and Logger
+	// are set here only: Start copies them into Raft and Kafka, over
+	// whatever those hold.
+	NodeID  int32
+	DataDir string
+	// Logger is every layer's logger (default: discard).
+	Logger *slog.Logger
 
-	AutoCreateTopics  bool
-	DefaultPartitions int32
+	// Raft configures the node's Raft member (raftnode.Open): addresses,
+	// bootstrap membership, timeouts, snapshots, and the Observer, which
+	// sees what Raft does on the node from the first election on, at
+	// every start.
+	Raft raftnode.Config
+	// Kafka configures the Kafka listener (kafka.New): addresses, cluster
+	// id, request limits, topic defaults, the Observer and the Tracer.
+	Kafka kafka.Config
+
+	// HTTPAddr is the address for HTTP: /healthz, /readyz, /v1/cluster,
+	// and HTTPHandlers.
+	HTTPAddr string
 	// DefaultRetentionBytes is retention.bytes for topics created without
 	// one (0: no default, keep Kafka's -1).
 	DefaultRetentionBytes int64
-	MaxRequestBytes       int32
-	MaxInflight           int // kafka.Config.MaxInflight
-	// RetentionInterval is how often the leader proposes a retention pass.
+	// RetentionInterval is how often the leader proposes a retention pass
+	// (default 10s).
 	RetentionInterval time.Duration
 
-	HeartbeatTimeout   time.Duration
-	ElectionTimeout    time.Duration
-	LeaderLeaseTimeout time.Duration
-	CommitTimeout      time.Duration // raftnode.Config.CommitTimeout
-	SnapshotThreshold  uint64
-	SnapshotInterval   time.Duration
-	TrailingLogs       uint64
-
-	Logger *slog.Logger
-	// Hooks, used by telemetry.
-	// RaftObserver sees what Raft does on the node (entries stored,
-	// committed and applied, RPCs, leaders, snapshots); the node is opened
-	// with it, on every start, so it sees the first election.
-	RaftObserver  raftnode.Observer
-	KafkaObserver kafka.Observer
-	Tracer        kafka.Tracer
-	// NodeStarted, when set, is called with the node as soon as Raft runs,
-	// before the node serves clients, and again on every restart, so
-	// telemetry can read its gauges from the running node.
-	NodeStarted func(*raftnode.Node)
+	// NodeStarted, when set, is called with the node's Raft member and
+	// cluster as soon as Raft runs, before the node serves clients, and
+	// again on every restart, so telemetry can read its gauges from the
+	// running node.
+	NodeStarted func(Started)
 	// HTTPHandlers are mounted on the HTTP mux (for example /metrics).
 	HTTPHandlers map[string]http.Handler
+}
+
+// Started is what Config.NodeStarted is given: the running node's parts,
+// the same ones its Kafka listener and HTTP endpoints use.
+type Started struct {
+	Node    *raftnode.Node
+	Cluster *cluster.Cluster
 }
 
 // Server is a running node.
@@ -101,12 +97,12 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	if cfg.ClusterID == "" {
-		cfg.ClusterID = "raftline"
-	}
 	if cfg.RetentionInterval <= 0 {
 		cfg.RetentionInterval = 10 * time.Second
 	}
+	cfg.Raft.NodeID, cfg.Raft.DataDir, cfg.Raft.Logger = cfg.NodeID, cfg.DataDir, cfg.Logger
+	cfg.Kafka.NodeID, cfg.Kafka.Logger = cfg.NodeID, cfg.Logger
+	cfg.Kafka.DefaultTopicConfigs = defaultTopicConfigs(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel}
 
@@ -118,35 +114,23 @@ func Start(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("listen for HTTP on %s: %w", cfg.HTTPAddr, err)
 	}
 	s.hln = hln
-	node, err := raftnode.Open(raftnode.Config{
-		NodeID: cfg.NodeID, DataDir: cfg.DataDir, RaftAddr: cfg.RaftAddr, RaftAdvertiseAddr: cfg.AdvertisedRaftAddr, Bootstrap: cfg.Bootstrap,
-		HeartbeatTimeout: cfg.HeartbeatTimeout, ElectionTimeout: cfg.ElectionTimeout,
-		LeaderLeaseTimeout: cfg.LeaderLeaseTimeout, SnapshotThreshold: cfg.SnapshotThreshold, CommitTimeout: cfg.CommitTimeout,
-		SnapshotInterval: cfg.SnapshotInterval, TrailingLogs: cfg.TrailingLogs,
-		Logger: cfg.Logger, Observer: cfg.RaftObserver,
-	})
+	node, err := raftnode.Open(cfg.Raft)
 	if err != nil {
 		hln.Close()
 		cancel()
 		return nil, err
 	}
 	s.Node = node
-	if cfg.NodeStarted != nil {
-		cfg.NodeStarted(node)
-	}
 	s.Cluster = cluster.New(node)
-	s.Kafka = kafka.New(kafka.Config{
-		NodeID: cfg.NodeID, Addr: cfg.KafkaAddr, AdvertisedAddr: cfg.AdvertisedKafkaAddr, ClusterID: cfg.ClusterID,
-		ExternalAddr: cfg.KafkaExternalAddr, AdvertisedExternalAddr: cfg.AdvertisedKafkaExternalAddr,
-		MaxFrameBytes: cfg.MaxRequestBytes, AutoCreateTopics: cfg.AutoCreateTopics, DefaultPartitions: cfg.DefaultPartitions, MaxInflight: cfg.MaxInflight,
-		Logger: cfg.Logger, Observer: cfg.KafkaObserver,
-		DefaultTopicConfigs: defaultTopicConfigs(cfg),
-	}, s.Cluster, cfg.Tracer)
+	if cfg.NodeStarted != nil {
+		cfg.NodeStarted(Started{Node: node, Cluster: s.Cluster})
+	}
+	s.Kafka = kafka.New(cfg.Kafka, s.Cluster)
 	if err := s.Kafka.Listen(); err != nil {
 		node.Kill()
 		hln.Close()
 		cancel()
-		return nil, fmt.Errorf("listen for Kafka on %s: %w", cfg.KafkaAddr, err)
+		return nil, fmt.Errorf("listen for Kafka on %s: %w", cfg.Kafka.Addr, err)
 	}
 	mux := httpapi.Handler(s, s.Cluster.ForwardHandler())
 	for path, h := range cfg.HTTPHandlers {
@@ -166,12 +150,15 @@ func Start(cfg Config) (*Server, error) {
 	s.goFn(s.registerLoop)
 	s.goFn(s.retentionLoop)
 	s.log.Info("raftline node started", "kafka", s.Kafka.Addr(), "advertised_kafka", s.Kafka.AdvertisedAddr(),
-		"http", hln.Addr().String(), "raft", cfg.RaftAddr, "version", Version)
+		"http", hln.Addr().String(), "raft", cfg.Raft.Addr, "version", Version)
 	return s, nil
 }
 
+// defaultTopicConfigs is Kafka.DefaultTopicConfigs with retention.bytes from
+// DefaultRetentionBytes, in a new map: the caller's is left as it was.
 func defaultTopicConfigs(cfg Config) map[string]string {
-	out := map[string]string{}
+	out := make(map[string]string, len(cfg.Kafka.DefaultTopicConfigs)+1)
+	maps.Copy(out, cfg.Kafka.DefaultTopicConfigs)
 	if cfg.DefaultRetentionBytes != 0 {
 		out[fsm.ConfigRetentionBytes] = strconv.FormatInt(cfg.DefaultRetentionBytes, 10)
 	}
@@ -298,10 +285,10 @@ func (s *Server) advertisedHTTP() string {
 }
 
 func (s *Server) raftAddr() string {
-	if s.cfg.AdvertisedRaftAddr != "" {
-		return s.cfg.AdvertisedRaftAddr
+	if s.cfg.Raft.AdvertisedAddr != "" {
+		return s.cfg.Raft.AdvertisedAddr
 	}
-	return s.cfg.RaftAddr
+	return s.cfg.Raft.Addr
 }
 
 // retentionLoop has the leader propose a retention pass periodically. The

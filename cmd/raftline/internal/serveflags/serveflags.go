@@ -116,14 +116,14 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (*S
 	}
 	checkListen("kafka-addr", *kafkaAddr)
 	checkListen("http-addr", *httpAddr)
-	c.KafkaAddr, c.HTTPAddr = *kafkaAddr, *httpAddr
-	c.AdvertisedKafkaAddr = *advKafka
+	c.Kafka.Addr, c.HTTPAddr = *kafkaAddr, *httpAddr
+	c.Kafka.AdvertisedAddr = *advKafka
 	if *advKafka != "" {
 		checkDial("advertised-kafka-addr", *advKafka)
 	} else if host, _, err := splitHostPort(*kafkaAddr); err == nil && (host == "" || net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified()) {
 		bad("advertised-kafka-addr", "required when --kafka-addr %q listens on all interfaces", *kafkaAddr)
 	}
-	c.KafkaExternalAddr, c.AdvertisedKafkaExternalAddr = *extKafka, *advExtKafka
+	c.Kafka.ExternalAddr, c.Kafka.AdvertisedExternalAddr = *extKafka, *advExtKafka
 	if *extKafka != "" {
 		checkListen("kafka-external-addr", *extKafka)
 		if *advExtKafka != "" {
@@ -134,7 +134,7 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (*S
 	} else if *advExtKafka != "" {
 		bad("advertised-kafka-external-addr", "needs --kafka-external-addr")
 	}
-	c.RaftAddr, c.AdvertisedRaftAddr = *raftAddr, *advRaft
+	c.Raft.Addr, c.Raft.AdvertisedAddr = *raftAddr, *advRaft
 	if *advRaft != "" {
 		checkListen("raft-addr", *raftAddr)
 		checkDial("advertised-raft-addr", *advRaft)
@@ -154,25 +154,25 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (*S
 				bad("bootstrap", "does not name this node (--node-id %d)", c.NodeID)
 			}
 		}
-		c.Bootstrap = servers
+		c.Raft.Bootstrap = servers
 	}
-	c.ClusterID = *clusterID
+	c.Kafka.ClusterID = *clusterID
 	if *clusterID == "" {
 		bad("cluster-id", "must not be empty")
 	}
-	c.AutoCreateTopics = *autoCreate
+	c.Kafka.AutoCreateTopics = *autoCreate
 	if *defParts <= 0 || *defParts > fsm.MaxPartitions {
 		bad("default-partitions", "%d is not between 1 and %d", *defParts, fsm.MaxPartitions)
 	}
-	c.DefaultPartitions = int32(*defParts)
+	c.Kafka.DefaultPartitions = int32(*defParts)
 	if *maxReq < 1024 || *maxReq > 1<<30 {
 		bad("max-request-bytes", "%d is not between 1024 and 1073741824", *maxReq)
 	}
-	c.MaxRequestBytes = int32(*maxReq)
+	c.Kafka.MaxFrameBytes = int32(*maxReq)
 	if *maxInflight < 1 || *maxInflight > 1024 {
 		bad("kafka-max-inflight", "%d is not between 1 and 1024", *maxInflight)
 	}
-	c.MaxInflight = *maxInflight
+	c.Kafka.MaxInflight = *maxInflight
 	positive := func(name string, d time.Duration) time.Duration {
 		if d <= 0 {
 			bad(name, "%v is not a positive duration", d)
@@ -184,22 +184,22 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (*S
 	}
 	c.DefaultRetentionBytes = *retBytes
 	c.RetentionInterval = positive("retention-check-interval", *retention)
-	c.HeartbeatTimeout = positive("heartbeat-timeout", *heartbeat)
-	c.ElectionTimeout = positive("election-timeout", *election)
-	c.LeaderLeaseTimeout = positive("leader-lease-timeout", *lease)
+	c.Raft.HeartbeatTimeout = positive("heartbeat-timeout", *heartbeat)
+	c.Raft.ElectionTimeout = positive("election-timeout", *election)
+	c.Raft.LeaderLeaseTimeout = positive("leader-lease-timeout", *lease)
 	if *lease > *heartbeat {
 		bad("leader-lease-timeout", "%v must not exceed --heartbeat-timeout %v", *lease, *heartbeat)
 	}
 	if *commit > 0 && *commit < time.Millisecond {
 		bad("raft-commit-timeout", "%v is below Raft's minimum of 1ms", *commit)
 	} else {
-		c.CommitTimeout = positive("raft-commit-timeout", *commit)
+		c.Raft.CommitTimeout = positive("raft-commit-timeout", *commit)
 	}
-	c.SnapshotInterval = positive("snapshot-interval", *snapInterval)
+	c.Raft.SnapshotInterval = positive("snapshot-interval", *snapInterval)
 	if *snapThreshold == 0 {
 		bad("snapshot-threshold", "must be positive")
 	}
-	c.SnapshotThreshold, c.TrailingLogs = *snapThreshold, *trailing
+	c.Raft.SnapshotThreshold, c.Raft.TrailingLogs = *snapThreshold, *trailing
 	if err := out.LogLevel.UnmarshalText([]byte(*logLevel)); err != nil {
 		bad("log-level", "%q is not one of debug, info, warn, error", *logLevel)
 	}

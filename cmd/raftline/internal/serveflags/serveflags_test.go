@@ -65,22 +65,22 @@ func flagsNamed(t *testing.T, err error) []string {
 func TestParseServe_OnlyNodeID_Defaults(t *testing.T) {
 	s := mustParse(t, noEnv, "--node-id=1")
 	c := s.Server
-	if c.NodeID != 1 || c.DataDir != "./data" || c.KafkaAddr != "127.0.0.1:9092" || c.RaftAddr != "127.0.0.1:9192" || c.HTTPAddr != "127.0.0.1:9644" {
+	if c.NodeID != 1 || c.DataDir != "./data" || c.Kafka.Addr != "127.0.0.1:9092" || c.Raft.Addr != "127.0.0.1:9192" || c.HTTPAddr != "127.0.0.1:9644" {
 		t.Fatalf("addresses: %+v", c)
 	}
-	if c.ClusterID != "raftline" || !c.AutoCreateTopics || c.DefaultPartitions != 1 || c.MaxRequestBytes != 100<<20 {
+	if c.Kafka.ClusterID != "raftline" || !c.Kafka.AutoCreateTopics || c.Kafka.DefaultPartitions != 1 || c.Kafka.MaxFrameBytes != 100<<20 {
 		t.Fatalf("kafka settings: %+v", c)
 	}
-	if c.HeartbeatTimeout != 500*time.Millisecond || c.ElectionTimeout != 500*time.Millisecond || c.LeaderLeaseTimeout != 500*time.Millisecond {
+	if c.Raft.HeartbeatTimeout != 500*time.Millisecond || c.Raft.ElectionTimeout != 500*time.Millisecond || c.Raft.LeaderLeaseTimeout != 500*time.Millisecond {
 		t.Fatalf("raft timeouts: %+v", c)
 	}
-	if c.CommitTimeout != 50*time.Millisecond || c.MaxInflight != 32 {
-		t.Fatalf("commit timeout %v, max in-flight %d", c.CommitTimeout, c.MaxInflight)
+	if c.Raft.CommitTimeout != 50*time.Millisecond || c.Kafka.MaxInflight != 32 {
+		t.Fatalf("commit timeout %v, max in-flight %d", c.Raft.CommitTimeout, c.Kafka.MaxInflight)
 	}
-	if c.RetentionInterval != 10*time.Second || c.DefaultRetentionBytes != 1<<30 || c.SnapshotThreshold != 8192 || c.SnapshotInterval != 2*time.Minute || c.TrailingLogs != 10240 {
+	if c.RetentionInterval != 10*time.Second || c.DefaultRetentionBytes != 1<<30 || c.Raft.SnapshotThreshold != 8192 || c.Raft.SnapshotInterval != 2*time.Minute || c.Raft.TrailingLogs != 10240 {
 		t.Fatalf("intervals: %+v", c)
 	}
-	if c.Bootstrap != nil || c.AdvertisedKafkaAddr != "" || c.AdvertisedRaftAddr != "" {
+	if c.Raft.Bootstrap != nil || c.Kafka.AdvertisedAddr != "" || c.Raft.AdvertisedAddr != "" {
 		t.Fatalf("optional settings set: %+v", c)
 	}
 	if s.LogLevel != slog.LevelInfo || s.LogFormat != "text" {
@@ -148,14 +148,14 @@ func TestParseServe_EnvFallback(t *testing.T) {
 		"RAFTLINE_LOG_FORMAT":            "json",
 	}))
 	c := s.Server
-	if c.NodeID != 7 || c.DataDir != "/var/lib/raftline" || c.KafkaAddr != "0.0.0.0:19092" || c.AdvertisedKafkaAddr != "broker-7.example:19092" {
+	if c.NodeID != 7 || c.DataDir != "/var/lib/raftline" || c.Kafka.Addr != "0.0.0.0:19092" || c.Kafka.AdvertisedAddr != "broker-7.example:19092" {
 		t.Fatalf("from env: %+v", c)
 	}
-	if c.AutoCreateTopics || c.ElectionTimeout != 2*time.Second || c.SnapshotThreshold != 100 || len(c.Bootstrap) != 2 {
+	if c.Kafka.AutoCreateTopics || c.Raft.ElectionTimeout != 2*time.Second || c.Raft.SnapshotThreshold != 100 || len(c.Raft.Bootstrap) != 2 {
 		t.Fatalf("from env: %+v", c)
 	}
-	if c.CommitTimeout != 5*time.Millisecond || c.MaxInflight != 4 {
-		t.Fatalf("from env: commit timeout %v, max in-flight %d", c.CommitTimeout, c.MaxInflight)
+	if c.Raft.CommitTimeout != 5*time.Millisecond || c.Kafka.MaxInflight != 4 {
+		t.Fatalf("from env: commit timeout %v, max in-flight %d", c.Raft.CommitTimeout, c.Kafka.MaxInflight)
 	}
 	if s.LogLevel != slog.LevelDebug || s.LogFormat != "json" {
 		t.Fatalf("logging from env: %v %q", s.LogLevel, s.LogFormat)
@@ -172,11 +172,11 @@ func TestParseServe_CommandLineWinsOverEnv(t *testing.T) {
 	// Given explicitly, even at its default value, a flag beats the
 	// environment; a bad environment value it overrides is never read.
 	s := mustParse(t, vars, "--node-id=3", "--auto-create-topics=true", "--log-format", "text")
-	if s.Server.NodeID != 3 || !s.Server.AutoCreateTopics || s.LogFormat != "text" {
+	if s.Server.NodeID != 3 || !s.Server.Kafka.AutoCreateTopics || s.LogFormat != "text" {
 		t.Fatalf("command line lost: %+v", s.Server)
 	}
-	if s.Server.ClusterID != "from-env" {
-		t.Fatalf("unrelated env var ignored: cluster id %q", s.Server.ClusterID)
+	if s.Server.Kafka.ClusterID != "from-env" {
+		t.Fatalf("unrelated env var ignored: cluster id %q", s.Server.Kafka.ClusterID)
 	}
 }
 
@@ -224,7 +224,7 @@ func TestParseServe_WildcardKafkaAddr_RequiresAdvertisedAddr(t *testing.T) {
 			t.Errorf("--kafka-addr=%s without an advertised address: errors name %v (%v)", addr, got, err)
 		}
 		s, err := parse(t, noEnv, "--node-id=1", "--kafka-addr="+addr, "--advertised-kafka-addr=broker-1:9092")
-		if err != nil || s.Server.AdvertisedKafkaAddr != "broker-1:9092" {
+		if err != nil || s.Server.Kafka.AdvertisedAddr != "broker-1:9092" {
 			t.Errorf("--kafka-addr=%s with an advertised address: %v", addr, err)
 		}
 	}
@@ -242,8 +242,8 @@ func TestParseServe_WildcardRaftAddr_RequiresAdvertisedRaftAddr(t *testing.T) {
 		t.Fatalf("errors name %v (%v)", got, err)
 	}
 	s := mustParse(t, noEnv, "--node-id=1", "--raft-addr=0.0.0.0:9192", "--advertised-raft-addr=node-1:9192")
-	if s.Server.RaftAddr != "0.0.0.0:9192" || s.Server.AdvertisedRaftAddr != "node-1:9192" {
-		t.Fatalf("raft addresses: %q %q", s.Server.RaftAddr, s.Server.AdvertisedRaftAddr)
+	if s.Server.Raft.Addr != "0.0.0.0:9192" || s.Server.Raft.AdvertisedAddr != "node-1:9192" {
+		t.Fatalf("raft addresses: %q %q", s.Server.Raft.Addr, s.Server.Raft.AdvertisedAddr)
 	}
 }
 
@@ -256,8 +256,8 @@ func TestParseServe_LeaderLeaseLongerThanHeartbeat_Error(t *testing.T) {
 
 func TestParseServe_CommitTimeoutAndMaxInflight(t *testing.T) {
 	s := mustParse(t, noEnv, "--node-id=1", "--raft-commit-timeout=1ms", "--kafka-max-inflight=1024")
-	if s.Server.CommitTimeout != time.Millisecond || s.Server.MaxInflight != 1024 {
-		t.Fatalf("commit timeout %v, max in-flight %d", s.Server.CommitTimeout, s.Server.MaxInflight)
+	if s.Server.Raft.CommitTimeout != time.Millisecond || s.Server.Kafka.MaxInflight != 1024 {
+		t.Fatalf("commit timeout %v, max in-flight %d", s.Server.Raft.CommitTimeout, s.Server.Kafka.MaxInflight)
 	}
 	for _, c := range []struct {
 		arg, flag, shows string
@@ -284,8 +284,8 @@ func TestParseServe_BootstrapMustNameThisNode(t *testing.T) {
 		t.Fatalf("errors name %v (%v)", got, err)
 	}
 	s := mustParse(t, noEnv, "--node-id=2", "--bootstrap=1=a:9192,2=b:9192,3=c:9192")
-	if len(s.Server.Bootstrap) != 3 {
-		t.Fatalf("bootstrap %v", s.Server.Bootstrap)
+	if len(s.Server.Raft.Bootstrap) != 3 {
+		t.Fatalf("bootstrap %v", s.Server.Raft.Bootstrap)
 	}
 }
 
@@ -365,11 +365,11 @@ func TestParseServe_ClusterSpecCommandLines(t *testing.T) {
 			}
 			s := mustParse(t, noEnv, args[1:]...)
 			c := s.Server
-			if c.NodeID != n.ID || c.DataDir != n.DataDir || c.KafkaAddr != n.KafkaAddr() || c.HTTPAddr != n.HTTPAddr() || c.RaftAddr != n.RaftAddr() {
+			if c.NodeID != n.ID || c.DataDir != n.DataDir || c.Kafka.Addr != n.KafkaAddr() || c.HTTPAddr != n.HTTPAddr() || c.Raft.Addr != n.RaftAddr() {
 				t.Errorf("node %d parsed as %+v", n.ID, c)
 			}
-			if len(c.Bootstrap) != len(spec.Nodes) || string(c.Bootstrap[len(spec.Nodes)-1].Address) != spec.Nodes[len(spec.Nodes)-1].RaftAddr() {
-				t.Errorf("node %d bootstrap %+v", n.ID, c.Bootstrap)
+			if len(c.Raft.Bootstrap) != len(spec.Nodes) || string(c.Raft.Bootstrap[len(spec.Nodes)-1].Address) != spec.Nodes[len(spec.Nodes)-1].RaftAddr() {
+				t.Errorf("node %d bootstrap %+v", n.ID, c.Raft.Bootstrap)
 			}
 			if s.LogLevel != slog.LevelDebug {
 				t.Errorf("node %d: the spec's Args were not applied", n.ID)
