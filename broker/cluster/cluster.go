@@ -24,6 +24,7 @@ import (
 	"github.com/raftline/raftline/broker/fsm"
 	"github.com/raftline/raftline/broker/partlog"
 	"github.com/raftline/raftline/broker/raftnode"
+	"github.com/raftline/raftline/broker/topicrules"
 )
 
 // Broker is a registered broker's addresses.
@@ -37,13 +38,13 @@ type Batch = partlog.Batch
 type Digest = partlog.Digest
 
 // MaxPartitions bounds a topic's partition count.
-const MaxPartitions = fsm.MaxPartitions
+const MaxPartitions = topicrules.MaxPartitions
 
 // ValidateTopicName applies Kafka's topic name rules.
-func ValidateTopicName(name string) error { return fsm.ValidateTopicName(name) }
+func ValidateTopicName(name string) error { return topicrules.ValidateTopicName(name) }
 
 // ValidateConfigs accepts only the topic configs raftline honours.
-func ValidateConfigs(configs map[string]string) error { return fsm.ValidateConfigs(configs) }
+func ValidateConfigs(configs map[string]string) error { return topicrules.ValidateConfigs(configs) }
 
 // Topic is a topic as of one read.
 type Topic struct {

@@ -14,6 +14,7 @@ import (
 	"github.com/raftline/raftline/broker/cluster"
 	"github.com/raftline/raftline/broker/fsm"
 	"github.com/raftline/raftline/broker/raftnode"
+	"github.com/raftline/raftline/broker/topicrules"
 )
 
 func TestErrorCode_SentinelsAndKafkaErrors(t *testing.T) {
@@ -61,7 +62,7 @@ func TestView_Partition_OneBoundsCheck(t *testing.T) {
 		}
 	}
 	topic, ok := v.Topic("t")
-	if !ok || topic.Partitions != 2 || topic.MaxMessageBytes != fsm.DefaultMaxMessageBytes {
+	if !ok || topic.Partitions != 2 || topic.MaxMessageBytes != topicrules.DefaultMaxMessageBytes {
 		t.Fatalf("Topic(t) = %+v, %v", topic, ok)
 	}
 }

@@ -19,10 +19,10 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/raftline/raftline/broker/cluster"
-	"github.com/raftline/raftline/broker/fsm"
 	"github.com/raftline/raftline/broker/httpapi"
 	"github.com/raftline/raftline/broker/kafka"
 	"github.com/raftline/raftline/broker/raftnode"
+	"github.com/raftline/raftline/broker/topicrules"
 )
 
 // Version is raftline's version, set at build time with -ldflags.
@@ -173,7 +173,7 @@ func Start(cfg Config) (*Server, error) {
 func defaultTopicConfigs(cfg Config) map[string]string {
 	out := map[string]string{}
 	if cfg.DefaultRetentionBytes != 0 {
-		out[fsm.ConfigRetentionBytes] = strconv.FormatInt(cfg.DefaultRetentionBytes, 10)
+		out[topicrules.ConfigRetentionBytes] = strconv.FormatInt(cfg.DefaultRetentionBytes, 10)
 	}
 	return out
 }
