@@ -3,7 +3,7 @@ package telemetry
 import (
 	"net/http"
 
-	"github.com/raftline/raftline/broker/cluster"
+	"github.com/raftline/raftline/broker/cluster/raftcluster"
 	"github.com/raftline/raftline/broker/raftnode"
 	"github.com/raftline/raftline/broker/server"
 )
@@ -33,7 +33,7 @@ func (t *Telemetry) Configure(c *server.Config) {
 	prevStarted := c.NodeStarted
 	c.NodeStarted = func(n *raftnode.Node) {
 		t.raft.Attach(n)
-		t.broker.Attach(cluster.New(n))
+		t.broker.Attach(raftcluster.New(n))
 		if prevStarted != nil {
 			prevStarted(n)
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/raftline/raftline/broker/cluster"
+	"github.com/raftline/raftline/broker/cluster/raftcluster"
 	"github.com/raftline/raftline/broker/httpapi"
 	"github.com/raftline/raftline/broker/kafka"
 	"github.com/raftline/raftline/broker/raftnode"
@@ -85,7 +86,7 @@ type Server struct {
 	Node *raftnode.Node
 	// Cluster is the replicated state as the protocol sees it; Kafka and
 	// the HTTP endpoints read and write through it.
-	Cluster *cluster.Cluster
+	Cluster *raftcluster.Cluster
 	Kafka   *kafka.Listener
 	http    *http.Server
 	hln     net.Listener
@@ -134,7 +135,7 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.NodeStarted != nil {
 		cfg.NodeStarted(node)
 	}
-	s.Cluster = cluster.New(node)
+	s.Cluster = raftcluster.New(node)
 	s.Kafka = kafka.New(kafka.Config{
 		NodeID: cfg.NodeID, Addr: cfg.KafkaAddr, AdvertisedAddr: cfg.AdvertisedKafkaAddr, ClusterID: cfg.ClusterID,
 		ExternalAddr: cfg.KafkaExternalAddr, AdvertisedExternalAddr: cfg.AdvertisedKafkaExternalAddr,
