@@ -5,22 +5,21 @@ import (
 	"errors"
 
 	"github.com/twmb/franz-go/pkg/kerr"
-
-	"github.com/raftline/raftline/broker/raftnode"
 )
 
-// Sentinel errors of the write path. They are raftnode's own values, so
-// errors.Is matches whichever package named them.
+// Sentinel errors of the write path. An implementation returns errors that
+// match them with errors.Is, whatever its own errors are (raftcluster wraps
+// raftnode's); their texts are raftnode's, so messages read the same.
 var (
 	// ErrNotLeader: this node does not lead, or the write could not reach
 	// the leader. Nothing was written; clients re-route.
-	ErrNotLeader = raftnode.ErrNotLeader
-	// ErrIndeterminate: the entry was proposed but its fate is unknown
+	ErrNotLeader = errors.New("not the raft leader")
+	// ErrIndeterminate: the write was proposed but its fate is unknown
 	// (leadership lost, or the caller gave up waiting). It may still
 	// commit; a client must treat the write as not acknowledged.
-	ErrIndeterminate = raftnode.ErrIndeterminate
+	ErrIndeterminate = errors.New("write outcome unknown")
 	// ErrShutdown: the node is shutting down.
-	ErrShutdown = raftnode.ErrShutdown
+	ErrShutdown = errors.New("node is shutting down")
 )
 
 // ErrorCode is the Kafka error code a client is answered with for err: kerr

@@ -5,13 +5,15 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+
+	"github.com/raftline/raftline/broker/topicrules"
 )
 
 // everyOp has one command of each op, with every field set.
 func everyOp() []Command {
 	return []Command{
 		{Op: OpRegisterNode, TimeMs: 1_700_000_000_001, Broker: &Broker{ID: 3, KafkaAddr: "10.0.0.3:9092", HTTPAddr: "10.0.0.3:9644", RaftAddr: "10.0.0.3:9192"}},
-		{Op: OpCreateTopic, TimeMs: 1_700_000_000_002, Topic: &CreateTopic{Name: "orders", Partitions: 12, Configs: map[string]string{ConfigRetentionMs: "60000", ConfigCleanupPolicy: "delete"}}},
+		{Op: OpCreateTopic, TimeMs: 1_700_000_000_002, Topic: &CreateTopic{Name: "orders", Partitions: 12, Configs: map[string]string{topicrules.ConfigRetentionMs: "60000", topicrules.ConfigCleanupPolicy: "delete"}}},
 		{Op: OpCreateTopic, TimeMs: 3, Topic: &CreateTopic{Name: "no-configs", Partitions: 1}},
 		{Op: OpDeleteTopic, TimeMs: 4, Delete: "orders"},
 		{Op: OpProduce, TimeMs: 1_700_000_000_005, Produce: []ProducePartition{

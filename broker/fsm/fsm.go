@@ -9,7 +9,6 @@ package fsm
 
 import (
 	"crypto/sha256"
-	"fmt"
 	"sort"
 	"strconv"
 	"sync"
@@ -18,23 +17,8 @@ import (
 
 	"github.com/raftline/raftline/broker/partlog"
 	"github.com/raftline/raftline/broker/recordbatch"
+	"github.com/raftline/raftline/broker/topicrules"
 )
-
-// Topic config keys raftline honours, and their defaults (Kafka's).
-const (
-	ConfigRetentionMs     = "retention.ms"
-	ConfigRetentionBytes  = "retention.bytes"
-	ConfigCleanupPolicy   = "cleanup.policy"
-	ConfigMaxMessageBytes = "max.message.bytes"
-
-	DefaultRetentionMs     = int64(7 * 24 * 3600 * 1000)
-	DefaultRetentionBytes  = int64(-1)
-	DefaultMaxMessageBytes = int64(1048588)
-)
-
-// MaxPartitions bounds a topic's partition count, so a request cannot make a
-// node allocate without limit.
-const MaxPartitions = 10000
 
 // Topic is one topic's state.
 type Topic struct {
@@ -45,16 +29,18 @@ type Topic struct {
 }
 
 // RetentionMs is the topic's retention.ms (-1: keep forever).
-func (t *Topic) RetentionMs() int64 { return t.configInt(ConfigRetentionMs, DefaultRetentionMs) }
+func (t *Topic) RetentionMs() int64 {
+	return t.configInt(topicrules.ConfigRetentionMs, topicrules.DefaultRetentionMs)
+}
 
 // RetentionBytes is the topic's retention.bytes per partition (-1: no limit).
 func (t *Topic) RetentionBytes() int64 {
-	return t.configInt(ConfigRetentionBytes, DefaultRetentionBytes)
+	return t.configInt(topicrules.ConfigRetentionBytes, topicrules.DefaultRetentionBytes)
 }
 
 // MaxMessageBytes is the largest record batch the topic accepts.
 func (t *Topic) MaxMessageBytes() int64 {
-	return t.configInt(ConfigMaxMessageBytes, DefaultMaxMessageBytes)
+	return t.configInt(topicrules.ConfigMaxMessageBytes, topicrules.DefaultMaxMessageBytes)
 }
 
 // Partition returns the topic's partition p, or kerr.UnknownTopicOrPartition
@@ -166,13 +152,13 @@ func (s *State) ApplyCommand(index uint64, c Command) ApplyResult {
 }
 
 func (s *State) createTopic(index uint64, ct *CreateTopic) error {
-	if err := ValidateTopicName(ct.Name); err != nil {
+	if err := topicrules.ValidateTopicName(ct.Name); err != nil {
 		return kerr.InvalidTopicException
 	}
-	if ct.Partitions <= 0 || ct.Partitions > MaxPartitions {
+	if ct.Partitions <= 0 || ct.Partitions > topicrules.MaxPartitions {
 		return kerr.InvalidPartitions
 	}
-	if err := ValidateConfigs(ct.Configs); err != nil {
+	if err := topicrules.ValidateConfigs(ct.Configs); err != nil {
 		return kerr.InvalidConfig
 	}
 	s.mu.Lock()
@@ -198,42 +184,6 @@ func topicID(name string, index uint64) [16]byte {
 	id[6] = id[6]&0x0f | 0x40 // version 4 layout, as Kafka's ids
 	id[8] = id[8]&0x3f | 0x80
 	return id
-}
-
-// ValidateTopicName applies Kafka's topic name rules.
-func ValidateTopicName(name string) error {
-	if name == "" || name == "." || name == ".." {
-		return fmt.Errorf("topic name %q is not allowed", name)
-	}
-	if len(name) > 249 {
-		return fmt.Errorf("topic name is %d characters, more than 249", len(name))
-	}
-	for _, r := range name {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
-			return fmt.Errorf("topic name %q has %q; only ASCII letters, digits, '.', '_' and '-' are allowed", name, r)
-		}
-	}
-	return nil
-}
-
-// ValidateConfigs accepts only the topic configs raftline honours.
-func ValidateConfigs(configs map[string]string) error {
-	for k, v := range configs {
-		switch k {
-		case ConfigRetentionMs, ConfigRetentionBytes, ConfigMaxMessageBytes:
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || (n < -1) || (k == ConfigMaxMessageBytes && n <= 0) {
-				return fmt.Errorf("config %s=%q is not a valid value", k, v)
-			}
-		case ConfigCleanupPolicy:
-			if v != "delete" {
-				return fmt.Errorf("config %s=%q: only delete is supported", k, v)
-			}
-		default:
-			return fmt.Errorf("config %q is not supported", k)
-		}
-	}
-	return nil
 }
 
 func (s *State) produce(timeMs int64, parts []ProducePartition) []PartitionResult {

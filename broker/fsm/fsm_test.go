@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/raftline/raftline/broker/recordbatch"
+	"github.com/raftline/raftline/broker/topicrules"
 )
 
 func TestProduce_AssignsConsecutiveOffsetsPerPartition(t *testing.T) {
@@ -73,7 +74,7 @@ func replayEntries(t *testing.T) [][]byte {
 	cmds := []Command{
 		{Op: OpRegisterNode, TimeMs: 1, Broker: &Broker{ID: 1, KafkaAddr: "a:9092", HTTPAddr: "a:9644", RaftAddr: "a:9192"}},
 		{Op: OpCreateTopic, TimeMs: 2, Topic: &CreateTopic{Name: "events", Partitions: 3}},
-		{Op: OpCreateTopic, TimeMs: 3, Topic: &CreateTopic{Name: "short", Partitions: 1, Configs: map[string]string{ConfigRetentionMs: "100"}}},
+		{Op: OpCreateTopic, TimeMs: 3, Topic: &CreateTopic{Name: "short", Partitions: 1, Configs: map[string]string{topicrules.ConfigRetentionMs: "100"}}},
 		{Op: OpInitProducer, TimeMs: 4},
 	}
 	for i := range 30 {
@@ -227,17 +228,17 @@ func TestCreateTopic_Validation(t *testing.T) {
 		{"negative partitions", "t", -1, nil, kerr.InvalidPartitions},
 		{"10001 partitions", "t", 10001, nil, kerr.InvalidPartitions},
 		{"unknown config", "t", 1, map[string]string{"segment.ms": "1000"}, kerr.InvalidConfig},
-		{"retention.ms abc", "t", 1, map[string]string{ConfigRetentionMs: "abc"}, kerr.InvalidConfig},
-		{"retention.ms -2", "t", 1, map[string]string{ConfigRetentionMs: "-2"}, kerr.InvalidConfig},
-		{"retention.bytes 1.5", "t", 1, map[string]string{ConfigRetentionBytes: "1.5"}, kerr.InvalidConfig},
-		{"max.message.bytes 0", "t", 1, map[string]string{ConfigMaxMessageBytes: "0"}, kerr.InvalidConfig},
-		{"cleanup.policy compact", "t", 1, map[string]string{ConfigCleanupPolicy: "compact"}, kerr.InvalidConfig},
+		{"retention.ms abc", "t", 1, map[string]string{topicrules.ConfigRetentionMs: "abc"}, kerr.InvalidConfig},
+		{"retention.ms -2", "t", 1, map[string]string{topicrules.ConfigRetentionMs: "-2"}, kerr.InvalidConfig},
+		{"retention.bytes 1.5", "t", 1, map[string]string{topicrules.ConfigRetentionBytes: "1.5"}, kerr.InvalidConfig},
+		{"max.message.bytes 0", "t", 1, map[string]string{topicrules.ConfigMaxMessageBytes: "0"}, kerr.InvalidConfig},
+		{"cleanup.policy compact", "t", 1, map[string]string{topicrules.ConfigCleanupPolicy: "compact"}, kerr.InvalidConfig},
 
 		{"249 characters", strings.Repeat("a", 249), 1, nil, nil},
 		{"every allowed character", "azAZ09._-", 1, nil, nil},
 		{"10000 partitions", "t", 10000, nil, nil},
 		{"every supported config", "t", 1, map[string]string{
-			ConfigRetentionMs: "-1", ConfigRetentionBytes: "1048576", ConfigMaxMessageBytes: "1", ConfigCleanupPolicy: "delete",
+			topicrules.ConfigRetentionMs: "-1", topicrules.ConfigRetentionBytes: "1048576", topicrules.ConfigMaxMessageBytes: "1", topicrules.ConfigCleanupPolicy: "delete",
 		}, nil},
 	}
 	for _, tt := range tests {
@@ -260,7 +261,7 @@ func TestCreateTopic_Validation(t *testing.T) {
 
 func TestCreateTopic_AlreadyExists_KeepsTheOriginal(t *testing.T) {
 	r := newReplica(t)
-	r.createTopic("t", 2, map[string]string{ConfigRetentionMs: "1000"})
+	r.createTopic("t", 2, map[string]string{topicrules.ConfigRetentionMs: "1000"})
 	r.mustProduce(1, "t", 1, plain(1, "a"))
 	id := r.s.Topic("t").ID
 
@@ -325,10 +326,10 @@ func TestDeleteTopic_RemovesItsLogs_RecreateStartsAtZero(t *testing.T) {
 
 func TestTopicConfigs_Defaults(t *testing.T) {
 	tp := &Topic{}
-	if tp.RetentionMs() != DefaultRetentionMs || tp.RetentionBytes() != -1 || tp.MaxMessageBytes() != DefaultMaxMessageBytes {
+	if tp.RetentionMs() != topicrules.DefaultRetentionMs || tp.RetentionBytes() != -1 || tp.MaxMessageBytes() != topicrules.DefaultMaxMessageBytes {
 		t.Fatalf("defaults: %d %d %d", tp.RetentionMs(), tp.RetentionBytes(), tp.MaxMessageBytes())
 	}
-	tp.Configs = map[string]string{ConfigRetentionMs: "5", ConfigRetentionBytes: "6", ConfigMaxMessageBytes: "7"}
+	tp.Configs = map[string]string{topicrules.ConfigRetentionMs: "5", topicrules.ConfigRetentionBytes: "6", topicrules.ConfigMaxMessageBytes: "7"}
 	if tp.RetentionMs() != 5 || tp.RetentionBytes() != 6 || tp.MaxMessageBytes() != 7 {
 		t.Fatalf("configured: %d %d %d", tp.RetentionMs(), tp.RetentionBytes(), tp.MaxMessageBytes())
 	}
@@ -336,8 +337,8 @@ func TestTopicConfigs_Defaults(t *testing.T) {
 
 func TestRetentionMs_DropsBatchesAppendedBeforeTheCutoff(t *testing.T) {
 	r := newReplica(t)
-	r.createTopic("t", 1, map[string]string{ConfigRetentionMs: "1000"})
-	r.createTopic("forever", 1, map[string]string{ConfigRetentionMs: "-1"})
+	r.createTopic("t", 1, map[string]string{topicrules.ConfigRetentionMs: "1000"})
+	r.createTopic("forever", 1, map[string]string{topicrules.ConfigRetentionMs: "-1"})
 	r.createTopic("default", 1, nil)
 	for _, appendMs := range []int64{10_000, 11_000, 12_000, 13_000} {
 		// The batch's own timestamp is far in the past: retention goes by
@@ -376,7 +377,7 @@ func TestRetentionMs_DropsBatchesAppendedBeforeTheCutoff(t *testing.T) {
 func TestRetentionBytes_KeepsLogAtOrUnderLimit(t *testing.T) {
 	one := int64(len(plain(1, "v")))
 	r := newReplica(t)
-	r.createTopic("t", 2, map[string]string{ConfigRetentionBytes: strconv.FormatInt(3*one+one/2, 10)})
+	r.createTopic("t", 2, map[string]string{topicrules.ConfigRetentionBytes: strconv.FormatInt(3*one+one/2, 10)})
 	for range 10 {
 		r.mustProduce(1, "t", 0, plain(1, "v"))
 	}
@@ -408,7 +409,7 @@ func TestRetentionBytes_KeepsLogAtOrUnderLimit(t *testing.T) {
 
 func TestRetention_ZeroBytesEmptiesTheLog(t *testing.T) {
 	r := newReplica(t)
-	r.createTopic("t", 1, map[string]string{ConfigRetentionBytes: "0"})
+	r.createTopic("t", 1, map[string]string{topicrules.ConfigRetentionBytes: "0"})
 	r.mustProduce(1, "t", 0, plain(1, "a", "b"))
 	r.apply(Command{Op: OpRetention, TimeMs: 2})
 	if start, next := r.log("t", 0).Offsets(); start != 2 || next != 2 || r.log("t", 0).Size() != 0 {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"testing"
+
+	"github.com/raftline/raftline/broker/topicrules"
 )
 
 // populated builds a replica touching everything a snapshot holds: nodes,
@@ -19,8 +21,8 @@ func populated(t *testing.T) *replica {
 		r.apply(Command{Op: OpRegisterNode, TimeMs: 1, Broker: &Broker{ID: id, KafkaAddr: a + ":9092", HTTPAddr: a + ":9644", RaftAddr: a + ":9192"}})
 	}
 	r.createTopic("events", 3, nil)
-	r.createTopic("audit", 1, map[string]string{ConfigRetentionMs: "1000", ConfigRetentionBytes: "100000", ConfigCleanupPolicy: "delete"})
-	r.createTopic("empty", 2, map[string]string{ConfigMaxMessageBytes: "2048"})
+	r.createTopic("audit", 1, map[string]string{topicrules.ConfigRetentionMs: "1000", topicrules.ConfigRetentionBytes: "100000", topicrules.ConfigCleanupPolicy: "delete"})
+	r.createTopic("empty", 2, map[string]string{topicrules.ConfigMaxMessageBytes: "2048"})
 	p0, p1, _ := r.initProducer(), r.initProducer(), r.initProducer()
 	for i := range int32(8) {
 		ts := int64(1000 * (i + 1))

@@ -1,8 +1,8 @@
 // Package httpapi serves a node's HTTP endpoints: liveness, readiness, the
 // cluster view operators and tests read, per-partition digests that show
 // whether replicas are identical, profiles, and the internal endpoint
-// followers forward metadata changes to, whose handler broker/cluster
-// provides beside the client that calls it.
+// followers forward metadata changes to, whose handler
+// broker/cluster/raftcluster provides beside the client that calls it.
 package httpapi
 
 import (
@@ -11,7 +11,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 
-	"github.com/raftline/raftline/broker/cluster"
+	"github.com/raftline/raftline/broker/cluster/raftcluster"
 )
 
 // Member is one Raft member in the cluster view.
@@ -61,8 +61,8 @@ type Backend interface {
 	PartitionsView() PartitionsView
 }
 
-// Handler returns the mux, with forward (cluster.Cluster.ForwardHandler)
-// mounted at POST cluster.ForwardPath; extra handlers (such as /metrics) are
+// Handler returns the mux, with forward (raftcluster.Cluster.ForwardHandler)
+// mounted at POST raftcluster.ForwardPath; extra handlers (such as /metrics) are
 // mounted by the caller.
 func Handler(b Backend, forward http.Handler) *http.ServeMux {
 	mux := http.NewServeMux()
@@ -91,7 +91,7 @@ func Handler(b Backend, forward http.Handler) *http.ServeMux {
 	mux.HandleFunc("GET /v1/partitions", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, b.PartitionsView())
 	})
-	mux.Handle("POST "+cluster.ForwardPath, forward)
+	mux.Handle("POST "+raftcluster.ForwardPath, forward)
 	return mux
 }
 

@@ -145,7 +145,7 @@ func (l *Listener) collectFetch(req *kmsg.FetchRequest) (resp *kmsg.FetchRespons
 				case rp.FetchOffset < start || rp.FetchOffset > next:
 					sp.ErrorCode = kerr.OffsetOutOfRange.Code
 				case rp.FetchOffset < next && limit > 0:
-					sp.RecordBatches = readBatches(part, rp.FetchOffset, limit)
+					sp.RecordBatches = part.AppendBatches(sp.RecordBatches, rp.FetchOffset, limit)
 					remaining -= len(sp.RecordBatches)
 					size += len(sp.RecordBatches)
 				}
@@ -156,19 +156,4 @@ func (l *Listener) collectFetch(req *kmsg.FetchRequest) (resp *kmsg.FetchRespons
 		resp.Topics = append(resp.Topics, st)
 	}
 	return resp, size, failed
-}
-
-// readBatches returns a partition's batches from offset on, up to limit
-// bytes (the first whole), as served: base offsets written in.
-func readBatches(part cluster.Partition, offset int64, limit int) []byte {
-	batches := part.Read(offset, limit)
-	n := 0
-	for _, b := range batches {
-		n += len(b.Data)
-	}
-	buf := make([]byte, 0, n)
-	for _, b := range batches {
-		buf = b.AppendTo(buf)
-	}
-	return buf
 }

@@ -54,8 +54,8 @@ func offsetFor(part cluster.Partition, ts int64) (offset, timestamp int64) {
 	case -2:
 		return start, -1
 	}
-	if b, ok := part.OffsetForTimestamp(ts); ok {
-		return b.BaseOffset, b.MaxTimestamp
+	if offset, maxTimestamp, ok := part.OffsetForTimestamp(ts); ok {
+		return offset, maxTimestamp
 	}
 	return -1, -1
 }

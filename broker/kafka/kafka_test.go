@@ -15,9 +15,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/raftline/raftline/broker/cluster/raftcluster"
 	"github.com/raftline/raftline/broker/clustertest"
+	"github.com/raftline/raftline/broker/kafka"
 	"github.com/raftline/raftline/broker/server"
 )
+
+// The tests in this file run real clusters: the listener on raftcluster.
+var _ kafka.Cluster = (*raftcluster.Cluster)(nil)
 
 // rawBatch builds a valid record batch holding values, offsets from 0.
 func rawBatch(values ...string) []byte {

@@ -1,7 +1,7 @@
 // Package kafka serves the Kafka wire protocol on top of a raftline node.
 //
 // It reads and writes the replicated state only through the Cluster
-// interface it declares, which broker/cluster implements (and
+// interface it declares, which broker/cluster/raftcluster implements (and
 // broker/cluster/clusterfake fakes, for tests without Raft); it knows nothing
 // of Raft, the state machine or partition logs.
 //
@@ -91,7 +91,7 @@ type Tracer interface {
 }
 
 // Cluster is what the Kafka layer needs from the replicated state;
-// *cluster.Cluster is the real one. Errors are the cluster package's
+// *raftcluster.Cluster is the real one. Errors are the cluster package's
 // sentinels or kerr errors, mapped to codes by cluster.ErrorCode.
 type Cluster interface {
 	// IsLeader reports whether this node leads: the Raft leader leads
@@ -122,8 +122,6 @@ type Cluster interface {
 	AutoCreateTopic(ctx context.Context, spec cluster.TopicSpec) error
 	InitProducer(ctx context.Context) (int64, error)
 }
-
-var _ Cluster = (*cluster.Cluster)(nil)
 
 // Listener is the Kafka listener of one node.
 type Listener struct {

@@ -18,10 +18,11 @@ import (
 	"time"
 
 	"github.com/raftline/raftline/broker/cluster"
-	"github.com/raftline/raftline/broker/fsm"
+	"github.com/raftline/raftline/broker/cluster/raftcluster"
 	"github.com/raftline/raftline/broker/httpapi"
 	"github.com/raftline/raftline/broker/kafka"
 	"github.com/raftline/raftline/broker/raftnode"
+	"github.com/raftline/raftline/broker/topicrules"
 )
 
 // Version is raftline's version, set at build time with -ldflags.
@@ -71,7 +72,7 @@ type Config struct {
 // the same ones its Kafka listener and HTTP endpoints use.
 type Started struct {
 	Node    *raftnode.Node
-	Cluster *cluster.Cluster
+	Cluster *raftcluster.Cluster
 }
 
 // Server is a running node.
@@ -81,7 +82,7 @@ type Server struct {
 	Node *raftnode.Node
 	// Cluster is the replicated state as the protocol sees it; Kafka and
 	// the HTTP endpoints read and write through it.
-	Cluster *cluster.Cluster
+	Cluster *raftcluster.Cluster
 	Kafka   *kafka.Listener
 	http    *http.Server
 	hln     net.Listener
@@ -121,7 +122,7 @@ func Start(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.Node = node
-	s.Cluster = cluster.New(node)
+	s.Cluster = raftcluster.New(node)
 	if cfg.NodeStarted != nil {
 		cfg.NodeStarted(Started{Node: node, Cluster: s.Cluster})
 	}
@@ -160,7 +161,7 @@ func defaultTopicConfigs(cfg Config) map[string]string {
 	out := make(map[string]string, len(cfg.Kafka.DefaultTopicConfigs)+1)
 	maps.Copy(out, cfg.Kafka.DefaultTopicConfigs)
 	if cfg.DefaultRetentionBytes != 0 {
-		out[fsm.ConfigRetentionBytes] = strconv.FormatInt(cfg.DefaultRetentionBytes, 10)
+		out[topicrules.ConfigRetentionBytes] = strconv.FormatInt(cfg.DefaultRetentionBytes, 10)
 	}
 	return out
 }

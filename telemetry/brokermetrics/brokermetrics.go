@@ -14,13 +14,14 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/raftline/raftline/broker/cluster"
+	"github.com/raftline/raftline/broker/cluster/raftcluster"
 	"github.com/raftline/raftline/broker/kafka"
 	"github.com/raftline/raftline/telemetry/internal/instr"
 	"github.com/raftline/raftline/telemetry/internal/kcode"
 )
 
 // Source is what the gauges read: the replicated state as one node holds
-// it. *cluster.Cluster is one.
+// it. *raftcluster.Cluster is one.
 type Source interface {
 	// Role is the node's Raft role: leader, follower, candidate or
 	// shutdown (reported as follower).
@@ -29,7 +30,7 @@ type Source interface {
 	Partition(topic string, partition int32) (cluster.Partition, error)
 }
 
-var _ Source = (*cluster.Cluster)(nil)
+var _ Source = (*raftcluster.Cluster)(nil)
 
 var _ kafka.Observer = (*Metrics)(nil)
 

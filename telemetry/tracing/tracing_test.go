@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/raftline/raftline/broker/cluster"
 	"github.com/raftline/raftline/broker/raftnode"
 )
 
@@ -186,10 +187,13 @@ func attr(s sdktrace.ReadOnlySpan, k attribute.Key) attribute.Value {
 }
 
 func TestStartProduce_FailedWrite_ErrorTypeIsTheClientsErrorCode(t *testing.T) {
+	// The errors the Kafka produce path ends its spans with: the cluster
+	// contract's (raftcluster translates raftnode's into them) and kerr's.
 	for err, want := range map[error]string{
 		kerr.RequestTimedOut:              "REQUEST_TIMED_OUT",
-		raftnode.ErrNotLeader:             "NOT_LEADER_OR_FOLLOWER",
-		raftnode.ErrIndeterminate:         "REQUEST_TIMED_OUT",
+		cluster.ErrNotLeader:              "NOT_LEADER_OR_FOLLOWER",
+		cluster.ErrShutdown:               "NOT_LEADER_OR_FOLLOWER",
+		cluster.ErrIndeterminate:          "REQUEST_TIMED_OUT",
 		kerr.InvalidProducerEpoch:         "INVALID_PRODUCER_EPOCH",
 		context.Canceled:                  "UNKNOWN_SERVER_ERROR",
 		kerr.UnknownTopicOrPartition:      "UNKNOWN_TOPIC_OR_PARTITION",

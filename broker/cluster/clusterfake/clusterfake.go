@@ -1,8 +1,9 @@
-// Package clusterfake is an in-memory stand-in for broker/cluster: one
-// node's replicated state with Raft taken out, each change applied to the
-// state machine the moment it is asked for. The reads are cluster's own
-// (cluster.View), so tests of the Kafka handlers drive real requests through
-// the real read path and state machine in milliseconds.
+// Package clusterfake is an in-memory stand-in for
+// broker/cluster/raftcluster: one node's replicated state behind the cluster
+// contract with Raft taken out, each change applied to the state machine the
+// moment it is asked for. The reads are raftcluster's own (raftcluster.View),
+// so tests of the Kafka handlers drive real requests through the real read
+// path and state machine in milliseconds.
 package clusterfake
 
 import (
@@ -11,13 +12,14 @@ import (
 	"time"
 
 	"github.com/raftline/raftline/broker/cluster"
+	"github.com/raftline/raftline/broker/cluster/raftcluster"
 	"github.com/raftline/raftline/broker/fsm"
 )
 
 // Cluster is the fake. It starts as the leader and only voter of its
 // cluster; SetLeader and SetVoters change that.
 type Cluster struct {
-	cluster.View
+	raftcluster.View
 	state *fsm.State
 
 	mu     sync.Mutex
@@ -31,7 +33,7 @@ type Cluster struct {
 // New returns the fake for node self.
 func New(self int32) *Cluster {
 	s := fsm.New()
-	return &Cluster{View: cluster.NewView(s), state: s, self: self, leader: self, voters: []int32{self}}
+	return &Cluster{View: raftcluster.NewView(s), state: s, self: self, leader: self, voters: []int32{self}}
 }
 
 // SetLeader makes id the leader (-1: none known). A write that needs the
@@ -130,7 +132,8 @@ func (c *Cluster) InitProducer(context.Context) (int64, error) {
 
 // RegisterBroker registers a broker when any leader is known.
 func (c *Cluster) RegisterBroker(_ context.Context, b cluster.Broker) error {
-	return resultErr(c.apply(fsm.Command{Op: fsm.OpRegisterNode, Broker: &b}, true))
+	fb := fsm.Broker(b)
+	return resultErr(c.apply(fsm.Command{Op: fsm.OpRegisterNode, Broker: &fb}, true))
 }
 
 // apply applies cmd as the next entry, if the leadership the fake was given

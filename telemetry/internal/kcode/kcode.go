@@ -25,4 +25,8 @@ func Name(code int16) string {
 }
 
 // OfError names the error code a client is answered with for a non-nil err.
+// The errors it is given are the cluster contract's and kerr's: produce
+// spans end with what the Kafka layer got from the cluster, whose Raft
+// implementation translates raftnode's errors at its boundary, and apply
+// spans with the state machine's kerr errors.
 func OfError(err error) string { return Name(cluster.ErrorCode(err)) }

@@ -17,9 +17,9 @@ import (
 
 	"github.com/hashicorp/raft"
 
-	"github.com/raftline/raftline/broker/fsm"
 	"github.com/raftline/raftline/broker/raftnode"
 	"github.com/raftline/raftline/broker/server"
+	"github.com/raftline/raftline/broker/topicrules"
 )
 
 // Serve holds the parsed flags of `raftline serve`.
@@ -161,8 +161,8 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (*S
 		bad("cluster-id", "must not be empty")
 	}
 	c.Kafka.AutoCreateTopics = *autoCreate
-	if *defParts <= 0 || *defParts > fsm.MaxPartitions {
-		bad("default-partitions", "%d is not between 1 and %d", *defParts, fsm.MaxPartitions)
+	if *defParts <= 0 || *defParts > topicrules.MaxPartitions {
+		bad("default-partitions", "%d is not between 1 and %d", *defParts, topicrules.MaxPartitions)
 	}
 	c.Kafka.DefaultPartitions = int32(*defParts)
 	if *maxReq < 1024 || *maxReq > 1<<30 {

@@ -1,4 +1,4 @@
-package cluster
+package raftcluster
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/raftline/raftline/broker/cluster"
 	"github.com/raftline/raftline/broker/fsm"
 )
 
@@ -43,7 +44,7 @@ const maxForwardBytes = 1 << 20
 func (c *Cluster) forward(ctx context.Context, cmd fsm.Command) (fsm.ApplyResult, error) {
 	leader, ok := c.Broker(c.node.Leader())
 	if !ok || leader.HTTPAddr == "" {
-		return fsm.ApplyResult{}, ErrNotLeader
+		return fsm.ApplyResult{}, cluster.ErrNotLeader
 	}
 	body, err := fsm.Encode(cmd)
 	if err != nil {
@@ -55,15 +56,15 @@ func (c *Cluster) forward(ctx context.Context, cmd fsm.Command) (fsm.ApplyResult
 	}
 	resp, err := c.client.Do(req)
 	if err != nil {
-		return fsm.ApplyResult{}, fmt.Errorf("%w: %v", ErrNotLeader, err)
+		return fsm.ApplyResult{}, fmt.Errorf("%w: %v", cluster.ErrNotLeader, err)
 	}
 	defer resp.Body.Close()
 	var ar ApplyResponse
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&ar); err != nil {
-		return fsm.ApplyResult{}, fmt.Errorf("%w: %s from leader", ErrNotLeader, resp.Status)
+		return fsm.ApplyResult{}, fmt.Errorf("%w: %s from leader", cluster.ErrNotLeader, resp.Status)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fsm.ApplyResult{}, fmt.Errorf("%w: leader said %s", ErrIndeterminate, ar.Error)
+		return fsm.ApplyResult{}, fmt.Errorf("%w: leader said %s", cluster.ErrIndeterminate, ar.Error)
 	}
 	res := fsm.ApplyResult{ProducerID: ar.ProducerID}
 	if ar.ErrorCode != 0 {
@@ -104,7 +105,7 @@ func (c *Cluster) ForwardHandler() http.Handler {
 
 func (c *Cluster) applyForwarded(ctx context.Context, cmd fsm.Command) (ApplyResponse, error) {
 	if !c.node.IsLeader() {
-		return ApplyResponse{ErrorCode: kerr.NotLeaderForPartition.Code}, ErrNotLeader
+		return ApplyResponse{ErrorCode: kerr.NotLeaderForPartition.Code}, cluster.ErrNotLeader
 	}
 	res, err := c.applyHere(ctx, cmd)
 	if err != nil {

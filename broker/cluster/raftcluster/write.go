@@ -1,72 +1,45 @@
-package cluster
+package raftcluster
 
 import (
 	"context"
 	"fmt"
 	"time"
 
+	"github.com/raftline/raftline/broker/cluster"
 	"github.com/raftline/raftline/broker/fsm"
 	"github.com/raftline/raftline/broker/raftnode"
 )
-
-// TopicSpec is a topic to create. Configs are complete: defaults are filled
-// in by the caller, so every replica stores the same values.
-type TopicSpec struct {
-	Name       string
-	Partitions int32
-	Configs    map[string]string
-}
-
-// ProduceResult is the outcome of one partition's produce, once applied.
-type ProduceResult struct {
-	BaseOffset int64 // offset of the first batch, -1 when none was appended
-	LogStart   int64 // the partition's log start offset after the append, or -1
-	// Err is the partition's outcome as the state machine decided it (a
-	// kerr error such as OUT_OF_ORDER_SEQUENCE_NUMBER), or nil.
-	Err error
-}
-
-// Proposal is one partition's produce on its way through Raft.
-type Proposal interface {
-	// Stored is closed once the entry is in this (the leader's) log store,
-	// which is what acks=1 waits for, or when the proposal ends.
-	Stored() <-chan struct{}
-	// Done is closed when the entry is applied or has failed.
-	Done() <-chan struct{}
-	// Result is valid after Done is closed. The error is the proposal's
-	// fate (ErrNotLeader, ErrShutdown, ErrIndeterminate); the partition's
-	// own outcome is ProduceResult.Err.
-	Result() (ProduceResult, error)
-}
 
 // Produce proposes batches for one partition, with optional extensions (a
 // trace context) carried in the Raft entry, and returns at once. Proposals
 // made from one goroutine enter the log in call order. The batches must
 // have been checked (recordbatch) and are not copied.
-func (c *Cluster) Produce(topic string, partition int32, batches [][]byte, extensions []byte) Proposal {
+func (c *Cluster) Produce(topic string, partition int32, batches [][]byte, extensions []byte) cluster.Proposal {
 	return produceProposal{c.propose(fsm.Command{
 		Op:      fsm.OpProduce,
 		Produce: []fsm.ProducePartition{{Topic: topic, Partition: partition, Batches: batches}},
 	}, extensions)}
 }
 
+// produceProposal is a raftnode proposal seen through the contract: its
+// store and apply, the partition's result, raftnode's errors translated.
 type produceProposal struct{ p *raftnode.Proposal }
 
 func (p produceProposal) Stored() <-chan struct{} { return p.p.Stored() }
 func (p produceProposal) Done() <-chan struct{}   { return p.p.Done() }
 
-func (p produceProposal) Result() (ProduceResult, error) {
+func (p produceProposal) Result() (cluster.ProduceResult, error) {
 	res, err := p.p.Result()
 	if err != nil || len(res.Partitions) != 1 {
-		return ProduceResult{BaseOffset: -1, LogStart: -1}, err
+		return cluster.ProduceResult{BaseOffset: -1, LogStart: -1}, fromNode(err)
 	}
 	pr := res.Partitions[0]
-	return ProduceResult{BaseOffset: pr.BaseOffset, LogStart: pr.LogStart, Err: pr.Err}, nil
+	return cluster.ProduceResult{BaseOffset: pr.BaseOffset, LogStart: pr.LogStart, Err: pr.Err}, nil
 }
 
 // CreateTopic creates a topic on this node, which must lead (ErrNotLeader
 // otherwise): Kafka's CreateTopics is answered by the controller only.
-func (c *Cluster) CreateTopic(ctx context.Context, spec TopicSpec) error {
+func (c *Cluster) CreateTopic(ctx context.Context, spec cluster.TopicSpec) error {
 	return resultErr(c.applyHere(ctx, createTopic(spec)))
 }
 
@@ -83,7 +56,7 @@ func (c *Cluster) Retention(ctx context.Context) error {
 
 // AutoCreateTopic creates a topic on behalf of a client of any node: on the
 // leader, or forwarded to it.
-func (c *Cluster) AutoCreateTopic(ctx context.Context, spec TopicSpec) error {
+func (c *Cluster) AutoCreateTopic(ctx context.Context, spec cluster.TopicSpec) error {
 	return resultErr(c.applyOrForward(ctx, createTopic(spec)))
 }
 
@@ -99,11 +72,12 @@ func (c *Cluster) InitProducer(ctx context.Context) (int64, error) {
 
 // RegisterBroker records a broker's addresses in the replicated state, on
 // the leader or forwarded to it.
-func (c *Cluster) RegisterBroker(ctx context.Context, b Broker) error {
-	return resultErr(c.applyOrForward(ctx, fsm.Command{Op: fsm.OpRegisterNode, Broker: &b}))
+func (c *Cluster) RegisterBroker(ctx context.Context, b cluster.Broker) error {
+	fb := fsmBroker(b)
+	return resultErr(c.applyOrForward(ctx, fsm.Command{Op: fsm.OpRegisterNode, Broker: &fb}))
 }
 
-func createTopic(spec TopicSpec) fsm.Command {
+func createTopic(spec cluster.TopicSpec) fsm.Command {
 	return fsm.Command{Op: fsm.OpCreateTopic, Topic: &fsm.CreateTopic{Name: spec.Name, Partitions: spec.Partitions, Configs: spec.Configs}}
 }
 
@@ -129,9 +103,10 @@ func (c *Cluster) applyHere(ctx context.Context, cmd fsm.Command) (fsm.ApplyResu
 	p := c.propose(cmd, nil)
 	select {
 	case <-p.Done():
-		return p.Result()
+		res, err := p.Result()
+		return res, fromNode(err)
 	case <-ctx.Done():
-		return fsm.ApplyResult{}, fmt.Errorf("%w: %v", ErrIndeterminate, ctx.Err())
+		return fsm.ApplyResult{}, fmt.Errorf("%w: %v", cluster.ErrIndeterminate, ctx.Err())
 	}
 }
 

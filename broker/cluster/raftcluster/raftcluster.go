@@ -1,0 +1,192 @@
+// Package raftcluster implements the cluster contract (broker/cluster) over
+// one Raft group: raftline's replicated state as one node holds it, and the
+// one way the Kafka protocol reaches Raft (broker/raftnode), the state
+// machine (broker/fsm) and the partition logs (broker/partlog).
+//
+// Writes: a produce for one partition is proposed and returns a
+// cluster.Proposal to wait on; metadata changes (create and delete topic,
+// init producer, register broker, retention pass) are applied on the leader,
+// and those any node may ask for are forwarded to the leader over HTTP
+// (forward.go holds both ends). Every entry this node proposes gets its clock
+// in one place, Cluster.propose. Reads: topics, partitions behind one bounds
+// check that answers the Kafka error, registered brokers, leadership,
+// voters, and the per-partition digests of /v1/partitions.
+//
+// At the boundary it converts the state machine's types into the contract's
+// (fsm.Broker and cluster.Broker, a partition log and cluster.Partition) and
+// raftnode's errors into errors that match cluster's sentinels (errors.go).
+//
+// See ../DESIGN.md.
+package raftcluster
+
+import (
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/raftline/raftline/broker/cluster"
+	"github.com/raftline/raftline/broker/fsm"
+	"github.com/raftline/raftline/broker/partlog"
+	"github.com/raftline/raftline/broker/raftnode"
+)
+
+// Digest summarises one partition's replica; equal digests on two nodes mean
+// byte-identical partition logs.
+type Digest = partlog.Digest
+
+func topicOf(t *fsm.Topic) cluster.Topic {
+	return cluster.Topic{Name: t.Name, ID: t.ID, Partitions: int32(len(t.Partitions)), Configs: t.Configs, MaxMessageBytes: t.MaxMessageBytes()}
+}
+
+// brokerOf and fsmBroker convert between the state machine's record of a
+// broker and the contract's; the fields are the same.
+func brokerOf(b fsm.Broker) cluster.Broker  { return cluster.Broker(b) }
+func fsmBroker(b cluster.Broker) fsm.Broker { return fsm.Broker(b) }
+
+// partition serves one partition's log as a cluster.Partition.
+type partition struct{ log *partlog.Log }
+
+var _ cluster.Partition = partition{}
+
+func (p partition) Offsets() (start, next int64) { return p.log.Offsets() }
+
+// AppendBatches reads the batches under the log's lock and copies them out
+// after it, into dst grown once to their total size.
+func (p partition) AppendBatches(dst []byte, offset int64, maxBytes int) []byte {
+	batches := p.log.Read(offset, maxBytes)
+	n := 0
+	for _, b := range batches {
+		n += len(b.Data)
+	}
+	dst = slices.Grow(dst, n)
+	for _, b := range batches {
+		dst = b.AppendTo(dst)
+	}
+	return dst
+}
+
+func (p partition) OffsetForTimestamp(ts int64) (offset, maxTimestamp int64, ok bool) {
+	b, ok := p.log.OffsetForTimestamp(ts)
+	if !ok {
+		return -1, -1, false
+	}
+	return b.BaseOffset, b.MaxTimestamp, true
+}
+
+// View reads the replicated state as this node has applied it. Cluster
+// embeds one; clusterfake builds one over a state it applies to directly.
+type View struct{ state *fsm.State }
+
+// NewView reads s.
+func NewView(s *fsm.State) View { return View{state: s} }
+
+// Topics returns every topic, sorted by name.
+func (v View) Topics() []cluster.Topic {
+	ts := v.state.Topics()
+	out := make([]cluster.Topic, len(ts))
+	for i, t := range ts {
+		out[i] = topicOf(t)
+	}
+	return out
+}
+
+// Topic looks a topic up by name.
+func (v View) Topic(name string) (cluster.Topic, bool) {
+	t := v.state.Topic(name)
+	if t == nil {
+		return cluster.Topic{}, false
+	}
+	return topicOf(t), true
+}
+
+// Partition returns a topic's partition for reading, or
+// kerr.UnknownTopicOrPartition when the topic has no such partition.
+func (v View) Partition(topic string, p int32) (cluster.Partition, error) {
+	log, err := v.state.Topic(topic).Partition(p)
+	if err != nil {
+		return nil, err
+	}
+	return partition{log}, nil
+}
+
+// Digest summarises a partition's replica on this node, or answers
+// kerr.UnknownTopicOrPartition.
+func (v View) Digest(topic string, partition int32) (Digest, error) {
+	log, err := v.state.Topic(topic).Partition(partition)
+	if err != nil {
+		return Digest{}, err
+	}
+	return log.Digest(), nil
+}
+
+// Brokers returns the registered brokers, sorted by id.
+func (v View) Brokers() []cluster.Broker {
+	bs := v.state.Brokers()
+	out := make([]cluster.Broker, len(bs))
+	for i, b := range bs {
+		out[i] = brokerOf(b)
+	}
+	return out
+}
+
+// Broker returns a registered broker.
+func (v View) Broker(id int32) (cluster.Broker, bool) {
+	b, ok := v.state.Broker(id)
+	return brokerOf(b), ok
+}
+
+// Appended returns a channel closed at the next batch appended to any
+// partition, for Fetch long polls.
+func (v View) Appended() <-chan struct{} { return v.state.Appended() }
+
+// Cluster is one node's access to the replicated state: View's reads, who
+// leads, and the writes, which go through Raft.
+type Cluster struct {
+	View
+	node   *raftnode.Node
+	client *http.Client // forwards metadata changes to the leader
+}
+
+// New returns the cluster as seen from node. It is cheap and keeps no state
+// of its own beyond the forwarding client, so several may view one node.
+func New(node *raftnode.Node) *Cluster {
+	return &Cluster{View: NewView(node.State), node: node, client: &http.Client{Timeout: 10 * time.Second}}
+}
+
+// IsLeader reports whether this node is the Raft leader, which leads every
+// partition and is the controller.
+func (c *Cluster) IsLeader() bool { return c.node.IsLeader() }
+
+// Leader returns the id of the leader this node knows, or -1.
+func (c *Cluster) Leader() int32 { return c.node.Leader() }
+
+// Role is this node's Raft role: leader, follower, candidate or shutdown.
+func (c *Cluster) Role() string {
+	switch c.node.Raft().State() {
+	case raft.Leader:
+		return "leader"
+	case raft.Follower:
+		return "follower"
+	case raft.Candidate:
+		return "candidate"
+	}
+	return "shutdown"
+}
+
+// Voters are the ids of the voters in the Raft configuration: every
+// partition's replicas.
+func (c *Cluster) Voters() ([]int32, error) {
+	members, err := c.node.Members()
+	if err != nil {
+		return nil, err
+	}
+	var ids []int32
+	for _, m := range members {
+		if m.Voter {
+			ids = append(ids, m.ID)
+		}
+	}
+	return ids, nil
+}

@@ -1,0 +1,70 @@
+// Package topicrules holds what makes a topic acceptable to raftline:
+// Kafka's topic name rules, the topic configs raftline honours (their keys,
+// values and Kafka's defaults) and the bound on a topic's partition count.
+//
+// The rules are checked twice, and must be the same both times: by the Kafka
+// handlers, to answer a client with a precise error before anything is
+// proposed (through broker/cluster, which re-exports them), and by the state
+// machine (broker/fsm) when it applies a create, so that every replica
+// refuses the same entries whoever proposed them. They live here, in a leaf
+// that imports only the standard library, because neither side may import
+// the other: the protocol reaches the state only through the cluster
+// contract, and the state machine must not depend on that contract.
+package topicrules
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// Topic config keys raftline honours, and their defaults (Kafka's).
+const (
+	ConfigRetentionMs     = "retention.ms"
+	ConfigRetentionBytes  = "retention.bytes"
+	ConfigCleanupPolicy   = "cleanup.policy"
+	ConfigMaxMessageBytes = "max.message.bytes"
+
+	DefaultRetentionMs     = int64(7 * 24 * 3600 * 1000)
+	DefaultRetentionBytes  = int64(-1)
+	DefaultMaxMessageBytes = int64(1048588)
+)
+
+// MaxPartitions bounds a topic's partition count, so a request cannot make a
+// node allocate without limit.
+const MaxPartitions = 10000
+
+// ValidateTopicName applies Kafka's topic name rules.
+func ValidateTopicName(name string) error {
+	if name == "" || name == "." || name == ".." {
+		return fmt.Errorf("topic name %q is not allowed", name)
+	}
+	if len(name) > 249 {
+		return fmt.Errorf("topic name is %d characters, more than 249", len(name))
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return fmt.Errorf("topic name %q has %q; only ASCII letters, digits, '.', '_' and '-' are allowed", name, r)
+		}
+	}
+	return nil
+}
+
+// ValidateConfigs accepts only the topic configs raftline honours.
+func ValidateConfigs(configs map[string]string) error {
+	for k, v := range configs {
+		switch k {
+		case ConfigRetentionMs, ConfigRetentionBytes, ConfigMaxMessageBytes:
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || (n < -1) || (k == ConfigMaxMessageBytes && n <= 0) {
+				return fmt.Errorf("config %s=%q is not a valid value", k, v)
+			}
+		case ConfigCleanupPolicy:
+			if v != "delete" {
+				return fmt.Errorf("config %s=%q: only delete is supported", k, v)
+			}
+		default:
+			return fmt.Errorf("config %q is not supported", k)
+		}
+	}
+	return nil
+}
