@@ -13,7 +13,7 @@ LDFLAGS := -X github.com/raftline/raftline/broker/server.Version=$(VERSION)
 FUZZTIME ?=
 fuzztime = $(if $(FUZZTIME),$(FUZZTIME),$(1))
 
-.PHONY: all build run test tools vet unit system chaos fuzz bench-telemetry image up down down-volumes load bench bench-core dashboards alerts metrics-doc clean
+.PHONY: all build run test tools vet unit system chaos fuzz bench-telemetry image up down down-volumes load bench bench-core bench-core-compare dashboards alerts metrics-doc clean
 
 all: build
 
@@ -60,6 +60,12 @@ chaos:
 # 1 KiB acks=all through a fresh local cluster, 3 runs, median printed.
 bench-core:
 	./scripts/bench-core.sh 3 20
+
+# The same workload against BASE (a git revision) and the working tree, runs
+# interleaved, with the ratio of medians: make bench-core-compare BASE=main~1
+BASE ?= HEAD~1
+bench-core-compare:
+	./scripts/bench-core-compare.sh $(BASE) 3 20
 
 # The load generator's baseline scenarios; JSON under bench/results/, summary
 # in docs/BENCHMARKS.md. BROKERS=host:port,... uses an existing cluster.
