@@ -1,7 +1,7 @@
 // Package raftnode runs one raftline node's Raft instance: the durable log
 // store, the TCP transport, the snapshot store, the raft.FSM adapter around
-// fsm.State, and the proposal API the Kafka layer writes through. What Raft
-// does on the node (entries stored, committed and applied, RPCs, leaders,
+// fsm.State, and the proposal API that broker/cluster/raftcluster (the one
+// way the Kafka layer reaches Raft) writes through. What Raft does on the node (entries stored, committed and applied, RPCs, leaders,
 // snapshots) is reported to one Observer, given to Open.
 //
 // There is one Raft group for the whole cluster and its leader leads every
