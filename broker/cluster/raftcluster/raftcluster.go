@@ -16,6 +16,9 @@
 // (fsm.Broker and cluster.Broker, a partition log and cluster.Partition) and
 // raftnode's errors into errors that match cluster's sentinels (errors.go).
 //
+// Cluster runs on a Node (node.go): New adapts a *raftnode.Node to it, and
+// broker/cluster/clusterfake runs the same Cluster on a node held in memory.
+//
 // See ../DESIGN.md.
 package raftcluster
 
