@@ -7,7 +7,7 @@
 // nothing of Raft, the state machine or the partition logs, so the protocol
 // compiles and is tested without them. The implementation over one Raft
 // group is broker/cluster/raftcluster; broker/cluster/clusterfake is the
-// same state with Raft taken out, for tests. The operations themselves are
+// same implementation with Raft taken out, for tests. The operations themselves are
 // declared by their consumer (kafka.Cluster).
 //
 // See DESIGN.md.

@@ -16,6 +16,9 @@
 // (fsm.Broker and cluster.Broker, a partition log and cluster.Partition) and
 // raftnode's errors into errors that match cluster's sentinels (errors.go).
 //
+// Cluster runs on a Node (node.go): New adapts a *raftnode.Node to it, and
+// broker/cluster/clusterfake runs the same Cluster on a node held in memory.
+//
 // See ../DESIGN.md.
 package raftcluster
 
@@ -23,8 +26,6 @@ import (
 	"net/http"
 	"slices"
 	"time"
-
-	"github.com/hashicorp/raft"
 
 	"github.com/raftline/raftline/broker/cluster"
 	"github.com/raftline/raftline/broker/fsm"
@@ -76,7 +77,7 @@ func (p partition) OffsetForTimestamp(ts int64) (offset, maxTimestamp int64, ok 
 }
 
 // View reads the replicated state as this node has applied it. Cluster
-// embeds one; clusterfake builds one over a state it applies to directly.
+// embeds one, over its node's state.
 type View struct{ state *fsm.State }
 
 // NewView reads s.
@@ -142,17 +143,23 @@ func (v View) Broker(id int32) (cluster.Broker, bool) {
 func (v View) Appended() <-chan struct{} { return v.state.Appended() }
 
 // Cluster is one node's access to the replicated state: View's reads, who
-// leads, and the writes, which go through Raft.
+// leads, and the writes, which go through the node's Propose (Raft, or
+// clusterfake's in-memory node).
 type Cluster struct {
 	View
-	node   *raftnode.Node
+	node   Node
 	client *http.Client // forwards metadata changes to the leader
 }
 
-// New returns the cluster as seen from node. It is cheap and keeps no state
-// of its own beyond the forwarding client, so several may view one node.
-func New(node *raftnode.Node) *Cluster {
-	return &Cluster{View: NewView(node.State), node: node, client: &http.Client{Timeout: 10 * time.Second}}
+// New returns the cluster as seen from a Raft node. It is cheap and keeps no
+// state of its own beyond the forwarding client, so several may view one
+// node.
+func New(node *raftnode.Node) *Cluster { return NewOn(raftNode{node}) }
+
+// NewOn returns the cluster as seen from any Node: the same reads and write
+// path as New's. clusterfake runs it on a node held in memory.
+func NewOn(node Node) *Cluster {
+	return &Cluster{View: NewView(node.State()), node: node, client: &http.Client{Timeout: 10 * time.Second}}
 }
 
 // IsLeader reports whether this node is the Raft leader, which leads every
@@ -163,30 +170,8 @@ func (c *Cluster) IsLeader() bool { return c.node.IsLeader() }
 func (c *Cluster) Leader() int32 { return c.node.Leader() }
 
 // Role is this node's Raft role: leader, follower, candidate or shutdown.
-func (c *Cluster) Role() string {
-	switch c.node.Raft().State() {
-	case raft.Leader:
-		return "leader"
-	case raft.Follower:
-		return "follower"
-	case raft.Candidate:
-		return "candidate"
-	}
-	return "shutdown"
-}
+func (c *Cluster) Role() string { return c.node.Role() }
 
 // Voters are the ids of the voters in the Raft configuration: every
 // partition's replicas.
-func (c *Cluster) Voters() ([]int32, error) {
-	members, err := c.node.Members()
-	if err != nil {
-		return nil, err
-	}
-	var ids []int32
-	for _, m := range members {
-		if m.Voter {
-			ids = append(ids, m.ID)
-		}
-	}
-	return ids, nil
-}
+func (c *Cluster) Voters() ([]int32, error) { return c.node.Voters() }

@@ -15,20 +15,27 @@ import (
 // made from one goroutine enter the log in call order. The batches must
 // have been checked (recordbatch) and are not copied.
 func (c *Cluster) Produce(topic string, partition int32, batches [][]byte, extensions []byte) cluster.Proposal {
-	return produceProposal{c.propose(fsm.Command{
+	p := c.propose(fsm.Command{
 		Op:      fsm.OpProduce,
 		Produce: []fsm.ProducePartition{{Topic: topic, Partition: partition, Batches: batches}},
-	}, extensions)}
+	}, extensions, false)
+	if np, ok := p.(*raftnode.Proposal); ok {
+		// One pointer: returned as a cluster.Proposal without allocating.
+		return produceProposal[*raftnode.Proposal]{np}
+	}
+	return produceProposal[Pending]{p}
 }
 
-// produceProposal is a raftnode proposal seen through the contract: its
+// produceProposal is a proposed produce seen through the contract: its
 // store and apply, the partition's result, raftnode's errors translated.
-type produceProposal struct{ p *raftnode.Proposal }
+// It is instantiated with the node's concrete proposal where known, so the
+// hot path boxes a pointer, not an interface.
+type produceProposal[P Pending] struct{ p P }
 
-func (p produceProposal) Stored() <-chan struct{} { return p.p.Stored() }
-func (p produceProposal) Done() <-chan struct{}   { return p.p.Done() }
+func (p produceProposal[P]) Stored() <-chan struct{} { return p.p.Stored() }
+func (p produceProposal[P]) Done() <-chan struct{}   { return p.p.Done() }
 
-func (p produceProposal) Result() (cluster.ProduceResult, error) {
+func (p produceProposal[P]) Result() (cluster.ProduceResult, error) {
 	res, err := p.p.Result()
 	if err != nil || len(res.Partitions) != 1 {
 		return cluster.ProduceResult{BaseOffset: -1, LogStart: -1}, fromNode(err)
@@ -91,16 +98,26 @@ func resultErr(res fsm.ApplyResult, err error) error {
 // propose is the only way this node proposes an entry, and the one place an
 // entry gets its time: the proposer's clock travels in the entry, so every
 // replica applies time-based decisions (retention, append time) identically.
-// A forwarded change is stamped here too, by the leader that proposes it.
-func (c *Cluster) propose(cmd fsm.Command, extensions []byte) *raftnode.Proposal {
+// A forwarded change is stamped by the leader that proposes it: over HTTP,
+// here on the leader (ForwardHandler); by a Node that forwards itself
+// (forwarded, Node.Forward), here on its behalf, and nil comes back when the
+// node cannot.
+func (c *Cluster) propose(cmd fsm.Command, extensions []byte, forwarded bool) Pending {
 	cmd.TimeMs = time.Now().UnixMilli()
+	if forwarded {
+		return c.node.Forward(cmd)
+	}
 	return c.node.Propose(cmd, extensions)
 }
 
 // applyHere proposes on this node and waits for the entry to be applied, or
 // for ctx. On a follower Raft refuses at once with ErrNotLeader.
 func (c *Cluster) applyHere(ctx context.Context, cmd fsm.Command) (fsm.ApplyResult, error) {
-	p := c.propose(cmd, nil)
+	return await(ctx, c.propose(cmd, nil, false))
+}
+
+// await waits for p to be applied, or for ctx.
+func await(ctx context.Context, p Pending) (fsm.ApplyResult, error) {
 	select {
 	case <-p.Done():
 		res, err := p.Result()
@@ -110,10 +127,14 @@ func (c *Cluster) applyHere(ctx context.Context, cmd fsm.Command) (fsm.ApplyResu
 	}
 }
 
-// applyOrForward applies on the leader, or forwards to it from a follower.
+// applyOrForward applies on the leader, or from a follower has the node
+// forward it when it can (Node.Forward), else forwards it over HTTP.
 func (c *Cluster) applyOrForward(ctx context.Context, cmd fsm.Command) (fsm.ApplyResult, error) {
 	if c.node.IsLeader() {
 		return c.applyHere(ctx, cmd)
+	}
+	if p := c.propose(cmd, nil, true); p != nil {
+		return await(ctx, p)
 	}
 	return c.forward(ctx, cmd)
 }
