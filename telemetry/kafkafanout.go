@@ -38,3 +38,21 @@ func (f kafkaFanout) Fetched(topic string, records, bytes int64) {
 		o.Fetched(topic, records, bytes)
 	}
 }
+
+func (f kafkaFanout) Rejected(reason string) {
+	for _, o := range f {
+		o.Rejected(reason)
+	}
+}
+
+func (f kafkaFanout) BudgetWaited(scope string) {
+	for _, o := range f {
+		o.BudgetWaited(scope)
+	}
+}
+
+func (f kafkaFanout) InflightBytes(delta int64) {
+	for _, o := range f {
+		o.InflightBytes(delta)
+	}
+}

@@ -31,24 +31,158 @@ type request struct {
 }
 
 // readFrame reads one size-prefixed frame, refusing sizes above max before
-// allocating anything.
+// reading or allocating anything for the body, and holding only the body
+// bytes that have arrived (see bodyReader). The listener reads frames with
+// the same pieces, between deadlines and budgets (conn.readRequest).
 func readFrame(r io.Reader, max int32) ([]byte, error) {
 	var size [4]byte
 	if _, err := io.ReadFull(r, size[:]); err != nil {
 		return nil, err
 	}
+	n, err := checkSize(size, max)
+	if err != nil {
+		return nil, err
+	}
+	br := bodyReader{r: r, chunk: chunkSize}
+	return br.read(n)
+}
+
+// checkSize decodes a size prefix and refuses a frame too small to hold a
+// request header or larger than max.
+func checkSize(size [4]byte, max int32) (int32, error) {
 	n := int32(binary.BigEndian.Uint32(size[:]))
 	if n < 8 {
-		return nil, fmt.Errorf("%w: size %d", ErrMalformedFrame, n)
+		return 0, fmt.Errorf("%w: size %d", ErrMalformedFrame, n)
 	}
 	if n > max {
-		return nil, fmt.Errorf("%w: %d > %d bytes", ErrFrameTooLarge, n, max)
+		return 0, fmt.Errorf("%w: %d > %d bytes", ErrFrameTooLarge, n, max)
 	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(r, body); err != nil {
-		return nil, fmt.Errorf("%w: truncated: %v", ErrMalformedFrame, err)
+	return n, nil
+}
+
+// chunkSize is the unit a large frame's body is read and charged in. A frame
+// of up to chunkSize bytes is read straight into its body, so a connection
+// holds at most chunkSize bytes it has not received.
+const chunkSize = 64 << 10
+
+// chunkPool keeps up to 64 chunks (4 MiB) between frames, so large frames
+// do not make garbage at every chunk and a burst leaves at most this much
+// behind.
+var chunkPool = make(chan []byte, 64)
+
+func getChunk() []byte {
+	select {
+	case c := <-chunkPool:
+		return c
+	default:
+		return make([]byte, chunkSize)
+	}
+}
+
+func putChunk(c []byte) {
+	select {
+	case chunkPool <- c:
+	default:
+	}
+}
+
+// bodyReader reads frame bodies as their bytes arrive. A declared size is
+// only a promise: a body larger than a chunk is read into chunks taken one
+// at a time, each when the previous one is full, and copied into one buffer
+// once the last byte is in. A client that declares 100 MiB and sends 1 MiB
+// makes the broker hold 1 MiB and one chunk, not 100 MiB. Assembling briefly
+// takes twice the frame's size; by then the client has sent all of it.
+type bodyReader struct {
+	r     io.Reader
+	chunk int // chunkSize, smaller in tests
+	// acquire, when set, is asked for each chunk's bytes before they are
+	// read (a frame of up to a chunk asks once, for its size); an error
+	// ends the read with that error.
+	acquire func(n int64) error
+	// progress, when set, is called after every read that returned bytes.
+	progress func()
+}
+
+// read reads a body of n bytes. A body cut short is ErrMalformedFrame
+// wrapping the read error (so a deadline shows as os.ErrDeadlineExceeded).
+func (br *bodyReader) read(n int32) ([]byte, error) {
+	size := int(n)
+	if size <= br.chunk {
+		if err := br.take(size); err != nil {
+			return nil, err
+		}
+		body := make([]byte, size)
+		if err := br.fill(body); err != nil {
+			return nil, err
+		}
+		return body, nil
+	}
+	var chunks [][]byte
+	defer func() {
+		for _, c := range chunks {
+			br.put(c)
+		}
+	}()
+	for left := size; left > 0; {
+		k := min(left, br.chunk)
+		if err := br.take(k); err != nil {
+			return nil, err
+		}
+		c := br.get()[:k]
+		chunks = append(chunks, c)
+		if err := br.fill(c); err != nil {
+			return nil, err
+		}
+		left -= k
+	}
+	body := make([]byte, 0, size)
+	for _, c := range chunks {
+		body = append(body, c...)
 	}
 	return body, nil
+}
+
+func (br *bodyReader) take(n int) error {
+	if br.acquire == nil {
+		return nil
+	}
+	return br.acquire(int64(n))
+}
+
+// fill reads exactly len(p) bytes.
+func (br *bodyReader) fill(p []byte) error {
+	for got := 0; got < len(p); {
+		m, err := br.r.Read(p[got:])
+		if m > 0 {
+			got += m
+			if br.progress != nil {
+				br.progress()
+			}
+		}
+		if got == len(p) {
+			return nil
+		}
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return fmt.Errorf("%w: truncated: %w", ErrMalformedFrame, err)
+		}
+	}
+	return nil
+}
+
+func (br *bodyReader) get() []byte {
+	if br.chunk == chunkSize {
+		return getChunk()
+	}
+	return make([]byte, br.chunk)
+}
+
+func (br *bodyReader) put(c []byte) {
+	if cap(c) == chunkSize {
+		putChunk(c[:chunkSize])
+	}
 }
 
 // parseRequest decodes the request header and body. supported reports the
@@ -64,6 +198,10 @@ func parseRequest(body []byte, supported func(key int16) (min, max int16, ok boo
 	}
 	min, max, ok := supported(req.key)
 	if !ok {
+		if name := kmsg.NameForKey(req.key); name != "Unknown" {
+			// Known to Kafka, not served by raftline (yet): say which.
+			return req, fmt.Errorf("%w: %d (%s)", ErrUnknownAPIKey, req.key, name)
+		}
 		return req, fmt.Errorf("%w: %d", ErrUnknownAPIKey, req.key)
 	}
 	if req.version < min || req.version > max {

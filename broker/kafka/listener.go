@@ -19,6 +19,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -58,6 +59,30 @@ type Config struct {
 	// MaxInflight bounds the requests read ahead on one connection
 	// (default 32).
 	MaxInflight int
+	// MaxConnInflightBytes bounds the request bytes one connection has
+	// read and not yet handled: a connection that would go past it stops
+	// being read until its earlier requests are handled (default
+	// 100 MiB). A lone request is always read; MaxFrameBytes bounds it.
+	MaxConnInflightBytes int64
+	// MaxNodeInflightBytes bounds the request bytes the listener holds
+	// across its connections, counted as they arrive: frames being read
+	// and requests not yet handled (default 256 MiB, and at least
+	// MaxFrameBytes). Past it, reading waits, and connections whose frame
+	// has received nothing for a second are closed to make room; see
+	// nodeBudget.
+	MaxNodeInflightBytes int64
+	// FirstRequestTimeout bounds the time from accepting a connection to
+	// its first whole request (default 10s).
+	FirstRequestTimeout time.Duration
+	// FrameTimeout bounds the time from a request frame's first byte to
+	// its last, and the writing of each response (default 30s).
+	FrameTimeout time.Duration
+	// IdleTimeout closes a connection with nothing read, pending or written
+	// for that long (default 10m).
+	IdleTimeout time.Duration
+	// RejectLogInterval is how often rejected requests that were not
+	// logged one by one are summarised (default 1m); see rejectLog.
+	RejectLogInterval time.Duration
 	// Logger is set by server.Start from Config.Logger.
 	Logger *slog.Logger
 	// Observer, when set, is told what the listener does (see Observer);
@@ -77,6 +102,16 @@ type Observer interface {
 	RequestDone(api string, d time.Duration, errorCodes []int16)
 	Produced(topic string, records, bytes int64)
 	Fetched(topic string, records, bytes int64)
+	// Rejected reports a connection the listener closed, by reason: a
+	// request it refused or a limit the client went past (see Reasons).
+	Rejected(reason string)
+	// BudgetWaited reports a request that waited for room before being
+	// read, by scope (see BudgetScopes): its connection's own earlier
+	// requests, or the node's.
+	BudgetWaited(scope string)
+	// InflightBytes reports a change of the request bytes the listener
+	// holds (Config.MaxNodeInflightBytes).
+	InflightBytes(delta int64)
 }
 
 // Tracer lets telemetry wrap the produce path in spans without this package
@@ -138,7 +173,19 @@ type Listener struct {
 	wg     sync.WaitGroup
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
+
+	budget   *nodeBudget
+	rejects  *rejectLog
+	released chan struct{} // see returnMemory
 }
+
+// Memory given back after a burst (see returnMemory): once at least
+// returnAfter request bytes were held and half of them released, at most
+// once per returnInterval.
+const (
+	returnAfter    = 16 << 20
+	returnInterval = 10 * time.Second
+)
 
 // New creates a listener serving c; Listen and Serve start it.
 func New(cfg Config, c Cluster) *Listener {
@@ -151,6 +198,26 @@ func New(cfg Config, c Cluster) *Listener {
 	if cfg.MaxInflight <= 0 {
 		cfg.MaxInflight = 32
 	}
+	if cfg.MaxConnInflightBytes <= 0 {
+		cfg.MaxConnInflightBytes = 100 << 20
+	}
+	if cfg.MaxNodeInflightBytes <= 0 {
+		cfg.MaxNodeInflightBytes = 256 << 20
+	}
+	// A frame larger than the node's budget could never be read whole.
+	cfg.MaxNodeInflightBytes = max(cfg.MaxNodeInflightBytes, int64(cfg.MaxFrameBytes))
+	if cfg.FirstRequestTimeout <= 0 {
+		cfg.FirstRequestTimeout = 10 * time.Second
+	}
+	if cfg.FrameTimeout <= 0 {
+		cfg.FrameTimeout = 30 * time.Second
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 10 * time.Minute
+	}
+	if cfg.RejectLogInterval <= 0 {
+		cfg.RejectLogInterval = time.Minute
+	}
 	if cfg.DefaultPartitions <= 0 {
 		cfg.DefaultPartitions = 1
 	}
@@ -161,9 +228,13 @@ func New(cfg Config, c Cluster) *Listener {
 		cfg.Observer = nopObserver{}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	released := make(chan struct{}, 1)
 	return &Listener{
 		cfg: cfg, cluster: c, obs: cfg.Observer,
 		tracer: cfg.Tracer, log: cfg.Logger, ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{},
+		budget:   newNodeBudget(cfg.MaxNodeInflightBytes, cfg.Observer.InflightBytes, released, returnAfter),
+		rejects:  newRejectLog(cfg.Logger, cfg.RejectLogInterval),
+		released: released,
 	}
 }
 
@@ -203,6 +274,15 @@ func (l *Listener) AdvertisedAddr() string { return l.cfg.AdvertisedAddr }
 
 // Serve accepts connections on every listener until Close.
 func (l *Listener) Serve() error {
+	l.wg.Add(2)
+	go func() {
+		defer l.wg.Done()
+		l.rejects.run(l.ctx)
+	}()
+	go func() {
+		defer l.wg.Done()
+		l.returnMemory()
+	}()
 	if l.extLn != nil {
 		errc := make(chan error, 1)
 		go func() { errc <- l.accept(l.extLn, true) }()
@@ -252,88 +332,6 @@ func (l *Listener) Close() error {
 	return err
 }
 
-// inflight is one request whose response is being prepared. Responses are
-// written in request order, as Kafka requires, while the work behind them
-// runs concurrently so a client may pipeline.
-type inflight struct {
-	req  *request
-	resp chan kmsg.Response // nil response: write nothing (acks=0)
-	at   time.Time
-}
-
-func (l *Listener) serveConn(c net.Conn, external bool) {
-	defer l.wg.Done()
-	l.obs.ConnOpened()
-	defer l.obs.ConnClosed()
-	defer func() {
-		c.Close()
-		l.mu.Lock()
-		delete(l.conns, c)
-		l.mu.Unlock()
-	}()
-	ctx, cancel := context.WithCancel(l.ctx)
-	defer cancel()
-	queue := make(chan *inflight, l.cfg.MaxInflight)
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		l.writeResponses(c, queue, cancel)
-	}()
-	defer func() {
-		close(queue)
-		<-writerDone
-	}()
-	for {
-		body, err := readFrame(c, l.cfg.MaxFrameBytes)
-		if err != nil {
-			if !errors.Is(err, io.EOF) && ctx.Err() == nil {
-				l.log.Info("closing Kafka connection", "remote", c.RemoteAddr().String(), "err", err)
-			}
-			return
-		}
-		req, err := parseRequest(body, supported)
-		if err != nil {
-			l.log.Info("closing Kafka connection", "remote", c.RemoteAddr().String(), "err", err)
-			return
-		}
-		req.external = external
-		in := &inflight{req: req, resp: make(chan kmsg.Response, 1), at: time.Now()}
-		// Prepare runs here, on the reading goroutine, so that produce
-		// requests on one connection enter the Raft log in the order
-		// they were sent; the waiting runs on its own goroutine.
-		finish := l.prepare(ctx, req)
-		select {
-		case queue <- in:
-		case <-ctx.Done():
-			return
-		}
-		go func() { in.resp <- finish() }()
-	}
-}
-
-func (l *Listener) writeResponses(c net.Conn, queue <-chan *inflight, cancel context.CancelFunc) {
-	var buf []byte
-	for in := range queue {
-		resp := <-in.resp
-		api := kmsg.NameForKey(in.req.key)
-		l.obs.RequestDone(api, time.Since(in.at), errorCodes(resp))
-		if resp == nil {
-			continue
-		}
-		buf = appendResponse(buf[:0], in.req.corr, resp)
-		if _, err := c.Write(buf); err != nil {
-			cancel()
-			c.Close()
-			for range queue { // drain so the reader never blocks
-			}
-			return
-		}
-		if cap(buf) > 4<<20 {
-			buf = nil // do not pin a large fetch response's buffer
-		}
-	}
-}
-
 // prepare starts handling a request and returns the function that completes
 // it. Handlers do their ordering-sensitive work (proposing) before returning.
 func (l *Listener) prepare(ctx context.Context, r *request) func() kmsg.Response {
@@ -343,6 +341,30 @@ func (l *Listener) prepare(ctx context.Context, r *request) func() kmsg.Response
 	return handlers[r.key].fn(l, ctx, r)
 }
 
+// returnMemory gives the heap's free pages back to the operating system
+// after a burst of request bytes was released (nodeBudget.release), at most
+// once per returnInterval. Go's scavenger alone returns them gradually, and
+// on a node that allocates little afterwards no collection runs to free
+// them for minutes, so a burst of large frames would keep the node's
+// resident size at its peak.
+func (l *Listener) returnMemory() {
+	for {
+		select {
+		case <-l.ctx.Done():
+			return
+		case <-l.released:
+		}
+		debug.FreeOSMemory()
+		t := time.NewTimer(returnInterval)
+		select {
+		case <-l.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
 type nopObserver struct{}
 
 func (nopObserver) ConnOpened()                                {}
@@ -350,3 +372,6 @@ func (nopObserver) ConnClosed()                                {}
 func (nopObserver) RequestDone(string, time.Duration, []int16) {}
 func (nopObserver) Produced(string, int64, int64)              {}
 func (nopObserver) Fetched(string, int64, int64)               {}
+func (nopObserver) Rejected(string)                            {}
+func (nopObserver) BudgetWaited(string)                        {}
+func (nopObserver) InflightBytes(int64)                        {}

@@ -46,12 +46,19 @@ type Metrics struct {
 	fetRecords  metric.Int64Counter
 	fetBytes    metric.Int64Counter
 	conns       metric.Int64UpDownCounter
+	rejected    metric.Int64Counter
+	waits       metric.Int64Counter
+	inflight    metric.Int64UpDownCounter
 
 	apis   *instr.OptCache[string]
 	errs   *instr.OptCache[apiCode]
 	topics *instr.OptCache[string]
 	parts  *instr.OptCache[topicPartition]
 	roles  *instr.OptCache[string]
+	// reasons and scopes are fixed sets, built once: Rejected and
+	// BudgetWaited look them up without allocating.
+	reasons map[string]instr.Opt
+	scopes  map[string]instr.Opt
 
 	mu  sync.Mutex
 	src Source
@@ -95,8 +102,23 @@ func New(meter metric.Meter, version string) (*Metrics, error) {
 	m.fetBytes = counter("raftline_fetched_bytes_total", "Record batch bytes returned by Fetch on this node, by topic.")
 	m.duration = reg.Seconds("raftline_kafka_request_duration_seconds",
 		"Kafka request latency from the request read to its response written, by API name.")
+	m.rejected = counter("raftline_kafka_rejected_requests_total",
+		"Kafka connections the broker closed, by reason: a request it refuses (unknown_api_key, unsupported_version, malformed, frame_too_large) or a limit the client went past (first_request_timeout, frame_timeout, idle_timeout, write_timeout, budget).")
+	m.waits = counter("raftline_kafka_budget_waits_total",
+		"Kafka requests that waited before being read because the request bytes in flight were at their limit, by scope: connection (its own earlier requests) or node.")
 	if reg.Err != nil {
 		return nil, reg.Err
+	}
+	ctx := context.Background()
+	m.reasons = map[string]instr.Opt{}
+	for _, r := range kafka.Reasons() {
+		m.reasons[r] = instr.NewOpt(attribute.String("reason", r))
+		m.rejected.Add(ctx, 0, m.reasons[r].Add...)
+	}
+	m.scopes = map[string]instr.Opt{}
+	for _, s := range kafka.BudgetScopes() {
+		m.scopes[s] = instr.NewOpt(attribute.String("scope", s))
+		m.waits.Add(ctx, 0, m.scopes[s].Add...)
 	}
 	var err error
 	m.conns, err = meter.Int64UpDownCounter("raftline_connections", metric.WithDescription("Open Kafka client connections."))
@@ -104,6 +126,12 @@ func New(meter metric.Meter, version string) (*Metrics, error) {
 		return nil, err
 	}
 	m.conns.Add(context.Background(), 0)
+	m.inflight, err = meter.Int64UpDownCounter("raftline_kafka_inflight_request_bytes",
+		metric.WithDescription("Kafka request bytes the broker holds: frames being read, counted as they arrive, and requests read and not yet handled."))
+	if err != nil {
+		return nil, err
+	}
+	m.inflight.Add(context.Background(), 0)
 	hw, err := meter.Int64ObservableGauge("raftline_partition_high_watermark",
 		metric.WithDescription("Next offset to be written in each partition, as this node's replica holds it."))
 	if err != nil {
@@ -183,3 +211,20 @@ func (m *Metrics) Fetched(topic string, records, bytes int64) {
 	m.fetRecords.Add(ctx, records, o.Add...)
 	m.fetBytes.Add(ctx, bytes, o.Add...)
 }
+
+// Rejected implements kafka.Observer.
+func (m *Metrics) Rejected(reason string) {
+	if o, ok := m.reasons[reason]; ok {
+		m.rejected.Add(context.Background(), 1, o.Add...)
+	}
+}
+
+// BudgetWaited implements kafka.Observer.
+func (m *Metrics) BudgetWaited(scope string) {
+	if o, ok := m.scopes[scope]; ok {
+		m.waits.Add(context.Background(), 1, o.Add...)
+	}
+}
+
+// InflightBytes implements kafka.Observer.
+func (m *Metrics) InflightBytes(delta int64) { m.inflight.Add(context.Background(), delta) }
