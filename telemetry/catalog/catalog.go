@@ -351,6 +351,24 @@ var sections = []Section{
 				Doc:  "open Kafka client connections",
 			},
 			{
+				Name: "raftline_kafka_rejected_requests_total", Type: Counter,
+				Labels: []Label{nodeID, label("reason", "unknown_api_key", "unsupported_version", "malformed", "frame_too_large",
+					"first_request_timeout", "frame_timeout", "idle_timeout", "write_timeout", "budget")},
+				Help: "Kafka connections the broker closed, by reason: a request it refuses (unknown_api_key, unsupported_version, malformed, frame_too_large) or a limit the client went past (first_request_timeout, frame_timeout, idle_timeout, write_timeout, budget).",
+				Doc:  "Kafka connections the broker closed, by reason: a request it does not serve or cannot parse, a timeout (`--kafka-first-request-timeout`, `--kafka-frame-timeout`, `--kafka-idle-timeout`; `write_timeout` is a response unread for the frame timeout), or `budget` (closed to make room, or waited past its frame timeout, at `--kafka-node-max-inflight-bytes`). The log shows the first per peer host and reason, then a summary per reason every `--kafka-reject-log-interval`",
+			},
+			{
+				Name: "raftline_kafka_budget_waits_total", Type: Counter,
+				Labels: []Label{nodeID, label("scope", "connection", "node")},
+				Help:   "Kafka requests that waited before being read because the request bytes in flight were at their limit, by scope: connection (its own earlier requests) or node.",
+				Doc:    "requests that waited before being read: `connection`, behind the connection's own earlier requests (`--kafka-max-inflight-bytes`); `node`, at `--kafka-node-max-inflight-bytes`",
+			},
+			{
+				Name: "raftline_kafka_inflight_request_bytes", Type: Gauge, Labels: []Label{nodeID},
+				Help: "Kafka request bytes the broker holds: frames being read, counted as they arrive, and requests read and not yet handled.",
+				Doc:  "request bytes held: frames being read (as they arrive) and requests not yet handled; at most `--kafka-node-max-inflight-bytes`",
+			},
+			{
 				Name: "raftline_build_info", Type: Gauge,
 				Labels: []Label{nodeID, label("version"), label("role", "leader", "follower", "candidate")},
 				Help:   "Always 1; labels carry the version and the node's current raft role.",

@@ -68,6 +68,7 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (*S
 		logLevel      = fs.String("log-level", "info", "debug, info, warn or error")
 		logFormat     = fs.String("log-format", "text", "text or json")
 	)
+	kafkaFrontDoor := kafkaFrontDoor(fs)
 	given := map[string]bool{}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -173,6 +174,7 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (*S
 		bad("kafka-max-inflight", "%d is not between 1 and 1024", *maxInflight)
 	}
 	c.Kafka.MaxInflight = *maxInflight
+	kafkaFrontDoor(c, bad)
 	positive := func(name string, d time.Duration) time.Duration {
 		if d <= 0 {
 			bad(name, "%v is not a positive duration", d)
