@@ -35,16 +35,8 @@ type request struct {
 // bytes that have arrived (see bodyReader). The listener reads frames with
 // the same pieces, between deadlines and budgets (conn.readRequest).
 func readFrame(r io.Reader, max int32) ([]byte, error) {
-	var size [4]byte
-	if _, err := io.ReadFull(r, size[:]); err != nil {
-		return nil, err
-	}
-	n, err := checkSize(size, max)
-	if err != nil {
-		return nil, err
-	}
 	br := bodyReader{r: r, chunk: chunkSize}
-	return br.read(n)
+	return br.frame(max)
 }
 
 // checkSize decodes a size prefix and refuses a frame too small to hold a
@@ -101,6 +93,19 @@ type bodyReader struct {
 	acquire func(n int64) error
 	// progress, when set, is called after every read that returned bytes.
 	progress func()
+}
+
+// frame reads a size prefix and the body it announces (see readFrame).
+func (br *bodyReader) frame(max int32) ([]byte, error) {
+	var size [4]byte
+	if _, err := io.ReadFull(br.r, size[:]); err != nil {
+		return nil, err
+	}
+	n, err := checkSize(size, max)
+	if err != nil {
+		return nil, err
+	}
+	return br.read(n)
 }
 
 // read reads a body of n bytes. A body cut short is ErrMalformedFrame

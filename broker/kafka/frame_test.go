@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"testing"
+	"testing/iotest"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -114,6 +115,94 @@ type frameEndlessReader struct{ read int }
 func (r *frameEndlessReader) Read(p []byte) (int, error) {
 	r.read += len(p)
 	return len(p), nil
+}
+
+func TestReadFrame_DeclaredLargeSentLittle_AllocatesOnlyWhatArrived(t *testing.T) {
+	// A client declares a 100 MiB frame and sends 1 MiB of it. The reader
+	// must hold what arrived, not what was promised.
+	const declared, sent = 100 << 20, 1 << 20
+	pr, pw := io.Pipe()
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := readFrame(pr, 200<<20)
+		errc <- err
+	}()
+	// Pipe writes return once the reader has taken the bytes.
+	if _, err := pw.Write(binary.BigEndian.AppendUint32(nil, declared)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pw.Write(make([]byte, sent)); err != nil {
+		t.Fatal(err)
+	}
+	var during runtime.MemStats
+	runtime.ReadMemStats(&during)
+	pw.CloseWithError(io.ErrUnexpectedEOF)
+	if err := <-errc; !errors.Is(err, ErrMalformedFrame) || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("cut short: got %v, want ErrMalformedFrame wrapping io.ErrUnexpectedEOF", err)
+	}
+	// 1 MiB received, plus the pipe's copy of it and test noise; far from
+	// the 100 MiB declared.
+	if grew := during.TotalAlloc - before.TotalAlloc; grew > 8<<20 {
+		t.Fatalf("allocated %d MiB for a frame declaring %d MiB of which %d MiB arrived", grew>>20, declared>>20, sent>>20)
+	}
+}
+
+func TestBodyReader_BudgetTakenChunkByChunkAsBytesArrive(t *testing.T) {
+	const size = 5*chunkSize + 123
+	body := make([]byte, size)
+	for i := range body {
+		body[i] = byte(i * 7)
+	}
+	src := &frameCountingReader{r: iotest.HalfReader(bytes.NewReader(body))}
+	var acquired []int64
+	var held int64
+	br := bodyReader{r: src, chunk: chunkSize, acquire: func(n int64) error {
+		if held+n-int64(src.read) > chunkSize {
+			t.Fatalf("asked for %d with %d held and %d arrived", n, held, src.read)
+		}
+		held += n
+		acquired = append(acquired, n)
+		return nil
+	}}
+	got, err := br.read(size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, body) {
+		t.Fatal("body assembled from chunks differs from the one sent")
+	}
+	if held != size || len(acquired) != 6 || acquired[5] != 123 {
+		t.Fatalf("acquired %v (%d in all) for a %d-byte body", acquired, held, size)
+	}
+
+	// The budget refusing ends the read with its error, before reading on.
+	refuse := errors.New("no room")
+	src = &frameCountingReader{r: bytes.NewReader(body)}
+	calls := 0
+	br = bodyReader{r: src, chunk: chunkSize, acquire: func(int64) error {
+		if calls++; calls == 2 {
+			return refuse
+		}
+		return nil
+	}}
+	if _, err := br.read(size); !errors.Is(err, refuse) || src.read != chunkSize {
+		t.Fatalf("got %v after reading %d bytes; want the budget's error after one chunk", err, src.read)
+	}
+}
+
+// frameCountingReader counts the bytes read through it.
+type frameCountingReader struct {
+	r    io.Reader
+	read int
+}
+
+func (c *frameCountingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.read += n
+	return n, err
 }
 
 func TestReadFrame_SizeBelowMinimum_Malformed(t *testing.T) {
