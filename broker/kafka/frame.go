@@ -58,8 +58,8 @@ func checkSize(size [4]byte, max int32) (int32, error) {
 const chunkSize = 64 << 10
 
 // chunkPool keeps up to 64 chunks (4 MiB) between frames, so large frames
-// do not make garbage at every chunk and a burst leaves at most this much
-// behind.
+// do not make garbage at every chunk; Listener.returnMemory empties it after
+// a burst.
 var chunkPool = make(chan []byte, 64)
 
 func getChunk() []byte {
@@ -75,6 +75,18 @@ func putChunk(c []byte) {
 	select {
 	case chunkPool <- c:
 	default:
+	}
+}
+
+// drainChunks empties the pool, so memory returned after a burst includes
+// its chunks.
+func drainChunks() {
+	for {
+		select {
+		case <-chunkPool:
+		default:
+			return
+		}
 	}
 }
 

@@ -180,10 +180,12 @@ type Listener struct {
 }
 
 // Memory given back after a burst (see returnMemory): once at least
-// returnAfter request bytes were held and half of them released, at most
-// once per returnInterval.
+// returnAfter request bytes were held and half of them released, returnDelay
+// later so the rest of the burst is released too, at most once per
+// returnInterval.
 const (
 	returnAfter    = 16 << 20
+	returnDelay    = time.Second
 	returnInterval = 10 * time.Second
 )
 
@@ -342,11 +344,12 @@ func (l *Listener) prepare(ctx context.Context, r *request) func() kmsg.Response
 }
 
 // returnMemory gives the heap's free pages back to the operating system
-// after a burst of request bytes was released (nodeBudget.release), at most
-// once per returnInterval. Go's scavenger alone returns them gradually, and
-// on a node that allocates little afterwards no collection runs to free
-// them for minutes, so a burst of large frames would keep the node's
-// resident size at its peak.
+// after a burst of request bytes was released (nodeBudget.release), with the
+// chunks pooled for large frames. Go's scavenger alone returns pages
+// gradually, and on a node that allocates little afterwards no collection
+// runs to free them for minutes, so a burst of large frames would keep the
+// node's resident size at its peak. A forced collection costs CPU, hence
+// the rate limit.
 func (l *Listener) returnMemory() {
 	for {
 		select {
@@ -354,14 +357,26 @@ func (l *Listener) returnMemory() {
 			return
 		case <-l.released:
 		}
-		debug.FreeOSMemory()
-		t := time.NewTimer(returnInterval)
-		select {
-		case <-l.ctx.Done():
-			t.Stop()
+		if !l.sleep(returnDelay) {
 			return
-		case <-t.C:
 		}
+		drainChunks()
+		debug.FreeOSMemory()
+		if !l.sleep(returnInterval) {
+			return
+		}
+	}
+}
+
+// sleep waits d, reporting false when the listener closed first.
+func (l *Listener) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-l.ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
