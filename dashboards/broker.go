@@ -6,7 +6,8 @@ import (
 )
 
 // broker shows the Kafka-facing side: RED per API key, data in and out per
-// topic, partition offsets and client connections.
+// topic, partition offsets, client connections and what the front door
+// refuses or holds back.
 func broker() *dashboard.DashboardBuilder {
 	return newDashboard(UIDBroker, "raftline / Broker",
 		"Kafka API requests, errors and latency; records and bytes per topic; partitions and connections.").
@@ -44,5 +45,12 @@ func broker() *dashboard.DashboardBuilder {
 			query(`max by (topic, partition) (raftline_partition_high_watermark{job="$job", node_id=~"$node"})`, "{{topic}}/{{partition}}"))).
 		WithPanel(timeseriesPanel("Client connections", units.Short,
 			"Open Kafka client connections per node.",
-			query(`raftline_connections{job="$job", node_id=~"$node"}`, "{{node_id}}")))
+			query(`raftline_connections{job="$job", node_id=~"$node"}`, "{{node_id}}"))).
+		WithPanel(timeseriesPanel("Connections closed and requests held back", units.CountsPerSecond,
+			"Kafka connections the broker closed per second, by reason: requests it does not serve (unknown_api_key: consumer groups, transactions), cannot parse or that are too large, clients past a timeout, or budget (closed to make room for others). Below them, requests that waited for room in the request bytes budget. A steady unknown_api_key rate is a client using an API raftline does not serve yet; frame_timeout or budget spikes are clients, or someone, holding frames open.",
+			query(`sum by (reason) (rate(raftline_kafka_rejected_requests_total{job="$job", node_id=~"$node"}[$__rate_interval]))`, "closed: {{reason}}"),
+			query(`sum by (scope) (rate(raftline_kafka_budget_waits_total{job="$job", node_id=~"$node"}[$__rate_interval]))`, "waited: {{scope}}"))).
+		WithPanel(timeseriesPanel("Request bytes held", units.BytesIEC,
+			"Kafka request bytes each node holds: frames being read, as their bytes arrive, and requests not yet handled. Bounded by --kafka-node-max-inflight-bytes (256 MiB by default); at the bound, reading waits and frames silent for a second are closed.",
+			query(`raftline_kafka_inflight_request_bytes{job="$job", node_id=~"$node"}`, "{{node_id}}")))
 }

@@ -337,6 +337,64 @@ func TestFrontDoor_StalledLargeFrames_MemoryBoundedClosedByDeadlineHonestClients
 	t.Logf("honest client after the attack: produce 200 records %v, consume them %v", p, cons)
 }
 
+// TestFrontDoor_NodeBudgetFilledBySilentFrames_ClosedToServeHonestClients
+// fills the node's request bytes budget with frames that stop arriving:
+// honest clients' requests wait for room, and the silent frames'
+// connections are closed to make it, so the clients are served without
+// waiting for any frame timeout, and memory stays within the budget.
+func TestFrontDoor_NodeBudgetFilledBySilentFrames_ClosedToServeHonestClients(t *testing.T) {
+	const budget = 24 << 20
+	c := newCluster(t, 1, "--max-request-bytes", strconv.Itoa(16<<20),
+		"--kafka-node-max-inflight-bytes", strconv.Itoa(budget), "--kafka-frame-timeout", "10m")
+	nd := c.nodes[0]
+	c.waitReady(nd)
+	seeds := c.kafkaAddrs()
+	producer := newClient(t, seeds)
+	const topic = "budget"
+	createTopic(t, producer, topic, 1)
+	honestRound(t, producer, seeds, topic, 0, 200)
+	before := mustRSS(t, nd)
+
+	// 40 connections each send 1 MiB of a 16 MiB frame: more than the
+	// budget, so some wait for room with their bytes in the socket.
+	// Their writes run on their own: the node may not read them all.
+	var attackers []net.Conn
+	for range 40 {
+		conn, err := net.DialTimeout("tcp", nd.kafka, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		attackers = append(attackers, conn)
+		go conn.Write(append(binary.BigEndian.AppendUint32(nil, 16<<20-1024), make([]byte, 1<<20)...))
+	}
+	waitMetric(t, nd, 30*time.Second, "the budget full and frames waiting", func(fams map[string]*dto.MetricFamily) error {
+		held := sample(fams, "raftline_kafka_inflight_request_bytes", nil)
+		waits := sample(fams, "raftline_kafka_budget_waits_total", map[string]string{"scope": "node"})
+		if held < budget-(1<<20) || waits == 0 {
+			return fmt.Errorf("%s held, %v waits", mib(int64(held)), waits)
+		}
+		return nil
+	})
+	during := mustRSS(t, nd)
+	p, cons := honestRound(t, producer, seeds, topic, 200, 200)
+	t.Logf("honest client with the budget full of silent frames: produce 200 records %v, consume them %v", p, cons)
+	during = max(during, mustRSS(t, nd))
+	fams, err := scrapeNode(nd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := sample(fams, "raftline_kafka_rejected_requests_total", map[string]string{"reason": "budget"})
+	t.Logf("node RSS: before %s, with the budget full %s (+%s; budget %s); %v silent connections closed to make room",
+		mib(before), mib(during), mib(during-before), mib(budget), closed)
+	if closed == 0 {
+		t.Error("no connection closed to make room, yet the honest clients were served")
+	}
+	if during-before > attackBound {
+		t.Errorf("the node's resident size grew by %s, over %s", mib(during-before), mib(attackBound))
+	}
+}
+
 // waitHeld waits until the node holds at least n request bytes: the bytes
 // the stalled connections sent have been read.
 func waitHeld(t *testing.T, nd *node, n int64) {
