@@ -57,10 +57,11 @@ func checkSize(size [4]byte, max int32) (int32, error) {
 // holds at most chunkSize bytes it has not received.
 const chunkSize = 64 << 10
 
-// chunkPool keeps up to 64 chunks (4 MiB) between frames, so large frames
-// do not make garbage at every chunk; Listener.returnMemory empties it after
-// a burst.
-var chunkPool = make(chan []byte, 64)
+// chunkPool keeps up to 512 chunks (32 MiB) between frames, so large frames
+// and waves of stalled ones reuse memory instead of leaving garbage for the
+// collector, which lets the heap grow to twice what is live before it runs;
+// Listener.returnMemory empties it after a burst.
+var chunkPool = make(chan []byte, 512)
 
 func getChunk() []byte {
 	select {

@@ -24,6 +24,8 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/raftline/raftline/test/internal/systest"
 )
 
 // The Kafka listener's front door against the real binary: clients that
@@ -247,7 +249,7 @@ func TestFrontDoor_StalledLargeFrames_MemoryBoundedClosedByDeadlineHonestClients
 		}
 		return nil
 	})
-	t.Logf("node RSS: before %s, after a first wave the clients closed %s", mib(before), mib(mustRSS(t, nd)))
+	waitRSS(t, nd, before, "the first wave")
 
 	// A connection that never sends a request at all.
 	mute, err := net.DialTimeout("tcp", nd.kafka, 5*time.Second)
@@ -319,20 +321,7 @@ func TestFrontDoor_StalledLargeFrames_MemoryBoundedClosedByDeadlineHonestClients
 		return nil
 	})
 
-	// The memory goes back: the node returns freed pages after a burst
-	// (rate-limited), so its resident size falls back near the baseline.
-	var after int64
-	err = pollRSS(60*time.Second, func() error {
-		after = mustRSS(t, nd)
-		if after-before > 16<<20 {
-			return fmt.Errorf("RSS %s, %s above the baseline", mib(after), mib(after-before))
-		}
-		return nil
-	})
-	t.Logf("node RSS after the connections closed: %s (%+.1f MiB from before), %v after the last closure", mib(after), float64(after-before)/(1<<20), time.Since(lastClose).Round(time.Second))
-	if err != nil {
-		t.Errorf("memory not given back: %v", err)
-	}
+	waitRSS(t, nd, before, fmt.Sprintf("the second wave (%v after the last closure)", time.Since(lastClose).Round(time.Second)))
 	p, cons = honestRound(t, producer, seeds, topic, 400, 200)
 	t.Logf("honest client after the attack: produce 200 records %v, consume them %v", p, cons)
 }
@@ -407,15 +396,23 @@ func waitHeld(t *testing.T, nd *node, n int64) {
 	})
 }
 
-// pollRSS is systest.Poll at a second's interval: RSS moves slowly.
-func pollRSS(timeout time.Duration, cond func() error) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil || time.Now().After(deadline) {
-			return err
+// waitRSS waits until the node's resident size is back within 16 MiB of
+// before: after a burst is released the node returns its free memory
+// (rate-limited), so what stalled connections cost does not outlive them.
+func waitRSS(t *testing.T, nd *node, before int64, after string) {
+	t.Helper()
+	var now int64
+	start := time.Now()
+	err := systest.Poll(60*time.Second, time.Second, func() error {
+		now = mustRSS(t, nd)
+		if now-before > 16<<20 {
+			return fmt.Errorf("RSS %s, %s above the baseline", mib(now), mib(now-before))
 		}
-		time.Sleep(time.Second)
+		return nil
+	})
+	t.Logf("node RSS after %s closed: %s (%+.1f MiB from before), waited %v", after, mib(now), float64(now-before)/(1<<20), time.Since(start).Round(time.Millisecond))
+	if err != nil {
+		t.Fatalf("memory not given back after %s: %v", after, err)
 	}
 }
 
