@@ -231,11 +231,32 @@ func (s *Server) ClusterView() (httpapi.ClusterView, error) {
 	return v, nil
 }
 
-// PartitionsView implements httpapi.Backend.
+// PartitionsView is every partition's digest.
 func (s *Server) PartitionsView() httpapi.PartitionsView {
+	v, _ := s.Partitions(httpapi.AllPartitions)
+	return v
+}
+
+// Partitions implements httpapi.Backend: it digests only the partitions f
+// selects, as a digest reads the whole partition log.
+func (s *Server) Partitions(f httpapi.PartitionFilter) (httpapi.PartitionsView, error) {
 	v := httpapi.PartitionsView{NodeID: s.cfg.NodeID, AppliedIndex: s.Node.Raft().AppliedIndex()}
-	for _, t := range s.Cluster.Topics() {
+	topics := s.Cluster.Topics()
+	if f.Topic != "" {
+		t, ok := s.Cluster.Topic(f.Topic)
+		if !ok {
+			return v, fmt.Errorf("%w %q on node %d", httpapi.ErrUnknownTopic, f.Topic, s.cfg.NodeID)
+		}
+		if f.Partition >= t.Partitions {
+			return v, fmt.Errorf("%w: topic %q has partitions 0 to %d, not %d", httpapi.ErrUnknownPartition, f.Topic, t.Partitions-1, f.Partition)
+		}
+		topics = []cluster.Topic{t}
+	}
+	for _, t := range topics {
 		for i := range t.Partitions {
+			if f.Partition >= 0 && i != f.Partition {
+				continue
+			}
 			d, err := s.Cluster.Digest(t.Name, i)
 			if err != nil {
 				continue // deleted since
@@ -245,7 +266,7 @@ func (s *Server) PartitionsView() httpapi.PartitionsView {
 			})
 		}
 	}
-	return v
+	return v, nil
 }
 
 // registerLoop keeps this node's addresses registered in the replicated
