@@ -157,6 +157,11 @@ func health(args []string, stdout, stderr io.Writer) int {
 		fs.Report(stderr, err)
 		return 2
 	}
+	if *timeout <= 0 {
+		// A zero timeout would wait for ever: a healthcheck must end.
+		fs.Report(stderr, fmt.Errorf("--timeout: %v is not a positive duration", *timeout))
+		return 2
+	}
 	client := &http.Client{Timeout: *timeout}
 	resp, err := client.Get(*url)
 	if err != nil {

@@ -138,6 +138,7 @@ func TestCLI_BadArguments_OneClearLineAndAHint(t *testing.T) {
 		{args: []string{"dev", "--nodes", "12"}, want: []string{"--nodes", "12"}},
 		{args: []string{"dev", "--", "--election-timeout", "5"}, want: []string{"--election-timeout", `"5"`, "unit"}},
 		{args: []string{"health", "stray"}, want: []string{`"stray"`}},
+		{args: []string{"health", "--timeout", "0s"}, want: []string{"--timeout", "0s", "positive"}},
 	}
 	// Every duration flag, on the command line and in its variable, asks
 	// for a unit.
@@ -154,7 +155,7 @@ func TestCLI_BadArguments_OneClearLineAndAHint(t *testing.T) {
 	for _, name := range durationFlags(t, "health") {
 		cases = append(cases, bad{args: []string{"health", "--" + name, "5"}, want: []string{"--" + name, `"5"`, "unit", "5s"}})
 	}
-	if len(cases) < 15+2*6+1 {
+	if len(cases) < 16+2*6+1 {
 		t.Fatalf("only %d cases: raftline health -h shows no duration flag", len(cases))
 	}
 	for _, c := range cases {
