@@ -50,7 +50,11 @@ func (o Options) Spec() clusterspec.Spec {
 }
 
 // Run starts the nodes and waits until ctx ends, then stops them all with
-// SIGTERM (so the leader hands over leadership) and waits for them to exit.
+// SIGTERM at once, as Ctrl-C in a terminal signals every process in its
+// group, and waits for them to exit. Each node tells the others it is
+// stopping, so none logs the others' departure as an error and the leader
+// does not hand leadership to a node that is going too. It returns an error
+// when a node did not exit 0.
 func Run(ctx context.Context, o Options) error {
 	if o.Nodes < 1 {
 		return fmt.Errorf("--nodes must be at least 1, not %d", o.Nodes)
@@ -108,6 +112,16 @@ func Run(ctx context.Context, o Options) error {
 			p.Process.Kill()
 		}
 		<-done
+	}
+	// A node that did not exit 0 failed to stop cleanly; say which.
+	var failed []string
+	for i, p := range procs {
+		if st := p.ProcessState; st != nil && !st.Success() {
+			failed = append(failed, fmt.Sprintf("node %d: %v", spec.Nodes[i].ID, st))
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("not every node stopped cleanly: %s", strings.Join(failed, "; "))
 	}
 	return nil
 }
