@@ -191,7 +191,6 @@ func (d *devProc) wait(timeout time.Duration) error {
 	}
 }
 
-
 // One node stopped with SIGTERM while the others keep running: it hands
 // leadership over when it leads (the gap clients see is the chaos suite's
 // graceful-shutdown figure) and logs nothing above INFO, and the nodes that
