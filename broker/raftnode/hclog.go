@@ -98,12 +98,19 @@ var (
 		"failed to contact quorum of nodes, stepping down": true,
 		"Election timeout reached, restarting election":    true,
 	}
-	// stoppingLines happen as this node's own transport closes, or as the
-	// leadership it hands over moves: expected only on a node that is
-	// stopping.
+	// connectionLines report an inbound Raft connection that broke. The
+	// line does not say which peer it came from, so they are expected
+	// while this node is stopping (its transport closes under them) or
+	// while any peer is away (a stopping peer's process exits with a
+	// response it never read, and its connections are reset). A crash
+	// shows anyway in the lines naming the peer.
+	connectionLines = map[string]bool{
+		"failed to decode incoming command": true,
+		"failed to flush response":          true,
+	}
+	// stoppingLines follow the leadership this node hands over as it
+	// stops: expected only on a node that is stopping.
 	stoppingLines = map[string]bool{
-		"failed to decode incoming command":         true,
-		"failed to flush response":                  true,
 		"peer has newer term, stopping replication": true,
 		"new leader elected, stepping down":         true,
 	}
@@ -117,7 +124,7 @@ var (
 func (n *Node) expectedLine(msg string, attrs map[string]any) bool {
 	key, aboutPeer := peerLines[msg]
 	switch {
-	case !aboutPeer && !quorumLines[msg] && !stoppingLines[msg]:
+	case !aboutPeer && !quorumLines[msg] && !connectionLines[msg] && !stoppingLines[msg]:
 		return false
 	case n.stopping.Load():
 		return true
@@ -125,6 +132,8 @@ func (n *Node) expectedLine(msg string, attrs map[string]any) bool {
 		return n.peerAway(attrs[key])
 	case quorumLines[msg]:
 		return n.quorumAway()
+	case connectionLines[msg]:
+		return n.departed.any()
 	}
 	return false
 }

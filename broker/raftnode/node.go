@@ -417,13 +417,15 @@ const refusedLeadership = "raftline: not taking leadership over: the node is sto
 func (n *Node) handOver() {
 	tried := map[raft.ServerID]bool{}
 	for n.IsLeader() {
-		target, ok := n.transferTarget(tried)
-		if !ok {
-			n.log.Info("not handing over leadership: every other voter is stopping too")
+		target, others := n.transferTarget(tried)
+		if target == nil {
+			if others > 0 {
+				n.log.Info("not handing over leadership: every other voter is stopping too")
+			}
 			return
 		}
 		tried[target.ID] = true
-		err := n.transferTo(target)
+		err := n.transferTo(*target)
 		if err == nil {
 			n.log.Info("transferred leadership before shutdown", "to", string(target.ID))
 			return
@@ -440,21 +442,23 @@ func (n *Node) handOver() {
 }
 
 // transferTarget picks the voter to hand leadership to: not this node, not
-// tried, not stopping, and holding the most of the log.
-func (n *Node) transferTarget(tried map[raft.ServerID]bool) (raft.Server, bool) {
+// tried, not stopping, and holding the most of the log; nil when there is
+// none. others counts the voters besides this node.
+func (n *Node) transferTarget(tried map[raft.ServerID]bool) (target *raft.Server, others int) {
 	matches := n.commits.matches()
-	var pick raft.Server
-	var pickMatch uint64
-	found := false
 	for _, s := range n.commits.configuration() {
-		if s.ID == n.commits.self || s.Suffrage != raft.Voter || tried[s.ID] || n.departed.away(s.ID) {
+		if s.ID == n.commits.self || s.Suffrage != raft.Voter {
 			continue
 		}
-		if m := matches[s.ID]; !found || m > pickMatch {
-			pick, pickMatch, found = s, m, true
+		others++
+		if tried[s.ID] || n.departed.away(s.ID) {
+			continue
+		}
+		if target == nil || matches[s.ID] > matches[target.ID] {
+			target = &s
 		}
 	}
-	return pick, found
+	return target, others
 }
 
 // transferTo hands leadership to target. Raft refuses a transfer while the
