@@ -39,11 +39,12 @@ func loudLines(log string) []string {
 
 // Stopping the whole local cluster is not an error, so Ctrl-C on `raftline
 // dev` (which SIGTERMs its three nodes at once) must leave no WARN or ERROR
-// line in any node's output, and every node must exit 0. Stopping while a
-// producer writes is what makes it likely that a leader is replicating to a
-// follower that is already gone, or handing leadership to one that is
-// stopping too; the cluster is started and stopped several times over the
-// same data, as `make run` is, because which node stops first is a race.
+// line in any node's output from the signal on, and every node must exit 0
+// (raftline dev exits 1 otherwise). Stopping while a producer writes is what
+// makes it likely that a leader is replicating to a follower that is already
+// gone, or handing leadership to one that is stopping too; the cluster is
+// started and stopped several times over the same data, as `make run` is,
+// because which node stops first is a race.
 func TestDev_SIGINTMidTraffic_StopsQuietly(t *testing.T) {
 	const rounds = 4
 	dir := t.TempDir()
@@ -72,7 +73,7 @@ func TestDev_SIGINTMidTraffic_StopsQuietly(t *testing.T) {
 		topic := "quiet-stop"
 		createTopic(t, cl, topic, 3)
 		s := startStream(t, cl, topic)
-		s.waitAcked(300*round, 60*time.Second)
+		s.waitAcked(300, 60*time.Second)
 
 		from := fileSize(t, logPath)
 		stopped := time.Now()
@@ -209,10 +210,12 @@ func TestProcess_SIGTERMOneNode_QuietHandOver_CrashStillLoud(t *testing.T) {
 	s := startStream(t, cl, topic)
 	s.waitAcked(300, 60*time.Second)
 
-	// The leader stops: leadership moves, and nobody logs above INFO.
-	next := c.stopQuietly(leader, func(survivors []*node) *node { return c.waitLeader(leader) })
+	// The leader stops: leadership moves, clients carry on, and nobody
+	// logs above INFO.
 	atStop := s.acked()
-	s.waitAcked(atStop+300, 60*time.Second)
+	next := c.stopQuietly(leader, func() *node { return c.waitLeader(leader) }, func() {
+		s.waitAcked(atStop+300, 60*time.Second)
+	})
 	t.Logf("node %d stopped leading; node %d leads; %d more records acknowledged", leader.id, next.id, s.acked()-atStop)
 	c.restartAndWaitBack(leader, next)
 
@@ -223,8 +226,8 @@ func TestProcess_SIGTERMOneNode_QuietHandOver_CrashStillLoud(t *testing.T) {
 			follower = nd
 		}
 	}
-	c.stopQuietly(follower, func([]*node) *node { return next })
-	s.waitAcked(s.acked()+300, 60*time.Second)
+	atStop = s.acked()
+	c.stopQuietly(follower, func() *node { return next }, func() { s.waitAcked(atStop+300, 60*time.Second) })
 	c.restartAndWaitBack(follower, next)
 
 	// The same follower crashes: the leader says so at WARN or ERROR.
@@ -242,10 +245,12 @@ func TestProcess_SIGTERMOneNode_QuietHandOver_CrashStillLoud(t *testing.T) {
 }
 
 // stopQuietly stops nd with SIGTERM and checks that it exited 0 and logged
-// nothing above INFO, that leader (as waitLeader returns it, once nd is
-// gone) saw nd go as it announced, and that no running node logged above
-// INFO meanwhile. It returns the leader.
-func (c *cluster) stopQuietly(nd *node, waitLeader func(survivors []*node) *node) *node {
+// nothing above INFO, and that it said it handed leadership over if it led.
+// It waits until the leader (as waitLeader returns it once nd is gone) has
+// found nd gone as it announced, then runs meanwhile, and checks that no
+// running node logged above INFO from the stop to then. It returns the
+// leader.
+func (c *cluster) stopQuietly(nd *node, waitLeader func() *node, meanwhile func()) *node {
 	c.t.Helper()
 	var survivors []*node
 	from := map[*node]int64{}
@@ -266,15 +271,16 @@ func (c *cluster) stopQuietly(nd *node, waitLeader func(survivors []*node) *node
 	if loud := loudLines(log); len(loud) > 0 {
 		c.t.Fatalf("node %d logged above INFO while it stopped:\n%s", nd.id, strings.Join(loud, "\n"))
 	}
-	leader := waitLeader(survivors)
 	if wasLeader && !strings.Contains(log, "transferred leadership before shutdown") {
 		c.t.Fatalf("node %d led and did not say it handed leadership over:\n%s", nd.id, log)
 	}
-	// The leader keeps trying to reach nd; wait until it has found it gone,
-	// so the failures it logs are in the log checked below.
+	leader := waitLeader()
+	// The leader keeps trying to reach nd: once it has found it gone, the
+	// failures it logs about nd are in the logs checked below.
 	waitFor(c.t, 30*time.Second, fmt.Sprintf("node %d to see node %d gone", leader.id, nd.id), func() error {
 		return loggedAboutPeer(readFrom(c.t, leader.LogPath, from[leader]), "peer has stopped, as it announced", nd.id)
 	})
+	meanwhile()
 	for _, o := range survivors {
 		if loud := loudLines(readFrom(c.t, o.LogPath, from[o])); len(loud) > 0 {
 			c.t.Fatalf("node %d logged above INFO while node %d stopped gracefully:\n%s", o.id, nd.id, strings.Join(loud, "\n"))
