@@ -134,6 +134,7 @@ func Start(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("listen for Kafka on %s: %w", cfg.Kafka.Addr, err)
 	}
 	mux := httpapi.Handler(s, s.Cluster.ForwardHandler())
+	mux.Handle("POST "+StoppingPath, s.stoppingHandler())
 	for path, h := range cfg.HTTPHandlers {
 		mux.Handle(path, h)
 	}
@@ -177,7 +178,11 @@ func (s *Server) KafkaAddr() string { return s.Kafka.Addr() }
 // HTTPAddr is the bound HTTP address.
 func (s *Server) HTTPAddr() string { return s.hln.Addr().String() }
 
-// Close shuts the node down gracefully (a leader hands leadership over first).
+// Close shuts the node down gracefully: it tells its peers it is stopping
+// (stopping.go), so none of them reports its departure as an error, and a
+// leader hands leadership to a peer that is not stopping too, before Raft
+// stops. The HTTP API stays up until Raft has stopped, so peers stopping at
+// the same moment can still tell this node.
 func (s *Server) Close() error { return s.stop(false) }
 
 // Kill stops the node abruptly, without a leadership transfer, as a crash
@@ -190,6 +195,8 @@ func (s *Server) stop(kill bool) error {
 	if kill {
 		err = s.Node.Kill()
 	} else {
+		s.Node.BeginStop()
+		s.announceStopping()
 		err = s.Node.Close()
 	}
 	s.Kafka.Close()

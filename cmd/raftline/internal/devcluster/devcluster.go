@@ -66,11 +66,16 @@ func (o Options) Spec() clusterspec.Spec {
 }
 
 // Run checks that every node's ports are free, starts the nodes and waits
-// until ctx ends or a node exits, then stops them all with SIGTERM (so the
-// leader hands over leadership) and waits for them to exit. A taken port
-// is an error before any node starts; a node that exits on its own is an
-// error naming it, its exit status and its last log lines, as a cluster
-// short of a node is not what the caller asked for.
+// until ctx ends or a node exits, then stops them all with SIGTERM at once,
+// as Ctrl-C in a terminal signals every process in its group, and waits for
+// them to exit. Each node tells the others it is stopping, so none logs the
+// others' departure as an error and the leader does not hand leadership to a
+// node that is going too.
+//
+// A taken port is an error before any node starts; a node that exits on its
+// own is an error naming it, its exit status and its last log lines, as a
+// cluster short of a node is not what the caller asked for; so is a node
+// that did not exit 0 when stopped.
 func Run(ctx context.Context, o Options) error {
 	if o.Nodes < 1 {
 		return fmt.Errorf("--nodes must be at least 1, not %d", o.Nodes)
@@ -148,7 +153,20 @@ func Run(ctx context.Context, o Options) error {
 		}
 		<-done
 	}
-	return failed
+	if failed != nil {
+		return failed
+	}
+	// A node that did not exit 0 failed to stop cleanly; say which.
+	var unclean []string
+	for i, p := range procs {
+		if st := p.ProcessState; st != nil && !st.Success() {
+			unclean = append(unclean, fmt.Sprintf("node %d: %v", spec.Nodes[i].ID, st))
+		}
+	}
+	if len(unclean) > 0 {
+		return fmt.Errorf("not every node stopped cleanly: %s", strings.Join(unclean, "; "))
+	}
+	return nil
 }
 
 func printInfo(w io.Writer, spec clusterspec.Spec) {
