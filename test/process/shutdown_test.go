@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -53,21 +51,10 @@ func TestDev_SIGINTMidTraffic_StopsQuietly(t *testing.T) {
 	dataDir := filepath.Join(dir, "data")
 	spec := clusterspec.Local("127.0.0.1", dataDir, 3, kafkaPort, httpPort, raftPort)
 	for round := 1; round <= rounds; round++ {
-		logPath := filepath.Join(dir, fmt.Sprintf("dev-%d.log", round))
-		d := startDev(t, logPath, "--data-dir", dataDir,
-			"--kafka-port", strconv.Itoa(kafkaPort), "--http-port", strconv.Itoa(httpPort), "--raft-port", strconv.Itoa(raftPort))
+		// The same data directory every round, as `make run` keeps it.
+		d := startDev(t, ports, "--data-dir", dataDir)
 		https := spec.HTTPAddrs()
-		waitFor(t, 60*time.Second, "/readyz on every dev node", func() error {
-			if err := d.exitedEarly(); err != nil {
-				t.Fatal(err)
-			}
-			for _, h := range https {
-				if err := readyz(h); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		d.waitReady()
 		waitRegistered(t, https)
 		cl := newClient(t, spec.KafkaAddrs())
 		topic := "quiet-stop"
@@ -75,16 +62,18 @@ func TestDev_SIGINTMidTraffic_StopsQuietly(t *testing.T) {
 		s := startStream(t, cl, topic)
 		s.waitAcked(300, 60*time.Second)
 
-		from := fileSize(t, logPath)
+		from := fileSize(t, d.logPath)
 		stopped := time.Now()
-		d.signal(syscall.SIGINT)
-		if err := d.wait(40 * time.Second); err != nil {
-			t.Fatalf("round %d: %v", round, err)
+		if err := d.cmd.Process.Signal(syscall.SIGINT); err != nil {
+			t.Fatal(err)
+		}
+		if code, _ := d.waitExit(40 * time.Second); code != 0 {
+			t.Fatalf("round %d: raftline dev exited %d; its output ends:\n%s", round, code, tail(d.logPath, 40))
 		}
 		took := time.Since(stopped)
 		s.halt()
 		cl.Close()
-		log := readFrom(t, logPath, from)
+		log := readFrom(t, d.logPath, from)
 		if !strings.Contains(log, "raftline dev: stopping the nodes") {
 			t.Fatalf("round %d: raftline dev did not say it stopped its nodes:\n%s", round, log)
 		}
@@ -120,76 +109,6 @@ func readFrom(t testing.TB, path string, offset int64) string {
 		t.Fatal(err)
 	}
 	return string(b)
-}
-
-// devProc is a running `raftline dev`, its output in one log file.
-type devProc struct {
-	t       testing.TB
-	cmd     *exec.Cmd
-	logPath string
-	exited  chan error
-}
-
-// startDev starts `raftline dev` with args in its own process group, so that
-// the test's cleanup can kill the nodes it started too.
-func startDev(t testing.TB, logPath string, args ...string) *devProc {
-	t.Helper()
-	f, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	cmd := exec.Command(raftlineBin, append([]string{"dev"}, args...)...)
-	cmd.Env = childEnv()
-	cmd.Stdout, cmd.Stderr = f, f
-	// SIGTERM if the test process dies, so it stops its nodes itself.
-	cmd.SysProcAttr = dieWithTest(syscall.SIGTERM)
-	cmd.SysProcAttr.Setpgid = true
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	d := &devProc{t: t, cmd: cmd, logPath: logPath, exited: make(chan error, 1)}
-	go func() { d.exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // no-op once the group is gone
-		if t.Failed() {
-			t.Logf("--- raftline dev log tail (%s) ---\n%s", logPath, tail(logPath, 80))
-		}
-	})
-	return d
-}
-
-// exitedEarly is an error once raftline dev has exited.
-func (d *devProc) exitedEarly() error {
-	select {
-	case err := <-d.exited:
-		d.exited <- err
-		return fmt.Errorf("raftline dev exited early: %v; its output ends:\n%s", err, tail(d.logPath, 40))
-	default:
-		return nil
-	}
-}
-
-func (d *devProc) signal(sig syscall.Signal) {
-	d.t.Helper()
-	if err := d.cmd.Process.Signal(sig); err != nil {
-		d.t.Fatal(err)
-	}
-}
-
-// wait waits for raftline dev to exit and returns an error unless it exited
-// 0 within timeout.
-func (d *devProc) wait(timeout time.Duration) error {
-	select {
-	case err := <-d.exited:
-		d.exited <- err
-		if err != nil {
-			return fmt.Errorf("raftline dev exited with %v", err)
-		}
-		return nil
-	case <-time.After(timeout):
-		return fmt.Errorf("raftline dev still running %v after the signal", timeout)
-	}
 }
 
 // One node stopped with SIGTERM while the others keep running: it hands
