@@ -41,11 +41,20 @@ func batch(firstTs int64, values ...string) []byte {
 	return rb.AppendTo(nil)
 }
 
-// sized is a one-record batch of about size bytes (at least a header and a
-// record), its value filled with fill.
+// sized is a one-record batch of size bytes (or a byte or two more when a
+// varint's width makes size impossible; at least about 70), its value filled
+// with fill.
 func sized(ts int64, size int, fill byte) []byte {
 	v := max(size-70, 1)
-	return batch(ts, strings.Repeat(string(fill), v))
+	b := batch(ts, strings.Repeat(string(fill), v))
+	for range 4 {
+		if len(b) == size || v+size-len(b) < 1 {
+			break
+		}
+		v += size - len(b)
+		b = batch(ts, strings.Repeat(string(fill), v))
+	}
+	return b
 }
 
 // served is b as the log serves it at base.
@@ -96,14 +105,22 @@ func (f *fixture) reopen() {
 	f.open()
 }
 
-// crash closes the log's files without syncing, as a killed process
-// leaves them (the page cache keeps what was written), and opens it again.
-func (f *fixture) crash() {
+// kill closes the log's files without syncing, as a killed process leaves
+// them: the page cache keeps what was written, the checkpoint stays at the
+// last sync.
+func (f *fixture) kill() {
 	f.t.Helper()
 	f.l.mu.Lock()
 	f.l.closed = true
 	closeFiles(f.l.segs)
 	f.l.mu.Unlock()
+	f.l = nil
+}
+
+// crash kills the log and opens it again.
+func (f *fixture) crash() {
+	f.t.Helper()
+	f.kill()
 	f.open()
 }
 

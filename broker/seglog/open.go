@@ -104,6 +104,9 @@ loop:
 			keep := int64(0) // synced bytes a recovery must not cut
 			if inCk {
 				keep = cs.Files[0].Length
+				if err := checkSyncedPrefix(s.appendTime, cs.Files[3]); err != nil {
+					return err
+				}
 			}
 			cut, err := l.rebuild(s, recoverTail, keep, fill)
 			if err != nil {
@@ -276,5 +279,21 @@ func (l *Log) loadSynced(s *segment, cs checkpointSegment) error {
 	s.lastIndexRel, s.lastIndexPos = cs.LastIndexRel, cs.LastIndexPos
 	s.maxTs, s.maxTsOffset, s.lastTimeT = cs.MaxTimestamp, cs.MaxTimestampOffset, cs.LastTimeIndexTs
 	s.firstAppend, s.maxAppend = cs.FirstAppendTimeMs, cs.MaxAppendTimeMs
+	return nil
+}
+
+// checkSyncedPrefix checks that f still begins with the bytes a sync
+// recorded: entries that cannot be rebuilt must not have changed.
+func checkSyncedPrefix(f *file, sum fileSum) error {
+	if f.size < sum.Length {
+		return corrupt(f.path, f.size, "%d bytes were synced", sum.Length)
+	}
+	crc, err := f.checksum(sum.Length)
+	if err != nil {
+		return err
+	}
+	if crc != sum.CRC32C {
+		return corrupt(f.path, 0, "the %d bytes synced no longer match their checksum", sum.Length)
+	}
 	return nil
 }
