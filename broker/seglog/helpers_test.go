@@ -209,3 +209,5 @@ func mustErr(t testing.TB, err, want error) {
 		t.Fatalf("got error %v, want %v", err, want)
 	}
 }
+
+func crc32c(b []byte) uint32 { return crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)) }
