@@ -110,11 +110,16 @@ func (f *fixture) reopen() {
 // last sync.
 func (f *fixture) kill() {
 	f.t.Helper()
-	f.l.mu.Lock()
-	f.l.closed = true
-	closeFiles(f.l.segs)
-	f.l.mu.Unlock()
+	abandon(f.l)
 	f.l = nil
+}
+
+// abandon closes a log's files without syncing.
+func abandon(l *Log) {
+	l.mu.Lock()
+	l.closed = true
+	closeFiles(l.segs)
+	l.mu.Unlock()
 }
 
 // crash kills the log and opens it again.

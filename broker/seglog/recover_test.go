@@ -131,7 +131,7 @@ func TestOpen_TornTailAcrossSegments_LaterSegmentsDropped(t *testing.T) {
 func TestOpen_DamagedSyncedBytes_ErrorNotSilentLoss(t *testing.T) {
 	t.Run("bit flipped inside the synced part of the active segment", func(t *testing.T) {
 		f := syncedThenTail(t, Options{})
-		f.kill() // the segment holds unsynced bytes, so it is read through
+		f.kill()                                  // the segment holds unsynced bytes, so it is read through
 		flipByte(t, f.path(0, extLog), 7*120-100) // inside batch 0
 		_, err := Open(f.dir, f.opts)
 		mustErr(t, err, ErrCorrupt)
