@@ -50,7 +50,7 @@ func (l *Log) Append(data []byte, n int64, maxTimestamp, appendTimeMs int64) (in
 		maxTs, maxTsOffset = maxTimestamp, base
 	}
 	indexEntries, lastIndexRel, lastIndexPos, timeEntries := s.indexEntries, s.lastIndexRel, s.lastIndexPos, s.timeEntries
-	var entry [timeEntrySize]byte
+	entry := &l.entry
 	if pos-lastIndexPos > l.opts.IndexIntervalBytes {
 		lastIndexRel, lastIndexPos = uint32(base-s.base), pos
 		if err := s.index.append(putIndexEntry(entry[:0], lastIndexRel, uint32(pos))); err != nil {

@@ -48,8 +48,17 @@ func (s *segment) view() segView {
 //
 // Every batch is checked (length, magic, CRC-32C, offsets continuing) before
 // it is returned: damaged bytes give ErrCorrupt, never a wrong batch. The
-// bytes are read with positioned reads straight into dst.
+// bytes are read with positioned reads straight into dst. On an error dst is
+// returned as it came.
 func (l *Log) AppendBatches(dst []byte, offset int64, maxBytes int) ([]byte, error) {
+	out, err := l.appendBatches(dst, offset, maxBytes)
+	if err != nil {
+		return dst, err
+	}
+	return out, nil
+}
+
+func (l *Log) appendBatches(dst []byte, offset int64, maxBytes int) ([]byte, error) {
 	l.ioMu.RLock()
 	defer l.ioMu.RUnlock()
 	views, err := l.viewsFor(offset, int64(max(maxBytes, 0)))
@@ -187,6 +196,9 @@ func readRun(dst []byte, v segView, pos, expect, maxBytes, total int64, first bo
 // Read returns the batches AppendBatches would append, split.
 func (l *Log) Read(offset int64, maxBytes int) ([]Batch, error) {
 	data, err := l.AppendBatches(nil, offset, maxBytes)
+	if err != nil {
+		return nil, err
+	}
 	var out []Batch
 	for len(data) >= headerSize {
 		h, herr := parseHeader(data)
@@ -196,7 +208,7 @@ func (l *Log) Read(offset int64, maxBytes int) ([]Batch, error) {
 		out = append(out, Batch{BaseOffset: h.base, LastOffset: h.last, MaxTimestamp: h.maxTs, Data: data[:h.length:h.length]})
 		data = data[h.length:]
 	}
-	return out, err
+	return out, nil
 }
 
 // OffsetForTimestamp finds the first batch at or after the log start offset

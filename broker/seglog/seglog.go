@@ -137,7 +137,8 @@ type Log struct {
 	failed error      // the write error that failed the log
 	closed bool
 
-	dirDirty bool // writer only: files created or removed since the last sync
+	dirDirty bool                // writer only: files created or removed since the last sync
+	entry    [timeEntrySize]byte // writer only: an index entry being written, kept off the heap per append
 }
 
 // Offsets reports the log start offset and the high watermark.

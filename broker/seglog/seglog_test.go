@@ -164,6 +164,20 @@ func TestRoll_BySize_NoSegmentPastSegmentBytesUnlessOneBatch(t *testing.T) {
 	f.checkAll()
 	f.reopen()
 	f.checkAll()
+	// One read runs on across segment boundaries, and stops before a batch
+	// that would not fit.
+	got, err := f.l.AppendBatches(nil, 1, 1<<20)
+	if err != nil || fmt.Sprint(bases(t, got)) != "[1 2 3 4 5 6 7]" {
+		t.Fatalf("read from 1 across segments: %v, %v", bases(t, got), err)
+	}
+	got, _ = f.l.AppendBatches(nil, 1, 300+300+300+1500)
+	if fmt.Sprint(bases(t, got)) != "[1 2 3 4]" {
+		t.Fatalf("read from 1 with a budget: %v", bases(t, got))
+	}
+	batches, err := f.l.Read(4, 1600)
+	if err != nil || len(batches) != 1 || batches[0].BaseOffset != 4 || batches[0].LastOffset != 4 || string(batches[0].Data) != string(f.want[4]) || batches[0].MaxTimestamp != 4 {
+		t.Fatalf("Read(4, 1600) = %+v, %v", batches, err)
+	}
 }
 
 func TestRoll_ByAppendTime_UsesEntryTimeNotClock(t *testing.T) {
