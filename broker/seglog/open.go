@@ -1,7 +1,6 @@
 package seglog
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -62,10 +61,14 @@ func (l *Log) load() (err error) {
 			synced[cs.Base] = cs
 		}
 	}
-	if len(bases) == 0 {
-		if len(synced) > 0 {
-			return fmt.Errorf("seglog: %s: %w: the synced segments are missing", l.dir, ErrCorrupt)
+	// Retention deletes synced segments from the front; one missing after
+	// the first still present was lost.
+	for _, cs := range synced {
+		if (len(bases) == 0 || cs.Base > bases[0]) && !slices.Contains(bases, cs.Base) {
+			return corrupt(filepath.Join(l.dir, segmentName(cs.Base, extLog)), 0, "synced segment missing")
 		}
+	}
+	if len(bases) == 0 {
 		s, err := l.newSegment(0)
 		if err != nil {
 			return err

@@ -160,6 +160,20 @@ func TestOpen_DamagedSyncedBytes_ErrorNotSilentLoss(t *testing.T) {
 		_, err := Open(f.dir, f.opts)
 		mustErr(t, err, ErrCorrupt)
 	})
+	t.Run("the last synced segment lost", func(t *testing.T) {
+		f := tenSegmentsClosed(t)
+		for _, ext := range segmentExts {
+			os.Remove(f.path(27, ext))
+		}
+		_, err := Open(f.dir, f.opts)
+		mustErr(t, err, ErrCorrupt)
+	})
+	t.Run("a synced segment in the middle lost", func(t *testing.T) {
+		f := tenSegmentsClosed(t)
+		os.Remove(f.path(12, extLog))
+		_, err := Open(f.dir, f.opts)
+		mustErr(t, err, ErrCorrupt)
+	})
 	t.Run("checkpoint damaged", func(t *testing.T) {
 		f := syncedThenTail(t, Options{})
 		f.kill()
@@ -292,4 +306,35 @@ func tenSegmentsClosed(t *testing.T) *fixture {
 	}
 	f.l = nil
 	return f
+}
+
+func TestRead_DamagedBytesInATrustedSegment_ErrCorruptNeverAWrongBatch(t *testing.T) {
+	f := tenSegmentsClosed(t)
+	// Open trusts synced segments without reading their log files; the
+	// damage shows when a read reaches it.
+	flipByte(t, f.path(3, extLog), 150) // inside the batch at offset 4
+	f.open()
+	for off := int64(0); off < 30; off++ {
+		got, err := f.l.AppendBatches([]byte("kept"), off, 0)
+		if off == 4 {
+			mustErr(t, err, ErrCorrupt)
+			if string(got) != "kept" {
+				t.Fatalf("dst changed on error: %q", got)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("AppendBatches(%d): %v", off, err)
+		}
+		if err := f.isBatchHolding(got[4:], off); err != nil {
+			t.Fatalf("AppendBatches(%d): %v", off, err)
+		}
+	}
+	// A read running into it stops with the error rather than skip it.
+	if _, err := f.l.AppendBatches(nil, 3, 1<<20); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("read across the damage: %v, want ErrCorrupt", err)
+	}
+	if f.l.Err() != nil {
+		t.Fatalf("a read error failed the log: %v", f.l.Err())
+	}
 }
