@@ -116,7 +116,7 @@ type SegmentInfo struct {
 	Next              int64 // offset after its last batch
 	Bytes             int64 // size of its log file
 	MaxTimestamp      int64 // largest batch max timestamp (math.MinInt64 when empty)
-	FirstAppendTimeMs int64 // append time of its first batch
+	FirstAppendTimeMs int64 // append time of its first batch (math.MinInt64 when empty)
 	MaxAppendTimeMs   int64 // largest append time of its batches (math.MinInt64 when empty)
 }
 
@@ -138,7 +138,7 @@ type Log struct {
 	closed bool
 
 	dirDirty bool                // writer only: files created or removed since the last sync
-	entry    [timeEntrySize]byte // writer only: an index entry being written, kept off the heap per append
+	entry    [timeEntrySize]byte // writer only: scratch for an index entry, so an append allocates nothing
 }
 
 // Offsets reports the log start offset and the high watermark.
