@@ -9,21 +9,27 @@ import (
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
 )
 
 // newHCLogger routes hashicorp/raft's hclog output into slog, so raft's lines
 // carry node_id like every other line. hclog writes JSON lines to the writer;
-// each is re-emitted as one slog record at the same level.
-func newHCLogger(name string, log *slog.Logger) hclog.Logger {
+// each is re-emitted as one slog record at the same level, except that a
+// WARN or ERROR line expected says is a consequence of a graceful stop is
+// logged at DEBUG (see expectedLine). expected may be nil.
+func newHCLogger(name string, log *slog.Logger, expected func(msg string, attrs map[string]any) bool) hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{
 		Name:       name,
 		Level:      hclog.Debug,
 		JSONFormat: true,
-		Output:     &slogWriter{log: log},
+		Output:     &slogWriter{log: log, expected: expected},
 	})
 }
 
-type slogWriter struct{ log *slog.Logger }
+type slogWriter struct {
+	log      *slog.Logger
+	expected func(msg string, attrs map[string]any) bool
+}
 
 func (w *slogWriter) Write(p []byte) (int, error) {
 	for _, line := range bytes.Split(bytes.TrimSpace(p), []byte("\n")) {
@@ -41,11 +47,16 @@ func (w *slogWriter) Write(p []byte) (int, error) {
 		case "error":
 			level = slog.LevelError
 		}
+		msg := str(m["@message"])
+		attrs := []any{"component", str(m["@module"])}
+		if level >= slog.LevelWarn && w.expected != nil && w.expected(msg, m) {
+			// Kept, with the level raft gave it, for --log-level debug.
+			attrs = append(attrs, "raft_level", level.String())
+			level = slog.LevelDebug
+		}
 		if !w.log.Enabled(context.Background(), level) {
 			continue
 		}
-		msg := str(m["@message"])
-		attrs := []any{"component", str(m["@module"])}
 		for k, v := range m {
 			if !strings.HasPrefix(k, "@") {
 				attrs = append(attrs, k, v)
@@ -62,3 +73,107 @@ func str(v any) string {
 }
 
 var _ io.Writer = (*slogWriter)(nil)
+
+// hashicorp/raft's WARN and ERROR messages that a graceful stop explains,
+// as raft v1.8 words them (raft.go, replication.go, net_transport.go).
+var (
+	// peerLines fail to reach one peer, named by the attribute given: its
+	// id, its address, or the whole raft.Server. They are expected about a
+	// peer that announced it is stopping, and on a node that is stopping.
+	peerLines = map[string]string{
+		"failed to heartbeat to":                       "peer",
+		"failed to appendEntries to":                   "peer",
+		"failed to pipeline appendEntries":             "peer",
+		"failed to start pipeline replication to":      "peer",
+		"failed to send snapshot to":                   "peer",
+		"failed to install snapshot":                   "peer",
+		"failed to contact":                            "server-id",
+		"failed to make requestVote RPC":               "target",
+		"heartbeat timeout reached, starting election": "last-leader-id",
+	}
+	// quorumLines say no quorum answers. They are expected on a node that
+	// is stopping, and where the peers that announced their departure
+	// leave too few voters for a quorum.
+	quorumLines = map[string]bool{
+		"failed to contact quorum of nodes, stepping down": true,
+		"Election timeout reached, restarting election":    true,
+	}
+	// connectionLines report an inbound Raft connection that broke. The
+	// line does not say which peer it came from, so they are expected
+	// while this node is stopping (its transport closes under them) or
+	// while any peer is away (a stopping peer's process exits with a
+	// response it never read, and its connections are reset). A crash
+	// shows anyway in the lines naming the peer.
+	connectionLines = map[string]bool{
+		"failed to decode incoming command": true,
+		"failed to flush response":          true,
+	}
+	// stoppingLines follow the leadership this node hands over as it
+	// stops: expected only on a node that is stopping.
+	stoppingLines = map[string]bool{
+		"peer has newer term, stopping replication": true,
+		"new leader elected, stepping down":         true,
+	}
+)
+
+// expectedLine reports whether a WARN or ERROR line hashicorp/raft logged
+// with the attributes is a consequence of a graceful stop, this node's or a
+// peer's that announced it, and so says nothing an operator must act on.
+// Only the messages above qualify; anything else raft reports (storage,
+// snapshots, log consistency) keeps its level even while stopping.
+func (n *Node) expectedLine(msg string, attrs map[string]any) bool {
+	key, aboutPeer := peerLines[msg]
+	switch {
+	case !aboutPeer && !quorumLines[msg] && !connectionLines[msg] && !stoppingLines[msg]:
+		return false
+	case n.stopping.Load():
+		return true
+	case aboutPeer:
+		return n.peerAway(attrs[key])
+	case quorumLines[msg]:
+		return n.quorumAway()
+	case connectionLines[msg]:
+		return n.departed.any()
+	}
+	return false
+}
+
+// peerAway reports whether v, a peer as hashicorp/raft logs it (an id, an
+// address or a raft.Server), announced its departure.
+func (n *Node) peerAway(v any) bool {
+	if !n.departed.any() || n.commits == nil {
+		return false
+	}
+	var id, addr string
+	switch v := v.(type) {
+	case string:
+		id, addr = v, v
+	case map[string]any:
+		id, addr = str(v["ID"]), str(v["Address"])
+	}
+	for _, s := range n.commits.configuration() {
+		if (id != "" && string(s.ID) == id) || (addr != "" && string(s.Address) == addr) {
+			return n.departed.away(s.ID)
+		}
+	}
+	return false
+}
+
+// quorumAway reports whether the voters that did not announce their
+// departure, this node included, are too few for a quorum.
+func (n *Node) quorumAway() bool {
+	if !n.departed.any() || n.commits == nil {
+		return false
+	}
+	voters, present := 0, 0
+	for _, s := range n.commits.configuration() {
+		if s.Suffrage != raft.Voter {
+			continue
+		}
+		voters++
+		if s.ID == n.commits.self || !n.departed.away(s.ID) {
+			present++
+		}
+	}
+	return voters > 0 && present <= voters/2
+}

@@ -18,7 +18,9 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -96,6 +98,10 @@ type Node struct {
 	commits   *commitTracker
 	leaders   *leaderWatch // nil without an Observer
 	dir       string
+	// departed holds the peers that announced they are stopping.
+	departed *departures
+	// stopping is set by BeginStop: the node is on its way out.
+	stopping atomic.Bool
 
 	closeOnce sync.Once
 	closeErr  error
@@ -107,9 +113,9 @@ func Open(cfg Config) (*Node, error) {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	dir := filepath.Join(cfg.DataDir, "raft")
-	n := &Node{cfg: cfg, log: cfg.Logger, State: fsm.New(), dir: dir}
+	n := &Node{cfg: cfg, log: cfg.Logger, State: fsm.New(), dir: dir, departed: newDepartures(cfg.Logger)}
 
-	hl := newHCLogger("raft", cfg.Logger)
+	hl := newHCLogger("raft", cfg.Logger, n.expectedLine)
 	w, err := openLogStore(dir, hl.Named("wal"))
 	if err != nil {
 		return nil, err
@@ -172,7 +178,7 @@ func Open(cfg Config) (*Node, error) {
 		n.closeStores()
 		return nil, err
 	}
-	n.transport = newObservedTransport(trans, cfg.Observer, n.commits)
+	n.transport = newObservedTransport(trans, cfg.Observer, n.commits, n.departed, &n.stopping)
 	n.fsm = &adapter{state: n.State, log: n.log, commits: n.commits, obs: cfg.Observer}
 
 	existing, err := raft.HasExistingState(w, w, snaps)
@@ -349,16 +355,43 @@ func (n *Node) Apply(ctx context.Context, c fsm.Command) (fsm.ApplyResult, error
 	}
 }
 
+// BeginStop marks the node as stopping, ahead of Close: from now on it
+// refuses to take leadership over (a transfer to a node on its way out would
+// only be undone), it tells peers that ask that it is stopping, and what
+// hashicorp/raft logs about peers it can no longer reach is logged at DEBUG
+// (expectedLine). broker/server calls it before announcing the stop to the
+// peers, so that two nodes stopping together each learn the other's state.
+func (n *Node) BeginStop() { n.stopping.Store(true) }
+
+// Stopping reports whether BeginStop or Close was called.
+func (n *Node) Stopping() bool { return n.stopping.Load() }
+
+// PeerStopping records that the member with the id announced it is stopping
+// (broker/server's POST /v1/internal/stopping): failures to reach it are
+// then expected until it is back, and Close does not hand leadership to it.
+// An id that is this node or not a member is an error.
+func (n *Node) PeerStopping(id int32) error {
+	sid := ServerID(id)
+	if sid == n.commits.self {
+		return fmt.Errorf("node %d is this node", id)
+	}
+	for _, s := range n.commits.configuration() {
+		if s.ID == sid {
+			n.departed.announce(sid)
+			return nil
+		}
+	}
+	return fmt.Errorf("node %d is not a member of the cluster", id)
+}
+
 // Close leaves the cluster gracefully: a leader first hands leadership to a
-// follower so clients see only a short gap, then Raft and the stores stop.
+// follower that is not stopping too, so clients see only a short gap, then
+// Raft and the stores stop.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
+		n.BeginStop()
 		if n.IsLeader() {
-			if err := n.raft.LeadershipTransfer().Error(); err != nil {
-				n.log.Warn("leadership transfer before shutdown failed", "err", err)
-			} else {
-				n.log.Info("transferred leadership before shutdown")
-			}
+			n.handOver()
 		}
 		n.closeErr = n.raft.Shutdown().Error()
 		n.leaders.close()
@@ -367,6 +400,79 @@ func (n *Node) Close() error {
 		}
 	})
 	return n.closeErr
+}
+
+// refusedLeadership is the error a stopping node answers a leadership
+// transfer (TimeoutNow) with; the leader that sent it tries another voter.
+const refusedLeadership = "raftline: not taking leadership over: the node is stopping"
+
+// handOver transfers leadership, before shutdown, to the most up-to-date
+// voter that has not announced it is stopping. A whole cluster stopping at
+// once (Ctrl-C on `raftline dev`) has no such voter, and handing over to a
+// node that is itself going would fail or leave a leader that vanishes at
+// once, so the leader then just stops. A target found stopping during the
+// transfer (it refused, or announced it meanwhile) is reported at INFO and
+// the next one is tried; any other failure is a WARN, since clients then
+// wait for an election.
+func (n *Node) handOver() {
+	tried := map[raft.ServerID]bool{}
+	for n.IsLeader() {
+		target, others := n.transferTarget(tried)
+		if target == nil {
+			if others > 0 {
+				n.log.Info("not handing over leadership: every other voter is stopping too")
+			}
+			return
+		}
+		tried[target.ID] = true
+		err := n.transferTo(*target)
+		if err == nil {
+			n.log.Info("transferred leadership before shutdown", "to", string(target.ID))
+			return
+		}
+		if strings.Contains(err.Error(), refusedLeadership) {
+			n.departed.announce(target.ID)
+		}
+		if !n.departed.away(target.ID) {
+			n.log.Warn("leadership transfer before shutdown failed", "to", string(target.ID), "err", err)
+			return
+		}
+		n.log.Info("not handing over leadership to a node that is stopping too", "to", string(target.ID), "err", err)
+	}
+}
+
+// transferTarget picks the voter to hand leadership to: not this node, not
+// tried, not stopping, and holding the most of the log; nil when there is
+// none. others counts the voters besides this node.
+func (n *Node) transferTarget(tried map[raft.ServerID]bool) (target *raft.Server, others int) {
+	matches := n.commits.matches()
+	for _, s := range n.commits.configuration() {
+		if s.ID == n.commits.self || s.Suffrage != raft.Voter {
+			continue
+		}
+		others++
+		if tried[s.ID] || n.departed.away(s.ID) {
+			continue
+		}
+		if target == nil || matches[s.ID] > matches[target.ID] {
+			target = &s
+		}
+	}
+	return target, others
+}
+
+// transferTo hands leadership to target. Raft refuses a transfer while the
+// previous one is still being wound down, briefly after its future returned,
+// so that refusal is retried for at most an election timeout.
+func (n *Node) transferTo(target raft.Server) error {
+	deadline := time.Now().Add(n.raft.ReloadableConfig().ElectionTimeout)
+	for {
+		err := n.raft.LeadershipTransferToServer(target.ID, target.Address).Error()
+		if !errors.Is(err, raft.ErrLeadershipTransferInProgress) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // Kill stops the node without a leadership transfer, as a crash would (the

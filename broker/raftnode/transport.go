@@ -1,6 +1,7 @@
 package raftnode
 
 import (
+	"errors"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -10,13 +11,17 @@ import (
 )
 
 // observedTransport decorates a raft.Transport, reporting RPCs to the
-// Observer, AppendEntries outcomes to the commit tracker, and remembering the
+// Observer, AppendEntries outcomes to the commit tracker, whether peers that
+// announced their departure still answer (departures), and remembering the
 // highest commit index a leader has announced (readiness compares it with
-// the applied index).
+// the applied index). On a node that is stopping it refuses leadership
+// transfers (TimeoutNow) itself, before Raft sees them.
 type observedTransport struct {
 	raft.Transport
 	obs          Observer // nil when none
 	commits      *commitTracker
+	departed     *departures
+	stopping     *atomic.Bool
 	consumer     chan raft.RPC
 	closed       chan struct{}
 	closeOnce    sync.Once
@@ -29,8 +34,9 @@ var (
 	_ raft.WithPreVote = (*observedTransport)(nil)
 )
 
-func newObservedTransport(t raft.Transport, obs Observer, commits *commitTracker) *observedTransport {
-	o := &observedTransport{Transport: t, obs: obs, commits: commits, consumer: make(chan raft.RPC), closed: make(chan struct{})}
+func newObservedTransport(t raft.Transport, obs Observer, commits *commitTracker, departed *departures, stopping *atomic.Bool) *observedTransport {
+	o := &observedTransport{Transport: t, obs: obs, commits: commits, departed: departed, stopping: stopping,
+		consumer: make(chan raft.RPC), closed: make(chan struct{})}
 	go o.relay()
 	return o
 }
@@ -42,6 +48,10 @@ func (o *observedTransport) relay() {
 		select {
 		case rpc := <-in:
 			o.received(rpc.Command)
+			if _, ok := rpc.Command.(*raft.TimeoutNowRequest); ok && o.stopping.Load() {
+				rpc.Respond(nil, errors.New(refusedLeadership))
+				continue
+			}
 			select {
 			case o.consumer <- rpc:
 			case <-o.closed:
@@ -54,6 +64,11 @@ func (o *observedTransport) relay() {
 }
 
 func (o *observedTransport) received(cmd any) {
+	if o.departed.any() {
+		if h, ok := cmd.(raft.WithRPCHeader); ok {
+			o.departed.heardFrom(raft.ServerID(h.GetRPCHeader().ID))
+		}
+	}
 	if ae, ok := cmd.(*raft.AppendEntriesRequest); ok {
 		for {
 			cur := o.leaderCommit.Load()
@@ -74,6 +89,9 @@ func (o *observedTransport) sent(target raft.ServerID, cmd any) func(any, error)
 	var track func(any, error)
 	if ae, ok := cmd.(*raft.AppendEntriesRequest); ok {
 		track = o.commits.sent(target, ae)
+	}
+	if o.departed.any() {
+		track = o.departed.track(target, track)
 	}
 	var done func(RPCDone)
 	if o.obs != nil {

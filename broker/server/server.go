@@ -134,6 +134,7 @@ func Start(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("listen for Kafka on %s: %w", cfg.Kafka.Addr, err)
 	}
 	mux := httpapi.Handler(s, s.Cluster.ForwardHandler())
+	mux.Handle("POST "+StoppingPath, s.stoppingHandler())
 	for path, h := range cfg.HTTPHandlers {
 		mux.Handle(path, h)
 	}
@@ -177,7 +178,11 @@ func (s *Server) KafkaAddr() string { return s.Kafka.Addr() }
 // HTTPAddr is the bound HTTP address.
 func (s *Server) HTTPAddr() string { return s.hln.Addr().String() }
 
-// Close shuts the node down gracefully (a leader hands leadership over first).
+// Close shuts the node down gracefully: it tells its peers it is stopping
+// (stopping.go), so none of them reports its departure as an error, and a
+// leader hands leadership to a peer that is not stopping too, before Raft
+// stops. The HTTP API stays up until Raft has stopped, so peers stopping at
+// the same moment can still tell this node.
 func (s *Server) Close() error { return s.stop(false) }
 
 // Kill stops the node abruptly, without a leadership transfer, as a crash
@@ -190,6 +195,8 @@ func (s *Server) stop(kill bool) error {
 	if kill {
 		err = s.Node.Kill()
 	} else {
+		s.Node.BeginStop()
+		s.announceStopping()
 		err = s.Node.Close()
 	}
 	s.Kafka.Close()
@@ -231,11 +238,32 @@ func (s *Server) ClusterView() (httpapi.ClusterView, error) {
 	return v, nil
 }
 
-// PartitionsView implements httpapi.Backend.
+// PartitionsView is every partition's digest.
 func (s *Server) PartitionsView() httpapi.PartitionsView {
+	v, _ := s.Partitions(httpapi.AllPartitions)
+	return v
+}
+
+// Partitions implements httpapi.Backend: it digests only the partitions f
+// selects, as a digest reads the whole partition log.
+func (s *Server) Partitions(f httpapi.PartitionFilter) (httpapi.PartitionsView, error) {
 	v := httpapi.PartitionsView{NodeID: s.cfg.NodeID, AppliedIndex: s.Node.Raft().AppliedIndex()}
-	for _, t := range s.Cluster.Topics() {
+	topics := s.Cluster.Topics()
+	if f.Topic != "" {
+		t, ok := s.Cluster.Topic(f.Topic)
+		if !ok {
+			return v, fmt.Errorf("%w %q on node %d", httpapi.ErrUnknownTopic, f.Topic, s.cfg.NodeID)
+		}
+		if f.Partition >= t.Partitions {
+			return v, fmt.Errorf("%w: topic %q has partitions 0 to %d, not %d", httpapi.ErrUnknownPartition, f.Topic, t.Partitions-1, f.Partition)
+		}
+		topics = []cluster.Topic{t}
+	}
+	for _, t := range topics {
 		for i := range t.Partitions {
+			if f.Partition >= 0 && i != f.Partition {
+				continue
+			}
 			d, err := s.Cluster.Digest(t.Name, i)
 			if err != nil {
 				continue // deleted since
@@ -245,7 +273,7 @@ func (s *Server) PartitionsView() httpapi.PartitionsView {
 			})
 		}
 	}
-	return v
+	return v, nil
 }
 
 // registerLoop keeps this node's addresses registered in the replicated

@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel"
 
 	"github.com/raftline/raftline/broker/server"
+	"github.com/raftline/raftline/cmd/raftline/internal/cliflags"
 	"github.com/raftline/raftline/cmd/raftline/internal/devcluster"
 	"github.com/raftline/raftline/cmd/raftline/internal/serveflags"
 	"github.com/raftline/raftline/telemetry"
@@ -27,10 +28,10 @@ import (
 const usage = `raftline: a Kafka-compatible broker whose every write is replicated through Raft.
 
 Usage:
-  raftline serve [flags]   run one node (raftline serve -h lists the flags)
+  raftline serve [flags]   run one node (raftline serve -h lists the flags and their RAFTLINE_* variables)
   raftline dev [flags]     run a local 3-node cluster (Kafka 9092-9094, HTTP 9644-9646, Raft 9192-9194)
   raftline health --url U  exit 0 when U (a node's /readyz or /healthz) answers 200 (container healthchecks)
-  raftline version         print the version
+  raftline version         print the version (also --version, -v)
 `
 
 func main() {
@@ -44,12 +45,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "serve":
-		return serve(args[1:], stderr)
+		return serve(args[1:], stdout, stderr)
 	case "dev":
 		return dev(args[1:], stdout, stderr)
 	case "health":
 		return health(args[1:], stdout, stderr)
 	case "version":
+		return version(args[1:], stdout, stderr)
+	case "--version", "-version", "-v":
 		fmt.Fprintln(stdout, server.Version)
 		return 0
 	case "-h", "-help", "--help", "help":
@@ -60,16 +63,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
-func serve(args []string, stderr io.Writer) int {
-	cfg, err := serveflags.ParseServe(args, serveflags.Getenv, stderr)
+func serve(args []string, stdout, stderr io.Writer) int {
+	cfg, err := serveflags.ParseServe(args, serveflags.Getenv, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "raftline serve: invalid configuration:\n")
-		for _, e := range unjoin(err) {
-			fmt.Fprintf(stderr, "  %v\n", e)
-		}
+		cliflags.Report(stderr, "raftline serve", "", err)
 		return 2
 	}
 	service, tracing, err := telemetry.FromEnv(os.Getenv)
@@ -124,34 +124,13 @@ func shutdownTelemetry(tel *telemetry.Telemetry, log *slog.Logger) {
 }
 
 func dev(args []string, stdout, stderr io.Writer) int {
-	o := devcluster.Defaults()
-	fs := flag.NewFlagSet("raftline dev", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "directory holding each node's data (node-1, node-2, ...)")
-	fs.IntVar(&o.Nodes, "nodes", o.Nodes, "number of nodes")
-	fs.StringVar(&o.Host, "host", o.Host, "host to listen on")
-	fs.IntVar(&o.KafkaPort, "kafka-port", o.KafkaPort, "Kafka port of node 1; node i uses this plus i-1")
-	fs.IntVar(&o.HTTPPort, "http-port", o.HTTPPort, "HTTP port of node 1")
-	fs.IntVar(&o.RaftPort, "raft-port", o.RaftPort, "Raft port of node 1")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	o, err := devcluster.ParseFlags(args, serveflags.Getenv, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
 	}
-	o.ServeArgs = append(o.ServeArgs, fs.Args()...) // anything after -- goes to every `raftline serve`
-	if o.Nodes < 1 || o.Nodes > 9 {
-		fmt.Fprintf(stderr, "raftline dev: --nodes %d is not between 1 and 9\n", o.Nodes)
+	if err != nil {
+		cliflags.Report(stderr, "raftline dev", "", err)
 		return 2
-	}
-	for _, p := range []struct {
-		name string
-		v    int
-	}{{"kafka-port", o.KafkaPort}, {"http-port", o.HTTPPort}, {"raft-port", o.RaftPort}} {
-		if p.v <= 0 || p.v+o.Nodes-1 > 65535 {
-			fmt.Fprintf(stderr, "raftline dev: --%s %d leaves no room for %d nodes\n", p.name, p.v, o.Nodes)
-			return 2
-		}
 	}
 	o.Stdout, o.Stderr = stdout, stderr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -166,14 +145,21 @@ func dev(args []string, stdout, stderr io.Writer) int {
 // health probes a node's HTTP endpoint. Images built FROM scratch have no
 // curl, so container healthchecks run the binary itself.
 func health(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("raftline health", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cliflags.New("raftline health", "raftline health [--url U] [--timeout D]",
+		"Exits 0 when the URL answers 200, else prints why and exits 1. Images built\nFROM scratch have no curl, so container healthchecks run this.")
 	url := fs.String("url", "http://127.0.0.1:9644/readyz", "URL to GET; healthy when it answers 200")
 	timeout := fs.Duration("timeout", 2*time.Second, "how long to wait for the answer")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(args, nil); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fs.Help(stdout)
 			return 0
 		}
+		fs.Report(stderr, err)
+		return 2
+	}
+	if *timeout <= 0 {
+		// A zero timeout would wait for ever: a healthcheck must end.
+		fs.Report(stderr, fmt.Errorf("--timeout: %v is not a positive duration", *timeout))
 		return 2
 	}
 	client := &http.Client{Timeout: *timeout}
@@ -189,6 +175,23 @@ func health(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "%s: %s", *url, body)
+	return 0
+}
+
+// version prints the version; it takes no flags or arguments, and says so
+// rather than ignore them.
+func version(args []string, stdout, stderr io.Writer) int {
+	fs := cliflags.New("raftline version", "raftline version (or raftline --version, raftline -v)", "Prints raftline's version.")
+	fs.Hint = "usage: raftline version (it takes no flags or arguments)"
+	if err := fs.Parse(args, nil); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.Help(stdout)
+			return 0
+		}
+		fs.Report(stderr, err)
+		return 2
+	}
+	fmt.Fprintln(stdout, server.Version)
 	return 0
 }
 

@@ -20,7 +20,8 @@ import (
 )
 
 // An operator who gets several values wrong should learn about all of them
-// from one start attempt, one line each, and nothing should have started.
+// from one start attempt, one line each, then where the flags are listed,
+// and nothing should have started.
 func TestServe_BadFlags_ClearErrors(t *testing.T) {
 	dataDir := t.TempDir()
 	bad := []struct{ flag, value string }{
@@ -59,12 +60,12 @@ func TestServe_BadFlags_ClearErrors(t *testing.T) {
 			lines = append(lines, l)
 		}
 	}
-	if len(lines) != 1+len(bad) {
-		t.Fatalf("want a heading and one line per bad value (%d), got:\n%s", len(bad), text)
+	if len(lines) != 1+len(bad)+1 || lines[len(lines)-1] != "raftline serve -h lists the flags" {
+		t.Fatalf("want a heading, one line per bad value (%d) and the hint, got:\n%s", len(bad), text)
 	}
 	for _, b := range bad {
 		n := 0
-		for _, l := range lines[1:] {
+		for _, l := range lines[1 : len(lines)-1] {
 			if strings.HasPrefix(l, "--"+b.flag+":") {
 				n++
 				if !strings.Contains(l, b.value) {

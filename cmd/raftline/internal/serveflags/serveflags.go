@@ -20,6 +20,7 @@ import (
 	"github.com/raftline/raftline/broker/raftnode"
 	"github.com/raftline/raftline/broker/server"
 	"github.com/raftline/raftline/broker/topicrules"
+	"github.com/raftline/raftline/cmd/raftline/internal/cliflags"
 )
 
 // Serve holds the parsed flags of `raftline serve`.
@@ -35,11 +36,22 @@ func EnvName(flagName string) string {
 	return "RAFTLINE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
+// serveAbout is the help's account of the command and of the variables.
+const serveAbout = `Runs one raftline node.
+
+Every flag can also be set in the environment, as RAFTLINE_ and the flag's
+name in upper case with dashes as underscores: --node-id 7 is
+RAFTLINE_NODE_ID=7, --advertised-kafka-addr is RAFTLINE_ADVERTISED_KAFKA_ADDR.
+Each flag below names its variable. A flag on the command line wins over its
+variable. Durations need a unit: 500ms, 5s, 2m.`
+
 // ParseServe parses `raftline serve` arguments. Environment variables fill
-// any flag not given on the command line.
-func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (*Serve, error) {
-	fs := flag.NewFlagSet("raftline serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// any flag not given on the command line. After -h it writes the help to
+// help and returns flag.ErrHelp; a value that does not parse is reported
+// before any is checked, as the others are then checked against defaults.
+func ParseServe(args []string, getenv func(string) string, help io.Writer) (*Serve, error) {
+	fs := cliflags.New("raftline serve", "raftline serve [flags]", serveAbout)
+	fs.Env = EnvName
 	var (
 		nodeID        = fs.Int("node-id", 0, "this node's id, a positive integer unique in the cluster (required)")
 		dataDir       = fs.String("data-dir", "./data", "directory for the Raft log, snapshots and node state")
@@ -68,26 +80,14 @@ func ParseServe(args []string, getenv func(string) string, stderr io.Writer) (*S
 		logLevel      = fs.String("log-level", "info", "debug, info, warn or error")
 		logFormat     = fs.String("log-format", "text", "text or json")
 	)
-	kafkaFrontDoor := kafkaFrontDoor(fs)
-	given := map[string]bool{}
-	if err := fs.Parse(args); err != nil {
+	kafkaFrontDoor := kafkaFrontDoor(fs.FlagSet)
+	if err := fs.Parse(args, getenv); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.Help(help)
+		}
 		return nil, err
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	var errs []error
-	fs.VisitAll(func(f *flag.Flag) {
-		if given[f.Name] {
-			return
-		}
-		if v := getenv(EnvName(f.Name)); v != "" {
-			if err := f.Value.Set(v); err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: %v", EnvName(f.Name), v, err))
-			}
-		}
-	})
 
 	out := &Serve{LogFormat: *logFormat}
 	c := &out.Server

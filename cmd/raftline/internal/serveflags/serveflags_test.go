@@ -2,6 +2,8 @@ package serveflags
 
 import (
 	"bytes"
+	"errors"
+	"flag"
 	"io"
 	"log/slog"
 	"slices"
@@ -205,15 +207,57 @@ func TestEnvName(t *testing.T) {
 }
 
 func TestParseServe_UnknownFlagOrExtraArgument_Error(t *testing.T) {
-	var stderr bytes.Buffer
-	if _, err := ParseServe([]string{"--node-id=1", "--no-such-flag"}, noEnv, &stderr); err == nil {
-		t.Fatal("unknown flag accepted")
+	var help bytes.Buffer
+	_, err := ParseServe([]string{"--node-id=1", "--no-such-flag"}, noEnv, &help)
+	if err == nil || err.Error() != "unknown flag --no-such-flag" {
+		t.Fatalf("unknown flag: %v", err)
 	}
-	if !strings.Contains(stderr.String(), "-node-id") {
-		t.Fatalf("no usage printed for an unknown flag: %q", stderr.String())
+	if help.Len() != 0 {
+		t.Fatalf("the help was printed for an unknown flag: %q", help.String())
 	}
 	if _, err := parse(t, noEnv, "--node-id=1", "stray"); err == nil || !strings.Contains(err.Error(), "stray") {
 		t.Fatalf("extra argument: %v", err)
+	}
+}
+
+// A duration without a unit is the commonest slip; the error says what is
+// missing, from a flag or from a variable, and the values that did parse
+// are not checked against defaults (which would blame the wrong flag).
+func TestParseServe_DurationWithoutUnit_SaysAUnitIsNeeded(t *testing.T) {
+	_, err := parse(t, env(map[string]string{"RAFTLINE_HEARTBEAT_TIMEOUT": "2"}), "--election-timeout", "5", "--leader-lease-timeout=1s")
+	got := []string{}
+	for _, e := range errorsOf(err) {
+		got = append(got, e.Error())
+	}
+	want := []string{
+		`--election-timeout: "5": a duration needs a unit, as in 5s, 500ms or 2m`,
+		`RAFTLINE_HEARTBEAT_TIMEOUT="2": a duration needs a unit, as in 5s, 500ms or 2m`,
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("errors\n %q\nwant\n %q", got, want)
+	}
+}
+
+// The help lists every flag with the variable that sets it.
+func TestParseServe_Help_NamesEveryFlagsVariable(t *testing.T) {
+	var help bytes.Buffer
+	if _, err := ParseServe([]string{"-h"}, noEnv, &help); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("-h: %v", err)
+	}
+	n := 0
+	for _, l := range strings.Split(help.String(), "\n") {
+		name, ok := strings.CutPrefix(l, "  --")
+		if !ok {
+			continue
+		}
+		n++
+		name, _, _ = strings.Cut(name, " ")
+		if !strings.Contains(l, EnvName(name)) {
+			t.Errorf("the help line of --%s does not name %s: %q", name, EnvName(name), l)
+		}
+	}
+	if n < 20 {
+		t.Fatalf("the help lists %d flags:\n%s", n, help.String())
 	}
 }
 
