@@ -21,12 +21,14 @@ import (
 // test/compat checks:
 //
 //   - GROUP (0, and every v0 request): INVALID_REQUEST, with an error message
-//     saying that consumer groups are not supported, which librdkafka shows;
-//     the other clients show their text for the code, which points at the
-//     broker's log, where the node says why (at most once a minute). Every
-//     client tried treats it as final for the lookup. COORDINATOR_NOT_AVAILABLE
-//     would read as "try again": librdkafka, kafka-python and franz-go retry
-//     it silently for ever.
+//     saying that consumer groups are not supported, which librdkafka shows.
+//     The other clients show their own text for the code (franz-go's and
+//     sarama's send the reader to the broker's log, where the node says why,
+//     at most once a minute), and none retries the lookup as if the answer
+//     could change. COORDINATOR_NOT_AVAILABLE would read as "try again":
+//     librdkafka, kafka-python and franz-go retry it silently for ever.
+//     GROUP_AUTHORIZATION_FAILED and UNSUPPORTED_VERSION are reported as
+//     promptly but point at ACLs and version negotiation.
 //   - TRANSACTION (1): this node is named the coordinator and InitProducerID
 //     refuses the transactional id (22_init_producer_id.go). Clients retry a
 //     failed coordinator lookup (sarama 50 times over 5 s, librdkafka for
