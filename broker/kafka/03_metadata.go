@@ -106,9 +106,9 @@ const topicPollInterval = 2 * time.Millisecond
 
 // autoCreate creates the topic and returns its metadata once this node has
 // applied the creation, or LEADER_NOT_AVAILABLE when that outlasts ctx. It
-// logs only a creation this request made: a topic that
-// already exists on the leader (created through CreateTopics, or by another
-// node's client a moment ago, and not yet applied here) was not created here.
+// logs only a creation this request made: a topic that already exists on
+// the leader (created through CreateTopics, or by another node's client a
+// moment ago, and not yet applied here) was not created here.
 func (l *Listener) autoCreate(ctx context.Context, name string) kmsg.MetadataResponseTopic {
 	mt := kmsg.NewMetadataResponseTopic()
 	mt.Topic = &name
