@@ -43,7 +43,7 @@ const (
 // protocol checks (API versions, auto-creation) and then the matrix.
 func TestCompat(t *testing.T) {
 	c := startCluster(t)
-	t.Run("ApiVersions_AreTheDocuments", func(t *testing.T) { testAPIVersions(t, c) })
+	t.Run("ApiVersions_MatchTheDocument", func(t *testing.T) { testAPIVersions(t, c) })
 	t.Run("AutoCreate", func(t *testing.T) { testAutoCreate(t, c) })
 
 	t.Run("matrix", func(t *testing.T) {

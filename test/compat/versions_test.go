@@ -17,7 +17,7 @@ import (
 // The matrix names the client versions it was established with; a client
 // missing or of another version fails here rather than leaving the document
 // to claim what nobody checked.
-func TestClientVersions_AreTheMatrixs(t *testing.T) {
+func TestClientVersions_MatchTheMatrix(t *testing.T) {
 	// Test binaries carry no module versions; go.mod has them.
 	for client, module := range map[matrix.Client]string{
 		matrix.FranzGo: "github.com/twmb/franz-go", matrix.Sarama: "github.com/IBM/sarama", matrix.KafkaGo: "github.com/segmentio/kafka-go",
