@@ -117,10 +117,11 @@ func (c *cluster) waitLeader(t testing.TB) {
 	}
 }
 
-// leader and follower are the nodes that lead and follow now.
+// leader and follower are the nodes that lead and follow now, once the
+// nodes agree.
 func (c *cluster) leader(t testing.TB) *node {
 	t.Helper()
-	a, err := clusterspec.CheckLeader(c.httpAddrs())
+	a, err := clusterspec.WaitLeader(30*time.Second, systest.DefaultInterval, c.httpAddrs, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
