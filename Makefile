@@ -13,7 +13,7 @@ LDFLAGS := -X github.com/raftline/raftline/broker/server.Version=$(VERSION)
 FUZZTIME ?=
 fuzztime = $(if $(FUZZTIME),$(FUZZTIME),$(1))
 
-.PHONY: all build run test tools vet unit system chaos fuzz bench-telemetry image up down down-volumes load bench bench-core bench-core-compare dashboards alerts metrics-doc clean
+.PHONY: all build run test tools vet unit system chaos fuzz bench-telemetry image up down down-volumes load bench bench-core bench-core-compare dashboards alerts metrics-doc compat-doc clean
 
 all: build
 
@@ -90,6 +90,11 @@ alerts:
 
 metrics-doc:
 	$(GO) generate ./telemetry/catalog/...
+
+# docs/COMPATIBILITY.md's API and client matrix sections, from the table in
+# test/compat/matrix that the compatibility suite runs.
+compat-doc:
+	$(GO) generate ./test/compat/matrix/...
 
 # The Docker Compose stack in compose/ (see compose/compose.yaml). Images are
 # built FROM scratch out of static binaries built here, so nothing is pulled.

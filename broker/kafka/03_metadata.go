@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -16,12 +17,22 @@ import (
 // Brokers are the nodes registered through Raft; the Raft leader is the
 // controller and the leader of every partition, and every voter is a replica
 // and in sync (a write is acknowledged only once a quorum has it).
-// Unknown topics are created when the request allows it and auto-creation is
-// on, with the default partition count; the client is told
-// LEADER_NOT_AVAILABLE until this node has applied the creation, as Kafka does.
 // Leader epochs are -1: clients then skip OffsetForLeaderEpoch validation.
 // v0: an empty topic list means all topics; v1+: null means all.
 // v10+: topic ids. v12: a topic may be named by id only.
+//
+// Unknown topics are created when the request allows it (always before v4)
+// and auto-creation is on, with the default partition count and configs.
+// Kafka answers LEADER_NOT_AVAILABLE while it creates a topic, because its
+// partitions have no leaders yet; clients then back off and ask again, and
+// kafka-go's Writer hands the error to the application. Here the creation is
+// one Raft entry and the Raft leader leads every partition from the moment
+// it is applied, so the answer waits for it instead: the leader answers once
+// it has applied the creation, a follower (which forwards the creation to
+// the leader) once it has applied it too, and the topic comes back with its
+// partitions and leader in this same response. Only when that takes longer
+// than autoCreateWait is the client told LEADER_NOT_AVAILABLE, as Kafka
+// would, and it asks again.
 
 func init() { register(3, 0, 12, handleMetadata) }
 
@@ -41,6 +52,9 @@ func handleMetadata(l *Listener, ctx context.Context, r *request) func() kmsg.Re
 			return resp
 		}
 		autoCreate := l.cfg.AutoCreateTopics && (req.Version < 4 || req.AllowAutoTopicCreation)
+		// One deadline for every topic the request creates, so that
+		// many of them cannot add up to a client's timeout.
+		var createCtx context.Context
 		for _, rt := range req.Topics {
 			if rt.Topic == nil {
 				mt := kmsg.NewMetadataResponseTopic()
@@ -58,30 +72,91 @@ func handleMetadata(l *Listener, ctx context.Context, r *request) func() kmsg.Re
 				resp.Topics = append(resp.Topics, l.topicMetadata(t))
 				continue
 			}
-			mt := kmsg.NewMetadataResponseTopic()
-			mt.Topic = &name
-			mt.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			if autoCreate {
-				mt.ErrorCode = l.autoCreate(ctx, name)
+			if !autoCreate {
+				mt := kmsg.NewMetadataResponseTopic()
+				mt.Topic = &name
+				mt.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				resp.Topics = append(resp.Topics, mt)
+				continue
 			}
-			resp.Topics = append(resp.Topics, mt)
+			if createCtx == nil {
+				var cancel context.CancelFunc
+				createCtx, cancel = context.WithTimeout(ctx, autoCreateWait)
+				defer cancel()
+			}
+			resp.Topics = append(resp.Topics, l.autoCreate(createCtx, name))
 		}
 		return resp
 	}
 }
 
-func (l *Listener) autoCreate(ctx context.Context, name string) int16 {
+// autoCreateWait bounds how long a Metadata answer waits for the topics it
+// auto-creates: on the leader, for the creations to be applied; on a
+// follower, for the forward to the leader and then for the entries to reach
+// this node (within --raft-commit-timeout when healthy). It is half the
+// shortest request timeout among the clients raftline is tested with
+// (kafka-go's Writer reads for 10 s), so a slow creation costs the client a
+// retry, never a timeout.
+const autoCreateWait = 5 * time.Second
+
+// topicPollInterval is how often a follower looks for a topic it had the
+// leader create: the replicated state has no notification for topic
+// changes, and the lookup is a map read.
+const topicPollInterval = 2 * time.Millisecond
+
+// autoCreate creates the topic and returns its metadata once this node has
+// applied the creation, or LEADER_NOT_AVAILABLE when that outlasts ctx. It
+// logs only a creation this request made: a topic that already exists on
+// the leader (created through CreateTopics, or by another node's client a
+// moment ago, and not yet applied here) was not created here.
+func (l *Listener) autoCreate(ctx context.Context, name string) kmsg.MetadataResponseTopic {
+	mt := kmsg.NewMetadataResponseTopic()
+	mt.Topic = &name
 	if cluster.ValidateTopicName(name) != nil {
-		return kerr.InvalidTopicException.Code
+		mt.ErrorCode = kerr.InvalidTopicException.Code
+		return mt
 	}
 	configs := map[string]string{}
 	l.withDefaultConfigs(configs)
-	err := l.cluster.AutoCreateTopic(ctx, cluster.TopicSpec{Name: name, Partitions: l.cfg.DefaultPartitions, Configs: configs})
-	if code := cluster.ErrorCode(err); code != 0 && code != kerr.TopicAlreadyExists.Code {
-		return code
+	spec := cluster.TopicSpec{Name: name, Partitions: l.cfg.DefaultPartitions, Configs: configs}
+	switch code := cluster.ErrorCode(l.cluster.AutoCreateTopic(ctx, spec)); code {
+	case 0:
+		l.log.Info("auto-created topic", "topic", name, "partitions", spec.Partitions)
+	case kerr.TopicAlreadyExists.Code:
+	case kerr.NotLeaderForPartition.Code:
+		// No leader to create it: what Kafka says when it has no
+		// controller, and clients wait for one.
+		mt.ErrorCode = kerr.LeaderNotAvailable.Code
+		return mt
+	default:
+		mt.ErrorCode = code
+		return mt
 	}
-	l.log.Info("auto-created topic", "topic", name, "partitions", l.cfg.DefaultPartitions)
-	return kerr.LeaderNotAvailable.Code
+	if t, ok := l.awaitTopic(ctx, name); ok {
+		return l.topicMetadata(t)
+	}
+	mt.ErrorCode = kerr.LeaderNotAvailable.Code
+	return mt
+}
+
+// awaitTopic waits until this node has applied the topic's creation, or
+// for ctx.
+func (l *Listener) awaitTopic(ctx context.Context, name string) (cluster.Topic, bool) {
+	if t, ok := l.cluster.Topic(name); ok {
+		return t, true
+	}
+	tick := time.NewTicker(topicPollInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return cluster.Topic{}, false
+		case <-tick.C:
+			if t, ok := l.cluster.Topic(name); ok {
+				return t, true
+			}
+		}
+	}
 }
 
 // withDefaultConfigs adds the broker's default topic configs that configs

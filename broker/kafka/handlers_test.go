@@ -1,11 +1,18 @@
 package kafka_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/raftline/raftline/broker/cluster"
@@ -266,25 +273,208 @@ func TestFakeDeleteTopics_ControllerOnly(t *testing.T) {
 	}
 }
 
-func TestFakeMetadata_AutoCreateOnFollower_LeaderNotAvailableThenListed(t *testing.T) {
+// lagging is a node that has not applied some topics yet: the next lookups
+// of a name (Topic) miss, as they do on a follower between the leader
+// applying a creation and the entry reaching it.
+type lagging struct {
+	*clusterfake.Cluster
+	mu     sync.Mutex
+	misses map[string]int
+}
+
+// miss makes the next n lookups of name miss.
+func (g *lagging) miss(name string, n int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.misses == nil {
+		g.misses = map[string]int{}
+	}
+	g.misses[name] = n
+}
+
+func (g *lagging) Topic(name string) (cluster.Topic, bool) {
+	g.mu.Lock()
+	if g.misses[name] > 0 {
+		g.misses[name]--
+		g.mu.Unlock()
+		return cluster.Topic{}, false
+	}
+	g.mu.Unlock()
+	return g.Cluster.Topic(name)
+}
+
+// logBuffer collects a listener's log lines.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// lines are the logged lines containing s.
+func (b *logBuffer) lines(s string) []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []string
+	for _, l := range strings.Split(b.b.String(), "\n") {
+		if strings.Contains(l, s) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// listenLogged serves c with auto-creation on (2 partitions by default) and
+// its log in the returned buffer.
+func listenLogged(t *testing.T, c kafka.Cluster) (string, *logBuffer) {
+	t.Helper()
+	logs := &logBuffer{}
+	l := kafka.New(kafka.Config{NodeID: 1, Addr: "127.0.0.1:0", AutoCreateTopics: true, DefaultPartitions: 2,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))}, c)
+	if err := l.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	go l.Serve()
+	t.Cleanup(func() { l.Close() })
+	return l.Addr(), logs
+}
+
+func autoCreateMetadata(t *testing.T, addr, topic string) kmsg.MetadataResponseTopic {
+	t.Helper()
+	req := kmsg.NewPtrMetadataRequest()
+	req.SetVersion(8)
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	req.AllowAutoTopicCreation = true
+	return rawRequest(t, addr, req).(*kmsg.MetadataResponse).Topics[0]
+}
+
+// checkLed fails unless mt lists the topic's partitions, each led by leader.
+func checkLed(t *testing.T, what string, mt kmsg.MetadataResponseTopic, partitions int, leader int32) {
+	t.Helper()
+	if mt.ErrorCode != 0 || len(mt.Partitions) != partitions {
+		t.Fatalf("%s: %v, %d partitions; want the topic's %d partitions at once", what, code(mt.ErrorCode), len(mt.Partitions), partitions)
+	}
+	for _, p := range mt.Partitions {
+		if p.ErrorCode != 0 || p.Leader != leader {
+			t.Fatalf("%s: partition %d: %v, leader %d; want leader %d", what, p.Partition, code(p.ErrorCode), p.Leader, leader)
+		}
+	}
+}
+
+func TestFakeMetadata_AutoCreateOnLeader_FirstAnswerCarriesLeaderAndLogsOnce(t *testing.T) {
+	fake := clusterfake.New(1)
+	addr, logs := listenLogged(t, fake)
+	checkLed(t, "first metadata", autoCreateMetadata(t, addr, "auto"), 2, 1)
+	checkLed(t, "second metadata", autoCreateMetadata(t, addr, "auto"), 2, 1)
+	if got := logs.lines("auto-created topic"); len(got) != 1 || !strings.Contains(got[0], "topic=auto partitions=2") {
+		t.Fatalf("logged %q, want one auto-created line with partitions=2", got)
+	}
+}
+
+func TestFakeMetadata_AutoCreateOnFollower_WaitsToApplyThenCarriesLeader(t *testing.T) {
 	fake := clusterfake.New(1)
 	fake.SetLeader(2) // a follower: the creation is forwarded
+	g := &lagging{Cluster: fake}
+	addr, logs := listenLogged(t, g)
+	// The request's own lookup, then two more while the entry is on its
+	// way: the answer must wait for it rather than say LEADER_NOT_AVAILABLE.
+	g.miss("auto", 3)
+	checkLed(t, "first metadata", autoCreateMetadata(t, addr, "auto"), 2, 2)
+	if got := logs.lines("auto-created topic"); len(got) != 1 {
+		t.Fatalf("logged %q, want one auto-created line", got)
+	}
+}
+
+func TestFakeMetadata_AutoCreateOfTopicCreatedElsewhere_NotLoggedRealPartitions(t *testing.T) {
+	fake := clusterfake.New(1)
+	g := &lagging{Cluster: fake}
+	addr, logs := listenLogged(t, g)
+	// Created with 3 partitions through CreateTopics, not yet applied
+	// here: the auto-creation finds it already exists.
+	if err := fake.CreateTopic(context.Background(), cluster.TopicSpec{Name: "made", Partitions: 3}); err != nil {
+		t.Fatal(err)
+	}
+	g.miss("made", 2)
+	checkLed(t, "metadata", autoCreateMetadata(t, addr, "made"), 3, 1)
+	if got := logs.lines("auto-created"); len(got) != 0 {
+		t.Fatalf("logged %q for a topic this node did not create", got)
+	}
+}
+
+func TestFakeMetadata_AutoCreateWithNoLeader_LeaderNotAvailable(t *testing.T) {
+	fake := clusterfake.New(1)
+	fake.SetLeader(-1)
+	addr, logs := listenLogged(t, fake)
+	if mt := autoCreateMetadata(t, addr, "auto"); !errors.Is(code(mt.ErrorCode), kerr.LeaderNotAvailable) {
+		t.Fatalf("with no leader: %v, want LEADER_NOT_AVAILABLE", code(mt.ErrorCode))
+	}
+	if mt := autoCreateMetadata(t, addr, "bad/name"); !errors.Is(code(mt.ErrorCode), kerr.InvalidTopicException) {
+		t.Fatalf("bad name: %v, want INVALID_TOPIC_EXCEPTION", code(mt.ErrorCode))
+	}
+	if got := logs.lines("auto-created"); len(got) != 0 {
+		t.Fatalf("logged %q, nothing was created", got)
+	}
+}
+
+func TestFakeFindCoordinator_GroupsRefusedTransactionsNamedHere(t *testing.T) {
+	fake := clusterfake.New(1)
 	addr := listen(t, fake)
-	meta := func() kmsg.MetadataResponseTopic {
-		req := kmsg.NewPtrMetadataRequest()
-		req.SetVersion(8)
-		rt := kmsg.NewMetadataRequestTopic()
-		rt.Topic = kmsg.StringPtr("auto")
-		req.Topics = append(req.Topics, rt)
-		req.AllowAutoTopicCreation = true
-		return rawRequest(t, addr, req).(*kmsg.MetadataResponse).Topics[0]
+	find := func(version int16, keyType int8) *kmsg.FindCoordinatorResponse {
+		req := kmsg.NewPtrFindCoordinatorRequest()
+		req.SetVersion(version)
+		req.CoordinatorKey, req.CoordinatorType = "key", keyType
+		return rawRequest(t, addr, req).(*kmsg.FindCoordinatorResponse)
 	}
-	if mt := meta(); !errors.Is(code(mt.ErrorCode), kerr.LeaderNotAvailable) {
-		t.Fatalf("first metadata: %v, want LEADER_NOT_AVAILABLE", code(mt.ErrorCode))
+	for _, v := range []int16{0, 1, 2} {
+		r := find(v, 0)
+		if !errors.Is(code(r.ErrorCode), kerr.InvalidRequest) || r.NodeID != -1 {
+			t.Errorf("v%d group: %v, node %d; want INVALID_REQUEST, no node", v, code(r.ErrorCode), r.NodeID)
+		}
+		if v >= 1 && (r.ErrorMessage == nil || !strings.Contains(*r.ErrorMessage, "does not support consumer groups")) {
+			t.Errorf("v%d group: message %v", v, r.ErrorMessage)
+		}
 	}
-	mt := meta()
-	if mt.ErrorCode != 0 || len(mt.Partitions) != 1 || mt.Partitions[0].Leader != 2 {
-		t.Fatalf("after auto-create: %v, %d partitions", code(mt.ErrorCode), len(mt.Partitions))
+	host, port, _ := net.SplitHostPort(addr)
+	if r := find(1, 1); r.ErrorCode != 0 || r.NodeID != 1 || r.Host != host || strconv.Itoa(int(r.Port)) != port {
+		t.Errorf("transaction: %v, node %d at %s:%d; want this node, %s", code(r.ErrorCode), r.NodeID, r.Host, r.Port, addr)
+	}
+	if r := find(2, 2); !errors.Is(code(r.ErrorCode), kerr.InvalidRequest) {
+		t.Errorf("key type 2: %v, want INVALID_REQUEST", code(r.ErrorCode))
+	}
+
+	// v4 batches keys; kgo speaks it (flexible) and asks for it.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrFindCoordinatorRequest()
+	req.CoordinatorKeys = []string{"a", "b"}
+	resp, err := req.RequestWith(context.Background(), cl.SeedBrokers()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Version != 4 || len(resp.Coordinators) != 2 || resp.Coordinators[1].Key != "b" ||
+		!errors.Is(code(resp.Coordinators[1].ErrorCode), kerr.InvalidRequest) {
+		t.Fatalf("v%d batch of groups: %+v", resp.Version, resp.Coordinators)
+	}
+}
+
+func TestFakeInitProducerID_Transactional_RefusedFatally(t *testing.T) {
+	fake := clusterfake.New(1)
+	addr := listen(t, fake)
+	req := kmsg.NewPtrInitProducerIDRequest()
+	req.SetVersion(1)
+	req.TransactionalID = kmsg.StringPtr("txn")
+	r := rawRequest(t, addr, req).(*kmsg.InitProducerIDResponse)
+	if !errors.Is(code(r.ErrorCode), kerr.TransactionalIDAuthorizationFailed) || r.ProducerID != -1 {
+		t.Fatalf("transactional id: %v, id %d; want TRANSACTIONAL_ID_AUTHORIZATION_FAILED", code(r.ErrorCode), r.ProducerID)
 	}
 }
 

@@ -94,6 +94,11 @@ func errorCodes(resp kmsg.Response) []int16 {
 		add(r.ErrorCode)
 	case *kmsg.InitProducerIDResponse:
 		add(r.ErrorCode)
+	case *kmsg.FindCoordinatorResponse:
+		add(r.ErrorCode)
+		for _, c := range r.Coordinators {
+			add(c.ErrorCode)
+		}
 	}
 	return out
 }

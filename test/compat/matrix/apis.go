@@ -1,0 +1,73 @@
+package matrix
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/raftline/raftline/broker/cluster/clusterfake"
+	"github.com/raftline/raftline/broker/kafka"
+)
+
+// APINotes says what raftline serves of each API key it advertises. The
+// document lists every key with the versions ApiVersions advertises and
+// this note; a key served without a note, or a note without a key, fails
+// the document's generation and its test.
+var APINotes = map[int16]string{
+	0: "Record batches (magic 2) only. acks 0, 1 and all (-1). Any compression, passed through untouched. " +
+		"Idempotent producers (sequence numbers checked, retried batches answered with their first offset). " +
+		"Transactional batches refused.",
+	1: "Long poll (MinBytes, MaxWaitMillis). No fetch sessions: clients send full requests. " +
+		"Topics by name only (topic ids, v13+, are not served).",
+	2: "Earliest (-2), latest (-1), and by timestamp (the first batch at or after it).",
+	3: "The Raft leader leads every partition; every voter is a replica and in sync. " +
+		"Topic auto-creation, answered with the new topic's leader at once. Leader epochs are -1.",
+	10: "Consumer groups refused with INVALID_REQUEST and a message saying so; for a transactional id " +
+		"the node names itself, and InitProducerID refuses it.",
+	18: "Every key listed here, with exactly the versions served.",
+	19: "Replication factor -1 or at most the number of voters (every topic is on every voter); no manual assignment. " +
+		"Configs: retention.ms, retention.bytes, max.message.bytes, cleanup.policy=delete. Sent to the controller (the Raft leader).",
+	20: "By name (v6's topic ids are not served). Sent to the controller.",
+	22: "Idempotent producers. A transactional id is refused with TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which clients treat as fatal.",
+	60: "Brokers only (endpoint type 1).",
+}
+
+// APIVersion is one served API key with the versions ApiVersions advertises.
+type APIVersion struct {
+	Key, Min, Max int16
+}
+
+// Served is what a raftline listener advertises in ApiVersions, asked of
+// one on an in-memory cluster (the registry is the same in every node).
+func Served() ([]APIVersion, error) {
+	l := kafka.New(kafka.Config{NodeID: 1, Addr: "127.0.0.1:0"}, clusterfake.New(1))
+	if err := l.Listen(); err != nil {
+		return nil, err
+	}
+	go l.Serve()
+	defer l.Close()
+	return AskAPIVersions(l.Addr())
+}
+
+// AskAPIVersions asks the broker at addr for ApiVersions.
+func AskAPIVersions(addr string) ([]APIVersion, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := kmsg.NewPtrApiVersionsRequest().RequestWith(ctx, cl.SeedBrokers()[0])
+	if err != nil {
+		return nil, fmt.Errorf("ApiVersions from %s: %w", addr, err)
+	}
+	var out []APIVersion
+	for _, k := range resp.ApiKeys {
+		out = append(out, APIVersion{Key: k.ApiKey, Min: k.MinVersion, Max: k.MaxVersion})
+	}
+	return out, nil
+}

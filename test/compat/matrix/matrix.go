@@ -1,0 +1,161 @@
+// Package matrix is raftline's client compatibility matrix: for every Kafka
+// client raftline is tested with and every feature, what a user of that
+// client sees. A feature either works, fails at once with a named error (the
+// broker refuses what it does not serve in a way the client gives up on), or
+// is absent from the client itself.
+//
+// test/compat runs every cell against a three-node cluster of the real
+// binary and fails when a client does anything else. docs/COMPATIBILITY.md's
+// matrix section is generated from the same table (make compat-doc), and this
+// package's test fails when the committed document is stale, so the
+// document claims exactly what the suite checks.
+package matrix
+
+//go:generate go run ./compatdoc -doc ../../../docs/COMPATIBILITY.md
+
+// Client is a Kafka client library or tool.
+type Client struct {
+	// Name is how the document and the test names call it.
+	Name string
+	// Version is the version tested: a Go module's from go.mod, a Debian
+	// package's as installed. test/compat checks it against what it runs.
+	Version string
+	// How says what runs it in test/compat.
+	How string
+}
+
+// The clients, in the document's column order.
+var (
+	FranzGo     = Client{"franz-go", "v1.22.3", "github.com/twmb/franz-go/pkg/kgo, in the test process"}
+	Sarama      = Client{"sarama", "v1.61.1", "github.com/IBM/sarama, in the test process"}
+	KafkaGo     = Client{"kafka-go", "v0.4.51", "github.com/segmentio/kafka-go, in the test process"}
+	Confluent   = Client{"confluent-kafka", "1.7.0 (librdkafka 2.0.2)", "Debian's python3-confluent-kafka, run by /usr/bin/python3"}
+	Kcat        = Client{"kcat", "1.7.1 (librdkafka 2.0.2)", "Debian's kcat"}
+	KafkaPython = Client{"kafka-python", "2.0.2", "Debian's python3-kafka, run by /usr/bin/python3"}
+)
+
+// Clients lists every client, in column order.
+var Clients = []Client{FranzGo, Sarama, KafkaGo, Confluent, Kcat, KafkaPython}
+
+// Feature is one thing a client does against a broker.
+type Feature struct {
+	Name string
+	// What the case does, for the document.
+	Doc string
+}
+
+// The features, in the document's row order.
+var (
+	RoundTrip = Feature{"produce and consume (acks=all)",
+		"Produce 20 keyed records with acks=all to a topic of 3 partitions created beforehand, then read every partition from the beginning without a group and get exactly those records back."}
+	Compression = Feature{"compressed batches",
+		"The same round trip once per codec: gzip, snappy, lz4 and zstd. The broker stores and serves the batches as the client compressed them."}
+	AutoCreate = Feature{"first write to an auto-created topic",
+		"Produce to a topic that does not exist yet, with the client's own auto-creation (Metadata allowing it); the first write must succeed without the application retrying."}
+	Idempotent = Feature{"idempotent producer",
+		"The round trip with idempotence on: InitProducerID, then produce with producer id, epoch and sequence numbers."}
+	Admin = Feature{"create and delete topics",
+		"Create a topic of 3 partitions with the client's admin API, see it in Metadata, delete it."}
+	Group = Feature{"consumer group subscription",
+		"Subscribe to a topic as a member of a consumer group and poll. raftline has no group coordinator."}
+	Transactions = Feature{"transactional producer",
+		"Set a transactional id and start producing. raftline has no transaction coordinator."}
+)
+
+// Features lists every feature, in row order.
+var Features = []Feature{RoundTrip, Compression, AutoCreate, Idempotent, Admin, Group, Transactions}
+
+// Result is what a cell expects.
+type Result int
+
+const (
+	// Works: the case succeeds.
+	Works Result = iota + 1
+	// Refused: raftline does not serve the feature, and the client hands
+	// the application an error containing Cell.Error at once: it gives up,
+	// or reports the error and keeps retrying in the background.
+	Refused
+	// LoggedOnly: raftline does not serve the feature, and the client
+	// retries for ever without telling the application; the error,
+	// containing Cell.Error, reaches only the client's own log.
+	LoggedOnly
+	// NotInClient: the client has no such feature; nothing is run.
+	NotInClient
+)
+
+// Cell is one client's expected outcome for one feature.
+type Cell struct {
+	Result Result
+	// Error is, for Refused and LoggedOnly, a part of the error the
+	// client reports.
+	Error string
+	// Note is shown in the document with the outcome.
+	Note string
+}
+
+// Expected is the matrix: Expected[client name][feature name].
+var Expected = map[string]map[string]Cell{
+	FranzGo.Name: {
+		RoundTrip.Name:   {Result: Works},
+		Compression.Name: {Result: Works},
+		AutoCreate.Name:  {Result: Works, Note: "With kgo.AllowAutoTopicCreation()."},
+		Idempotent.Name:  {Result: Works, Note: "kgo's default."},
+		Admin.Name:       {Result: Works},
+		Group.Name: {Result: Refused, Error: "INVALID_REQUEST",
+			Note: "PollFetches returns the error at once; kgo keeps trying to join in the background."},
+		Transactions.Name: {Result: Refused, Error: "TRANSACTIONAL_ID_AUTHORIZATION_FAILED",
+			Note: "The first produce in the transaction fails; the producer id is fatally failed."},
+	},
+	Sarama.Name: {
+		RoundTrip.Name:   {Result: Works},
+		Compression.Name: {Result: Works},
+		AutoCreate.Name:  {Result: Works},
+		Idempotent.Name:  {Result: Works, Note: "Producer.Idempotent with Net.MaxOpenRequests=1."},
+		Admin.Name:       {Result: Works},
+		Group.Name: {Result: Refused, Error: "sent to an incompatible broker",
+			Note: "ConsumerGroup.Consume returns the error after sarama's own rejoin retries: Consumer.Group.Rebalance.Retry.Max (4) times Backoff (2 s), about 10 s by default."},
+		Transactions.Name: {Result: Refused, Error: "Transactional ID authorization failed",
+			Note: "NewSyncProducer / NewAsyncProducer return the error."},
+	},
+	KafkaGo.Name: {
+		RoundTrip.Name: {Result: Works,
+			Note: "kafka-go's Writer waits BatchTimeout (1 s by default) for a batch to fill. Writers sharing DefaultTransport see a topic created in the last 6 s (its metadata cache) only with AllowAutoTopicCreation."},
+		Compression.Name: {Result: Works},
+		AutoCreate.Name:  {Result: Works, Note: "Writer.AllowAutoTopicCreation."},
+		Idempotent.Name:  {Result: NotInClient},
+		Admin.Name:       {Result: Works},
+		Group.Name: {Result: LoggedOnly, Error: "[42] Invalid Request",
+			Note: "A Reader with GroupID never returns from ReadMessage: kafka-go retries for ever and reports only to ReaderConfig.ErrorLogger (or Logger)."},
+		Transactions.Name: {Result: NotInClient},
+	},
+	Confluent.Name: {
+		RoundTrip.Name: {Result: Works,
+			Note: "Consume with assign(). confluent-kafka requires a group.id even then, and librdkafka looks the group's coordinator up: the first poll() returns one non-fatal consumer error, INVALID_REQUEST \"raftline does not support consumer groups\", to skip."},
+		Compression.Name: {Result: Works},
+		AutoCreate.Name:  {Result: Works},
+		Idempotent.Name:  {Result: Works, Note: "enable.idempotence=true."},
+		Admin.Name:       {Result: Works},
+		Group.Name: {Result: Refused, Error: "raftline does not support consumer groups",
+			Note: "poll() returns it as a consumer error (INVALID_REQUEST, not fatal)."},
+		Transactions.Name: {Result: Refused, Error: "TRANSACTIONAL_ID_AUTHORIZATION_FAILED",
+			Note: "init_transactions() raises a fatal KafkaError."},
+	},
+	Kcat.Name: {
+		RoundTrip.Name:    {Result: Works},
+		Compression.Name:  {Result: Works},
+		AutoCreate.Name:   {Result: Works},
+		Idempotent.Name:   {Result: Works, Note: "-X enable.idempotence=true."},
+		Admin.Name:        {Result: NotInClient},
+		Group.Name:        {Result: Refused, Error: "raftline does not support consumer groups", Note: "kcat -G prints the error and exits with status 1."},
+		Transactions.Name: {Result: Refused, Error: "Transactional Id authorization failed", Note: "kcat -P -X transactional.id=... exits with status 1."},
+	},
+	KafkaPython.Name: {
+		RoundTrip.Name:    {Result: Works},
+		Compression.Name:  {Result: Works, Note: "gzip only: Debian's python3-kafka comes without the snappy, lz4 and zstd codecs."},
+		AutoCreate.Name:   {Result: Works},
+		Idempotent.Name:   {Result: NotInClient, Note: "kafka-python 2.0.2 has no such setting."},
+		Admin.Name:        {Result: Works},
+		Group.Name:        {Result: Refused, Error: "InvalidRequestError", Note: "poll() raises it."},
+		Transactions.Name: {Result: NotInClient, Note: "kafka-python 2.0.2 has no such setting."},
+	},
+}
