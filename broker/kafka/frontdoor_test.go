@@ -346,17 +346,16 @@ func TestFrontDoor_ManyBadRequests_EachCountedFirstLogged(t *testing.T) {
 	const n = 200
 	for i := range n {
 		conn := rawConn(t, d.addr)
-		// FindCoordinator, which raftline does not serve, as a consumer
-		// looking for its group coordinator sends it.
-		req := kmsg.NewPtrFindCoordinatorRequest()
-		req.CoordinatorKey = "group"
+		// LeaderAndISR, a Kafka inter-broker request raftline never
+		// serves, as a misdirected tool might send it.
+		req := kmsg.NewPtrLeaderAndISRRequest()
 		send(t, conn, req, int32(i))
 		closedWithin(t, conn, 10*time.Second)
 		conn.Close()
 	}
 	d.waitRejected(t, kafka.ReasonUnknownAPIKey, n)
 	logged := strings.Count(d.log.String(), "closing Kafka connection")
-	if logged != 1 || !strings.Contains(d.log.String(), "FindCoordinator") {
-		t.Fatalf("%d bad requests logged %d lines, want 1 naming FindCoordinator:\n%s", n, logged, d.log.String())
+	if logged != 1 || !strings.Contains(d.log.String(), "LeaderAndISR") {
+		t.Fatalf("%d bad requests logged %d lines, want 1 naming LeaderAndISR:\n%s", n, logged, d.log.String())
 	}
 }

@@ -430,10 +430,9 @@ func TestFrontDoor_1000BadRequests_FewLogLinesEveryOneCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	findCoordinator := kmsg.NewPtrFindCoordinatorRequest()
-	findCoordinator.CoordinatorKey = "stuck-group"
-	joinGroup := kmsg.NewPtrJoinGroupRequest()
-	joinGroup.Group, joinGroup.ProtocolType = "stuck-group", "consumer"
+	// Two Kafka inter-broker requests raftline never serves.
+	leaderAndISR := kmsg.NewPtrLeaderAndISRRequest()
+	stopReplica := kmsg.NewPtrStopReplicaRequest()
 	// Produce v99, and Metadata v1 whose topic array claims 2^31-1 entries
 	// and holds none: a header (key, version, correlation id, null client
 	// id) and the body, framed.
@@ -450,8 +449,8 @@ func TestFrontDoor_1000BadRequests_FewLogLinesEveryOneCounted(t *testing.T) {
 		frame  []byte
 		reason string
 	}{
-		{rawFrame(findCoordinator, 1), "unknown_api_key"},
-		{rawFrame(joinGroup, 1), "unknown_api_key"},
+		{rawFrame(leaderAndISR, 1), "unknown_api_key"},
+		{rawFrame(stopReplica, 1), "unknown_api_key"},
 		{produceV99, "unsupported_version"},
 		{metadataGarbage, "malformed"},
 	}
