@@ -20,6 +20,7 @@ func TestMetricNames(t *testing.T) {
 		"raft_log_size_bytes",
 		"raft_log_store_append_duration_seconds_bucket",
 		"raft_snapshots_total",
+		"raftline_kafka_budget_waits_total",
 		"raftline_kafka_request_errors_total",
 		"raftline_kafka_requests_total",
 	}

@@ -227,6 +227,30 @@ func alertingRules(cfg Config) []Rule {
 			"Produce requests in job {{ $labels.job }} returned {{ $value | humanizePercentage }} partition errors per request over 5m"+
 				fmt.Sprintf(" (threshold %s).", percent(cfg.ProduceErrorRatio))),
 
+		// Any node-scope wait means the node held --kafka-node-max-inflight-bytes:
+		// an honest request waited and, while it did, connections whose frame
+		// was silent for a second were closed (reason="budget"). Every such
+		// closure comes from a frame that waits, counted at the same moment,
+		// so the waits alone see every episode. The default budget is far
+		// above what honest traffic holds at healthy commit latency, so the
+		// threshold is any wait. The 5m window lets a lull in client traffic
+		// (a wait needs a request arriving) and a slow scrape pass; with
+		// `for: 10m` a burst, such as producers flushing their buffers after
+		// a failover, stays quiet unless waits recur for 5 minutes or more.
+		// Per-connection waits are one client's own back-pressure, and
+		// refused requests (unknown_api_key) a client's misconfiguration
+		// that the reject log summarises: neither is read here.
+		alert("KafkaRequestBudgetSaturated", SeverityWarning, Duration(10*time.Minute),
+			fmt.Sprintf(`sum by (job, node_id) (increase(raftline_kafka_budget_waits_total{job=%q, scope=%q}[5m])) > 0`,
+				Job, "node"),
+			"Kafka request bytes budget saturated on node {{ $labels.node_id }}.",
+			"Node {{ $labels.node_id }} has reached its --kafka-node-max-inflight-bytes limit of request bytes in every 5m for 10m: "+
+				count+" requests waited for room in the last 5m, and "+
+				`{{ with printf "sum(increase(raftline_kafka_rejected_requests_total{job=%q, node_id=%q, reason=%q}[5m]))" $labels.job $labels.node_id "budget" | query }}{{ . | first | value | printf "%.0f" }}{{ else }}0{{ end }}`+
+				" connections whose frame had gone silent were closed to make room. "+
+				"Honest clients' requests are delayed: clients hold frames open without finishing them, "+
+				"or requests arrive faster than the node handles them."),
+
 		alert("DiskFillingUp", SeverityWarning, Duration(time.Hour),
 			fmt.Sprintf("predict_linear(raft_log_size_bytes%s[6h], 24 * 3600) > %d", sel, cfg.RaftLogBudgetBytes),
 			"raft log on node {{ $labels.node_id }} will outgrow its disk budget within 24h.",
