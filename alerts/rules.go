@@ -230,10 +230,11 @@ func alertingRules(cfg Config) []Rule {
 		// Any node-scope wait means the node held --kafka-node-max-inflight-bytes:
 		// an honest request waited and, while it did, connections whose frame
 		// was silent for a second were closed (reason="budget"). Every such
-		// closure comes from a frame that waits, counted at the same moment,
-		// so the waits alone see every episode. The default budget is far
-		// above what honest traffic holds at healthy commit latency, so the
-		// threshold is any wait. The 5m window lets a lull in client traffic
+		// closure comes from a frame that waits, counted when its wait began
+		// (at most a frame timeout, 30s by default, before), so the waits
+		// alone see every episode. The default budget is far above what
+		// honest traffic holds at healthy commit latency, so the threshold
+		// is any wait. The 5m window lets a lull in client traffic
 		// (a wait needs a request arriving) and a slow scrape pass; with
 		// `for: 10m` a burst, such as producers flushing their buffers after
 		// a failover, stays quiet unless waits recur for 5 minutes or more.
