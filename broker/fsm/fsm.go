@@ -15,7 +15,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
-	"github.com/raftline/raftline/broker/partlog"
 	"github.com/raftline/raftline/broker/recordbatch"
 	"github.com/raftline/raftline/broker/topicrules"
 )
@@ -25,7 +24,7 @@ type Topic struct {
 	Name       string
 	ID         [16]byte
 	Configs    map[string]string
-	Partitions []*partlog.Log
+	Partitions []PartitionLog
 }
 
 // RetentionMs is the topic's retention.ms (-1: keep forever).
@@ -46,7 +45,7 @@ func (t *Topic) MaxMessageBytes() int64 {
 // Partition returns the topic's partition p, or kerr.UnknownTopicOrPartition
 // when there is no such partition or no such topic (t is nil). It is the one
 // place a partition number from a client or an entry is checked.
-func (t *Topic) Partition(p int32) (*partlog.Log, error) {
+func (t *Topic) Partition(p int32) (PartitionLog, error) {
 	if t == nil || p < 0 || int(p) >= len(t.Partitions) {
 		return nil, kerr.UnknownTopicOrPartition
 	}
@@ -168,7 +167,7 @@ func (s *State) createTopic(index uint64, ct *CreateTopic) error {
 	}
 	t := &Topic{Name: ct.Name, ID: topicID(ct.Name, index), Configs: ct.Configs}
 	for range ct.Partitions {
-		t.Partitions = append(t.Partitions, partlog.New(0))
+		t.Partitions = append(t.Partitions, newMemoryLog())
 	}
 	s.topics[ct.Name] = t
 	return nil
@@ -215,11 +214,9 @@ func (s *State) produce(timeMs int64, parts []ProducePartition) []PartitionResul
 }
 
 // appendBatch appends one batch, deduplicating idempotent producers' retries.
-// The stored batch shares the Raft entry's bytes and is never written to:
-// Raft may still be sending them to followers. Its offset lives beside it
-// (partlog.Batch) and is written into copies as they are served. The CRC was
-// checked by the leader before proposing.
-func (s *State) appendBatch(t *Topic, partition int32, log *partlog.Log, b []byte, timeMs int64) (int64, error) {
+// The entry's bytes are never written to: Raft may still be sending them to
+// followers. The CRC was checked by the leader before proposing.
+func (s *State) appendBatch(t *Topic, partition int32, log PartitionLog, b []byte, timeMs int64) (int64, error) {
 	h, err := recordbatch.ParseHeader(b)
 	if err != nil {
 		return -1, kerr.CorruptMessage
@@ -236,14 +233,17 @@ func (s *State) appendBatch(t *Topic, partition int32, log *partlog.Log, b []byt
 		}
 	}
 	data := b[:h.Length:h.Length]
-	batch := log.Append(data, int64(h.RecordCount), h.MaxTimestamp, timeMs)
+	base, err := log.append(data, int64(h.RecordCount), h.MaxTimestamp, timeMs)
+	if err != nil {
+		return -1, err
+	}
 	if seq != nil {
-		seq.record(h, batch.BaseOffset)
+		seq.record(h, base)
 	}
 	if s.onAppend != nil {
 		s.onAppend(t.Name, partition, int64(h.RecordCount), len(data))
 	}
-	return batch.BaseOffset, nil
+	return base, nil
 }
 
 func (s *State) retention(nowMs int64) {
@@ -253,15 +253,7 @@ func (s *State) retention(nowMs int64) {
 		t := s.topics[name]
 		ms, bytes := t.RetentionMs(), t.RetentionBytes()
 		for _, log := range t.Partitions {
-			log.Trim(func(b partlog.Batch, size int64) bool {
-				if ms >= 0 && b.AppendTimeMs < nowMs-ms {
-					return false
-				}
-				if bytes >= 0 && size > bytes {
-					return false
-				}
-				return true
-			})
+			log.retain(nowMs, ms, bytes)
 		}
 	}
 }

@@ -66,13 +66,13 @@ type snapSequence struct {
 // Snapshot is a point-in-time copy of the state that can be written out while
 // the FSM keeps applying entries. It shares batch bytes with the live logs.
 type Snapshot struct {
-	meta    snapMeta
-	batches [][]partlog.Batch // per partition, in meta order
+	meta  snapMeta
+	parts []frozenLog // per partition, in meta order
 }
 
 // Snapshot captures the state. It is cheap: it copies slice headers and small
 // maps, never record bytes.
-func (s *State) Snapshot() *Snapshot {
+func (s *State) Snapshot() (*Snapshot, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	snap := &Snapshot{}
@@ -83,9 +83,14 @@ func (s *State) Snapshot() *Snapshot {
 		t := s.topics[name]
 		st := snapTopic{Name: t.Name, ID: t.ID, Configs: t.Configs}
 		for _, log := range t.Partitions {
-			start, next, batches := log.Snapshot()
-			st.Partitions = append(st.Partitions, snapPartition{Start: start, Next: next, Batches: len(batches)})
-			snap.batches = append(snap.batches, batches)
+			f, err := log.freeze()
+			if err != nil {
+				snap.Release()
+				return nil, err
+			}
+			start, next := f.offsets()
+			st.Partitions = append(st.Partitions, snapPartition{Start: start, Next: next})
+			snap.parts = append(snap.parts, f)
 		}
 		m.Topics = append(m.Topics, st)
 	}
@@ -101,24 +106,56 @@ func (s *State) Snapshot() *Snapshot {
 		}
 		m.Producers = append(m.Producers, sp)
 	}
-	return snap
+	return snap, nil
 }
 
-// Size is the number of bytes WriteTo will write.
-func (snap *Snapshot) Size() int64 {
-	n := int64(len(snapshotMagic) + 4)
-	js, _ := json.Marshal(snap.meta)
-	n += int64(len(js))
-	for _, bs := range snap.batches {
-		for _, b := range bs {
-			n += 36 + int64(len(b.Data))
+// Release lets go of what the snapshot holds of the partitions' logs. The
+// snapshot cannot be written after it.
+func (snap *Snapshot) Release() {
+	for _, f := range snap.parts {
+		f.release()
+	}
+	snap.parts = nil
+}
+
+// counted fills in the meta's batch counts, which precede the batches, and
+// returns the batches' total size.
+func (snap *Snapshot) counted() (int64, error) {
+	var total int64
+	i := 0
+	for ti := range snap.meta.Topics {
+		for pi := range snap.meta.Topics[ti].Partitions {
+			n, bytes, err := snap.parts[i].count()
+			if err != nil {
+				return 0, err
+			}
+			snap.meta.Topics[ti].Partitions[pi].Batches = n
+			total += int64(n)*batchHeaderSize + bytes
+			i++
 		}
 	}
-	return n
+	return total, nil
+}
+
+// batchHeaderSize is the snapshot's header before each batch's bytes.
+const batchHeaderSize = 36
+
+// Size is the number of bytes WriteTo will write, or -1 when the logs cannot
+// be read.
+func (snap *Snapshot) Size() int64 {
+	n, err := snap.counted()
+	if err != nil {
+		return -1
+	}
+	js, _ := json.Marshal(snap.meta)
+	return int64(len(snapshotMagic)+4+len(js)) + n
 }
 
 // WriteTo writes the snapshot.
 func (snap *Snapshot) WriteTo(w io.Writer) (int64, error) {
+	if _, err := snap.counted(); err != nil {
+		return 0, err
+	}
 	bw := bufio.NewWriterSize(w, 1<<20)
 	cw := &countWriter{w: bw}
 	js, err := json.Marshal(snap.meta)
@@ -128,16 +165,20 @@ func (snap *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	cw.Write([]byte(snapshotMagic))
 	cw.Write(binary.BigEndian.AppendUint32(nil, uint32(len(js))))
 	cw.Write(js)
-	var hdr [36]byte
-	for _, bs := range snap.batches {
-		for _, b := range bs {
+	var hdr [batchHeaderSize]byte
+	for _, f := range snap.parts {
+		err := f.each(func(b snapBatch) error {
 			binary.BigEndian.PutUint64(hdr[0:], uint64(b.BaseOffset))
 			binary.BigEndian.PutUint64(hdr[8:], uint64(b.LastOffset))
 			binary.BigEndian.PutUint64(hdr[16:], uint64(b.MaxTimestamp))
 			binary.BigEndian.PutUint64(hdr[24:], uint64(b.AppendTimeMs))
 			binary.BigEndian.PutUint32(hdr[32:], uint32(len(b.Data)))
 			cw.Write(hdr[:])
-			cw.Write(b.Data)
+			_, err := cw.Write(b.Data)
+			return err
+		})
+		if err != nil {
+			return cw.n, err
 		}
 	}
 	if cw.err != nil {
@@ -193,7 +234,7 @@ func (s *State) Restore(r io.Reader) error {
 		brokers[b.ID] = b
 	}
 	topics := map[string]*Topic{}
-	var hdr [36]byte
+	var hdr [batchHeaderSize]byte
 	for _, st := range m.Topics {
 		t := &Topic{Name: st.Name, ID: st.ID, Configs: st.Configs}
 		for _, sp := range st.Partitions {
@@ -223,7 +264,7 @@ func (s *State) Restore(r io.Reader) error {
 				}
 				batches = append(batches, b)
 			}
-			t.Partitions = append(t.Partitions, partlog.Restore(sp.Start, sp.Next, batches))
+			t.Partitions = append(t.Partitions, restoreMemoryLog(sp.Start, sp.Next, batches))
 		}
 		topics[t.Name] = t
 	}

@@ -71,7 +71,11 @@ func resultErr(r fsm.ApplyResult) error {
 }
 
 func (a *adapter) Snapshot() (raft.FSMSnapshot, error) {
-	return &snapshot{snap: a.state.Snapshot(), obs: a.obs}, nil
+	snap, err := a.state.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	return &snapshot{snap: snap, obs: a.obs}, nil
 }
 
 func (a *adapter) Restore(r io.ReadCloser) error {
@@ -104,4 +108,4 @@ func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 	return err
 }
 
-func (s *snapshot) Release() {}
+func (s *snapshot) Release() { s.snap.Release() }
