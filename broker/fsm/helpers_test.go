@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/raftline/raftline/broker/recordbatch"
+	"github.com/raftline/raftline/broker/seglog"
 )
 
 // batch builds a magic-2 record batch with kmsg, as a producer sends it: one
@@ -61,9 +63,24 @@ type storage struct {
 	open func(t testing.TB) *State
 }
 
-// storages are every store a State can keep its partitions in.
+// storages are every store a State can keep its partitions in. On disk,
+// every batch gets a segment of its own, so that retention, which deletes
+// whole segments there, decides per batch as it does in memory.
 var storages = []storage{
 	{"memory", func(testing.TB) *State { return New() }},
+	{"disk", func(t testing.TB) *State { return openDisk(t, seglog.Options{SegmentBytes: 1}) }},
+}
+
+// openDisk opens a State keeping its partitions on disk in a directory of
+// the test's, closed when the test ends.
+func openDisk(t testing.TB, segments seglog.Options) *State {
+	t.Helper()
+	s, err := Open(Options{Storage: Disk, Dir: filepath.Join(t.TempDir(), "partitions"), Segments: segments})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 // eachStorage runs f as a subtest per store.

@@ -87,3 +87,44 @@ func (f frozenBatches) release() {}
 func restoreMemoryLog(start, next int64, batches []partlog.Batch) memoryLog {
 	return memoryLog{partlog.Restore(start, next, batches)}
 }
+
+func (memoryLog) close() error  { return nil }
+func (memoryLog) remove() error { return nil }
+
+// memoryStore keeps partitions in memory: a deleted topic's logs go with
+// their last reader, and a snapshot's batches become a log as read.
+type memoryStore struct{}
+
+func (memoryStore) create(string, int) (PartitionLog, error) { return newMemoryLog(), nil }
+
+func (memoryStore) drop(*Topic) error { return nil }
+
+func (memoryStore) restoring() (restoration, error) { return memoryRestoration{}, nil }
+
+type memoryRestoration struct{}
+
+func (memoryRestoration) partition(_ string, _ int, start, next int64) (partitionBuilder, error) {
+	return &memoryBuilder{start: start, next: next}, nil
+}
+
+func (memoryRestoration) commit(_, _ map[string]*Topic) error { return nil }
+
+func (memoryRestoration) abort() {}
+
+// memoryBuilder keeps the snapshot's batches as they are read, each in its
+// own allocation, as the live log will.
+type memoryBuilder struct {
+	start, next int64
+	batches     []partlog.Batch
+}
+
+func (b *memoryBuilder) buffer(size int) []byte { return make([]byte, size) }
+
+func (b *memoryBuilder) add(sb snapBatch) error {
+	b.batches = append(b.batches, partlog.Batch(sb))
+	return nil
+}
+
+func (b *memoryBuilder) finish() (PartitionLog, error) {
+	return restoreMemoryLog(b.start, b.next, b.batches), nil
+}

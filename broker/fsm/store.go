@@ -1,8 +1,15 @@
 package fsm
 
+import (
+	"errors"
+	"fmt"
+
+	"github.com/raftline/raftline/broker/seglog"
+)
+
 // PartitionLog is one partition's records as the state machine keeps them:
 // the seam between the replicated state and the store under it (memory.go:
-// partlog, in memory). Its reads have the shape broker/cluster.Partition
+// partlog, in memory; disk.go: seglog, on disk). Its reads have the shape broker/cluster.Partition
 // gives the Kafka layer, plus the errors a store can meet; its writes are
 // unexported, because only an applied entry may change a partition, and
 // every replica must change it the same way.
@@ -37,6 +44,10 @@ type PartitionLog interface {
 	// freeze captures the log for a snapshot: what it holds now, readable
 	// while the log goes on changing.
 	freeze() (frozenLog, error)
+	// close releases the log at shutdown; remove deletes it with its
+	// topic. Neither is an entry's doing on its own.
+	close() error
+	remove() error
 }
 
 // frozenLog is a partition's log as of one snapshot, written out while the
@@ -65,4 +76,75 @@ type snapBatch struct {
 type Digest struct {
 	Start, Next, Bytes int64
 	SHA256             string
+}
+
+// Storage says where a State keeps its partitions' records.
+type Storage string
+
+const (
+	// Memory keeps every partition in memory (partlog): bounded by
+	// retention.bytes, rebuilt at each start from the last snapshot and
+	// the Raft log after it.
+	Memory Storage = "memory"
+	// Disk keeps each partition in a segmented log on disk (seglog), in
+	// <Options.Dir>/<topic>/<partition>.
+	Disk Storage = "disk"
+)
+
+// ParseStorage reads a storage name: memory or disk.
+func ParseStorage(s string) (Storage, error) {
+	switch st := Storage(s); st {
+	case Memory, Disk:
+		return st, nil
+	}
+	return "", fmt.Errorf("storage %q is not memory or disk", s)
+}
+
+// Options configure where a State keeps its partitions.
+type Options struct {
+	// Storage is Memory (the default, when empty) or Disk.
+	Storage Storage
+	// Dir holds the partitions' directories with Disk.
+	Dir string
+	// Segments shape the partitions' logs with Disk. SegmentBytes and
+	// SegmentMs decide where segments roll, so every replica must use the
+	// same values; zero values are seglog's defaults.
+	Segments seglog.Options
+}
+
+// ErrStorage marks a failure of the disk under a partition (the seglog
+// error it wraps names the operation and the file). It fails the State:
+// every later entry is refused with it, and the node must stop, because a
+// replica that went on would lack records the others hold.
+var ErrStorage = errors.New("partition storage failed")
+
+// store creates and removes partitions' logs: memoryStore or diskStore.
+type store interface {
+	create(topic string, partition int) (PartitionLog, error)
+	// drop removes a deleted topic's logs.
+	drop(t *Topic) error
+	// restoring starts building a snapshot's partitions apart from the
+	// live ones.
+	restoring() (restoration, error)
+}
+
+// restoration is a snapshot's partitions being built. Exactly one of commit
+// and abort ends it.
+type restoration interface {
+	// partition starts the log of one partition the snapshot holds.
+	partition(topic string, partition int, start, next int64) (partitionBuilder, error)
+	// commit makes the restored topics' logs the live ones, in place of
+	// every log of live, which the caller then forgets.
+	commit(live, restored map[string]*Topic) error
+	abort()
+}
+
+// partitionBuilder rebuilds one partition from a snapshot's batches.
+type partitionBuilder interface {
+	// buffer returns size bytes to read the next batch into.
+	buffer(size int) []byte
+	// add appends the next batch; an error is ErrBadSnapshot's or
+	// ErrStorage's.
+	add(b snapBatch) error
+	finish() (PartitionLog, error)
 }

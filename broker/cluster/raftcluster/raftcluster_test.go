@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -118,6 +119,16 @@ var stores = []struct {
 	open func(t *testing.T) *fsm.State
 }{
 	{"memory", func(*testing.T) *fsm.State { return fsm.New() }},
+	{"disk", openDisk},
+}
+
+func openDisk(t *testing.T) *fsm.State {
+	s, err := fsm.Open(fsm.Options{Storage: fsm.Disk, Dir: filepath.Join(t.TempDir(), "partitions")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 // partitionWith applies a topic "t" of one partition and one entry per
@@ -212,6 +223,23 @@ func TestPartition_OffsetForTimestamp(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The contract has no read errors: a partition whose log cannot be read
+// (on disk, its topic deleted and its files gone) serves nothing and finds
+// no offset.
+func TestPartition_LogGone_ReadsNothing(t *testing.T) {
+	s := openDisk(t)
+	p := partitionWith(t, func(*testing.T) *fsm.State { return s }, recordBatch(2, 10, 1000))
+	if res := s.ApplyCommand(9, fsm.Command{Op: fsm.OpDeleteTopic, TimeMs: 1, Delete: "t"}); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if got := p.AppendBatches([]byte("dst"), 0, 1<<20); string(got) != "dst" {
+		t.Fatalf("AppendBatches = %q, want dst unchanged", got)
+	}
+	if off, maxTs, ok := p.OffsetForTimestamp(0); off != -1 || maxTs != -1 || ok {
+		t.Fatalf("OffsetForTimestamp = %d, %d, %v; want -1, -1, false", off, maxTs, ok)
 	}
 }
 
