@@ -260,6 +260,9 @@ func (b *diskBuilder) buffer(size int) []byte {
 
 func (b *diskBuilder) add(sb snapBatch) error {
 	if b.log == nil {
+		if sb.BaseOffset < 0 {
+			return fmt.Errorf("%w: %s/%d: batch at offset %d", ErrBadSnapshot, b.topic, b.partition, sb.BaseOffset)
+		}
 		l, err := seglog.Create(b.dir, sb.BaseOffset, b.r.store.opts)
 		if err != nil {
 			return storageErr(err)
@@ -283,7 +286,7 @@ func (b *diskBuilder) finish() (PartitionLog, error) {
 		return fmt.Errorf("%w: %s/%d: %s", ErrBadSnapshot, b.topic, b.partition, fmt.Sprintf(format, args...))
 	}
 	if b.log == nil {
-		if b.start != b.next {
+		if b.start != b.next || b.next < 0 {
 			return nil, bad("no batches between offsets %d and %d", b.start, b.next)
 		}
 		l, err := seglog.Create(b.dir, b.next, b.r.store.opts)

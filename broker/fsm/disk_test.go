@@ -251,9 +251,16 @@ func TestDiskRestore_TopicNameNotAllowed_ErrBadSnapshot(t *testing.T) {
 	if err := r.s.Restore(bytes.NewReader(metaSnapshot(dup))); !errors.Is(err, ErrBadSnapshot) {
 		t.Errorf("topic listed twice: Restore = %v, want ErrBadSnapshot", err)
 	}
-	hole := `{"topics":[{"name":"t","partitions":[{"start":0,"next":5,"batches":0}]}]}`
-	if err := r.s.Restore(bytes.NewReader(metaSnapshot(hole))); !errors.Is(err, ErrBadSnapshot) {
-		t.Errorf("offsets without batches: Restore = %v, want ErrBadSnapshot", err)
+	for name, meta := range map[string]string{
+		"offsets without batches": `{"topics":[{"name":"t","partitions":[{"start":0,"next":5,"batches":0}]}]}`,
+		"negative offsets":        `{"topics":[{"name":"t","partitions":[{"start":-3,"next":-3,"batches":0}]}]}`,
+	} {
+		if err := r.s.Restore(bytes.NewReader(metaSnapshot(meta))); !errors.Is(err, ErrBadSnapshot) {
+			t.Errorf("%s: Restore = %v, want ErrBadSnapshot", name, err)
+		}
+	}
+	if err := r.s.Err(); err != nil {
+		t.Fatalf("a bad snapshot failed the state: %v", err)
 	}
 }
 

@@ -221,6 +221,9 @@ func TestRestore_BadInput_ErrBadSnapshotAndStateUnchanged(t *testing.T) {
 				if describe(r.s) != before {
 					t.Fatal("a failed restore changed the state")
 				}
+				if err := r.s.Err(); err != nil {
+					t.Fatalf("a bad snapshot failed the state: %v", err)
+				}
 			})
 		}
 	})

@@ -9,10 +9,10 @@ import (
 
 // PartitionLog is one partition's records as the state machine keeps them:
 // the seam between the replicated state and the store under it (memory.go:
-// partlog, in memory; disk.go: seglog, on disk). Its reads have the shape broker/cluster.Partition
-// gives the Kafka layer, plus the errors a store can meet; its writes are
-// unexported, because only an applied entry may change a partition, and
-// every replica must change it the same way.
+// partlog, in memory; disk.go: seglog, on disk). Its reads have the shape
+// broker/cluster.Partition gives the Kafka layer, plus the errors a store
+// can meet; its writes are unexported, because only an applied entry may
+// change a partition, and every replica must change it the same way.
 //
 // One writer, the state machine's apply; any number of concurrent readers.
 type PartitionLog interface {
