@@ -9,13 +9,14 @@ package fsm
 
 import (
 	"crypto/sha256"
+	"errors"
+	"fmt"
 	"sort"
 	"strconv"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
-	"github.com/raftline/raftline/broker/partlog"
 	"github.com/raftline/raftline/broker/recordbatch"
 	"github.com/raftline/raftline/broker/topicrules"
 )
@@ -25,7 +26,7 @@ type Topic struct {
 	Name       string
 	ID         [16]byte
 	Configs    map[string]string
-	Partitions []*partlog.Log
+	Partitions []PartitionLog
 }
 
 // RetentionMs is the topic's retention.ms (-1: keep forever).
@@ -46,7 +47,7 @@ func (t *Topic) MaxMessageBytes() int64 {
 // Partition returns the topic's partition p, or kerr.UnknownTopicOrPartition
 // when there is no such partition or no such topic (t is nil). It is the one
 // place a partition number from a client or an entry is checked.
-func (t *Topic) Partition(p int32) (*partlog.Log, error) {
+func (t *Topic) Partition(p int32) (PartitionLog, error) {
 	if t == nil || p < 0 || int(p) >= len(t.Partitions) {
 		return nil, kerr.UnknownTopicOrPartition
 	}
@@ -80,11 +81,16 @@ type ApplyResult struct {
 
 // State is the whole replicated state.
 type State struct {
+	store store
+
 	mu             sync.RWMutex
 	brokers        map[int32]Broker
 	topics         map[string]*Topic
 	producers      map[int64]*producer
 	nextProducerID int64
+
+	failMu sync.Mutex
+	failed error // the storage error that stopped the state (ErrStorage)
 
 	notifyMu sync.Mutex
 	appended chan struct{} // nil until a long poll waits
@@ -93,12 +99,69 @@ type State struct {
 	onAppend func(topic string, partition int32, records int64, bytes int)
 }
 
-// New returns an empty state.
+// New returns an empty state that keeps its partitions in memory.
 func New() *State {
+	return newState(memoryStore{})
+}
+
+func newState(st store) *State {
 	return &State{
+		store:     st,
 		brokers:   map[int32]Broker{},
 		topics:    map[string]*Topic{},
 		producers: map[int64]*producer{},
+	}
+}
+
+// Open returns an empty state that keeps its partitions as opts says. With
+// Disk it first empties opts.Dir: the state is rebuilt from the snapshot and
+// the Raft log, and files left from before must not be applied over (see
+// diskLog).
+func Open(opts Options) (*State, error) {
+	switch opts.Storage {
+	case "", Memory:
+		return New(), nil
+	case Disk:
+		if opts.Dir == "" {
+			return nil, errors.New("fsm: disk storage needs a directory")
+		}
+		d := diskStore{dir: opts.Dir, opts: opts.Segments}
+		if err := d.reset(); err != nil {
+			return nil, err
+		}
+		return newState(d), nil
+	}
+	return nil, fmt.Errorf("fsm: storage %q is not memory or disk", opts.Storage)
+}
+
+// Close releases the partitions' logs (their files, on disk). The state
+// must not be used after it.
+func (s *State) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for _, t := range s.topics {
+		for _, p := range t.Partitions {
+			errs = append(errs, p.close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Err is the storage error that stopped the state, or nil.
+func (s *State) Err() error {
+	s.failMu.Lock()
+	defer s.failMu.Unlock()
+	return s.failed
+}
+
+// fail records err, a storage error, as the state's failure; the first one
+// stays.
+func (s *State) fail(err error) {
+	s.failMu.Lock()
+	defer s.failMu.Unlock()
+	if s.failed == nil {
+		s.failed = err
 	}
 }
 
@@ -108,18 +171,28 @@ func (s *State) OnAppend(f func(topic string, partition int32, records int64, by
 }
 
 // Apply applies one encoded entry at the given Raft index. It returns an
-// error only for an entry it cannot interpret; such an entry must stop the
-// node rather than be skipped, or replicas would diverge.
+// error for an entry it cannot interpret, and for one whose partition store
+// failed under it (ErrStorage): either must stop the node rather than be
+// skipped, or replicas would diverge. After a storage failure every entry
+// is refused.
 func (s *State) Apply(index uint64, data []byte) (ApplyResult, error) {
+	if err := s.Err(); err != nil {
+		return ApplyResult{}, err
+	}
 	c, err := Decode(data)
 	if err != nil {
 		return ApplyResult{}, err
 	}
-	return s.ApplyCommand(index, c), nil
+	res := s.ApplyCommand(index, c)
+	return res, s.Err()
 }
 
-// ApplyCommand applies a decoded command.
+// ApplyCommand applies a decoded command. A partition store's failure is
+// answered as KAFKA_STORAGE_ERROR and stops the state (Err, Apply).
 func (s *State) ApplyCommand(index uint64, c Command) ApplyResult {
+	if err := s.Err(); err != nil {
+		return ApplyResult{Err: err}
+	}
 	switch c.Op {
 	case OpRegisterNode:
 		s.mu.Lock()
@@ -130,10 +203,15 @@ func (s *State) ApplyCommand(index uint64, c Command) ApplyResult {
 	case OpDeleteTopic:
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if _, ok := s.topics[c.Delete]; !ok {
+		t, ok := s.topics[c.Delete]
+		if !ok {
 			return ApplyResult{Err: kerr.UnknownTopicOrPartition}
 		}
 		delete(s.topics, c.Delete)
+		if err := s.store.drop(t); err != nil {
+			s.fail(fmt.Errorf("delete topic %s: %w", t.Name, err))
+			return ApplyResult{Err: kerr.KafkaStorageError}
+		}
 	case OpProduce:
 		res := ApplyResult{Partitions: s.produce(c.TimeMs, c.Produce)}
 		s.notifyAppended()
@@ -167,8 +245,14 @@ func (s *State) createTopic(index uint64, ct *CreateTopic) error {
 		return kerr.TopicAlreadyExists
 	}
 	t := &Topic{Name: ct.Name, ID: topicID(ct.Name, index), Configs: ct.Configs}
-	for range ct.Partitions {
-		t.Partitions = append(t.Partitions, partlog.New(0))
+	for i := range int(ct.Partitions) {
+		log, err := s.store.create(ct.Name, i)
+		if err != nil {
+			s.fail(fmt.Errorf("create topic %s partition %d: %w", ct.Name, i, err))
+			s.store.drop(t)
+			return kerr.KafkaStorageError
+		}
+		t.Partitions = append(t.Partitions, log)
 	}
 	s.topics[ct.Name] = t
 	return nil
@@ -201,6 +285,10 @@ func (s *State) produce(timeMs int64, parts []ProducePartition) []PartitionResul
 		}
 		for j, b := range p.Batches {
 			base, err := s.appendBatch(t, p.Partition, log, b, timeMs)
+			if errors.Is(err, ErrStorage) {
+				s.fail(fmt.Errorf("append to %s/%d: %w", p.Topic, p.Partition, err))
+				err = kerr.KafkaStorageError
+			}
 			if err != nil {
 				r.Err = err
 				break
@@ -215,11 +303,9 @@ func (s *State) produce(timeMs int64, parts []ProducePartition) []PartitionResul
 }
 
 // appendBatch appends one batch, deduplicating idempotent producers' retries.
-// The stored batch shares the Raft entry's bytes and is never written to:
-// Raft may still be sending them to followers. Its offset lives beside it
-// (partlog.Batch) and is written into copies as they are served. The CRC was
-// checked by the leader before proposing.
-func (s *State) appendBatch(t *Topic, partition int32, log *partlog.Log, b []byte, timeMs int64) (int64, error) {
+// The entry's bytes are never written to: Raft may still be sending them to
+// followers. The CRC was checked by the leader before proposing.
+func (s *State) appendBatch(t *Topic, partition int32, log PartitionLog, b []byte, timeMs int64) (int64, error) {
 	h, err := recordbatch.ParseHeader(b)
 	if err != nil {
 		return -1, kerr.CorruptMessage
@@ -236,14 +322,17 @@ func (s *State) appendBatch(t *Topic, partition int32, log *partlog.Log, b []byt
 		}
 	}
 	data := b[:h.Length:h.Length]
-	batch := log.Append(data, int64(h.RecordCount), h.MaxTimestamp, timeMs)
+	base, err := log.append(data, int64(h.RecordCount), h.MaxTimestamp, timeMs)
+	if err != nil {
+		return -1, err
+	}
 	if seq != nil {
-		seq.record(h, batch.BaseOffset)
+		seq.record(h, base)
 	}
 	if s.onAppend != nil {
 		s.onAppend(t.Name, partition, int64(h.RecordCount), len(data))
 	}
-	return batch.BaseOffset, nil
+	return base, nil
 }
 
 func (s *State) retention(nowMs int64) {
@@ -252,16 +341,11 @@ func (s *State) retention(nowMs int64) {
 	for _, name := range s.topicNamesLocked() {
 		t := s.topics[name]
 		ms, bytes := t.RetentionMs(), t.RetentionBytes()
-		for _, log := range t.Partitions {
-			log.Trim(func(b partlog.Batch, size int64) bool {
-				if ms >= 0 && b.AppendTimeMs < nowMs-ms {
-					return false
-				}
-				if bytes >= 0 && size > bytes {
-					return false
-				}
-				return true
-			})
+		for i, log := range t.Partitions {
+			if err := log.retain(nowMs, ms, bytes); err != nil {
+				s.fail(fmt.Errorf("retention on %s/%d: %w", name, i, err))
+				return
+			}
 		}
 	}
 }

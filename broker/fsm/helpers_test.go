@@ -2,15 +2,18 @@ package fsm
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/raftline/raftline/broker/partlog"
+	"github.com/raftline/raftline/broker/recordbatch"
+	"github.com/raftline/raftline/broker/seglog"
 )
 
 // batch builds a magic-2 record batch with kmsg, as a producer sends it: one
@@ -52,7 +55,40 @@ type replica struct {
 	index uint64
 }
 
-func newReplica(t testing.TB) *replica { return &replica{t: t, s: New()} }
+func newReplica(t testing.TB, st storage) *replica { return &replica{t: t, s: st.open(t)} }
+
+// storage is a partition store the state machine's tests run against.
+type storage struct {
+	name string
+	open func(t testing.TB) *State
+}
+
+// storages are every store a State can keep its partitions in. On disk,
+// every batch gets a segment of its own, so that retention, which deletes
+// whole segments there, decides per batch as it does in memory.
+var storages = []storage{
+	{"memory", func(testing.TB) *State { return New() }},
+	{"disk", func(t testing.TB) *State { return openDisk(t, seglog.Options{SegmentBytes: 1}) }},
+}
+
+// openDisk opens a State keeping its partitions on disk in a directory of
+// the test's, closed when the test ends.
+func openDisk(t testing.TB, segments seglog.Options) *State {
+	t.Helper()
+	s, err := Open(Options{Storage: Disk, Dir: filepath.Join(t.TempDir(), "partitions"), Segments: segments})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// eachStorage runs f as a subtest per store.
+func eachStorage(t *testing.T, f func(t *testing.T, st storage)) {
+	for _, st := range storages {
+		t.Run(st.name, func(t *testing.T) { f(t, st) })
+	}
+}
 
 // apply encodes c and applies it at the next index.
 func (r *replica) apply(c Command) ApplyResult {
@@ -103,7 +139,7 @@ func (r *replica) initProducer() int64 {
 	return r.apply(Command{Op: OpInitProducer, TimeMs: 1}).ProducerID
 }
 
-func (r *replica) log(topic string, partition int32) *partlog.Log {
+func (r *replica) log(topic string, partition int32) PartitionLog {
 	r.t.Helper()
 	tp := r.s.Topic(topic)
 	if tp == nil || int(partition) >= len(tp.Partitions) {
@@ -132,7 +168,12 @@ func describe(s *State) string {
 		}
 		b.WriteString("\n")
 		for i, p := range t.Partitions {
-			fmt.Fprintf(&b, "  %d %+v\n", i, p.Digest())
+			d, err := p.Digest()
+			if err != nil {
+				fmt.Fprintf(&b, "  %d digest: %v\n", i, err)
+				continue
+			}
+			fmt.Fprintf(&b, "  %d %+v\n", i, d)
 		}
 	}
 	return b.String()
@@ -141,9 +182,55 @@ func describe(s *State) string {
 // snapshotBytes writes s's snapshot out.
 func snapshotBytes(t testing.TB, s *State) []byte {
 	t.Helper()
+	snap, err := s.Snapshot()
+	if err != nil {
+		t.Fatalf("Snapshot: %v", err)
+	}
+	defer snap.Release()
 	var buf bytes.Buffer
-	if _, err := s.Snapshot().WriteTo(&buf); err != nil {
+	if _, err := snap.WriteTo(&buf); err != nil {
 		t.Fatalf("WriteTo: %v", err)
 	}
 	return buf.Bytes()
+}
+
+// digest is the partition's digest.
+func (r *replica) digest(topic string, partition int32) Digest {
+	r.t.Helper()
+	return mustDigest(r.t, r.log(topic, partition))
+}
+
+func mustDigest(t testing.TB, log PartitionLog) Digest {
+	t.Helper()
+	d, err := log.Digest()
+	if err != nil {
+		t.Fatalf("Digest: %v", err)
+	}
+	return d
+}
+
+// servedBatch is one batch as a partition serves it.
+type servedBatch struct {
+	BaseOffset, LastOffset int64
+	Data                   []byte // base offset written in
+}
+
+// served reads the partition from offset to its end, split into batches.
+func served(t testing.TB, log PartitionLog, offset int64) []servedBatch {
+	t.Helper()
+	data, err := log.AppendBatches(nil, offset, 1<<30)
+	if err != nil {
+		t.Fatalf("AppendBatches(%d): %v", offset, err)
+	}
+	var out []servedBatch
+	for len(data) > 0 {
+		h, err := recordbatch.Parse(data)
+		if err != nil {
+			t.Fatalf("served bytes do not parse: %v", err)
+		}
+		base := int64(binary.BigEndian.Uint64(data))
+		out = append(out, servedBatch{base, base + int64(h.LastOffsetDelta), data[:h.Length:h.Length]})
+		data = data[h.Length:]
+	}
+	return out
 }

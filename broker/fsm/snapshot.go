@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-
-	"github.com/raftline/raftline/broker/partlog"
 )
 
 // Snapshot layout, version 1:
@@ -64,15 +62,18 @@ type snapSequence struct {
 }
 
 // Snapshot is a point-in-time copy of the state that can be written out while
-// the FSM keeps applying entries. It shares batch bytes with the live logs.
+// the FSM keeps applying entries. It shares batch bytes with the live logs
+// in memory, and holds the segment files open on disk; Release lets go.
 type Snapshot struct {
-	meta    snapMeta
-	batches [][]partlog.Batch // per partition, in meta order
+	meta  snapMeta
+	parts []frozenLog // per partition, in meta order
 }
 
 // Snapshot captures the state. It is cheap: it copies slice headers and small
-// maps, never record bytes.
-func (s *State) Snapshot() *Snapshot {
+// maps, never record bytes, and on disk opens each segment's files (two per
+// segment, held until Release). Batch counts and bytes are read when the
+// snapshot is written.
+func (s *State) Snapshot() (*Snapshot, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	snap := &Snapshot{}
@@ -83,9 +84,14 @@ func (s *State) Snapshot() *Snapshot {
 		t := s.topics[name]
 		st := snapTopic{Name: t.Name, ID: t.ID, Configs: t.Configs}
 		for _, log := range t.Partitions {
-			start, next, batches := log.Snapshot()
-			st.Partitions = append(st.Partitions, snapPartition{Start: start, Next: next, Batches: len(batches)})
-			snap.batches = append(snap.batches, batches)
+			f, err := log.freeze()
+			if err != nil {
+				snap.Release()
+				return nil, err
+			}
+			start, next := f.offsets()
+			st.Partitions = append(st.Partitions, snapPartition{Start: start, Next: next})
+			snap.parts = append(snap.parts, f)
 		}
 		m.Topics = append(m.Topics, st)
 	}
@@ -101,24 +107,56 @@ func (s *State) Snapshot() *Snapshot {
 		}
 		m.Producers = append(m.Producers, sp)
 	}
-	return snap
+	return snap, nil
 }
 
-// Size is the number of bytes WriteTo will write.
-func (snap *Snapshot) Size() int64 {
-	n := int64(len(snapshotMagic) + 4)
-	js, _ := json.Marshal(snap.meta)
-	n += int64(len(js))
-	for _, bs := range snap.batches {
-		for _, b := range bs {
-			n += 36 + int64(len(b.Data))
+// Release lets go of what the snapshot holds of the partitions' logs. The
+// snapshot cannot be written after it.
+func (snap *Snapshot) Release() {
+	for _, f := range snap.parts {
+		f.release()
+	}
+	snap.parts = nil
+}
+
+// counted fills in the meta's batch counts, which precede the batches, and
+// returns the batches' total size.
+func (snap *Snapshot) counted() (int64, error) {
+	var total int64
+	i := 0
+	for ti := range snap.meta.Topics {
+		for pi := range snap.meta.Topics[ti].Partitions {
+			n, bytes, err := snap.parts[i].count()
+			if err != nil {
+				return 0, err
+			}
+			snap.meta.Topics[ti].Partitions[pi].Batches = n
+			total += int64(n)*batchHeaderSize + bytes
+			i++
 		}
 	}
-	return n
+	return total, nil
+}
+
+// batchHeaderSize is the snapshot's header before each batch's bytes.
+const batchHeaderSize = 36
+
+// Size is the number of bytes WriteTo will write, or -1 when the logs cannot
+// be read.
+func (snap *Snapshot) Size() int64 {
+	n, err := snap.counted()
+	if err != nil {
+		return -1
+	}
+	js, _ := json.Marshal(snap.meta)
+	return int64(len(snapshotMagic)+4+len(js)) + n
 }
 
 // WriteTo writes the snapshot.
 func (snap *Snapshot) WriteTo(w io.Writer) (int64, error) {
+	if _, err := snap.counted(); err != nil {
+		return 0, err
+	}
 	bw := bufio.NewWriterSize(w, 1<<20)
 	cw := &countWriter{w: bw}
 	js, err := json.Marshal(snap.meta)
@@ -128,16 +166,20 @@ func (snap *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	cw.Write([]byte(snapshotMagic))
 	cw.Write(binary.BigEndian.AppendUint32(nil, uint32(len(js))))
 	cw.Write(js)
-	var hdr [36]byte
-	for _, bs := range snap.batches {
-		for _, b := range bs {
+	var hdr [batchHeaderSize]byte
+	for _, f := range snap.parts {
+		err := f.each(func(b snapBatch) error {
 			binary.BigEndian.PutUint64(hdr[0:], uint64(b.BaseOffset))
 			binary.BigEndian.PutUint64(hdr[8:], uint64(b.LastOffset))
 			binary.BigEndian.PutUint64(hdr[16:], uint64(b.MaxTimestamp))
 			binary.BigEndian.PutUint64(hdr[24:], uint64(b.AppendTimeMs))
 			binary.BigEndian.PutUint32(hdr[32:], uint32(len(b.Data)))
 			cw.Write(hdr[:])
-			cw.Write(b.Data)
+			_, err := cw.Write(b.Data)
+			return err
+		})
+		if err != nil {
+			return cw.n, err
 		}
 	}
 	if cw.err != nil {
@@ -165,49 +207,91 @@ func (c *countWriter) Write(p []byte) (int, error) {
 // ErrBadSnapshot is returned for a snapshot that cannot be read.
 var ErrBadSnapshot = errors.New("bad snapshot")
 
-// Restore replaces the state with the snapshot read from r.
-func (s *State) Restore(r io.Reader) error {
+// Restore replaces the state with the snapshot read from r. A snapshot that
+// cannot be read is ErrBadSnapshot and leaves the state as it was; on disk
+// the partitions are built apart from the live ones and swapped in at the
+// end. A storage failure (ErrStorage) stops the state, as in Apply.
+func (s *State) Restore(r io.Reader) (err error) {
+	if err := s.Err(); err != nil {
+		return err
+	}
+	rs, err := s.store.restoring()
+	if err != nil {
+		s.fail(err)
+		return err
+	}
+	defer func() {
+		if err != nil {
+			rs.abort()
+			if errors.Is(err, ErrStorage) {
+				s.fail(fmt.Errorf("restore a snapshot: %w", err))
+			}
+		}
+	}()
+	brokers, topics, producers, next, err := readSnapshot(r, rs)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := rs.commit(s.topics, topics); err != nil {
+		// The live partitions may be gone: nothing is left to serve.
+		s.fail(fmt.Errorf("restore a snapshot: %w", err))
+		return err
+	}
+	s.brokers, s.topics, s.producers, s.nextProducerID = brokers, topics, producers, next
+	return nil
+}
+
+// readSnapshot reads a snapshot, building its partitions with rs.
+func readSnapshot(r io.Reader, rs restoration) (map[int32]Broker, map[string]*Topic, map[int64]*producer, int64, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrBadSnapshot, fmt.Sprintf(format, args...))
+	}
 	br := bufio.NewReaderSize(r, 1<<20)
 	magic := make([]byte, len(snapshotMagic))
 	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != snapshotMagic {
-		return fmt.Errorf("%w: missing header", ErrBadSnapshot)
+		return nil, nil, nil, 0, bad("missing header")
 	}
 	var lenBuf [4]byte
 	if _, err := io.ReadFull(br, lenBuf[:]); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadSnapshot, err)
+		return nil, nil, nil, 0, bad("%v", err)
 	}
 	metaLen := binary.BigEndian.Uint32(lenBuf[:])
 	if metaLen > maxMetaSize {
-		return fmt.Errorf("%w: meta of %d bytes", ErrBadSnapshot, metaLen)
+		return nil, nil, nil, 0, bad("meta of %d bytes", metaLen)
 	}
 	js := make([]byte, metaLen)
 	if _, err := io.ReadFull(br, js); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadSnapshot, err)
+		return nil, nil, nil, 0, bad("%v", err)
 	}
 	var m snapMeta
 	if err := json.Unmarshal(js, &m); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadSnapshot, err)
+		return nil, nil, nil, 0, bad("%v", err)
 	}
 	brokers := map[int32]Broker{}
 	for _, b := range m.Brokers {
 		brokers[b.ID] = b
 	}
 	topics := map[string]*Topic{}
-	var hdr [36]byte
+	var hdr [batchHeaderSize]byte
 	for _, st := range m.Topics {
 		t := &Topic{Name: st.Name, ID: st.ID, Configs: st.Configs}
-		for _, sp := range st.Partitions {
+		for i, sp := range st.Partitions {
 			if sp.Batches < 0 {
-				return fmt.Errorf("%w: topic %q: %d batches", ErrBadSnapshot, st.Name, sp.Batches)
+				return nil, nil, nil, 0, bad("topic %q: %d batches", st.Name, sp.Batches)
+			}
+			pb, err := rs.partition(st.Name, i, sp.Start, sp.Next)
+			if err != nil {
+				return nil, nil, nil, 0, err
 			}
 			// The count is not trusted for allocation: the batches it
 			// promises must still be read.
-			batches := make([]partlog.Batch, 0, min(sp.Batches, 1024))
 			for range sp.Batches {
 				if _, err := io.ReadFull(br, hdr[:]); err != nil {
-					return fmt.Errorf("%w: %v", ErrBadSnapshot, err)
+					return nil, nil, nil, 0, bad("%v", err)
 				}
-				b := partlog.Batch{
+				b := snapBatch{
 					BaseOffset:   int64(binary.BigEndian.Uint64(hdr[0:])),
 					LastOffset:   int64(binary.BigEndian.Uint64(hdr[8:])),
 					MaxTimestamp: int64(binary.BigEndian.Uint64(hdr[16:])),
@@ -215,15 +299,21 @@ func (s *State) Restore(r io.Reader) error {
 				}
 				size := binary.BigEndian.Uint32(hdr[32:])
 				if size > maxBatchSize {
-					return fmt.Errorf("%w: batch of %d bytes", ErrBadSnapshot, size)
+					return nil, nil, nil, 0, bad("batch of %d bytes", size)
 				}
-				b.Data = make([]byte, size)
+				b.Data = pb.buffer(int(size))
 				if _, err := io.ReadFull(br, b.Data); err != nil {
-					return fmt.Errorf("%w: %v", ErrBadSnapshot, err)
+					return nil, nil, nil, 0, bad("%v", err)
 				}
-				batches = append(batches, b)
+				if err := pb.add(b); err != nil {
+					return nil, nil, nil, 0, err
+				}
 			}
-			t.Partitions = append(t.Partitions, partlog.Restore(sp.Start, sp.Next, batches))
+			log, err := pb.finish()
+			if err != nil {
+				return nil, nil, nil, 0, err
+			}
+			t.Partitions = append(t.Partitions, log)
 		}
 		topics[t.Name] = t
 	}
@@ -239,10 +329,7 @@ func (s *State) Restore(r io.Reader) error {
 		}
 		producers[sp.ID] = p
 	}
-	s.mu.Lock()
-	s.brokers, s.topics, s.producers, s.nextProducerID = brokers, topics, producers, m.NextProducerID
-	s.mu.Unlock()
-	return nil
+	return brokers, topics, producers, m.NextProducerID, nil
 }
 
 func (s *State) brokersSortedLocked() []Broker {

@@ -12,6 +12,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"slices"
 	"sort"
 	"sync"
 )
@@ -98,6 +99,32 @@ func (l *Log) Read(offset int64, maxBytes int) []Batch {
 		size += len(b.Data)
 	}
 	return out
+}
+
+// AppendBatches appends to dst the batches Read would return, as served to
+// clients (base offsets written in), and returns the extended slice; dst is
+// grown once, to the size of what is appended. The batches are picked under
+// the read lock and copied after it, so a large read does not hold up the
+// writer: the elements picked are never written again (Append only writes
+// past the end of the slice, Trim builds a new one).
+func (l *Log) AppendBatches(dst []byte, offset int64, maxBytes int) []byte {
+	l.mu.RLock()
+	i := l.find(offset)
+	end, size := i, 0
+	for ; end < len(l.batches); end++ {
+		n := len(l.batches[end].Data)
+		if end > i && size+n > maxBytes {
+			break
+		}
+		size += n
+	}
+	picked := l.batches[i:end]
+	l.mu.RUnlock()
+	dst = slices.Grow(dst, size)
+	for _, b := range picked {
+		dst = b.AppendTo(dst)
+	}
+	return dst
 }
 
 // find returns the index of the batch holding offset, or len when none does.

@@ -101,6 +101,28 @@ func TestRead_MaxBytes_StopsBeforeExceedingButFirstBatchAlwaysWhole(t *testing.T
 	}
 }
 
+// AppendBatches serves what Read returns, each batch with its base offset
+// written in, after what dst held, growing dst once.
+func TestAppendBatches_ServesWhatReadReturns_GrowsDstOnce(t *testing.T) {
+	l := threeBatchLog()
+	for _, tt := range []struct {
+		offset   int64
+		maxBytes int
+	}{{0, 0}, {0, 149}, {0, 150}, {1, 1 << 20}, {4, 1 << 20}, {6, 1 << 20}} {
+		var want []byte
+		for _, b := range l.Read(tt.offset, tt.maxBytes) {
+			want = b.AppendTo(want)
+		}
+		got := l.AppendBatches([]byte("dst:"), tt.offset, tt.maxBytes)
+		if string(got[:4]) != "dst:" || !bytes.Equal(got[4:], want) {
+			t.Errorf("AppendBatches(%d, %d) = %q, want dst: then %q", tt.offset, tt.maxBytes, got, want)
+		}
+	}
+	if allocs := testing.AllocsPerRun(20, func() { l.AppendBatches(nil, 0, 1<<20) }); allocs != 1 {
+		t.Errorf("AppendBatches allocates %v times, want once (dst)", allocs)
+	}
+}
+
 func TestTrim_DropsFromFrontWhileKeepIsFalse_StartMovesNextDoesNot(t *testing.T) {
 	l := threeBatchLog()
 	var seen []int64

@@ -42,8 +42,10 @@ func (a *adapter) Apply(l *raft.Log) any {
 	res, err := a.state.Apply(l.Index, l.Data)
 	if err != nil {
 		// Skipping an entry would make this replica diverge from the
-		// others; stopping is the only safe answer. It happens only when
-		// a newer version wrote an op this one does not know.
+		// others; stopping is the only safe answer. It happens when a
+		// newer version wrote an op this one does not know, and when the
+		// disk under a partition failed (fsm.ErrStorage: the error names
+		// the operation and the file).
 		a.log.Error("cannot apply raft entry; stopping", "index", l.Index, "err", err)
 		panic(fmt.Sprintf("raftline: cannot apply raft entry %d: %v", l.Index, err))
 	}
@@ -71,7 +73,11 @@ func resultErr(r fsm.ApplyResult) error {
 }
 
 func (a *adapter) Snapshot() (raft.FSMSnapshot, error) {
-	return &snapshot{snap: a.state.Snapshot(), obs: a.obs}, nil
+	snap, err := a.state.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	return &snapshot{snap: snap, obs: a.obs}, nil
 }
 
 func (a *adapter) Restore(r io.ReadCloser) error {
@@ -104,4 +110,4 @@ func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 	return err
 }
 
-func (s *snapshot) Release() {}
+func (s *snapshot) Release() { s.snap.Release() }

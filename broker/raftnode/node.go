@@ -46,7 +46,12 @@ type Config struct {
 	// DataDir holds the Raft log and snapshots, in raft/; set by
 	// server.Start from Config.DataDir.
 	DataDir string
-	Addr    string // address to bind for Raft traffic
+	// FSM says where the state machine keeps partitions: in memory, or on
+	// disk in FSM.Dir (default: partitions/ in DataDir). FSM.Storage is set
+	// by server.Start from Config.Storage.
+	FSM fsm.Options
+
+	Addr string // address to bind for Raft traffic
 	// AdvertisedAddr is the address other members dial; Addr when
 	// empty. It must be a concrete host, not 0.0.0.0.
 	AdvertisedAddr string
@@ -113,11 +118,19 @@ func Open(cfg Config) (*Node, error) {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	dir := filepath.Join(cfg.DataDir, "raft")
-	n := &Node{cfg: cfg, log: cfg.Logger, State: fsm.New(), dir: dir, departed: newDepartures(cfg.Logger)}
+	if cfg.FSM.Storage == fsm.Disk && cfg.FSM.Dir == "" {
+		cfg.FSM.Dir = filepath.Join(cfg.DataDir, "partitions")
+	}
+	state, err := fsm.Open(cfg.FSM)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger, State: state, dir: dir, departed: newDepartures(cfg.Logger)}
 
 	hl := newHCLogger("raft", cfg.Logger, n.expectedLine)
 	w, err := openLogStore(dir, hl.Named("wal"))
 	if err != nil {
+		state.Close()
 		return nil, err
 	}
 	n.store = w
@@ -227,13 +240,15 @@ func newRaft(conf *raft.Config, fsm raft.FSM, logs raft.LogStore, stable raft.St
 	return raft.NewRaft(conf, fsm, logs, stable, snaps, trans)
 }
 
+// closeStores closes what Open opened: the transport, the Raft log store
+// and the state machine's partitions.
 func (n *Node) closeStores() error {
 	if n.transport != nil {
 		n.transport.Close()
 	} else if n.trans != nil {
 		n.trans.Close()
 	}
-	return n.store.Close()
+	return errors.Join(n.store.Close(), n.State.Close())
 }
 
 // Raft exposes the underlying Raft instance for observers and stats.

@@ -95,51 +95,53 @@ func verifyAcked(t *testing.T, c *clustertest.Cluster, topic string, acks []ack)
 }
 
 func TestCluster_DefaultKgoClient_ProduceConsumeInOrder(t *testing.T) {
-	c := clustertest.Start(t, clustertest.Options{})
-	c.CreateTopic("orders", 4)
-	cl := c.Client(kgo.DefaultProduceTopic("orders"))
-	ctx := clustertest.Ctx(t)
+	eachStorage(t, func(t *testing.T, opts clustertest.Options) {
+		c := clustertest.Start(t, opts)
+		c.CreateTopic("orders", 4)
+		cl := c.Client(kgo.DefaultProduceTopic("orders"))
+		ctx := clustertest.Ctx(t)
 
-	var acks []ack
-	for i := range 400 {
-		r := &kgo.Record{
-			Key:     []byte(fmt.Sprintf("key-%d", i%17)),
-			Value:   bytes.Repeat([]byte{byte(i)}, 1+i*7%3000),
-			Headers: []kgo.RecordHeader{{Key: "seq", Value: []byte(fmt.Sprint(i))}},
+		var acks []ack
+		for i := range 400 {
+			r := &kgo.Record{
+				Key:     []byte(fmt.Sprintf("key-%d", i%17)),
+				Value:   bytes.Repeat([]byte{byte(i)}, 1+i*7%3000),
+				Headers: []kgo.RecordHeader{{Key: "seq", Value: []byte(fmt.Sprint(i))}},
+			}
+			res := cl.ProduceSync(ctx, r)
+			if err := res.FirstErr(); err != nil {
+				t.Fatalf("produce %d: %v", i, err)
+			}
+			got := res[0].Record
+			acks = append(acks, ack{got.Partition, got.Offset, got.Key, got.Value})
 		}
-		res := cl.ProduceSync(ctx, r)
-		if err := res.FirstErr(); err != nil {
-			t.Fatalf("produce %d: %v", i, err)
+		// Offsets per partition are dense and increasing in produce order.
+		next := map[int32]int64{}
+		for _, a := range acks {
+			if a.offset != next[a.partition] {
+				t.Fatalf("partition %d: offset %d acknowledged, want %d", a.partition, a.offset, next[a.partition])
+			}
+			next[a.partition]++
 		}
-		got := res[0].Record
-		acks = append(acks, ack{got.Partition, got.Offset, got.Key, got.Value})
-	}
-	// Offsets per partition are dense and increasing in produce order.
-	next := map[int32]int64{}
-	for _, a := range acks {
-		if a.offset != next[a.partition] {
-			t.Fatalf("partition %d: offset %d acknowledged, want %d", a.partition, a.offset, next[a.partition])
+		if len(next) < 2 {
+			t.Fatalf("records landed in %d partitions, want several", len(next))
 		}
-		next[a.partition]++
-	}
-	if len(next) < 2 {
-		t.Fatalf("records landed in %d partitions, want several", len(next))
-	}
-	verifyAcked(t, c, "orders", acks)
+		verifyAcked(t, c, "orders", acks)
 
-	// Headers and keys survive byte for byte, in order.
-	got := consumeAll(t, c, "orders", next)
-	for p, rs := range got {
-		for i, r := range rs {
-			if r.Offset != int64(i) {
-				t.Fatalf("partition %d: record %d has offset %d", p, i, r.Offset)
-			}
-			if len(r.Headers) != 1 || r.Headers[0].Key != "seq" {
-				t.Fatalf("partition %d offset %d: headers %v", p, r.Offset, r.Headers)
+		// Headers and keys survive byte for byte, in order.
+		got := consumeAll(t, c, "orders", next)
+		for p, rs := range got {
+			for i, r := range rs {
+				if r.Offset != int64(i) {
+					t.Fatalf("partition %d: record %d has offset %d", p, i, r.Offset)
+				}
+				if len(r.Headers) != 1 || r.Headers[0].Key != "seq" {
+					t.Fatalf("partition %d offset %d: headers %v", p, r.Offset, r.Headers)
+				}
 			}
 		}
-	}
-	c.WaitReplicasIdentical()
+		c.WaitReplicasIdentical()
+	})
 }
 
 // producer keeps producing acks=all records until stopped, recording every
@@ -205,122 +207,128 @@ func (p *producer) finish() []ack {
 }
 
 func TestCluster_LeaderKilled_NoAckedRecordLost(t *testing.T) {
-	c := clustertest.Start(t, clustertest.Options{})
-	c.CreateTopic("stream", 3)
-	p := startProducer(c, "stream")
+	eachStorage(t, func(t *testing.T, opts clustertest.Options) {
+		c := clustertest.Start(t, opts)
+		c.CreateTopic("stream", 3)
+		p := startProducer(c, "stream")
 
-	clustertest.WaitFor(t, 30*time.Second, "records before the kill", func() bool { return p.acked() >= 300 })
-	old := c.Leader()
-	c.Kill(old)
-	before := p.acked()
-	newLeader := c.Leader()
-	if newLeader == old {
-		t.Fatal("killed leader still leads")
-	}
-	clustertest.WaitFor(t, 30*time.Second, "produces to succeed after the failover", func() bool { return p.acked() >= before+300 })
-	acks := p.finish()
-	verifyAcked(t, c, "stream", acks)
+		clustertest.WaitFor(t, 30*time.Second, "records before the kill", func() bool { return p.acked() >= 300 })
+		old := c.Leader()
+		c.Kill(old)
+		before := p.acked()
+		newLeader := c.Leader()
+		if newLeader == old {
+			t.Fatal("killed leader still leads")
+		}
+		clustertest.WaitFor(t, 30*time.Second, "produces to succeed after the failover", func() bool { return p.acked() >= before+300 })
+		acks := p.finish()
+		verifyAcked(t, c, "stream", acks)
 
-	c.StartNode(old)
-	c.WaitStable()
-	c.WaitReplicasIdentical()
-	t.Logf("acknowledged %d records, %d produce errors (retried)", len(acks), p.errs)
+		c.StartNode(old)
+		c.WaitStable()
+		c.WaitReplicasIdentical()
+		t.Logf("acknowledged %d records, %d produce errors (retried)", len(acks), p.errs)
+	})
 }
 
 func TestCluster_NodeAndWholeClusterRestart_StateIdentical(t *testing.T) {
-	c := clustertest.Start(t, clustertest.Options{})
-	c.CreateTopic("replay", 2)
-	cl := c.Client(kgo.DefaultProduceTopic("replay"))
-	ctx := clustertest.Ctx(t)
-	var acks []ack
-	produce := func(n int) {
-		for i := range n {
-			res := cl.ProduceSync(ctx, &kgo.Record{Value: []byte(fmt.Sprintf("v-%d-%d", len(acks), i))})
+	eachStorage(t, func(t *testing.T, opts clustertest.Options) {
+		c := clustertest.Start(t, opts)
+		c.CreateTopic("replay", 2)
+		cl := c.Client(kgo.DefaultProduceTopic("replay"))
+		ctx := clustertest.Ctx(t)
+		var acks []ack
+		produce := func(n int) {
+			for i := range n {
+				res := cl.ProduceSync(ctx, &kgo.Record{Value: []byte(fmt.Sprintf("v-%d-%d", len(acks), i))})
+				if err := res.FirstErr(); err != nil {
+					t.Fatal(err)
+				}
+				r := res[0].Record
+				acks = append(acks, ack{r.Partition, r.Offset, r.Key, r.Value})
+			}
+		}
+		produce(100)
+		c.WaitReplicasIdentical()
+		before := c.Digests(c.Nodes[0])
+
+		// One follower restarts and replays its log.
+		f := c.Followers()[0]
+		c.Restart(f)
+		c.WaitStable()
+		c.WaitReplicasIdentical()
+
+		// The whole cluster restarts: every node rebuilds its state from its
+		// snapshot (if any) and Raft log.
+		for _, n := range c.Nodes {
+			c.Kill(n)
+		}
+		for _, n := range c.Nodes {
+			c.StartNode(n)
+		}
+		c.WaitStable()
+		c.WaitReplicasIdentical()
+		after := c.Digests(c.Nodes[0])
+		for k, d := range before {
+			if after[k] != d {
+				t.Fatalf("partition %s changed across restart: %+v -> %+v", k, d, after[k])
+			}
+		}
+		produce(50)
+		verifyAcked(t, c, "replay", acks)
+		c.WaitReplicasIdentical()
+	})
+}
+
+func TestCluster_NodeDownDuringCompaction_CatchesUpBySnapshot(t *testing.T) {
+	eachStorage(t, func(t *testing.T, opts clustertest.Options) {
+		c := clustertest.Start(t, configured(opts, func(cfg *server.Config) { cfg.Raft.TrailingLogs = 10 }))
+		c.CreateTopic("compacted", 1)
+		down := c.Followers()[0]
+		c.Stop(down)
+
+		cl := c.Client(kgo.DefaultProduceTopic("compacted"))
+		ctx := clustertest.Ctx(t)
+		var acks []ack
+		for i := range 200 {
+			res := cl.ProduceSync(ctx, &kgo.Record{Value: []byte(fmt.Sprintf("c-%d", i))})
 			if err := res.FirstErr(); err != nil {
 				t.Fatal(err)
 			}
 			r := res[0].Record
 			acks = append(acks, ack{r.Partition, r.Offset, r.Key, r.Value})
 		}
-	}
-	produce(100)
-	c.WaitReplicasIdentical()
-	before := c.Digests(c.Nodes[0])
-
-	// One follower restarts and replays its log.
-	f := c.Followers()[0]
-	c.Restart(f)
-	c.WaitStable()
-	c.WaitReplicasIdentical()
-
-	// The whole cluster restarts: every node rebuilds its state from its
-	// snapshot (if any) and Raft log.
-	for _, n := range c.Nodes {
-		c.Kill(n)
-	}
-	for _, n := range c.Nodes {
-		c.StartNode(n)
-	}
-	c.WaitStable()
-	c.WaitReplicasIdentical()
-	after := c.Digests(c.Nodes[0])
-	for k, d := range before {
-		if after[k] != d {
-			t.Fatalf("partition %s changed across restart: %+v -> %+v", k, d, after[k])
-		}
-	}
-	produce(50)
-	verifyAcked(t, c, "replay", acks)
-	c.WaitReplicasIdentical()
-}
-
-func TestCluster_NodeDownDuringCompaction_CatchesUpBySnapshot(t *testing.T) {
-	c := clustertest.Start(t, clustertest.Options{Configure: func(cfg *server.Config) { cfg.Raft.TrailingLogs = 10 }})
-	c.CreateTopic("compacted", 1)
-	down := c.Followers()[0]
-	c.Stop(down)
-
-	cl := c.Client(kgo.DefaultProduceTopic("compacted"))
-	ctx := clustertest.Ctx(t)
-	var acks []ack
-	for i := range 200 {
-		res := cl.ProduceSync(ctx, &kgo.Record{Value: []byte(fmt.Sprintf("c-%d", i))})
-		if err := res.FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-		r := res[0].Record
-		acks = append(acks, ack{r.Partition, r.Offset, r.Key, r.Value})
-	}
-	// Snapshot on every running node and compact their logs past what the
-	// stopped node has: it can only catch up by InstallSnapshot.
-	for _, n := range c.Nodes {
-		if s := n.Server(); s != nil {
-			if err := s.Node.Snapshot(); err != nil {
-				t.Fatalf("snapshot node %d: %v", n.ID, err)
+		// Snapshot on every running node and compact their logs past what the
+		// stopped node has: it can only catch up by InstallSnapshot.
+		for _, n := range c.Nodes {
+			if s := n.Server(); s != nil {
+				if err := s.Node.Snapshot(); err != nil {
+					t.Fatalf("snapshot node %d: %v", n.ID, err)
+				}
 			}
 		}
-	}
-	leader := c.Leader().Server()
-	clustertest.WaitFor(t, 10*time.Second, "the leader's log to be compacted", func() bool {
-		first, _ := leader.Node.FirstIndex()
-		return first > 1
-	})
+		leader := c.Leader().Server()
+		clustertest.WaitFor(t, 10*time.Second, "the leader's log to be compacted", func() bool {
+			first, _ := leader.Node.FirstIndex()
+			return first > 1
+		})
 
-	c.StartNode(down)
-	c.WaitStable()
-	c.WaitReplicasIdentical()
-	if got := down.Server().Node.SnapshotsRestored(); got == 0 {
-		t.Fatal("the returning node caught up without installing a snapshot")
-	}
-	// After the snapshot the node must keep replicating new entries.
-	for i := range 20 {
-		res := cl.ProduceSync(ctx, &kgo.Record{Value: []byte(fmt.Sprintf("after-%d", i))})
-		if err := res.FirstErr(); err != nil {
-			t.Fatal(err)
+		c.StartNode(down)
+		c.WaitStable()
+		c.WaitReplicasIdentical()
+		if got := down.Server().Node.SnapshotsRestored(); got == 0 {
+			t.Fatal("the returning node caught up without installing a snapshot")
 		}
-		r := res[0].Record
-		acks = append(acks, ack{r.Partition, r.Offset, r.Key, r.Value})
-	}
-	c.WaitReplicasIdentical()
-	verifyAcked(t, c, "compacted", acks)
+		// After the snapshot the node must keep replicating new entries.
+		for i := range 20 {
+			res := cl.ProduceSync(ctx, &kgo.Record{Value: []byte(fmt.Sprintf("after-%d", i))})
+			if err := res.FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+			r := res[0].Record
+			acks = append(acks, ack{r.Partition, r.Offset, r.Key, r.Value})
+		}
+		c.WaitReplicasIdentical()
+		verifyAcked(t, c, "compacted", acks)
+	})
 }

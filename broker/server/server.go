@@ -19,6 +19,7 @@ import (
 
 	"github.com/raftline/raftline/broker/cluster"
 	"github.com/raftline/raftline/broker/cluster/raftcluster"
+	"github.com/raftline/raftline/broker/fsm"
 	"github.com/raftline/raftline/broker/httpapi"
 	"github.com/raftline/raftline/broker/kafka"
 	"github.com/raftline/raftline/broker/raftnode"
@@ -39,6 +40,10 @@ type Config struct {
 	DataDir string
 	// Logger is every layer's logger (default: discard).
 	Logger *slog.Logger
+	// Storage is where partitions' records are kept: fsm.Memory (the
+	// default, when empty) or fsm.Disk, in partitions/ in DataDir. Start
+	// copies it into Raft.FSM.
+	Storage fsm.Storage
 
 	// Raft configures the node's Raft member (raftnode.Open): addresses,
 	// bootstrap membership, timeouts, snapshots, and the Observer, which
@@ -102,6 +107,7 @@ func Start(cfg Config) (*Server, error) {
 		cfg.RetentionInterval = 10 * time.Second
 	}
 	cfg.Raft.NodeID, cfg.Raft.DataDir, cfg.Raft.Logger = cfg.NodeID, cfg.DataDir, cfg.Logger
+	cfg.Raft.FSM.Storage = cfg.Storage
 	cfg.Kafka.NodeID, cfg.Kafka.Logger = cfg.NodeID, cfg.Logger
 	cfg.Kafka.DefaultTopicConfigs = defaultTopicConfigs(cfg)
 	ctx, cancel := context.WithCancel(context.Background())

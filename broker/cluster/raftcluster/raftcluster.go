@@ -1,7 +1,7 @@
 // Package raftcluster implements the cluster contract (broker/cluster) over
 // one Raft group: raftline's replicated state as one node holds it, and the
 // one way the Kafka protocol reaches Raft (broker/raftnode), the state
-// machine (broker/fsm) and the partition logs (broker/partlog).
+// machine (broker/fsm) and, through it, the partition logs.
 //
 // Writes: a produce for one partition is proposed and returns a
 // cluster.Proposal to wait on; metadata changes (create and delete topic,
@@ -24,18 +24,16 @@ package raftcluster
 
 import (
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/raftline/raftline/broker/cluster"
 	"github.com/raftline/raftline/broker/fsm"
-	"github.com/raftline/raftline/broker/partlog"
 	"github.com/raftline/raftline/broker/raftnode"
 )
 
 // Digest summarises one partition's replica; equal digests on two nodes mean
 // byte-identical partition logs.
-type Digest = partlog.Digest
+type Digest = fsm.Digest
 
 func topicOf(t *fsm.Topic) cluster.Topic {
 	return cluster.Topic{Name: t.Name, ID: t.ID, Partitions: int32(len(t.Partitions)), Configs: t.Configs, MaxMessageBytes: t.MaxMessageBytes()}
@@ -46,34 +44,27 @@ func topicOf(t *fsm.Topic) cluster.Topic {
 func brokerOf(b fsm.Broker) cluster.Broker  { return cluster.Broker(b) }
 func fsmBroker(b cluster.Broker) fsm.Broker { return fsm.Broker(b) }
 
-// partition serves one partition's log as a cluster.Partition.
-type partition struct{ log *partlog.Log }
+// partition serves one partition's log as a cluster.Partition. The contract
+// has no read errors: a read that fails (the log went with its topic, or
+// retention moved its start since the caller checked the offsets) appends
+// nothing and finds no offset, and the client asks again.
+type partition struct{ log fsm.PartitionLog }
 
 var _ cluster.Partition = partition{}
 
 func (p partition) Offsets() (start, next int64) { return p.log.Offsets() }
 
-// AppendBatches reads the batches under the log's lock and copies them out
-// after it, into dst grown once to their total size.
 func (p partition) AppendBatches(dst []byte, offset int64, maxBytes int) []byte {
-	batches := p.log.Read(offset, maxBytes)
-	n := 0
-	for _, b := range batches {
-		n += len(b.Data)
-	}
-	dst = slices.Grow(dst, n)
-	for _, b := range batches {
-		dst = b.AppendTo(dst)
-	}
+	dst, _ = p.log.AppendBatches(dst, offset, maxBytes)
 	return dst
 }
 
 func (p partition) OffsetForTimestamp(ts int64) (offset, maxTimestamp int64, ok bool) {
-	b, ok := p.log.OffsetForTimestamp(ts)
-	if !ok {
+	offset, maxTimestamp, ok, err := p.log.OffsetForTimestamp(ts)
+	if err != nil || !ok {
 		return -1, -1, false
 	}
-	return b.BaseOffset, b.MaxTimestamp, true
+	return offset, maxTimestamp, true
 }
 
 // View reads the replicated state as this node has applied it. Cluster
@@ -119,7 +110,7 @@ func (v View) Digest(topic string, partition int32) (Digest, error) {
 	if err != nil {
 		return Digest{}, err
 	}
-	return log.Digest(), nil
+	return log.Digest()
 }
 
 // Brokers returns the registered brokers, sorted by id.

@@ -5,15 +5,17 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/raftline/raftline/broker/cluster"
 	"github.com/raftline/raftline/broker/fsm"
-	"github.com/raftline/raftline/broker/partlog"
 	"github.com/raftline/raftline/broker/raftnode"
 	"github.com/raftline/raftline/broker/topicrules"
 )
@@ -47,30 +49,34 @@ func TestFromNode_MatchesTheContractsSentinelsKeepsTheText(t *testing.T) {
 }
 
 func TestView_Partition_OneBoundsCheck(t *testing.T) {
-	s := fsm.New()
-	if res := s.ApplyCommand(1, fsm.Command{Op: fsm.OpCreateTopic, Topic: &fsm.CreateTopic{Name: "t", Partitions: 2}}); res.Err != nil {
-		t.Fatal(res.Err)
-	}
-	v := NewView(s)
-	for _, tc := range []struct {
-		topic string
-		p     int32
-		ok    bool
-	}{{"t", 0, true}, {"t", 1, true}, {"t", 2, false}, {"t", -1, false}, {"nope", 0, false}} {
-		part, err := v.Partition(tc.topic, tc.p)
-		if tc.ok != (err == nil) || tc.ok != (part != nil) {
-			t.Errorf("Partition(%q, %d) = %v, %v", tc.topic, tc.p, part, err)
-		}
-		if !tc.ok && !errors.Is(err, kerr.UnknownTopicOrPartition) {
-			t.Errorf("Partition(%q, %d): %v, want UNKNOWN_TOPIC_OR_PARTITION", tc.topic, tc.p, err)
-		}
-		if _, derr := v.Digest(tc.topic, tc.p); (derr == nil) != tc.ok {
-			t.Errorf("Digest(%q, %d): %v", tc.topic, tc.p, derr)
-		}
-	}
-	topic, ok := v.Topic("t")
-	if !ok || topic.Partitions != 2 || topic.MaxMessageBytes != topicrules.DefaultMaxMessageBytes {
-		t.Fatalf("Topic(t) = %+v, %v", topic, ok)
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) {
+			s := st.open(t)
+			if res := s.ApplyCommand(1, fsm.Command{Op: fsm.OpCreateTopic, Topic: &fsm.CreateTopic{Name: "t", Partitions: 2}}); res.Err != nil {
+				t.Fatal(res.Err)
+			}
+			v := NewView(s)
+			for _, tc := range []struct {
+				topic string
+				p     int32
+				ok    bool
+			}{{"t", 0, true}, {"t", 1, true}, {"t", 2, false}, {"t", -1, false}, {"nope", 0, false}} {
+				part, err := v.Partition(tc.topic, tc.p)
+				if tc.ok != (err == nil) || tc.ok != (part != nil) {
+					t.Errorf("Partition(%q, %d) = %v, %v", tc.topic, tc.p, part, err)
+				}
+				if !tc.ok && !errors.Is(err, kerr.UnknownTopicOrPartition) {
+					t.Errorf("Partition(%q, %d): %v, want UNKNOWN_TOPIC_OR_PARTITION", tc.topic, tc.p, err)
+				}
+				if _, derr := v.Digest(tc.topic, tc.p); (derr == nil) != tc.ok {
+					t.Errorf("Digest(%q, %d): %v", tc.topic, tc.p, derr)
+				}
+			}
+			topic, ok := v.Topic("t")
+			if !ok || topic.Partitions != 2 || topic.MaxMessageBytes != topicrules.DefaultMaxMessageBytes {
+				t.Fatalf("Topic(t) = %+v, %v", topic, ok)
+			}
+		})
 	}
 }
 
@@ -91,78 +97,149 @@ func TestView_Brokers_AsTheContractsType(t *testing.T) {
 	}
 }
 
-// batch is a stored batch's bytes as far as the partition reads them: a
-// header whose base offset is zero until served.
-func batch(size int) []byte { return bytes.Repeat([]byte{0xab}, size) }
+// recordBatch builds a magic-2 batch of n records whose values are size
+// bytes each, as a producer sends it (base offset 0), with max timestamp ts.
+func recordBatch(n, size int, ts int64) []byte {
+	var records []byte
+	for i := range n {
+		r := kmsg.Record{OffsetDelta: int32(i), Value: bytes.Repeat([]byte{byte('a' + i)}, size)}
+		r.Length = int32(len(r.AppendTo(nil)) - 1)
+		records = r.AppendTo(records)
+	}
+	rb := kmsg.RecordBatch{PartitionLeaderEpoch: -1, Magic: 2, LastOffsetDelta: int32(n - 1), FirstTimestamp: ts, MaxTimestamp: ts,
+		ProducerID: -1, ProducerEpoch: -1, FirstSequence: -1, NumRecords: int32(n), Records: records}
+	rb.Length = int32(len(rb.AppendTo(nil)) - 12)
+	rb.CRC = int32(crc32.Checksum(rb.AppendTo(nil)[21:], crc32.MakeTable(crc32.Castagnoli)))
+	return rb.AppendTo(nil)
+}
+
+// stores are the partition stores the View's tests run against.
+var stores = []struct {
+	name string
+	open func(t *testing.T) *fsm.State
+}{
+	{"memory", func(*testing.T) *fsm.State { return fsm.New() }},
+	{"disk", openDisk},
+}
+
+func openDisk(t *testing.T) *fsm.State {
+	s, err := fsm.Open(fsm.Options{Storage: fsm.Disk, Dir: filepath.Join(t.TempDir(), "partitions")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// partitionWith applies a topic "t" of one partition and one entry per
+// batch to a new state, and returns the partition as the View serves it.
+func partitionWith(t *testing.T, open func(*testing.T) *fsm.State, batches ...[]byte) cluster.Partition {
+	t.Helper()
+	s := open(t)
+	if res := s.ApplyCommand(1, fsm.Command{Op: fsm.OpCreateTopic, TimeMs: 1, Topic: &fsm.CreateTopic{Name: "t", Partitions: 1}}); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	for i, b := range batches {
+		res := s.ApplyCommand(uint64(i+2), fsm.Command{Op: fsm.OpProduce, TimeMs: 1, Produce: []fsm.ProducePartition{{Topic: "t", Batches: [][]byte{b}}}})
+		if err := res.Partitions[0].Err; err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := NewView(s).Partition("t", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
 
 func TestPartition_AppendBatches_AsServed(t *testing.T) {
-	log := partlog.New(10)
-	log.Append(batch(100), 2, 1000, 0) // offsets 10-11
-	log.Append(batch(50), 3, 2000, 0)  // 12-14
-	log.Append(batch(70), 1, 3000, 0)  // 15
-	p := partition{log}
-
-	for _, tc := range []struct {
-		offset   int64
-		maxBytes int
-		bases    []int64
-	}{
-		{10, 1 << 20, []int64{10, 12, 15}},
-		{11, 1 << 20, []int64{10, 12, 15}}, // from the batch holding 11
-		{13, 120, []int64{12, 15}},
-		{10, 149, []int64{10}},      // the second would pass maxBytes
-		{10, 1, []int64{10}},        // the first is whole whatever its size
-		{16, 1 << 20, []int64(nil)}, // nothing from the high watermark on
-	} {
-		prefix := []byte("prefix")
-		dst := make([]byte, len(prefix), len(prefix))
-		copy(dst, prefix)
-		got := p.AppendBatches(dst, tc.offset, tc.maxBytes)
-		if !bytes.Equal(got[:len(prefix)], prefix) {
-			t.Fatalf("AppendBatches(%d, %d) overwrote dst", tc.offset, tc.maxBytes)
-		}
-		var bases []int64
-		for rest := got[len(prefix):]; len(rest) > 0; {
-			base := int64(binary.BigEndian.Uint64(rest))
-			bases = append(bases, base)
-			size := map[int64]int{10: 100, 12: 50, 15: 70}[base]
-			if size == 0 || !bytes.Equal(rest[8:size], batch(size)[8:]) {
-				t.Fatalf("AppendBatches(%d, %d): bad batch at base %d", tc.offset, tc.maxBytes, base)
+	byBase := map[int64][]byte{}
+	var batches [][]byte
+	base := int64(0)
+	for _, n := range []int{2, 3, 1} { // offsets 0-1, 2-4, 5
+		b := recordBatch(n, 20, 1000)
+		byBase[base] = b
+		batches = append(batches, b)
+		base += int64(n)
+	}
+	size := func(base int64) int { return len(byBase[base]) }
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) {
+			p := partitionWith(t, st.open, batches...)
+			for _, tc := range []struct {
+				offset   int64
+				maxBytes int
+				bases    []int64
+			}{
+				{0, 1 << 20, []int64{0, 2, 5}},
+				{1, 1 << 20, []int64{0, 2, 5}}, // from the batch holding 1
+				{3, size(2) + size(5), []int64{2, 5}},
+				{0, size(0) + size(2) - 1, []int64{0}}, // the second would pass maxBytes
+				{0, 1, []int64{0}},                     // the first is whole whatever its size
+				{6, 1 << 20, []int64(nil)},             // nothing from the high watermark on
+			} {
+				prefix := []byte("prefix")
+				dst := make([]byte, len(prefix), len(prefix))
+				copy(dst, prefix)
+				got := p.AppendBatches(dst, tc.offset, tc.maxBytes)
+				if !bytes.Equal(got[:len(prefix)], prefix) {
+					t.Fatalf("AppendBatches(%d, %d) overwrote dst", tc.offset, tc.maxBytes)
+				}
+				var bases []int64
+				for rest := got[len(prefix):]; len(rest) > 0; {
+					base := int64(binary.BigEndian.Uint64(rest))
+					bases = append(bases, base)
+					want := byBase[base]
+					if want == nil || len(want) > len(rest) || !bytes.Equal(rest[8:len(want)], want[8:]) {
+						t.Fatalf("AppendBatches(%d, %d): bad batch at base %d", tc.offset, tc.maxBytes, base)
+					}
+					rest = rest[len(want):]
+				}
+				if fmt.Sprint(bases) != fmt.Sprint(tc.bases) {
+					t.Errorf("AppendBatches(%d, %d) served bases %v, want %v", tc.offset, tc.maxBytes, bases, tc.bases)
+				}
 			}
-			rest = rest[size:]
-		}
-		if fmt.Sprint(bases) != fmt.Sprint(tc.bases) {
-			t.Errorf("AppendBatches(%d, %d) served bases %v, want %v", tc.offset, tc.maxBytes, bases, tc.bases)
-		}
-	}
-	// One allocation beyond the log's read, for the bytes: dst is grown
-	// once, to the size of what is appended.
-	read := testing.AllocsPerRun(20, func() { log.Read(10, 1<<20) })
-	served := testing.AllocsPerRun(20, func() { p.AppendBatches(nil, 10, 1<<20) })
-	if served != read+1 {
-		t.Errorf("AppendBatches allocates %v times, the read %v", served, read)
-	}
-	if _, next := p.Offsets(); next != 16 {
-		t.Fatalf("high watermark %d", next)
-	}
-	empty := p.AppendBatches([]byte{}, 16, 100)
-	if empty == nil || len(empty) != 0 {
-		t.Fatalf("AppendBatches to an empty non-nil dst, nothing to serve: %v", empty)
+			if _, next := p.Offsets(); next != 6 {
+				t.Fatalf("high watermark %d", next)
+			}
+			empty := p.AppendBatches([]byte{}, 6, 100)
+			if empty == nil || len(empty) != 0 {
+				t.Fatalf("AppendBatches to an empty non-nil dst, nothing to serve: %v", empty)
+			}
+		})
 	}
 }
 
 func TestPartition_OffsetForTimestamp(t *testing.T) {
-	log := partlog.New(0)
-	log.Append(batch(20), 2, 1000, 0)
-	log.Append(batch(20), 2, 3000, 0)
-	p := partition{log}
-	for ts, want := range map[int64][3]int64{
-		0: {0, 1000, 1}, 1000: {0, 1000, 1}, 1001: {2, 3000, 1}, 3000: {2, 3000, 1}, 3001: {-1, -1, 0},
-	} {
-		off, maxTs, ok := p.OffsetForTimestamp(ts)
-		if off != want[0] || maxTs != want[1] || ok != (want[2] == 1) {
-			t.Errorf("OffsetForTimestamp(%d) = %d, %d, %v, want %v", ts, off, maxTs, ok, want)
-		}
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) {
+			p := partitionWith(t, st.open, recordBatch(2, 10, 1000), recordBatch(2, 10, 3000))
+			for ts, want := range map[int64][3]int64{
+				0: {0, 1000, 1}, 1000: {0, 1000, 1}, 1001: {2, 3000, 1}, 3000: {2, 3000, 1}, 3001: {-1, -1, 0},
+			} {
+				off, maxTs, ok := p.OffsetForTimestamp(ts)
+				if off != want[0] || maxTs != want[1] || ok != (want[2] == 1) {
+					t.Errorf("OffsetForTimestamp(%d) = %d, %d, %v, want %v", ts, off, maxTs, ok, want)
+				}
+			}
+		})
+	}
+}
+
+// The contract has no read errors: a partition whose log cannot be read
+// (on disk, its topic deleted and its files gone) serves nothing and finds
+// no offset.
+func TestPartition_LogGone_ReadsNothing(t *testing.T) {
+	s := openDisk(t)
+	p := partitionWith(t, func(*testing.T) *fsm.State { return s }, recordBatch(2, 10, 1000))
+	if res := s.ApplyCommand(9, fsm.Command{Op: fsm.OpDeleteTopic, TimeMs: 1, Delete: "t"}); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if got := p.AppendBatches([]byte("dst"), 0, 1<<20); string(got) != "dst" {
+		t.Fatalf("AppendBatches = %q, want dst unchanged", got)
+	}
+	if off, maxTs, ok := p.OffsetForTimestamp(0); off != -1 || maxTs != -1 || ok {
+		t.Fatalf("OffsetForTimestamp = %d, %d, %v; want -1, -1, false", off, maxTs, ok)
 	}
 }
 

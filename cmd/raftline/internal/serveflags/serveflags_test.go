@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/raftline/raftline/broker/fsm"
 	"github.com/raftline/raftline/broker/raftnode"
 	"github.com/raftline/raftline/internal/clusterspec"
 )
@@ -419,5 +420,21 @@ func TestParseServe_ClusterSpecCommandLines(t *testing.T) {
 				t.Errorf("node %d: the spec's Args were not applied", n.ID)
 			}
 		}
+	}
+}
+
+func TestParseServe_Storage_MemoryByDefault_DiskOnRequest(t *testing.T) {
+	if st := mustParse(t, noEnv, "--node-id=1").Server.Storage; st != fsm.Memory {
+		t.Fatalf("default storage %q, want memory", st)
+	}
+	if st := mustParse(t, noEnv, "--node-id=1", "--storage=disk").Server.Storage; st != fsm.Disk {
+		t.Fatalf("--storage=disk gave %q", st)
+	}
+	if st := mustParse(t, env(map[string]string{"RAFTLINE_STORAGE": "disk"}), "--node-id=1").Server.Storage; st != fsm.Disk {
+		t.Fatalf("RAFTLINE_STORAGE=disk gave %q", st)
+	}
+	_, err := parse(t, noEnv, "--node-id=1", "--storage=ssd")
+	if got := flagsNamed(t, err); !slices.Equal(got, []string{"storage"}) || !strings.Contains(err.Error(), `"ssd"`) {
+		t.Fatalf("--storage=ssd: errors name %v: %v", got, err)
 	}
 }

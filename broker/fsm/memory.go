@@ -1,0 +1,130 @@
+package fsm
+
+import "github.com/raftline/raftline/broker/partlog"
+
+// memoryLog keeps a partition in memory (partlog), rebuilt at every start
+// from the last snapshot and the Raft log after it.
+type memoryLog struct{ l *partlog.Log }
+
+var _ PartitionLog = memoryLog{}
+
+func newMemoryLog() memoryLog { return memoryLog{partlog.New(0)} }
+
+func (m memoryLog) Offsets() (start, next int64) { return m.l.Offsets() }
+
+func (m memoryLog) Size() int64 { return m.l.Size() }
+
+func (m memoryLog) AppendBatches(dst []byte, offset int64, maxBytes int) ([]byte, error) {
+	return m.l.AppendBatches(dst, offset, maxBytes), nil
+}
+
+func (m memoryLog) OffsetForTimestamp(ts int64) (offset, maxTimestamp int64, ok bool, err error) {
+	b, ok := m.l.OffsetForTimestamp(ts)
+	if !ok {
+		return -1, -1, false, nil
+	}
+	return b.BaseOffset, b.MaxTimestamp, true, nil
+}
+
+func (m memoryLog) Digest() (Digest, error) { return Digest(m.l.Digest()), nil }
+
+// append keeps data itself, not a copy: the entry's bytes are never written
+// to, and the offset lives beside them (partlog.Batch).
+func (m memoryLog) append(data []byte, n, maxTimestamp, appendTimeMs int64) (int64, error) {
+	return m.l.Append(data, n, maxTimestamp, appendTimeMs).BaseOffset, nil
+}
+
+// retain drops whole batches from the front: those appended before
+// nowMs-retentionMs, and those whose dropping keeps the log at or under
+// retentionBytes, so the log never holds more than retention.bytes.
+func (m memoryLog) retain(nowMs, retentionMs, retentionBytes int64) error {
+	m.l.Trim(func(b partlog.Batch, size int64) bool {
+		if retentionMs >= 0 && b.AppendTimeMs < nowMs-retentionMs {
+			return false
+		}
+		if retentionBytes >= 0 && size > retentionBytes {
+			return false
+		}
+		return true
+	})
+	return nil
+}
+
+// freeze shares the batches with the live log, which never modifies them:
+// it copies slice headers, never record bytes.
+func (m memoryLog) freeze() (frozenLog, error) {
+	start, next, batches := m.l.Snapshot()
+	return frozenBatches{start, next, batches}, nil
+}
+
+type frozenBatches struct {
+	start, next int64
+	batches     []partlog.Batch
+}
+
+func (f frozenBatches) offsets() (start, next int64) { return f.start, f.next }
+
+func (f frozenBatches) count() (int, int64, error) {
+	var n int64
+	for _, b := range f.batches {
+		n += int64(len(b.Data))
+	}
+	return len(f.batches), n, nil
+}
+
+func (f frozenBatches) each(fn func(snapBatch) error) error {
+	for _, b := range f.batches {
+		if err := fn(snapBatch(b)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f frozenBatches) release() {}
+
+// restoreMemoryLog builds a partition from a snapshot's batches.
+func restoreMemoryLog(start, next int64, batches []partlog.Batch) memoryLog {
+	return memoryLog{partlog.Restore(start, next, batches)}
+}
+
+func (memoryLog) close() error  { return nil }
+func (memoryLog) remove() error { return nil }
+
+// memoryStore keeps partitions in memory: a deleted topic's logs go with
+// their last reader, and a snapshot's batches become a log as read.
+type memoryStore struct{}
+
+func (memoryStore) create(string, int) (PartitionLog, error) { return newMemoryLog(), nil }
+
+func (memoryStore) drop(*Topic) error { return nil }
+
+func (memoryStore) restoring() (restoration, error) { return memoryRestoration{}, nil }
+
+type memoryRestoration struct{}
+
+func (memoryRestoration) partition(_ string, _ int, start, next int64) (partitionBuilder, error) {
+	return &memoryBuilder{start: start, next: next}, nil
+}
+
+func (memoryRestoration) commit(_, _ map[string]*Topic) error { return nil }
+
+func (memoryRestoration) abort() {}
+
+// memoryBuilder keeps the snapshot's batches as they are read, each in its
+// own allocation, as the live log will.
+type memoryBuilder struct {
+	start, next int64
+	batches     []partlog.Batch
+}
+
+func (b *memoryBuilder) buffer(size int) []byte { return make([]byte, size) }
+
+func (b *memoryBuilder) add(sb snapBatch) error {
+	b.batches = append(b.batches, partlog.Batch(sb))
+	return nil
+}
+
+func (b *memoryBuilder) finish() (PartitionLog, error) {
+	return restoreMemoryLog(b.start, b.next, b.batches), nil
+}
