@@ -4,44 +4,20 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
-	"github.com/twmb/franz-go/pkg/kmsg"
-
 	"github.com/raftline/raftline/broker/recordbatch"
+	"github.com/raftline/raftline/broker/recordbatch/batchtest"
 	"github.com/raftline/raftline/broker/seglog"
 )
 
-// batch builds a magic-2 record batch with kmsg, as a producer sends it: one
-// record per value, base offset 0, CRC-32C over the bytes from attributes on.
-// producerID -1 makes a plain (non-idempotent) batch.
+// batch builds a magic-2 record batch as a producer sends it (see
+// batchtest.Build). producerID -1 makes a plain (non-idempotent) batch.
 func batch(producerID int64, epoch int16, baseSeq int32, firstTs int64, values ...string) []byte {
-	var records []byte
-	for i, v := range values {
-		r := kmsg.Record{TimestampDelta64: int64(i), OffsetDelta: int32(i), Value: []byte(v)}
-		r.Length = int32(len(r.AppendTo(nil)) - 1) // body after its one-byte varint 0
-		records = r.AppendTo(records)
-	}
-	n := int32(len(values))
-	rb := kmsg.RecordBatch{
-		PartitionLeaderEpoch: -1,
-		Magic:                2,
-		LastOffsetDelta:      n - 1,
-		FirstTimestamp:       firstTs,
-		MaxTimestamp:         firstTs + int64(max(n-1, 0)),
-		ProducerID:           producerID,
-		ProducerEpoch:        epoch,
-		FirstSequence:        baseSeq,
-		NumRecords:           n,
-		Records:              records,
-	}
-	rb.Length = int32(len(rb.AppendTo(nil)) - 12)
-	rb.CRC = int32(crc32.Checksum(rb.AppendTo(nil)[21:], crc32.MakeTable(crc32.Castagnoli)))
-	return rb.AppendTo(nil)
+	return batchtest.Build(producerID, epoch, baseSeq, firstTs, values...)
 }
 
 // plain is a non-idempotent batch stamped at ts.

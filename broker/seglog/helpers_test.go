@@ -9,37 +9,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/twmb/franz-go/pkg/kmsg"
-
 	"github.com/raftline/raftline/broker/recordbatch"
+	"github.com/raftline/raftline/broker/recordbatch/batchtest"
 )
 
-// batch builds a magic-2 record batch with kmsg, as a producer sends it: one
+// batch builds a plain magic-2 record batch as a producer sends it: one
 // record per value, base offset 0, timestamps firstTs, firstTs+1, ...
-func batch(firstTs int64, values ...string) []byte {
-	var records []byte
-	for i, v := range values {
-		r := kmsg.Record{TimestampDelta64: int64(i), OffsetDelta: int32(i), Value: []byte(v)}
-		r.Length = int32(len(r.AppendTo(nil)) - 1) // body after its one-byte varint 0
-		records = r.AppendTo(records)
-	}
-	n := int32(len(values))
-	rb := kmsg.RecordBatch{
-		PartitionLeaderEpoch: -1,
-		Magic:                2,
-		LastOffsetDelta:      n - 1,
-		FirstTimestamp:       firstTs,
-		MaxTimestamp:         firstTs + int64(max(n-1, 0)),
-		ProducerID:           -1,
-		ProducerEpoch:        -1,
-		FirstSequence:        -1,
-		NumRecords:           n,
-		Records:              records,
-	}
-	rb.Length = int32(len(rb.AppendTo(nil)) - 12)
-	rb.CRC = int32(crc32.Checksum(rb.AppendTo(nil)[21:], crc32.MakeTable(crc32.Castagnoli)))
-	return rb.AppendTo(nil)
-}
+func batch(firstTs int64, values ...string) []byte { return batchtest.Plain(firstTs, values...) }
 
 // sized is a one-record batch of size bytes (or a byte or two more when a
 // varint's width makes size impossible; at least about 70), its value filled
