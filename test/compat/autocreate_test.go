@@ -13,7 +13,8 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/raftline/raftline/test/internal/systest"
 )
 
 // testAutoCreate checks topic auto-creation against the real cluster: the
@@ -147,18 +148,9 @@ func autoCreatedLines(logs map[int32]string) map[string][]string {
 // and returns as soon as nd has answered, without waiting for the others.
 func (c *cluster) createTopicOn(t testing.TB, nd *node, name string, partitions int32) {
 	t.Helper()
-	req := kmsg.NewPtrCreateTopicsRequest()
-	req.TimeoutMillis = 10000
-	rt := kmsg.NewCreateTopicsRequestTopic()
-	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, partitions, -1
-	req.Topics = append(req.Topics, rt)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	resp, err := req.RequestWith(ctx, c.seedBroker(nd))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := kerr.ErrorForCode(resp.Topics[0].ErrorCode); err != nil {
+	if err := systest.CreateTopic(ctx, c.seedBroker(nd), name, partitions); err != nil {
 		t.Fatalf("create %s on node %d: %v", name, nd.id, err)
 	}
 }

@@ -159,21 +159,13 @@ func (c *cluster) httpAddrs() []string {
 func (c *cluster) createTopic(t testing.TB, name string, partitions int32) {
 	t.Helper()
 	systest.WaitFor(t, 30*time.Second, "topic "+name+" to be created", func() error {
-		req := kmsg.NewPtrCreateTopicsRequest()
-		req.TimeoutMillis = 10000
-		rt := kmsg.NewCreateTopicsRequestTopic()
-		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, partitions, -1
-		req.Topics = append(req.Topics, rt)
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
-		resp, err := req.RequestWith(ctx, c.admin)
-		if err != nil {
-			return err
+		err := systest.CreateTopic(ctx, c.admin, name, partitions)
+		if errors.Is(err, kerr.TopicAlreadyExists) {
+			return nil
 		}
-		if err := kerr.ErrorForCode(resp.Topics[0].ErrorCode); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-			return err
-		}
-		return nil
+		return err
 	})
 	c.waitTopic(t, name, partitions)
 }

@@ -174,24 +174,7 @@ func wholeClusterRestart(t *testing.T, snapshots bool) {
 	s.waitAcked(600, 60*time.Second)
 	acks := s.finish()
 	if snapshots {
-		// Every node has a snapshot, and entries after it to replay.
-		waitFor(t, 60*time.Second, "a snapshot and a log tail on every node", func() error {
-			acks = append(acks, produceSync(t, cl, len(acks), recordFor(topic, len(acks)))...)
-			for _, nd := range c.nodes {
-				idx, err := snapshotIndex(nd.dataDir)
-				if err != nil {
-					return err
-				}
-				v, err := clusterOf(nd.http)
-				if err != nil {
-					return err
-				}
-				if idx == 0 || v.LastIndex <= idx {
-					return fmt.Errorf("node %d: snapshot at %d, last index %d", nd.id, idx, v.LastIndex)
-				}
-			}
-			return nil
-		})
+		acks = c.produceUntilSnapshotAndTail(t, cl, topic, acks)
 	}
 	cl.Close()
 	before := c.waitDigestsEqual(30*time.Second, nil, c.nodes...)
@@ -381,4 +364,30 @@ func checkEnds(t testing.TB, digests []partitionDigest, topic string, ends map[i
 	if seen != len(ends) {
 		t.Fatalf("nodes report %d partitions of %s, want %d", seen, topic, len(ends))
 	}
+}
+
+// produceUntilSnapshotAndTail produces one record at a time to topic until
+// every node holds a snapshot and Raft entries after it, so a restart must
+// restore the snapshot and then replay the log. It returns acks with the
+// acknowledgements of the records it produced appended.
+func (c *cluster) produceUntilSnapshotAndTail(t testing.TB, cl *kgo.Client, topic string, acks []ack) []ack {
+	t.Helper()
+	waitFor(t, 60*time.Second, "a snapshot and a log tail on every node", func() error {
+		acks = append(acks, produceSync(t, cl, len(acks), recordFor(topic, len(acks)))...)
+		for _, nd := range c.nodes {
+			idx, err := snapshotIndex(nd.dataDir)
+			if err != nil {
+				return err
+			}
+			v, err := clusterOf(nd.http)
+			if err != nil {
+				return err
+			}
+			if idx == 0 || v.LastIndex <= idx {
+				return fmt.Errorf("node %d: snapshot at %d, last index %d", nd.id, idx, v.LastIndex)
+			}
+		}
+		return nil
+	})
+	return acks
 }

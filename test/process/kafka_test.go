@@ -18,6 +18,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/raftline/raftline/test/internal/systest"
 )
 
 // newClient is a kgo client at its default settings (idempotent, acks=all,
@@ -37,22 +39,10 @@ func newClient(t testing.TB, seeds []string, opts ...kgo.Opt) *kgo.Client {
 func createTopic(t testing.TB, cl *kgo.Client, name string, partitions int32) {
 	t.Helper()
 	waitFor(t, 30*time.Second, "topic "+name+" to be created", func() error {
-		req := kmsg.NewPtrCreateTopicsRequest()
-		req.TimeoutMillis = 10000
-		rt := kmsg.NewCreateTopicsRequestTopic()
-		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, partitions, -1
-		req.Topics = append(req.Topics, rt)
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
-		resp, err := req.RequestWith(ctx, cl)
-		if err != nil {
-			return err
-		}
-		if len(resp.Topics) != 1 {
-			return fmt.Errorf("%d topics in the response", len(resp.Topics))
-		}
-		err = kerr.ErrorForCode(resp.Topics[0].ErrorCode)
-		if err == nil || errors.Is(err, kerr.TopicAlreadyExists) {
+		err := systest.CreateTopic(ctx, cl, name, partitions)
+		if errors.Is(err, kerr.TopicAlreadyExists) {
 			return nil
 		}
 		return err

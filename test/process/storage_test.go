@@ -3,7 +3,6 @@
 package process
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -42,27 +41,9 @@ func diskClusterCrash(t *testing.T, snapshots bool) {
 	s := startStream(t, cl, topic)
 	s.waitAcked(1500, 60*time.Second)
 	acks := s.finish()
-	// Every node has a snapshot and entries after it to replay, or none.
-	waitFor(t, 60*time.Second, "a snapshot and a log tail on every node", func() error {
-		if !snapshots {
-			return nil
-		}
-		acks = append(acks, produceSync(t, cl, len(acks), recordFor(topic, len(acks)))...)
-		for _, nd := range c.nodes {
-			idx, err := snapshotIndex(nd.dataDir)
-			if err != nil {
-				return err
-			}
-			v, err := clusterOf(nd.http)
-			if err != nil {
-				return err
-			}
-			if idx == 0 || v.LastIndex <= idx {
-				return fmt.Errorf("node %d: snapshot at %d, last index %d", nd.id, idx, v.LastIndex)
-			}
-		}
-		return nil
-	})
+	if snapshots {
+		acks = c.produceUntilSnapshotAndTail(t, cl, topic, acks)
+	}
 	cl.Close()
 	before := c.waitDigestsEqual(30*time.Second, nil, c.nodes...)
 	for _, nd := range c.nodes {
