@@ -19,10 +19,10 @@ import (
 // at most 249 characters), and Restore checks the names a snapshot carries.
 //
 // Files are written to the page cache and never fsynced on the write path:
-// the Raft log stays the only write-ahead log. In this version nothing on
-// disk is trusted at start-up either: Open empties the directory, and the
-// partitions are rebuilt from the snapshot (Restore) and the Raft log, as in
-// memory, so nothing can be applied twice.
+// the Raft log stays the only write-ahead log. A snapshot syncs them and
+// lists them (disk_snapshot.go); at start-up the files a snapshot lists are
+// kept, cut back to the snapshot's offsets, and the Raft log after it is
+// applied again, so nothing is applied twice.
 type diskLog struct{ l *seglog.Log }
 
 var _ PartitionLog = diskLog{}
@@ -73,32 +73,8 @@ func (d diskLog) retain(nowMs, retentionMs, retentionBytes int64) error {
 	return storageErr(err)
 }
 
-// freeze holds the segment files open (seglog.Export): the snapshot reads
-// them while retention may delete them.
-func (d diskLog) freeze() (frozenLog, error) {
-	e, err := d.l.Export()
-	if err != nil {
-		return nil, err
-	}
-	return frozenSegments{e}, nil
-}
-
 func (d diskLog) close() error  { return storageErr(d.l.Close()) }
 func (d diskLog) remove() error { return storageErr(d.l.Remove()) }
-
-type frozenSegments struct{ e *seglog.Export }
-
-func (f frozenSegments) offsets() (start, next int64) { return f.e.Offsets() }
-
-func (f frozenSegments) count() (int, int64, error) { return f.e.Count() }
-
-func (f frozenSegments) each(fn func(snapBatch) error) error {
-	return f.e.Batches(func(b seglog.Batch, appendTimeMs int64) error {
-		return fn(snapBatch{BaseOffset: b.BaseOffset, LastOffset: b.LastOffset, MaxTimestamp: b.MaxTimestamp, AppendTimeMs: appendTimeMs, Data: b.Data})
-	})
-}
-
-func (f frozenSegments) release() { f.e.Close() }
 
 // storageErr marks an error of the disk under a partition with ErrStorage.
 func storageErr(err error) error {
@@ -120,10 +96,11 @@ func (d diskStore) partitionDir(root, topic string, partition int) string {
 	return filepath.Join(root, topic, strconv.Itoa(partition))
 }
 
-// reset empties the directory: in this version nothing on disk is trusted
-// at start-up (see diskLog).
-func (d diskStore) reset() error {
-	for _, p := range []string{d.dir, d.stagingDir()} {
+// prepare creates the directory, keeping the partitions in it for the
+// snapshot restore to judge (restoreFiles), and removes what a stop left
+// of snapshots being taken or restored.
+func (d diskStore) prepare() error {
+	for _, p := range []string{d.pinDir(), d.stagingDir()} {
 		if err := os.RemoveAll(p); err != nil {
 			return fmt.Errorf("%w: remove %s: %w", ErrStorage, p, err)
 		}

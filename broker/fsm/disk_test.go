@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -45,11 +46,11 @@ func entries(t *testing.T, dir string) []string {
 	return names
 }
 
-// A snapshot of partitions on disk holds several batches per segment, with
-// append times that go back inside a segment. Restored on disk, the segments
-// are the same ones; restored in memory, and the memory state's snapshot
-// restored on disk again, the records are the same.
-func TestDiskSnapshot_RestoresTheSameSegments_AndCrossesToMemory(t *testing.T) {
+// A snapshot of partitions on disk lists their segment files instead of
+// carrying batches. Installed into an empty directory from those files, the
+// segments are the same ones. A node keeping partitions in memory refuses
+// it with a clear error; a memory snapshot restores on disk.
+func TestDiskSnapshot_RestoresTheSameSegments_AndRefusesMemory(t *testing.T) {
 	orig := diskReplica(t, filepath.Join(t.TempDir(), "partitions"))
 	orig.createTopic("events", 2, nil)
 	pid := orig.initProducer()
@@ -64,10 +65,20 @@ func TestDiskSnapshot_RestoresTheSameSegments_AndCrossesToMemory(t *testing.T) {
 			t.Fatalf("setup: partition %d has %d segments", p, n)
 		}
 	}
-	snap := snapshotBytes(t, orig.s)
+	snap := takeSnapshot(t, orig.s)
+	if n, max := len(snap.head), 4096; n > max {
+		t.Fatalf("snapshot head of %d bytes: it copies data", n)
+	}
+	var segs int
+	for p := range int32(2) {
+		segs += len(orig.log("events", p).(diskLog).l.Segments())
+	}
+	if len(snap.files) != 2*segs {
+		t.Fatalf("snapshot holds %d files, want a log and an append-time index for each of %d segments", len(snap.files), segs)
+	}
 
 	got := diskReplica(t, filepath.Join(t.TempDir(), "partitions"))
-	if err := got.s.Restore(bytes.NewReader(snap)); err != nil {
+	if err := snap.restore(got); err != nil {
 		t.Fatal(err)
 	}
 	if a, b := describe(orig.s), describe(got.s); a != b {
@@ -78,39 +89,44 @@ func TestDiskSnapshot_RestoresTheSameSegments_AndCrossesToMemory(t *testing.T) {
 			t.Fatalf("partition %d: restored segments\n%s\nwant\n%s", p, b, a)
 		}
 	}
-	if !bytes.Equal(snapshotBytes(t, got.s), snap) {
-		t.Fatal("restored state snapshots to different bytes")
+	if !bytes.Equal(snapshotBytes(t, got.s), snap.head) {
+		t.Fatal("restored state snapshots to a different head")
 	}
 
 	mem := newReplica(t, storages[0])
-	if err := mem.s.Restore(bytes.NewReader(snap)); err != nil {
-		t.Fatal(err)
+	err := snap.restore(mem)
+	if !errors.Is(err, ErrBadSnapshot) || !strings.Contains(err.Error(), "--storage") {
+		t.Fatalf("memory replica restoring a disk snapshot: %v, want ErrBadSnapshot naming --storage", err)
 	}
-	if a, b := describe(orig.s), describe(mem.s); a != b {
-		t.Fatalf("restored in memory:\n%s\nvs\n%s", b, a)
+	if mem.s.Err() != nil {
+		t.Fatalf("refusing the snapshot failed the state: %v", mem.s.Err())
+	}
+	// A memory snapshot (batches in it) restores on disk.
+	memSrc := newReplica(t, storages[0])
+	memSrc.createTopic("events", 2, nil)
+	for i, at := range appendTimes {
+		memSrc.mustProduce(at, "events", int32(i%2), plain(at, "v", strings.Repeat("x", 30*i)))
 	}
 	back := diskReplica(t, filepath.Join(t.TempDir(), "partitions"))
-	if err := back.s.Restore(bytes.NewReader(snapshotBytes(t, mem.s))); err != nil {
+	if err := back.s.Restore(bytes.NewReader(snapshotBytes(t, memSrc.s)), nil); err != nil {
 		t.Fatal(err)
 	}
-	if a, b := describe(orig.s), describe(back.s); a != b {
+	if a, b := describe(memSrc.s), describe(back.s); a != b {
 		t.Fatalf("memory snapshot restored on disk:\n%s\nvs\n%s", b, a)
 	}
 
 	// The replicas go on alike: the same entries give the same segments.
-	for _, r := range []*replica{orig, got, back} {
+	for _, r := range []*replica{orig, got} {
 		r.mustProduce(1400, "events", 1, plain(1400, "after"))
 		r.mustProduce(1401, "events", 0, batch(pid, 0, 12, 1401, "idem"))
 		r.apply(Command{Op: OpRetention, TimeMs: 1400 + topicrules.DefaultRetentionMs})
 	}
-	for _, r := range []*replica{got, back} {
-		if a, b := describe(orig.s), describe(r.s); a != b {
-			t.Fatalf("diverged after restore:\n%s\nvs\n%s", b, a)
-		}
-		for p := range int32(2) {
-			if a, b := segmentsOf(t, orig, "events", p), segmentsOf(t, r, "events", p); a != b {
-				t.Fatalf("partition %d diverged after restore: segments\n%s\nwant\n%s", p, b, a)
-			}
+	if a, b := describe(orig.s), describe(got.s); a != b {
+		t.Fatalf("diverged after restore:\n%s\nvs\n%s", b, a)
+	}
+	for p := range int32(2) {
+		if a, b := segmentsOf(t, orig, "events", p), segmentsOf(t, got, "events", p); a != b {
+			t.Fatalf("partition %d diverged after restore: segments\n%s\nwant\n%s", p, b, a)
 		}
 	}
 }
@@ -177,49 +193,143 @@ func TestDiskDeleteTopic_RemovesItsDirectory(t *testing.T) {
 	}
 }
 
-// Open empties the directory: what a previous run left is rebuilt from the
-// snapshot and the Raft log, never applied over.
-func TestDiskOpen_EmptiesWhatAPreviousRunLeft(t *testing.T) {
+// entryLog records the entries a replica applies, to apply them again
+// after a restart, as Raft replays its log from the snapshot's index.
+type entryLog struct {
+	r    *replica
+	cmds []Command
+}
+
+func (e *entryLog) apply(c Command) {
+	e.cmds = append(e.cmds, c)
+	e.r.apply(c)
+}
+
+func (e *entryLog) produce(at int64, topic string, p int32, batches ...[]byte) {
+	e.apply(Command{Op: OpProduce, TimeMs: at, Produce: []ProducePartition{{Topic: topic, Partition: p, Batches: batches}}})
+}
+
+// inode identifies a file, to tell a kept file from a copy.
+func inode(t *testing.T, path string) uint64 {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Sys().(*syscall.Stat_t).Ino
+}
+
+// A node that restarts keeps its partitions' files: restoring its own
+// snapshot cuts them back to the snapshot's offsets (the batches applied
+// after it are gone, written or half-written) and copies nothing; applying
+// the entries after the snapshot again gives the state it had, segment for
+// segment, including segments retention deleted after the snapshot.
+func TestDiskRestart_KeepsItsFiles_CutBackToTheSnapshot(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "partitions")
+	r := diskReplica(t, dir)
+	r.createTopic("t", 2, map[string]string{topicrules.ConfigRetentionMs: "1000"})
+	r.createTopic("gone", 1, nil)
+	pid := r.initProducer()
+	for i := range int64(12) {
+		at := 1000 + 40*i
+		r.mustProduce(at, "t", int32(i%2), plain(at, "v", strings.Repeat("x", 40)))
+		r.mustProduce(at, "t", 0, batch(pid, 0, int32(i), at, "idem"))
+	}
+	snap := takeSnapshot(t, r.s)
+	snapIndex := r.index
+	// The segment active at the snapshot outlives the retention pass below.
+	segs := r.log("t", 0).(diskLog).l.Segments()
+	kept := filepath.Join(dir, "t", "0", fmt.Sprintf("%020d.log", segs[len(segs)-1].Base))
+	before := inode(t, kept)
+
+	// After the snapshot: more batches, a retention pass that deletes the
+	// oldest segments, a topic deleted and one created.
+	after := &entryLog{r: r}
+	for i := range int64(6) {
+		at := 2000 + 40*i
+		after.produce(at, "t", int32(i%2), plain(at, "later", strings.Repeat("y", 40)))
+	}
+	after.apply(Command{Op: OpRetention, TimeMs: 2300})
+	after.apply(Command{Op: OpDeleteTopic, TimeMs: 2600, Delete: "gone"})
+	after.apply(Command{Op: OpCreateTopic, TimeMs: 2601, Topic: &CreateTopic{Name: "new", Partitions: 1}})
+	after.produce(2602, "new", 0, plain(2602, "n"))
+	after.produce(2603, "t", 0, batch(pid, 0, 12, 2603, "idem"))
+	if start, _ := r.log("t", 0).Offsets(); start == 0 {
+		t.Fatal("setup: retention deleted nothing")
+	}
+	want := describe(r.s)
+	wantSegs := segmentsOf(t, r, "t", 0) + segmentsOf(t, r, "t", 1)
+	r.s.Close() // a stop: the files stay as they are
+
+	if err := os.MkdirAll(dir+".pin/7/t/0", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	again := diskReplica(t, dir)
+	if _, err := os.Stat(dir + ".pin"); !os.IsNotExist(err) {
+		t.Fatalf("pins of an unfinished snapshot left: %v", err)
+	}
+	if err := snap.restore(again); err != nil {
+		t.Fatal(err)
+	}
+	if got := inode(t, kept); got != before {
+		t.Fatal("restoring the node's own snapshot copied its segment files")
+	}
+	if got := entries(t, dir); fmt.Sprint(got) != "[gone t]" {
+		t.Fatalf("partitions directory holds %v after the restore, want the snapshot's topics", got)
+	}
+	again.index = snapIndex
+	for _, c := range after.cmds {
+		again.apply(c)
+	}
+	if got := describe(again.s); got != want {
+		t.Fatalf("after replay:\n%s\nwant\n%s", got, want)
+	}
+	if got := segmentsOf(t, again, "t", 0) + segmentsOf(t, again, "t", 1); got != wantSegs {
+		t.Fatalf("segments after replay\n%s\nwant\n%s", got, wantSegs)
+	}
+}
+
+// With no snapshot, Raft replays its log from the first entry: creating a
+// topic again starts its partitions afresh over what a previous run left.
+func TestDiskRestart_WithoutSnapshot_CreatesPartitionsAfresh(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "partitions")
 	r := diskReplica(t, dir)
 	r.createTopic("t", 1, nil)
 	r.mustProduce(1000, "t", 0, plain(1000, "a"))
 	r.s.Close()
-	if err := os.MkdirAll(dir+".restore/x/0", 0o755); err != nil {
-		t.Fatal(err)
-	}
 
 	again := diskReplica(t, dir)
-	if got := entries(t, dir); len(got) != 0 {
-		t.Fatalf("reopened directory holds %v", got)
-	}
-	if _, err := os.Stat(dir + ".restore"); !os.IsNotExist(err) {
-		t.Fatalf("restore staging left: %v", err)
-	}
 	again.createTopic("t", 1, nil)
 	if off := again.mustProduce(1000, "t", 0, plain(1000, "a")); off != 0 {
 		t.Fatalf("replayed produce at %d, want 0", off)
 	}
 }
 
-// A restore replaces every live partition: topics the snapshot lacks lose
-// their directories, the others are rebuilt from it.
+// A restore from another node's snapshot replaces the live partitions:
+// topics the snapshot lacks lose their directories, a topic created again
+// under the same name and a partition whose files differ are installed from
+// the snapshot's files.
 func TestDiskRestore_ReplacesTheLivePartitions(t *testing.T) {
 	src := diskReplica(t, filepath.Join(t.TempDir(), "partitions"))
 	src.createTopic("t", 1, nil)
-	src.mustProduce(1000, "t", 0, plain(1000, "from the snapshot"))
-	snap := snapshotBytes(t, src.s)
+	src.createTopic("u", 1, nil)
+	for i := range int64(10) {
+		src.mustProduce(1000+i, "t", 0, plain(1000+i, "from the snapshot", strings.Repeat("s", 50)))
+		src.mustProduce(1000+i, "u", 0, plain(1000+i, "u", strings.Repeat("u", 50)))
+	}
+	snap := takeSnapshot(t, src.s)
 
 	dir := filepath.Join(t.TempDir(), "partitions")
 	r := diskReplica(t, dir)
+	r.index = 100 // another topic id
 	r.createTopic("t", 2, nil)
 	r.createTopic("other", 1, nil)
 	r.mustProduce(1000, "t", 1, plain(1000, "live"))
 	r.mustProduce(1000, "other", 0, plain(1000, "live"))
-	if err := r.s.Restore(bytes.NewReader(snap)); err != nil {
+	if err := snap.restore(r); err != nil {
 		t.Fatal(err)
 	}
-	if got := entries(t, dir); fmt.Sprint(got) != "[t]" {
+	if got := entries(t, dir); fmt.Sprint(got) != "[t u]" {
 		t.Fatalf("partitions directory holds %v after restore", got)
 	}
 	if got := entries(t, filepath.Join(dir, "t")); fmt.Sprint(got) != "[0]" {
@@ -228,8 +338,60 @@ func TestDiskRestore_ReplacesTheLivePartitions(t *testing.T) {
 	if a, b := describe(src.s), describe(r.s); a != b {
 		t.Fatalf("restored:\n%s\nwant\n%s", b, a)
 	}
-	if off := r.mustProduce(1001, "t", 0, plain(1001, "next")); off != 1 {
-		t.Fatalf("produce after restore at %d, want 1", off)
+	if off := r.mustProduce(1011, "t", 0, plain(1011, "next")); off != 20 {
+		t.Fatalf("produce after restore at %d, want 20", off)
+	}
+}
+
+// A restarting node whose own files no longer hold its snapshot (a synced
+// segment lost its last bytes) takes the snapshot's copy of them; a
+// snapshot file that is itself damaged stops the state with an error that
+// names it, rather than serve it.
+func TestDiskRestart_DamagedOwnFiles_TakesTheSnapshots_DamagedSnapshotFails(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "partitions")
+	r := diskReplica(t, dir)
+	r.createTopic("t", 1, nil)
+	for i := range int64(10) {
+		r.mustProduce(1000+i, "t", 0, plain(1000+i, "v", strings.Repeat("x", 50)))
+	}
+	snap := takeSnapshot(t, r.s)
+	want := describe(r.s)
+	r.s.Close()
+
+	seg := filepath.Join(dir, "t", "0", "00000000000000000000.log")
+	st, err := os.Stat(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(seg, st.Size()-3); err != nil {
+		t.Fatal(err)
+	}
+	again := diskReplica(t, dir)
+	if err := snap.restore(again); err != nil {
+		t.Fatal(err)
+	}
+	if got := describe(again.s); got != want {
+		t.Fatalf("restored:\n%s\nwant\n%s", got, want)
+	}
+	if again.s.Err() != nil {
+		t.Fatal(again.s.Err())
+	}
+
+	damaged := takenSnapshot{head: snap.head, files: map[string][]byte{}}
+	for name, content := range snap.files {
+		c := bytes.Clone(content)
+		if strings.HasSuffix(name, ".log") && len(c) > 0 {
+			c[len(c)/2] ^= 0xff
+		}
+		damaged.files[name] = c
+	}
+	fresh := diskReplica(t, filepath.Join(t.TempDir(), "partitions"))
+	err = damaged.restore(fresh)
+	if !errors.Is(err, ErrStorage) || !strings.Contains(err.Error(), "t/0") {
+		t.Fatalf("restore from damaged files: %v, want a storage failure naming the partition", err)
+	}
+	if fresh.s.Err() == nil {
+		t.Fatal("the state goes on after a restore that failed half-way")
 	}
 }
 
@@ -240,7 +402,7 @@ func TestDiskRestore_TopicNameNotAllowed_ErrBadSnapshot(t *testing.T) {
 	r := diskReplica(t, filepath.Join(root, "partitions"))
 	for _, name := range []string{"../escape", "..", "a/b", ""} {
 		meta := fmt.Sprintf(`{"topics":[{"name":%q,"partitions":[{"start":0,"next":0,"batches":0}]}]}`, name)
-		if err := r.s.Restore(bytes.NewReader(metaSnapshot(meta))); !errors.Is(err, ErrBadSnapshot) {
+		if err := r.s.Restore(bytes.NewReader(metaSnapshot(meta)), nil); !errors.Is(err, ErrBadSnapshot) {
 			t.Errorf("topic %q: Restore = %v, want ErrBadSnapshot", name, err)
 		}
 	}
@@ -248,14 +410,14 @@ func TestDiskRestore_TopicNameNotAllowed_ErrBadSnapshot(t *testing.T) {
 		t.Fatalf("restores wrote %v next to the partitions directory", got)
 	}
 	dup := `{"topics":[{"name":"t","partitions":[{"start":0,"next":0,"batches":0}]},{"name":"t","partitions":[{"start":0,"next":0,"batches":0}]}]}`
-	if err := r.s.Restore(bytes.NewReader(metaSnapshot(dup))); !errors.Is(err, ErrBadSnapshot) {
+	if err := r.s.Restore(bytes.NewReader(metaSnapshot(dup)), nil); !errors.Is(err, ErrBadSnapshot) {
 		t.Errorf("topic listed twice: Restore = %v, want ErrBadSnapshot", err)
 	}
 	for name, meta := range map[string]string{
 		"offsets without batches": `{"topics":[{"name":"t","partitions":[{"start":0,"next":5,"batches":0}]}]}`,
 		"negative offsets":        `{"topics":[{"name":"t","partitions":[{"start":-3,"next":-3,"batches":0}]}]}`,
 	} {
-		if err := r.s.Restore(bytes.NewReader(metaSnapshot(meta))); !errors.Is(err, ErrBadSnapshot) {
+		if err := r.s.Restore(bytes.NewReader(metaSnapshot(meta)), nil); !errors.Is(err, ErrBadSnapshot) {
 			t.Errorf("%s: Restore = %v, want ErrBadSnapshot", name, err)
 		}
 	}

@@ -114,9 +114,9 @@ func newState(st store) *State {
 }
 
 // Open returns an empty state that keeps its partitions as opts says. With
-// Disk it first empties opts.Dir: the state is rebuilt from the snapshot and
-// the Raft log, and files left from before must not be applied over (see
-// diskLog).
+// Disk the partitions' files in opts.Dir stay until a snapshot is restored
+// (Restore keeps those it lists, cut back to its offsets, and removes the
+// others) or the Raft log replayed from its start creates them afresh.
 func Open(opts Options) (*State, error) {
 	switch opts.Storage {
 	case "", Memory:
@@ -126,7 +126,7 @@ func Open(opts Options) (*State, error) {
 			return nil, errors.New("fsm: disk storage needs a directory")
 		}
 		d := diskStore{dir: opts.Dir, opts: opts.Segments}
-		if err := d.reset(); err != nil {
+		if err := d.prepare(); err != nil {
 			return nil, err
 		}
 		return newState(d), nil

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -209,4 +211,57 @@ func served(t testing.TB, log PartitionLog, offset int64) []servedBatch {
 		data = data[h.Length:]
 	}
 	return out
+}
+
+// takenSnapshot is a snapshot as a store keeps it: the head, and a copy of
+// each file it holds (taken before the snapshot lets go of its pins).
+type takenSnapshot struct {
+	head  []byte
+	files map[string][]byte
+}
+
+// open opens the snapshot's files, as raftnode does through its store.
+func (ts takenSnapshot) open(name string) (io.ReadCloser, error) {
+	b, ok := ts.files[name]
+	if !ok {
+		return nil, fmt.Errorf("snapshot has no file %q", name)
+	}
+	return io.NopCloser(bytes.NewReader(b)), nil
+}
+
+// restore restores ts into r.
+func (ts takenSnapshot) restore(r *replica) error {
+	return r.s.Restore(bytes.NewReader(ts.head), ts.open)
+}
+
+// takeSnapshot writes s's snapshot out with its files.
+func takeSnapshot(t testing.TB, s *State) takenSnapshot {
+	t.Helper()
+	snap, err := s.Snapshot()
+	if err != nil {
+		t.Fatalf("Snapshot: %v", err)
+	}
+	defer snap.Release()
+	var buf bytes.Buffer
+	if _, err := snap.WriteTo(&buf); err != nil {
+		t.Fatalf("WriteTo: %v", err)
+	}
+	return capture(t, snap, buf.Bytes())
+}
+
+// capture copies the files of snap, whose head is head.
+func capture(t testing.TB, snap *Snapshot, head []byte) takenSnapshot {
+	t.Helper()
+	ts := takenSnapshot{head: head, files: map[string][]byte{}}
+	for _, f := range snap.Files() {
+		b, err := os.ReadFile(f.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if int64(len(b)) < f.Length {
+			t.Fatalf("%s: %d bytes pinned, the snapshot holds %d", f.Name, len(b), f.Length)
+		}
+		ts.files[f.Name] = b[:f.Length]
+	}
+	return ts
 }

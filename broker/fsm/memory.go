@@ -1,6 +1,10 @@
 package fsm
 
-import "github.com/raftline/raftline/broker/partlog"
+import (
+	"fmt"
+
+	"github.com/raftline/raftline/broker/partlog"
+)
 
 // memoryLog keeps a partition in memory (partlog), rebuilt at every start
 // from the last snapshot and the Raft log after it.
@@ -100,6 +104,22 @@ func (memoryStore) create(string, int) (PartitionLog, error) { return newMemoryL
 func (memoryStore) drop(*Topic) error { return nil }
 
 func (memoryStore) restoring() (restoration, error) { return memoryRestoration{}, nil }
+
+func (memoryStore) freezing() (freezer, error) { return memoryFreezer{}, nil }
+
+// restoreFiles refuses a snapshot of disk partitions: its batches are in
+// files this node has no way to read into memory.
+func (memoryStore) restoreFiles(map[string]*Topic, []snapTopic, OpenFile) (map[string]*Topic, error) {
+	return nil, fmt.Errorf("%w: it was taken by a node that keeps partitions on disk (--storage disk), and this one keeps them in memory: every node of a cluster must use the same --storage", ErrBadSnapshot)
+}
+
+type memoryFreezer struct{}
+
+func (memoryFreezer) freeze(_ string, _ int, log PartitionLog) (frozenLog, error) {
+	return log.(memoryLog).freeze()
+}
+
+func (memoryFreezer) release() {}
 
 type memoryRestoration struct{}
 

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/raftline/raftline/broker/seglog"
 )
 
-// Snapshot layout, version 1:
+// Snapshot layout, version 1 (partitions in memory):
 //
 //	"RLSNAP1\n"
 //	u32 length, then JSON meta: nodes, topics (configs, partition offsets and
@@ -18,9 +20,17 @@ import (
 //	i64 base offset, i64 last offset, i64 max timestamp, i64 append time,
 //	u32 length, bytes
 //
+// Version 2 (partitions on disk) is the magic and the meta alone: each
+// partition carries its manifest (seglog.Manifest) instead of batches, and
+// the files the manifests list travel beside the head (Snapshot.Files,
+// OpenFile; see disk_snapshot.go).
+//
 // The version is in the magic: a new layout gets a new magic and Restore keeps
 // reading the old ones.
-const snapshotMagic = "RLSNAP1\n"
+const (
+	snapshotMagic      = "RLSNAP1\n"
+	snapshotFilesMagic = "RLSNAP2\n"
+)
 
 // maxBatchSize bounds one batch a restore will allocate for: no Kafka request
 // that large is ever accepted.
@@ -47,6 +57,8 @@ type snapPartition struct {
 	Start   int64 `json:"start"`
 	Next    int64 `json:"next"`
 	Batches int   `json:"batches"`
+	// Manifest lists the partition's files, in a version 2 snapshot.
+	Manifest *seglog.Manifest `json:"manifest,omitempty"`
 }
 
 type snapProducer struct {
@@ -63,34 +75,45 @@ type snapSequence struct {
 
 // Snapshot is a point-in-time copy of the state that can be written out while
 // the FSM keeps applying entries. It shares batch bytes with the live logs
-// in memory, and holds the segment files open on disk; Release lets go.
+// in memory, and pins the segment files on disk; Release lets go.
 type Snapshot struct {
-	meta  snapMeta
-	parts []frozenLog // per partition, in meta order
+	meta   snapMeta
+	parts  []frozenLog // per partition, in meta order
+	frozen freezer
+	files  bool // version 2: the partitions are files
 }
 
-// Snapshot captures the state. It is cheap: it copies slice headers and small
-// maps, never record bytes, and on disk opens each segment's files (two per
-// segment, held until Release). Batch counts and bytes are read when the
-// snapshot is written.
+// Snapshot captures the state. In memory it is cheap: it copies slice
+// headers and small maps, never record bytes; batch counts and bytes are
+// read when the snapshot is written. On disk it syncs every partition and
+// hard-links its segment files (two links per segment, removed at Release).
 func (s *State) Snapshot() (*Snapshot, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	snap := &Snapshot{}
+	fz, err := s.store.freezing()
+	if err != nil {
+		return nil, err
+	}
+	snap := &Snapshot{frozen: fz}
 	m := &snap.meta
 	m.NextProducerID = s.nextProducerID
 	m.Brokers = s.brokersSortedLocked()
 	for _, name := range s.topicNamesLocked() {
 		t := s.topics[name]
 		st := snapTopic{Name: t.Name, ID: t.ID, Configs: t.Configs}
-		for _, log := range t.Partitions {
-			f, err := log.freeze()
+		for i, log := range t.Partitions {
+			f, err := fz.freeze(t.Name, i, log)
 			if err != nil {
 				snap.Release()
 				return nil, err
 			}
 			start, next := f.offsets()
-			st.Partitions = append(st.Partitions, snapPartition{Start: start, Next: next})
+			sp := snapPartition{Start: start, Next: next}
+			if fs, ok := f.(frozenSegments); ok {
+				sp.Manifest = &fs.m
+				snap.files = true
+			}
+			st.Partitions = append(st.Partitions, sp)
 			snap.parts = append(snap.parts, f)
 		}
 		m.Topics = append(m.Topics, st)
@@ -117,12 +140,33 @@ func (snap *Snapshot) Release() {
 		f.release()
 	}
 	snap.parts = nil
+	if snap.frozen != nil {
+		snap.frozen.release()
+		snap.frozen = nil
+	}
+}
+
+// Files are the files the snapshot holds besides what WriteTo writes: the
+// segment files of disk partitions, pinned until Release. The snapshot
+// store must keep them (raftnode attaches them to the snapshot), and
+// Restore opens them by name.
+func (snap *Snapshot) Files() []SnapshotFile {
+	var out []SnapshotFile
+	for _, f := range snap.parts {
+		if fs, ok := f.(frozenSegments); ok {
+			out = append(out, fs.files...)
+		}
+	}
+	return out
 }
 
 // counted fills in the meta's batch counts, which precede the batches, and
 // returns the batches' total size.
 func (snap *Snapshot) counted() (int64, error) {
 	var total int64
+	if snap.files {
+		return 0, nil
+	}
 	i := 0
 	for ti := range snap.meta.Topics {
 		for pi := range snap.meta.Topics[ti].Partitions {
@@ -141,8 +185,8 @@ func (snap *Snapshot) counted() (int64, error) {
 // batchHeaderSize is the snapshot's header before each batch's bytes.
 const batchHeaderSize = 36
 
-// Size is the number of bytes WriteTo will write, or -1 when the logs cannot
-// be read.
+// Size is the number of bytes WriteTo will write (the files not included),
+// or -1 when the logs cannot be read.
 func (snap *Snapshot) Size() int64 {
 	n, err := snap.counted()
 	if err != nil {
@@ -163,9 +207,19 @@ func (snap *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	cw.Write([]byte(snapshotMagic))
+	magic := snapshotMagic
+	if snap.files {
+		magic = snapshotFilesMagic
+	}
+	cw.Write([]byte(magic))
 	cw.Write(binary.BigEndian.AppendUint32(nil, uint32(len(js))))
 	cw.Write(js)
+	if snap.files {
+		if cw.err != nil {
+			return cw.n, cw.err
+		}
+		return cw.n, bw.Flush()
+	}
 	var hdr [batchHeaderSize]byte
 	for _, f := range snap.parts {
 		err := f.each(func(b snapBatch) error {
@@ -207,13 +261,24 @@ func (c *countWriter) Write(p []byte) (int, error) {
 // ErrBadSnapshot is returned for a snapshot that cannot be read.
 var ErrBadSnapshot = errors.New("bad snapshot")
 
-// Restore replaces the state with the snapshot read from r. A snapshot that
-// cannot be read is ErrBadSnapshot and leaves the state as it was; on disk
-// the partitions are built apart from the live ones and swapped in at the
-// end. A storage failure (ErrStorage) stops the state, as in Apply.
-func (s *State) Restore(r io.Reader) (err error) {
+// Restore replaces the state with the snapshot read from r. A snapshot of
+// disk partitions (version 2) names files beside it, which open opens; it
+// may be nil for a snapshot without files.
+//
+// A snapshot that cannot be read is ErrBadSnapshot and leaves the state as
+// it was: version 1's partitions are built apart from the live ones and
+// swapped in at the end, and version 2's head is checked whole before any
+// partition is touched. A storage failure (ErrStorage) stops the state, as
+// in Apply; so does a version 2 snapshot whose files turn out damaged once
+// partitions were changed.
+func (s *State) Restore(r io.Reader, open OpenFile) (err error) {
 	if err := s.Err(); err != nil {
 		return err
+	}
+	br := bufio.NewReaderSize(r, 1<<20)
+	magic, _ := br.Peek(len(snapshotMagic))
+	if string(magic) == snapshotFilesMagic {
+		return s.restoreFiles(br, open)
 	}
 	rs, err := s.store.restoring()
 	if err != nil {
@@ -228,7 +293,7 @@ func (s *State) Restore(r io.Reader) (err error) {
 			}
 		}
 	}()
-	brokers, topics, producers, next, err := readSnapshot(r, rs)
+	brokers, topics, producers, next, err := readSnapshot(br, rs)
 	if err != nil {
 		return err
 	}
@@ -243,35 +308,42 @@ func (s *State) Restore(r io.Reader) (err error) {
 	return nil
 }
 
+// restoreFiles restores a version 2 snapshot.
+func (s *State) restoreFiles(br *bufio.Reader, open OpenFile) error {
+	m, err := readMeta(br, snapshotFilesMagic)
+	if err != nil {
+		return err
+	}
+	if err := checkManifests(m.Topics); err != nil {
+		return err
+	}
+	if open == nil {
+		return fmt.Errorf("%w: it lists partition files and none came with it", ErrBadSnapshot)
+	}
+	brokers, producers := m.brokersAndProducers()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	topics, err := s.store.restoreFiles(s.topics, m.Topics, open)
+	if errors.Is(err, ErrBadSnapshot) {
+		return err
+	}
+	if err != nil {
+		err = fmt.Errorf("restore a snapshot: %w", err)
+		s.fail(err)
+		return err
+	}
+	s.brokers, s.topics, s.producers, s.nextProducerID = brokers, topics, producers, m.NextProducerID
+	return nil
+}
+
 // readSnapshot reads a snapshot, building its partitions with rs.
-func readSnapshot(r io.Reader, rs restoration) (map[int32]Broker, map[string]*Topic, map[int64]*producer, int64, error) {
+func readSnapshot(br *bufio.Reader, rs restoration) (map[int32]Broker, map[string]*Topic, map[int64]*producer, int64, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrBadSnapshot, fmt.Sprintf(format, args...))
 	}
-	br := bufio.NewReaderSize(r, 1<<20)
-	magic := make([]byte, len(snapshotMagic))
-	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != snapshotMagic {
-		return nil, nil, nil, 0, bad("missing header")
-	}
-	var lenBuf [4]byte
-	if _, err := io.ReadFull(br, lenBuf[:]); err != nil {
-		return nil, nil, nil, 0, bad("%v", err)
-	}
-	metaLen := binary.BigEndian.Uint32(lenBuf[:])
-	if metaLen > maxMetaSize {
-		return nil, nil, nil, 0, bad("meta of %d bytes", metaLen)
-	}
-	js := make([]byte, metaLen)
-	if _, err := io.ReadFull(br, js); err != nil {
-		return nil, nil, nil, 0, bad("%v", err)
-	}
-	var m snapMeta
-	if err := json.Unmarshal(js, &m); err != nil {
-		return nil, nil, nil, 0, bad("%v", err)
-	}
-	brokers := map[int32]Broker{}
-	for _, b := range m.Brokers {
-		brokers[b.ID] = b
+	m, err := readMeta(br, snapshotMagic)
+	if err != nil {
+		return nil, nil, nil, 0, err
 	}
 	topics := map[string]*Topic{}
 	var hdr [batchHeaderSize]byte
@@ -317,6 +389,45 @@ func readSnapshot(r io.Reader, rs restoration) (map[int32]Broker, map[string]*To
 		}
 		topics[t.Name] = t
 	}
+	brokers, producers := m.brokersAndProducers()
+	return brokers, topics, producers, m.NextProducerID, nil
+}
+
+// readMeta reads a snapshot's magic, which must be magic, and its meta.
+func readMeta(br *bufio.Reader, magic string) (*snapMeta, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrBadSnapshot, fmt.Sprintf(format, args...))
+	}
+	got := make([]byte, len(magic))
+	if _, err := io.ReadFull(br, got); err != nil || string(got) != magic {
+		return nil, bad("missing header")
+	}
+	var lenBuf [4]byte
+	if _, err := io.ReadFull(br, lenBuf[:]); err != nil {
+		return nil, bad("%v", err)
+	}
+	metaLen := binary.BigEndian.Uint32(lenBuf[:])
+	if metaLen > maxMetaSize {
+		return nil, bad("meta of %d bytes", metaLen)
+	}
+	js := make([]byte, metaLen)
+	if _, err := io.ReadFull(br, js); err != nil {
+		return nil, bad("%v", err)
+	}
+	var m snapMeta
+	if err := json.Unmarshal(js, &m); err != nil {
+		return nil, bad("%v", err)
+	}
+	return &m, nil
+}
+
+// brokersAndProducers builds the state's brokers and producers from the
+// meta.
+func (m *snapMeta) brokersAndProducers() (map[int32]Broker, map[int64]*producer) {
+	brokers := map[int32]Broker{}
+	for _, b := range m.Brokers {
+		brokers[b.ID] = b
+	}
 	producers := map[int64]*producer{}
 	for _, sp := range m.Producers {
 		p := newProducer(sp.Epoch)
@@ -329,7 +440,7 @@ func readSnapshot(r io.Reader, rs restoration) (map[int32]Broker, map[string]*To
 		}
 		producers[sp.ID] = p
 	}
-	return brokers, topics, producers, m.NextProducerID, nil
+	return brokers, producers
 }
 
 func (s *State) brokersSortedLocked() []Broker {

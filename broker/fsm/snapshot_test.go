@@ -38,10 +38,10 @@ func populated(t *testing.T, st storage) *replica {
 	return r
 }
 
-func restored(t *testing.T, st storage, snap []byte) *replica {
+func restored(t *testing.T, st storage, snap takenSnapshot) *replica {
 	t.Helper()
 	r := newReplica(t, st)
-	if err := r.s.Restore(bytes.NewReader(snap)); err != nil {
+	if err := snap.restore(r); err != nil {
 		t.Fatalf("Restore: %v", err)
 	}
 	return r
@@ -64,7 +64,7 @@ func TestSnapshot_RestoreIntoFreshState_SameTopicsLogsNodesAndProducers(t *testi
 			t.Fatalf("WriteTo reported %d, wrote %d, Size() says %d", n, buf.Len(), snap.Size())
 		}
 
-		got := restored(t, st, buf.Bytes())
+		got := restored(t, st, capture(t, snap, buf.Bytes()))
 		got.index = orig.index
 		if a, b := describe(orig.s), describe(got.s); a != b {
 			t.Fatalf("restored state differs:\n%s\nvs\n%s", a, b)
@@ -117,7 +117,7 @@ func TestSnapshot_RetriedBatchAfterRestore_AnsweredWithOriginalOffset(t *testing
 		want := r.mustProduce(1, "t", 0, plain(1, "x"), b)
 		want++ // b follows the one-record plain batch
 
-		got := restored(t, st, snapshotBytes(t, r.s))
+		got := restored(t, st, takeSnapshot(t, r.s))
 		before := got.digest("t", 0)
 		if off := got.mustProduce(2, "t", 0, b); off != want {
 			t.Fatalf("retry after restore answered %d, want %d", off, want)
@@ -157,7 +157,7 @@ func TestSnapshot_IsPointInTime(t *testing.T) {
 		if !bytes.Equal(buf.Bytes(), snapshotBytes(t, early.s)) {
 			t.Fatal("snapshot written after later entries does not match the state when it was taken")
 		}
-		got := restored(t, st, buf.Bytes())
+		got := restored(t, st, capture(t, snap, buf.Bytes()))
 		if describe(got.s) != describe(early.s) {
 			t.Fatal("restored snapshot does not match the state when it was taken")
 		}
@@ -171,7 +171,7 @@ func TestSnapshot_EmptyStateRoundTrips(t *testing.T) {
 	eachStorage(t, func(t *testing.T, st storage) {
 		snap := snapshotBytes(t, st.open(t))
 		r := populated(t, st)
-		if err := r.s.Restore(bytes.NewReader(snap)); err != nil {
+		if err := r.s.Restore(bytes.NewReader(snap), nil); err != nil {
 			t.Fatal(err)
 		}
 		if len(r.s.Topics()) != 0 || len(r.s.Brokers()) != 0 {
@@ -214,7 +214,7 @@ func TestRestore_BadInput_ErrBadSnapshotAndStateUnchanged(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				r := populated(t, st)
 				before := describe(r.s)
-				err := r.s.Restore(bytes.NewReader(in))
+				err := r.s.Restore(bytes.NewReader(in), nil)
 				if !errors.Is(err, ErrBadSnapshot) {
 					t.Fatalf("Restore: got %v, want ErrBadSnapshot", err)
 				}
@@ -238,7 +238,7 @@ func TestRestore_EveryTruncation_ErrBadSnapshot(t *testing.T) {
 		r.mustProduce(1, "t", 1, plain(1, "d"))
 		valid := snapshotBytes(t, r.s)
 		for n := range len(valid) {
-			err := st.open(t).Restore(bytes.NewReader(valid[:n]))
+			err := st.open(t).Restore(bytes.NewReader(valid[:n]), nil)
 			if !errors.Is(err, ErrBadSnapshot) {
 				t.Fatalf("restore of the first %d of %d bytes: got %v, want ErrBadSnapshot", n, len(valid), err)
 			}
@@ -251,7 +251,7 @@ func TestRestore_ReaderError_ErrBadSnapshot(t *testing.T) {
 		valid := snapshotBytes(t, populated(t, st).s)
 		boom := errors.New("disk read failed")
 		r := io.MultiReader(bytes.NewReader(valid[:len(valid)/2]), errReader{boom})
-		if err := st.open(t).Restore(r); !errors.Is(err, ErrBadSnapshot) {
+		if err := st.open(t).Restore(r, nil); !errors.Is(err, ErrBadSnapshot) {
 			t.Fatalf("got %v, want ErrBadSnapshot", err)
 		}
 	})

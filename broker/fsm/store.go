@@ -3,6 +3,7 @@ package fsm
 import (
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/raftline/raftline/broker/seglog"
 )
@@ -41,9 +42,6 @@ type PartitionLog interface {
 	// retain applies retention.ms and retention.bytes (-1: none) as of
 	// nowMs, the retention entry's time.
 	retain(nowMs, retentionMs, retentionBytes int64) error
-	// freeze captures the log for a snapshot: what it holds now, readable
-	// while the log goes on changing.
-	freeze() (frozenLog, error)
 	// close releases the log at shutdown; remove deletes it with its
 	// topic. Neither is an entry's doing on its own.
 	close() error
@@ -51,7 +49,9 @@ type PartitionLog interface {
 }
 
 // frozenLog is a partition's log as of one snapshot, written out while the
-// state machine goes on applying entries.
+// state machine goes on applying entries: frozenBatches in memory, whose
+// batches the snapshot carries, or frozenSegments on disk, whose files it
+// lists.
 type frozenLog interface {
 	// offsets are the log start offset and high watermark when frozen.
 	offsets() (start, next int64)
@@ -124,8 +124,34 @@ type store interface {
 	// drop removes a deleted topic's logs.
 	drop(t *Topic) error
 	// restoring starts building a snapshot's partitions apart from the
-	// live ones.
+	// live ones, from the batches a snapshot of format 1 carries.
 	restoring() (restoration, error)
+	// freezing starts capturing the partitions for a snapshot.
+	freezing() (freezer, error)
+	// restoreFiles makes the partitions those a snapshot of format 2
+	// lists by their files (see diskStore.restoreFiles).
+	restoreFiles(live map[string]*Topic, topics []snapTopic, open OpenFile) (map[string]*Topic, error)
+}
+
+// freezer captures partitions for one snapshot; release lets go of what
+// it holds once the snapshot is written (or abandoned).
+type freezer interface {
+	freeze(topic string, partition int, log PartitionLog) (frozenLog, error)
+	release()
+}
+
+// OpenFile opens a file a snapshot holds by the name it gave it
+// (SnapshotFile.Name). The reader ends at the length the snapshot recorded.
+type OpenFile func(name string) (io.ReadCloser, error)
+
+// SnapshotFile is a file a snapshot of disk partitions holds without
+// copying it: a segment's log or append-time index, as its manifest lists
+// it. Path is where it is pinned (hard-linked) until the snapshot is
+// released; Name is how the snapshot names it, <topic>/<partition>/<file>.
+type SnapshotFile struct {
+	Name, Path string
+	Length     int64
+	CRC32C     uint32
 }
 
 // restoration is a snapshot's partitions being built. Exactly one of commit

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/raftline/raftline/broker/fsm"
+	"github.com/raftline/raftline/broker/snapstore"
 )
 
 // adapter is the one raft.FSM: fsm.State, plus the commit tracker told as
@@ -17,6 +18,7 @@ import (
 // and restores.
 type adapter struct {
 	state    *fsm.State
+	snaps    *snapstore.Store
 	log      *slog.Logger
 	commits  *commitTracker
 	obs      Observer // nil when none
@@ -80,15 +82,28 @@ func (a *adapter) Snapshot() (raft.FSMSnapshot, error) {
 	return &snapshot{snap: snap, obs: a.obs}, nil
 }
 
+// Restore reads the snapshot's frame and head from the stream; the files
+// the head lists are opened from the snapshot store (the snapshot is in it,
+// whether this node took it or received it), not read from the stream.
 func (a *adapter) Restore(r io.ReadCloser) error {
 	defer r.Close()
 	a.restores.Add(1)
 	start := time.Now()
-	err := a.state.Restore(r)
+	err := a.restore(r)
 	if a.obs != nil {
 		a.obs.SnapshotRestored(SnapshotRestored{Duration: time.Since(start), Err: err})
 	}
 	return err
+}
+
+func (a *adapter) restore(r io.Reader) error {
+	frame, head, err := snapstore.ReadFrame(r)
+	if err != nil {
+		return err
+	}
+	return a.state.Restore(head, func(name string) (io.ReadCloser, error) {
+		return a.snaps.OpenFile(frame.ID, name)
+	})
 }
 
 type snapshot struct {
@@ -96,9 +111,11 @@ type snapshot struct {
 	obs  Observer
 }
 
+// Persist attaches the snapshot's files (disk partitions' segments) to the
+// sink, which hard-links them, then writes the head.
 func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 	start := time.Now()
-	n, err := s.snap.WriteTo(sink)
+	n, err := s.persist(sink)
 	if err != nil {
 		sink.Cancel()
 	} else {
@@ -108,6 +125,27 @@ func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 		s.obs.SnapshotTaken(SnapshotTaken{Duration: time.Since(start), Size: n, Err: err})
 	}
 	return err
+}
+
+func (s *snapshot) persist(sink raft.SnapshotSink) (int64, error) {
+	if files := s.snap.Files(); len(files) > 0 {
+		k, ok := sink.(*snapstore.Sink)
+		if !ok {
+			return 0, fmt.Errorf("raftnode: a snapshot of %d partition files needs raftline's snapshot store, not %T", len(files), sink)
+		}
+		as := make([]snapstore.Attachment, len(files))
+		var n int64
+		for i, f := range files {
+			as[i] = snapstore.Attachment{File: snapstore.File{Name: f.Name, Length: f.Length, CRC32C: f.CRC32C}, Path: f.Path}
+			n += f.Length
+		}
+		if err := k.Attach(as); err != nil {
+			return 0, err
+		}
+		w, err := s.snap.WriteTo(sink)
+		return w + n, err
+	}
+	return s.snap.WriteTo(sink)
 }
 
 func (s *snapshot) Release() { s.snap.Release() }

@@ -26,6 +26,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/raftline/raftline/broker/fsm"
+	"github.com/raftline/raftline/broker/snapstore"
 )
 
 // Sentinel errors returned at this package's boundary; callers map them to
@@ -134,7 +135,8 @@ func Open(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.store = w
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, hl.Named("snapshots"))
+	snapLog := hl.Named("snapshots")
+	snaps, err := snapstore.New(filepath.Join(dir, "snapshots"), 2, snapLog.Warn)
 	if err != nil {
 		n.closeStores()
 		return nil, fmt.Errorf("open snapshot store: %w", err)
@@ -192,7 +194,7 @@ func Open(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.transport = newObservedTransport(trans, cfg.Observer, n.commits, n.departed, &n.stopping)
-	n.fsm = &adapter{state: n.State, log: n.log, commits: n.commits, obs: cfg.Observer}
+	n.fsm = &adapter{state: n.State, snaps: snaps, log: n.log, commits: n.commits, obs: cfg.Observer}
 
 	existing, err := raft.HasExistingState(w, w, snaps)
 	if err != nil {

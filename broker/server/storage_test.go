@@ -3,6 +3,9 @@ package server_test
 import (
 	"encoding/binary"
 	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -21,6 +24,16 @@ func eachStorage(t *testing.T, f func(t *testing.T, opts clustertest.Options)) {
 			f(t, clustertest.Options{Configure: func(cfg *server.Config) { cfg.Storage = st }})
 		})
 	}
+}
+
+// inode identifies a file, to tell a kept file from a copy.
+func inode(t *testing.T, path string) uint64 {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Sys().(*syscall.Stat_t).Ino
 }
 
 // configured adds f to what opts configures on every node.
@@ -68,7 +81,8 @@ func checkNodeHolds(t *testing.T, n *clustertest.Node, topic string, acked map[i
 	}
 }
 
-// Partitions on disk: a follower restarted after a snapshot restores it and
+// Partitions on disk: a follower restarted after a snapshot restores it,
+// keeping its own segment files (cut back to the snapshot, not copied), and
 // replays the Raft log after it; one restarted without a snapshot replays
 // the whole log. Neither applies a record twice over the files it had
 // written: each holds every acknowledged record once, at its offset, and
@@ -101,12 +115,17 @@ func TestCluster_DiskNodesRestarted_SameDigestsNoRecordTwice(t *testing.T) {
 	}
 	produce(100)
 	c.WaitReplicasIdentical()
+	segment := filepath.Join(snapshotted.Cfg.DataDir, "partitions", "restart", "0", "00000000000000000000.log")
+	before := inode(t, segment)
 
 	for _, n := range []*clustertest.Node{snapshotted, replayed} {
 		c.Restart(n)
 		c.WaitStable()
 		c.WaitReplicasIdentical()
 		checkNodeHolds(t, n, "restart", acked)
+	}
+	if inode(t, segment) != before {
+		t.Fatal("the snapshotted node copied its segment files at the restart instead of keeping them")
 	}
 	if got := snapshotted.Server().Node.SnapshotsRestored(); got != 1 {
 		t.Fatalf("the snapshotted node restored %d snapshots, want 1", got)

@@ -56,7 +56,7 @@ func ParseServe(args []string, getenv func(string) string, help io.Writer) (*Ser
 	var (
 		nodeID        = fs.Int("node-id", 0, "this node's id, a positive integer unique in the cluster (required)")
 		dataDir       = fs.String("data-dir", "./data", "directory for the Raft log, snapshots and node state")
-		storage       = fs.String("storage", "memory", "where partitions' records are kept: memory, or disk (in partitions/ under --data-dir)")
+		storage       = fs.String("storage", "disk", "where partitions' records are kept: disk (segment files in partitions/ under --data-dir), or memory (bounded by retention, rebuilt at each start); every node of a cluster must use the same")
 		kafkaAddr     = fs.String("kafka-addr", "127.0.0.1:9092", "address to serve the Kafka protocol on")
 		advKafka      = fs.String("advertised-kafka-addr", "", "Kafka address given to clients (default: --kafka-addr)")
 		extKafka      = fs.String("kafka-external-addr", "", "optional second Kafka listener for clients outside the nodes' network (the host, outside a container network)")
@@ -71,7 +71,7 @@ func ParseServe(args []string, getenv func(string) string, help io.Writer) (*Ser
 		maxReq        = fs.Int("max-request-bytes", 100<<20, "largest Kafka request frame accepted; larger ones close the connection")
 		maxInflight   = fs.Int("kafka-max-inflight", 32, "Kafka requests read ahead on one connection while earlier ones are answered (1 to 1024)")
 		retention     = fs.Duration("retention-check-interval", 10*time.Second, "how often retention.ms and retention.bytes are applied")
-		retBytes      = fs.Int64("default-retention-bytes", 1<<30, "retention.bytes of a topic created without one: with --storage memory partition logs are held in memory, so bound them (-1: no limit)")
+		retBytes      = fs.Int64("default-retention-bytes", 1<<30, "retention.bytes of a topic created without one, per partition (-1: no limit); with --storage memory it bounds the memory each partition holds")
 		heartbeat     = fs.Duration("heartbeat-timeout", 500*time.Millisecond, "Raft heartbeat timeout: how long a follower waits for the leader before starting an election")
 		election      = fs.Duration("election-timeout", 500*time.Millisecond, "Raft election timeout")
 		lease         = fs.Duration("leader-lease-timeout", 500*time.Millisecond, "how long a leader keeps leading without reaching a quorum")

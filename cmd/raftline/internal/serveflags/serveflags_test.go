@@ -423,15 +423,15 @@ func TestParseServe_ClusterSpecCommandLines(t *testing.T) {
 	}
 }
 
-func TestParseServe_Storage_MemoryByDefault_DiskOnRequest(t *testing.T) {
-	if st := mustParse(t, noEnv, "--node-id=1").Server.Storage; st != fsm.Memory {
-		t.Fatalf("default storage %q, want memory", st)
+func TestParseServe_Storage_DiskByDefault_MemoryOnRequest(t *testing.T) {
+	if st := mustParse(t, noEnv, "--node-id=1").Server.Storage; st != fsm.Disk {
+		t.Fatalf("default storage %q, want disk", st)
 	}
-	if st := mustParse(t, noEnv, "--node-id=1", "--storage=disk").Server.Storage; st != fsm.Disk {
-		t.Fatalf("--storage=disk gave %q", st)
+	if st := mustParse(t, noEnv, "--node-id=1", "--storage=memory").Server.Storage; st != fsm.Memory {
+		t.Fatalf("--storage=memory gave %q", st)
 	}
-	if st := mustParse(t, env(map[string]string{"RAFTLINE_STORAGE": "disk"}), "--node-id=1").Server.Storage; st != fsm.Disk {
-		t.Fatalf("RAFTLINE_STORAGE=disk gave %q", st)
+	if st := mustParse(t, env(map[string]string{"RAFTLINE_STORAGE": "memory"}), "--node-id=1").Server.Storage; st != fsm.Memory {
+		t.Fatalf("RAFTLINE_STORAGE=memory gave %q", st)
 	}
 	_, err := parse(t, noEnv, "--node-id=1", "--storage=ssd")
 	if got := flagsNamed(t, err); !slices.Equal(got, []string{"storage"}) || !strings.Contains(err.Error(), `"ssd"`) {
