@@ -109,10 +109,8 @@ func (e *Export) Count() (batches int, bytes int64, err error) {
 				sc.release()
 				return 0, 0, err
 			}
-			if h.last >= e.start {
-				batches++
-				bytes += h.length
-			}
+			batches++
+			bytes += h.length
 			pos, expect = pos+h.length, h.last+1
 		}
 		sc.release()
@@ -123,26 +121,29 @@ func (e *Export) Count() (batches int, bytes int64, err error) {
 	return batches, bytes, nil
 }
 
-// Batches calls fn with every batch from the start offset on, oldest first,
-// as served (base offset written in), each checked as a read checks it
-// (length, magic, CRC-32C, offsets continuing), together with its append
+// Batches calls fn with every batch the exported segments hold, oldest
+// first, as served (base offset written in), each checked as a read checks
+// it (length, magic, CRC-32C, offsets continuing), together with its append
 // time: the largest append time of the batches up to it in its segment.
 // That is the batch's own when the leader's clock did not go back, and
 // appending every batch with it rebuilds the same segments and indexes, so
-// a log rebuilt from an Export matches the original. b.Data is valid only
-// during the call; an error fn returns ends the walk and is returned.
+// a log rebuilt from an Export matches the original. The first segment's
+// batches below the start offset (SetStart moves it inside a segment) are
+// yielded too, so that the rebuilt segment is the same file; SetStart on
+// the rebuilt log then puts its start back. b.Data is valid only during
+// the call; an error fn returns ends the walk and is returned.
 func (e *Export) Batches(fn func(b Batch, appendTimeMs int64) error) error {
 	var buf []byte
 	for _, es := range e.segs {
 		var err error
-		if buf, err = es.batches(buf, e.start, fn); err != nil {
+		if buf, err = es.batches(buf, fn); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (es exportSegment) batches(buf []byte, start int64, fn func(Batch, int64) error) ([]byte, error) {
+func (es exportSegment) batches(buf []byte, fn func(Batch, int64) error) ([]byte, error) {
 	lr := bufio.NewReaderSize(io.NewSectionReader(es.log.f, 0, es.log.size), 64<<10)
 	at := &entryReader{br: bufio.NewReaderSize(io.NewSectionReader(es.appendTime.f, 0, es.appendTime.size), 4<<10), left: es.appendTime.size}
 	atTs, atRel, atOK, err := at.next()
@@ -188,10 +189,8 @@ func (es exportSegment) batches(buf []byte, start int64, fn func(Batch, int64) e
 			return buf, corrupt(es.appendTime.path, 0, "no append time for the batch at offset %d", base)
 		}
 		last := base + int64(h.LastOffsetDelta)
-		if last >= start {
-			if err := fn(Batch{BaseOffset: base, LastOffset: last, MaxTimestamp: h.MaxTimestamp, Data: buf}, appendTime); err != nil {
-				return buf, err
-			}
+		if err := fn(Batch{BaseOffset: base, LastOffset: last, MaxTimestamp: h.MaxTimestamp, Data: buf}, appendTime); err != nil {
+			return buf, err
 		}
 		pos, expect = pos+length, last+1
 	}

@@ -226,3 +226,71 @@ func TestRemove_DeletesTheDirectory_ExportStillReadable(t *testing.T) {
 		t.Fatalf("second Remove: %v", err)
 	}
 }
+
+// DeleteRecords moves the start inside a segment. The export still yields
+// that segment's batches below the start, so a log rebuilt from it, given
+// the start with SetStart, has the same segments and digest as the
+// original, and rolls at the same offsets after it.
+func TestExport_StartInsideASegment_RebuildsTheSameSegments(t *testing.T) {
+	opts := Options{SegmentBytes: 300}
+	f := newFixture(t, opts)
+	for i := range 7 {
+		f.append(sized(int64(1000+i), 100, byte('a'+i)), int64(10+i))
+	}
+	// Segments hold offsets 0-2, 3-5 and 6; the start moves to 4.
+	if err := f.l.SetStart(4); err != nil {
+		t.Fatal(err)
+	}
+	want, err := f.l.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want.Start != 4 || f.l.Segments()[0].Base != 3 {
+		t.Fatalf("setup: start %d, first segment at %d", want.Start, f.l.Segments()[0].Base)
+	}
+	e, err := f.l.Export()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	n, size, err := e.Count()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := exportAll(t, e)
+	if n != len(got) || n != 4 || size != want.Bytes || got[0].b.BaseOffset != 3 {
+		t.Fatalf("Count() = %d batches, %d bytes, the first yielded at %d; want 4 batches from offset 3, %d bytes", n, size, got[0].b.BaseOffset, want.Bytes)
+	}
+	l, err := Create(t.TempDir()+"/rebuilt", got[0].b.BaseOffset, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for _, x := range got {
+		h, err := recordbatch.ParseHeader(x.b.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Append(x.b.Data, int64(h.RecordCount), x.b.MaxTimestamp, x.appendTime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.SetStart(want.Start); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := l.Digest(); err != nil || d != want {
+		t.Fatalf("rebuilt digest %+v, %v; want %+v", d, err, want)
+	}
+	after := sized(2000, 100, 'z')
+	for _, log := range []*Log{f.l, l} {
+		if _, err := log.Append(after, 1, 2000, 20); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a, b := fmt.Sprint(f.l.Segments()), fmt.Sprint(l.Segments()); a != b {
+		t.Fatalf("rebuilt segments %s, want %s", b, a)
+	}
+	if _, err := l.Read(3, 1<<20); !errors.Is(err, ErrOffsetOutOfRange) {
+		t.Fatalf("Read below the rebuilt start: %v, want ErrOffsetOutOfRange", err)
+	}
+}
