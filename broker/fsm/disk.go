@@ -73,6 +73,16 @@ func (d diskLog) retain(nowMs, retentionMs, retentionBytes int64) error {
 	return storageErr(err)
 }
 
+// setStart moves the start inside the log (seglog.SetStart): the segments
+// wholly below offset are deleted, the one holding it is kept whole.
+func (d diskLog) setStart(offset int64) error {
+	err := d.l.SetStart(offset)
+	if errors.Is(err, seglog.ErrOffsetOutOfRange) {
+		return kerr.OffsetOutOfRange
+	}
+	return storageErr(err)
+}
+
 // freeze holds the segment files open (seglog.Export): the snapshot reads
 // them while retention may delete them.
 func (d diskLog) freeze() (frozenLog, error) {
@@ -138,8 +148,8 @@ func (d diskStore) reset() error {
 // they replace the live ones.
 func (d diskStore) stagingDir() string { return d.dir + ".restore" }
 
-func (d diskStore) create(topic string, partition int) (PartitionLog, error) {
-	l, err := seglog.Create(d.partitionDir(d.dir, topic, partition), 0, d.opts)
+func (d diskStore) create(t *Topic, partition int) (PartitionLog, error) {
+	l, err := seglog.Create(d.partitionDir(d.dir, t.Name, partition), 0, t.SegmentOptions(d.opts))
 	if err != nil {
 		return nil, storageErr(err)
 	}
@@ -177,7 +187,8 @@ type diskRestoration struct {
 	dirs   map[string]bool // staged directories
 }
 
-func (r *diskRestoration) partition(topic string, partition int, start, next int64) (partitionBuilder, error) {
+func (r *diskRestoration) partition(t *Topic, partition int, start, next int64) (partitionBuilder, error) {
+	topic := t.Name
 	if err := topicrules.ValidateTopicName(topic); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadSnapshot, err)
 	}
@@ -186,7 +197,7 @@ func (r *diskRestoration) partition(topic string, partition int, start, next int
 		return nil, fmt.Errorf("%w: topic %q listed twice", ErrBadSnapshot, topic)
 	}
 	r.dirs[dir] = true
-	b := &diskBuilder{r: r, topic: topic, partition: partition, start: start, next: next, dir: dir}
+	b := &diskBuilder{r: r, topic: topic, partition: partition, start: start, next: next, dir: dir, opts: t.SegmentOptions(r.store.opts)}
 	r.staged = append(r.staged, b)
 	return b, nil
 }
@@ -218,7 +229,7 @@ func (r *diskRestoration) commit(live, restored map[string]*Topic) error {
 	}
 	for _, t := range restored {
 		for i := range t.Partitions {
-			l, err := seglog.Open(r.store.partitionDir(dir, t.Name, i), r.store.opts)
+			l, err := seglog.Open(r.store.partitionDir(dir, t.Name, i), t.SegmentOptions(r.store.opts))
 			if err != nil {
 				return storageErr(err)
 			}
@@ -246,6 +257,7 @@ type diskBuilder struct {
 	partition   int
 	start, next int64
 	dir         string
+	opts        seglog.Options // the topic's
 	log         *seglog.Log
 	buf         []byte
 	first       int64 // the log's first offset, once created
@@ -263,7 +275,7 @@ func (b *diskBuilder) add(sb snapBatch) error {
 		if sb.BaseOffset < 0 {
 			return fmt.Errorf("%w: %s/%d: batch at offset %d", ErrBadSnapshot, b.topic, b.partition, sb.BaseOffset)
 		}
-		l, err := seglog.Create(b.dir, sb.BaseOffset, b.r.store.opts)
+		l, err := seglog.Create(b.dir, sb.BaseOffset, b.opts)
 		if err != nil {
 			return storageErr(err)
 		}
@@ -289,7 +301,7 @@ func (b *diskBuilder) finish() (PartitionLog, error) {
 		if b.start != b.next || b.next < 0 {
 			return nil, bad("no batches between offsets %d and %d", b.start, b.next)
 		}
-		l, err := seglog.Create(b.dir, b.next, b.r.store.opts)
+		l, err := seglog.Create(b.dir, b.next, b.opts)
 		if err != nil {
 			return nil, storageErr(err)
 		}

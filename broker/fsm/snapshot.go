@@ -281,7 +281,7 @@ func readSnapshot(r io.Reader, rs restoration) (map[int32]Broker, map[string]*To
 			if sp.Batches < 0 {
 				return nil, nil, nil, 0, bad("topic %q: %d batches", st.Name, sp.Batches)
 			}
-			pb, err := rs.partition(st.Name, i, sp.Start, sp.Next)
+			pb, err := rs.partition(t, i, sp.Start, sp.Next)
 			if err != nil {
 				return nil, nil, nil, 0, err
 			}
