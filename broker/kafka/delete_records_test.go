@@ -1,6 +1,7 @@
 package kafka_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 
@@ -8,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/raftline/raftline/broker/cluster"
+	"github.com/raftline/raftline/broker/cluster/clusterfake"
 )
 
 // deleteRecordsReq asks for offsets per topic and partition, in order.
@@ -127,6 +129,40 @@ func TestFakeDeleteRecords_KafkasAnswers(t *testing.T) {
 		lws, errs = del(deletion{"t", 0, -1}, deletion{"nope", 0, 0})
 		if lws[0] != -1 || !errors.Is(errs[0], kerr.NotLeaderForPartition) || !errors.Is(errs[1], kerr.UnknownTopicOrPartition) {
 			t.Errorf("v%d: on a follower: %v, %v; want NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION", version, errs[0], errs[1])
+		}
+	}
+}
+
+// Retention moves the log start too: earliest follows it, latest stays, and
+// a timestamp lookup finds nothing that retention deleted.
+func TestFakeListOffsets_AfterRetention_EarliestFollowsTheStart(t *testing.T) {
+	fake := clusterfake.New(1)
+	if err := fake.CreateTopic(context.Background(), cluster.TopicSpec{Name: "t", Partitions: 1, Configs: map[string]string{"retention.bytes": "0"}}); err != nil {
+		t.Fatal(err)
+	}
+	addr := listen(t, fake)
+	for range 3 {
+		if res, err := fake.Produce("t", 0, [][]byte{rawBatch("a", "b")}, nil).Result(); err != nil || res.Err != nil {
+			t.Fatal(err, res.Err)
+		}
+	}
+	if err := fake.Retention(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	list := func(ts int64) kmsg.ListOffsetsResponseTopicPartition {
+		req := kmsg.NewPtrListOffsetsRequest()
+		req.SetVersion(5)
+		rt := kmsg.NewListOffsetsRequestTopic()
+		rt.Topic = "t"
+		rp := kmsg.NewListOffsetsRequestTopicPartition()
+		rp.Timestamp = ts
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		return rawRequest(t, addr, req).(*kmsg.ListOffsetsResponse).Topics[0].Partitions[0]
+	}
+	for ts, want := range map[int64]int64{-2: 6, -1: 6, 0: -1} {
+		if p := list(ts); p.ErrorCode != 0 || p.Offset != want {
+			t.Errorf("ListOffsets(%d) after retention emptied the log: %d, %v; want %d", ts, p.Offset, code(p.ErrorCode), want)
 		}
 	}
 }
