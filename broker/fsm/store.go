@@ -114,9 +114,11 @@ type Options struct {
 	Storage Storage
 	// Dir holds the partitions' directories with Disk.
 	Dir string
-	// Segments shape the partitions' logs with Disk. SegmentBytes and
-	// SegmentMs decide where segments roll, so every replica must use the
-	// same values; zero values are seglog's defaults.
+	// Segments shape the partitions' logs with Disk, for topics that set
+	// no segment.bytes or segment.ms (Topic.SegmentOptions). SegmentBytes
+	// and SegmentMs decide where segments roll, so every replica must use
+	// the same values; zero values are seglog's defaults, which
+	// raftline's nodes use.
 	Segments seglog.Options
 }
 
