@@ -248,3 +248,24 @@ func (r repeated) Read(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// A batch of 1000 records of 1 KiB (about 1 MiB), scanned to its last
+// record: the cost of a timestamp lookup that reads a whole batch.
+func BenchmarkFirstAtOrAfter_LastRecordOf1MiB(b *testing.B) {
+	recs := make([]rec, 1000)
+	for i := range recs {
+		recs[i] = rec{int64(i), strings.Repeat(string(rune('a'+i%26)), 1024)}
+	}
+	for _, c := range codecs {
+		batch := build(b, c.codec, 0, 1000, 0, recs...)
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(1000 * 1024)
+			b.ReportAllocs()
+			for b.Loop() {
+				if off, _, ok, err := FirstAtOrAfter(batch, 1999, 0); err != nil || !ok || off != 999 {
+					b.Fatalf("= %d, %v, %v", off, ok, err)
+				}
+			}
+		})
+	}
+}
