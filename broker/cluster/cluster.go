@@ -55,6 +55,27 @@ type ProduceResult struct {
 	Err error
 }
 
+// RecordsDeletion asks for one partition's log start offset to move up to
+// Offset, as Kafka's DeleteRecords does; -1 is the partition's high
+// watermark when the deletion is applied.
+type RecordsDeletion struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+}
+
+// DeletedRecords is one partition's outcome of a DeleteRecords, once
+// applied.
+type DeletedRecords struct {
+	// LowWatermark is the partition's log start offset after it, or -1
+	// when Err is set.
+	LowWatermark int64
+	// Err is the partition's outcome as the state machine decided it (a
+	// kerr error: OFFSET_OUT_OF_RANGE, UNKNOWN_TOPIC_OR_PARTITION), or
+	// nil.
+	Err error
+}
+
 // Proposal is one partition's produce on its way to being replicated.
 type Proposal interface {
 	// Stored is closed once the write is in this (the leader's) log,
@@ -79,10 +100,11 @@ type Partition interface {
 	// whole whatever its size, so a consumer always makes progress. dst
 	// is grown once, to the size of what is appended.
 	AppendBatches(dst []byte, offset int64, maxBytes int) []byte
-	// OffsetForTimestamp finds the first batch whose max timestamp is at
-	// least ts and returns its base offset and max timestamp; ok is false
-	// when no batch is that late.
-	OffsetForTimestamp(ts int64) (offset, maxTimestamp int64, ok bool)
+	// OffsetForTimestamp is Kafka's answer to ListOffsets for a
+	// timestamp: the offset and timestamp of the first record at or after
+	// the log start offset whose timestamp is at least ts; ok is false
+	// when no record is that late.
+	OffsetForTimestamp(ts int64) (offset, timestamp int64, ok bool)
 }
 
 // MaxPartitions bounds a topic's partition count.

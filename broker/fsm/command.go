@@ -14,12 +14,13 @@ import (
 type Op uint8
 
 const (
-	OpRegisterNode Op = 1 // a node announces its Kafka and HTTP addresses
-	OpCreateTopic  Op = 2
-	OpDeleteTopic  Op = 3
-	OpProduce      Op = 4 // record batches for one or more partitions
-	OpRetention    Op = 5 // apply retention.ms / retention.bytes as of the entry's time
-	OpInitProducer Op = 6 // allocate an idempotent producer id
+	OpRegisterNode  Op = 1 // a node announces its Kafka and HTTP addresses
+	OpCreateTopic   Op = 2
+	OpDeleteTopic   Op = 3
+	OpProduce       Op = 4 // record batches for one or more partitions
+	OpRetention     Op = 5 // apply retention.ms / retention.bytes as of the entry's time
+	OpInitProducer  Op = 6 // allocate an idempotent producer id
+	OpDeleteRecords Op = 7 // move partitions' log start offsets up (DeleteRecords)
 )
 
 func (o Op) String() string {
@@ -36,6 +37,8 @@ func (o Op) String() string {
 		return "retention"
 	case OpInitProducer:
 		return "init_producer"
+	case OpDeleteRecords:
+		return "delete_records"
 	}
 	return fmt.Sprintf("op(%d)", uint8(o))
 }
@@ -62,6 +65,7 @@ type Command struct {
 	Delete   string
 	Produce  []ProducePartition
 	Producer *InitProducer
+	Records  *DeleteRecords
 }
 
 // Broker is a registered broker's addresses: each node registers its own
@@ -86,6 +90,23 @@ type CreateTopic struct {
 
 // InitProducer asks for a new idempotent producer id.
 type InitProducer struct{}
+
+// DeleteRecords moves the log start offset of each partition listed up to
+// its offset, as Kafka's DeleteRecords does: the records below are no longer
+// served, and retention has less to delete. The JSON object leaves room for
+// fields a later version adds; an older node ignores them.
+type DeleteRecords struct {
+	Partitions []DeleteRecordsPartition `json:"partitions"`
+}
+
+// DeleteRecordsPartition is one partition's new log start offset; -1 is its
+// high watermark as of the entry (Kafka's DeleteRecordsRequest
+// HIGH_WATERMARK), so every replica resolves it to the same offset.
+type DeleteRecordsPartition struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	Offset    int64  `json:"offset"`
+}
 
 // ProducePartition carries the record batches for one partition, exactly as
 // the producer sent them (already checked by the leader).
@@ -116,6 +137,11 @@ func Encode(c Command) ([]byte, error) {
 		payload = c.Topic
 	case OpDeleteTopic:
 		payload = c.Delete
+	case OpDeleteRecords:
+		if c.Records == nil {
+			return nil, fmt.Errorf("%w: %s without partitions", ErrMalformed, c.Op)
+		}
+		payload = c.Records
 	case OpRetention:
 		return buf, nil
 	case OpInitProducer:
@@ -183,6 +209,9 @@ func Decode(data []byte) (Command, error) {
 	case OpRetention:
 	case OpInitProducer:
 		c.Producer = &InitProducer{}
+	case OpDeleteRecords:
+		c.Records = new(DeleteRecords)
+		err = json.Unmarshal(payload, c.Records)
 	default:
 		return c, fmt.Errorf("%w: %d", ErrUnknownOp, c.Op)
 	}

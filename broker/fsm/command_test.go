@@ -23,6 +23,10 @@ func everyOp() []Command {
 		}},
 		{Op: OpRetention, TimeMs: 1_700_000_000_006},
 		{Op: OpInitProducer, TimeMs: -1, Producer: &InitProducer{}},
+		{Op: OpDeleteRecords, TimeMs: 1_700_000_000_007, Records: &DeleteRecords{Partitions: []DeleteRecordsPartition{
+			{Topic: "orders", Partition: 0, Offset: 2},
+			{Topic: "orders", Partition: 11, Offset: -1},
+		}}},
 	}
 }
 
@@ -64,7 +68,7 @@ func TestEncode_ProduceSizeIsExact(t *testing.T) {
 
 func TestOpCodes_AreStable(t *testing.T) {
 	// Op codes are in every Raft log and snapshot already written.
-	want := map[Op]uint8{OpRegisterNode: 1, OpCreateTopic: 2, OpDeleteTopic: 3, OpProduce: 4, OpRetention: 5, OpInitProducer: 6}
+	want := map[Op]uint8{OpRegisterNode: 1, OpCreateTopic: 2, OpDeleteTopic: 3, OpProduce: 4, OpRetention: 5, OpInitProducer: 6, OpDeleteRecords: 7}
 	for op, code := range want {
 		if uint8(op) != code {
 			t.Errorf("%s is %d, was %d", op, uint8(op), code)
@@ -73,7 +77,7 @@ func TestOpCodes_AreStable(t *testing.T) {
 }
 
 func TestDecode_UnknownOp_IsAHardError(t *testing.T) {
-	for _, op := range []Op{0, 7, 200, 255} {
+	for _, op := range []Op{0, 8, 200, 255} {
 		data := make([]byte, envelopeSize)
 		data[0] = byte(op)
 		if _, err := Decode(data); !errors.Is(err, ErrUnknownOp) {
@@ -114,6 +118,9 @@ func TestDecode_MalformedEntries_ReturnErrMalformed(t *testing.T) {
 		{"create topic with a string partition count", envelope(OpCreateTopic, []byte(`{"name":"t","partitions":"3"}`)...)},
 		{"register node with no payload", envelope(OpRegisterNode)},
 		{"delete topic with a number", envelope(OpDeleteTopic, '4', '2')},
+		{"delete records with no payload", envelope(OpDeleteRecords)},
+		{"delete records with a string offset", envelope(OpDeleteRecords, []byte(`{"partitions":[{"topic":"t","partition":0,"offset":"5"}]}`)...)},
+		{"delete records with a list for an object", envelope(OpDeleteRecords, []byte(`[{"topic":"t"}]`)...)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -73,6 +73,16 @@ func (d diskLog) retain(nowMs, retentionMs, retentionBytes int64) error {
 	return storageErr(err)
 }
 
+// setStart moves the start inside the log (seglog.SetStart): the segments
+// wholly below offset are deleted, the one holding it is kept whole.
+func (d diskLog) setStart(offset int64) error {
+	err := d.l.SetStart(offset)
+	if errors.Is(err, seglog.ErrOffsetOutOfRange) {
+		return kerr.OffsetOutOfRange
+	}
+	return storageErr(err)
+}
+
 func (d diskLog) close() error  { return storageErr(d.l.Close()) }
 func (d diskLog) remove() error { return storageErr(d.l.Remove()) }
 
@@ -115,8 +125,8 @@ func (d diskStore) prepare() error {
 // they replace the live ones.
 func (d diskStore) stagingDir() string { return d.dir + ".restore" }
 
-func (d diskStore) create(topic string, partition int) (PartitionLog, error) {
-	l, err := seglog.Create(d.partitionDir(d.dir, topic, partition), 0, d.opts)
+func (d diskStore) create(t *Topic, partition int) (PartitionLog, error) {
+	l, err := seglog.Create(d.partitionDir(d.dir, t.Name, partition), 0, t.SegmentOptions(d.opts))
 	if err != nil {
 		return nil, storageErr(err)
 	}
@@ -154,7 +164,8 @@ type diskRestoration struct {
 	dirs   map[string]bool // staged directories
 }
 
-func (r *diskRestoration) partition(topic string, partition int, start, next int64) (partitionBuilder, error) {
+func (r *diskRestoration) partition(t *Topic, partition int, start, next int64) (partitionBuilder, error) {
+	topic := t.Name
 	if err := topicrules.ValidateTopicName(topic); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadSnapshot, err)
 	}
@@ -163,7 +174,7 @@ func (r *diskRestoration) partition(topic string, partition int, start, next int
 		return nil, fmt.Errorf("%w: topic %q listed twice", ErrBadSnapshot, topic)
 	}
 	r.dirs[dir] = true
-	b := &diskBuilder{r: r, topic: topic, partition: partition, start: start, next: next, dir: dir}
+	b := &diskBuilder{r: r, topic: topic, partition: partition, start: start, next: next, dir: dir, opts: t.SegmentOptions(r.store.opts)}
 	r.staged = append(r.staged, b)
 	return b, nil
 }
@@ -195,7 +206,7 @@ func (r *diskRestoration) commit(live, restored map[string]*Topic) error {
 	}
 	for _, t := range restored {
 		for i := range t.Partitions {
-			l, err := seglog.Open(r.store.partitionDir(dir, t.Name, i), r.store.opts)
+			l, err := seglog.Open(r.store.partitionDir(dir, t.Name, i), t.SegmentOptions(r.store.opts))
 			if err != nil {
 				return storageErr(err)
 			}
@@ -223,6 +234,7 @@ type diskBuilder struct {
 	partition   int
 	start, next int64
 	dir         string
+	opts        seglog.Options // the topic's
 	log         *seglog.Log
 	buf         []byte
 	first       int64 // the log's first offset, once created
@@ -240,7 +252,7 @@ func (b *diskBuilder) add(sb snapBatch) error {
 		if sb.BaseOffset < 0 {
 			return fmt.Errorf("%w: %s/%d: batch at offset %d", ErrBadSnapshot, b.topic, b.partition, sb.BaseOffset)
 		}
-		l, err := seglog.Create(b.dir, sb.BaseOffset, b.r.store.opts)
+		l, err := seglog.Create(b.dir, sb.BaseOffset, b.opts)
 		if err != nil {
 			return storageErr(err)
 		}
@@ -266,7 +278,7 @@ func (b *diskBuilder) finish() (PartitionLog, error) {
 		if b.start != b.next || b.next < 0 {
 			return nil, bad("no batches between offsets %d and %d", b.start, b.next)
 		}
-		l, err := seglog.Create(b.dir, b.next, b.r.store.opts)
+		l, err := seglog.Create(b.dir, b.next, b.opts)
 		if err != nil {
 			return nil, storageErr(err)
 		}

@@ -125,7 +125,7 @@ func (d diskStore) restoreFiles(live map[string]*Topic, topics []snapTopic, open
 			if lt != nil {
 				l = lt.Partitions[i].(diskLog).l
 			}
-			l, err := d.restorePartition(l, st.Name, i, *sp.Manifest, open)
+			l, err := d.restorePartition(l, st.Name, i, t.SegmentOptions(d.opts), *sp.Manifest, open)
 			if err != nil {
 				return nil, err
 			}
@@ -137,19 +137,20 @@ func (d diskStore) restoreFiles(live map[string]*Topic, topics []snapTopic, open
 }
 
 // restorePartition brings one partition to the manifest m: l is its live
-// log, or nil at start-up, when its directory is opened.
-func (d diskStore) restorePartition(l *seglog.Log, topic string, partition int, m seglog.Manifest, open OpenFile) (*seglog.Log, error) {
+// log, or nil at start-up, when its directory is opened with opts (the
+// topic's).
+func (d diskStore) restorePartition(l *seglog.Log, topic string, partition int, opts seglog.Options, m seglog.Manifest, open OpenFile) (*seglog.Log, error) {
 	dir := d.partitionDir(d.dir, topic, partition)
 	if l == nil {
 		var err error
-		if l, err = seglog.Open(dir, d.opts); err != nil {
+		if l, err = seglog.Open(dir, opts); err != nil {
 			var serr *seglog.Error
 			if errors.As(err, &serr) {
 				return nil, storageErr(err)
 			}
 			// Files a crash or a fault left unreadable: the snapshot
 			// has the partition whole.
-			if l, err = seglog.Create(dir, m.Start, d.opts); err != nil {
+			if l, err = seglog.Create(dir, m.Start, opts); err != nil {
 				return nil, storageErr(err)
 			}
 		}

@@ -74,9 +74,12 @@ type PartitionResult struct {
 
 // ApplyResult is what applying an entry returns to the proposer.
 type ApplyResult struct {
-	Partitions []PartitionResult // OpProduce
-	ProducerID int64             // OpInitProducer
-	Err        error             // OpCreateTopic / OpDeleteTopic: a kerr error, or nil
+	// Partitions are OpProduce's and OpDeleteRecords' outcomes, one per
+	// partition of the command, in its order. For OpDeleteRecords LogStart
+	// is the partition's new log start offset (Kafka's low watermark).
+	Partitions []PartitionResult
+	ProducerID int64 // OpInitProducer
+	Err        error // OpCreateTopic / OpDeleteTopic: a kerr error, or nil
 }
 
 // State is the whole replicated state.
@@ -218,6 +221,12 @@ func (s *State) ApplyCommand(index uint64, c Command) ApplyResult {
 		return res
 	case OpRetention:
 		s.retention(c.TimeMs)
+	case OpDeleteRecords:
+		var parts []DeleteRecordsPartition
+		if c.Records != nil {
+			parts = c.Records.Partitions
+		}
+		return ApplyResult{Partitions: s.deleteRecords(parts)}
 	case OpInitProducer:
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -246,7 +255,7 @@ func (s *State) createTopic(index uint64, ct *CreateTopic) error {
 	}
 	t := &Topic{Name: ct.Name, ID: topicID(ct.Name, index), Configs: ct.Configs}
 	for i := range int(ct.Partitions) {
-		log, err := s.store.create(ct.Name, i)
+		log, err := s.store.create(t, i)
 		if err != nil {
 			s.fail(fmt.Errorf("create topic %s partition %d: %w", ct.Name, i, err))
 			s.store.drop(t)
@@ -348,6 +357,48 @@ func (s *State) retention(nowMs int64) {
 			}
 		}
 	}
+}
+
+// deleteRecords moves each partition's log start offset up, with Kafka's
+// answers (Partition.deleteRecordsOnLeader, UnifiedLog.
+// maybeIncrementLogStartOffset): -1 is the high watermark; another negative
+// offset, or one past the high watermark, is OFFSET_OUT_OF_RANGE; one at or
+// below the current start changes nothing and answers the current start.
+// The high watermark is the entry's, the same on every replica.
+func (s *State) deleteRecords(parts []DeleteRecordsPartition) []PartitionResult {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]PartitionResult, len(parts))
+	for i, p := range parts {
+		r := &out[i]
+		r.Topic, r.Partition, r.BaseOffset, r.LogStart = p.Topic, p.Partition, -1, -1
+		log, err := s.topics[p.Topic].Partition(p.Partition)
+		if err != nil {
+			r.Err = err
+			continue
+		}
+		start, next := log.Offsets()
+		offset := p.Offset
+		if offset == -1 {
+			offset = next
+		}
+		if offset < 0 || offset > next {
+			r.Err = kerr.OffsetOutOfRange
+			continue
+		}
+		if offset > start {
+			if err := log.setStart(offset); err != nil {
+				if errors.Is(err, ErrStorage) {
+					s.fail(fmt.Errorf("delete records of %s/%d: %w", p.Topic, p.Partition, err))
+					err = kerr.KafkaStorageError
+				}
+				r.Err = err
+				continue
+			}
+		}
+		r.LogStart, _ = log.Offsets()
+	}
+	return out
 }
 
 func (s *State) topicNamesLocked() []string {

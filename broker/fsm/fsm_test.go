@@ -88,6 +88,13 @@ func replayEntries(t *testing.T) [][]byte {
 		if i%7 == 6 {
 			cmds = append(cmds, Command{Op: OpRetention, TimeMs: ts})
 		}
+		if i%10 == 9 {
+			cmds = append(cmds, Command{Op: OpDeleteRecords, TimeMs: ts, Records: &DeleteRecords{Partitions: []DeleteRecordsPartition{
+				{Topic: "events", Partition: 0, Offset: int64(i / 3)},
+				{Topic: "events", Partition: 2, Offset: -1},
+				{Topic: "events", Partition: 1, Offset: 1 << 40}, // past the high watermark: refused alike
+			}}})
+		}
 	}
 	cmds = append(cmds,
 		Command{Op: OpDeleteTopic, TimeMs: 5000, Delete: "events"},
@@ -237,7 +244,10 @@ func TestCreateTopic_Validation(t *testing.T) {
 			{"zero partitions", "t", 0, nil, kerr.InvalidPartitions},
 			{"negative partitions", "t", -1, nil, kerr.InvalidPartitions},
 			{"10001 partitions", "t", 10001, nil, kerr.InvalidPartitions},
-			{"unknown config", "t", 1, map[string]string{"segment.ms": "1000"}, kerr.InvalidConfig},
+			{"unknown config", "t", 1, map[string]string{"segment.jitter.ms": "1000"}, kerr.InvalidConfig},
+			{"segment.ms under a minute", "t", 1, map[string]string{topicrules.ConfigSegmentMs: "1000"}, kerr.InvalidConfig},
+			{"segment.bytes under 1 MiB", "t", 1, map[string]string{topicrules.ConfigSegmentBytes: "14"}, kerr.InvalidConfig},
+			{"segment.bytes over 2^31-1", "t", 1, map[string]string{topicrules.ConfigSegmentBytes: "2147483648"}, kerr.InvalidConfig},
 			{"retention.ms abc", "t", 1, map[string]string{topicrules.ConfigRetentionMs: "abc"}, kerr.InvalidConfig},
 			{"retention.ms -2", "t", 1, map[string]string{topicrules.ConfigRetentionMs: "-2"}, kerr.InvalidConfig},
 			{"retention.bytes 1.5", "t", 1, map[string]string{topicrules.ConfigRetentionBytes: "1.5"}, kerr.InvalidConfig},
@@ -249,6 +259,7 @@ func TestCreateTopic_Validation(t *testing.T) {
 			{"10000 partitions", "t", 10000, nil, nil},
 			{"every supported config", "t", 1, map[string]string{
 				topicrules.ConfigRetentionMs: "-1", topicrules.ConfigRetentionBytes: "1048576", topicrules.ConfigMaxMessageBytes: "1", topicrules.ConfigCleanupPolicy: "delete",
+				topicrules.ConfigSegmentBytes: "1048576", topicrules.ConfigSegmentMs: "60000",
 			}, nil},
 		}
 		for _, tt := range tests {

@@ -22,12 +22,15 @@ func (m memoryLog) AppendBatches(dst []byte, offset int64, maxBytes int) ([]byte
 	return m.l.AppendBatches(dst, offset, maxBytes), nil
 }
 
+// OffsetForTimestamp answers the start offset for a batch that holds it
+// (DeleteRecords moved it inside the batch), as seglog does.
 func (m memoryLog) OffsetForTimestamp(ts int64) (offset, maxTimestamp int64, ok bool, err error) {
 	b, ok := m.l.OffsetForTimestamp(ts)
 	if !ok {
 		return -1, -1, false, nil
 	}
-	return b.BaseOffset, b.MaxTimestamp, true, nil
+	start, _ := m.l.Offsets()
+	return max(b.BaseOffset, start), b.MaxTimestamp, true, nil
 }
 
 func (m memoryLog) Digest() (Digest, error) { return Digest(m.l.Digest()), nil }
@@ -51,6 +54,13 @@ func (m memoryLog) retain(nowMs, retentionMs, retentionBytes int64) error {
 		}
 		return true
 	})
+	return nil
+}
+
+// setStart drops the batches wholly below offset and keeps the one holding
+// it whole; nothing below the start is served from it.
+func (m memoryLog) setStart(offset int64) error {
+	m.l.SetStart(offset)
 	return nil
 }
 
@@ -99,7 +109,7 @@ func (memoryLog) remove() error { return nil }
 // their last reader, and a snapshot's batches become a log as read.
 type memoryStore struct{}
 
-func (memoryStore) create(string, int) (PartitionLog, error) { return newMemoryLog(), nil }
+func (memoryStore) create(*Topic, int) (PartitionLog, error) { return newMemoryLog(), nil }
 
 func (memoryStore) drop(*Topic) error { return nil }
 
@@ -123,7 +133,7 @@ func (memoryFreezer) release() {}
 
 type memoryRestoration struct{}
 
-func (memoryRestoration) partition(_ string, _ int, start, next int64) (partitionBuilder, error) {
+func (memoryRestoration) partition(_ *Topic, _ int, start, next int64) (partitionBuilder, error) {
 	return &memoryBuilder{start: start, next: next}, nil
 }
 

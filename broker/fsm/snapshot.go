@@ -353,7 +353,7 @@ func readSnapshot(br *bufio.Reader, rs restoration) (map[int32]Broker, map[strin
 			if sp.Batches < 0 {
 				return nil, nil, nil, 0, bad("topic %q: %d batches", st.Name, sp.Batches)
 			}
-			pb, err := rs.partition(st.Name, i, sp.Start, sp.Next)
+			pb, err := rs.partition(t, i, sp.Start, sp.Next)
 			if err != nil {
 				return nil, nil, nil, 0, err
 			}

@@ -28,9 +28,12 @@ type PartitionLog interface {
 	// its size, so a consumer always makes progress. On an error dst is
 	// returned as it came.
 	AppendBatches(dst []byte, offset int64, maxBytes int) ([]byte, error)
-	// OffsetForTimestamp finds the first batch whose max timestamp is at
-	// least ts and returns its base offset and max timestamp; ok is false
-	// when no batch is that late.
+	// OffsetForTimestamp finds the first batch holding offsets at or
+	// after the log start offset whose max timestamp is at least ts, and
+	// returns its base offset (the start offset, when the batch holds it)
+	// and its max timestamp; ok is false when no batch is that late. The
+	// record the timestamp names is in that batch or a later one: the
+	// caller reads them to find it.
 	OffsetForTimestamp(ts int64) (offset, maxTimestamp int64, ok bool, err error)
 	// Digest summarises the log; equal digests mean byte-identical logs.
 	Digest() (Digest, error)
@@ -42,6 +45,11 @@ type PartitionLog interface {
 	// retain applies retention.ms and retention.bytes (-1: none) as of
 	// nowMs, the retention entry's time.
 	retain(nowMs, retentionMs, retentionBytes int64) error
+	// setStart moves the log start offset up to offset (DeleteRecords),
+	// which the caller has checked is at most the high watermark; at or
+	// below the current start it changes nothing. Reads below the new
+	// start are out of range.
+	setStart(offset int64) error
 	// close releases the log at shutdown; remove deletes it with its
 	// topic. Neither is an entry's doing on its own.
 	close() error
@@ -106,9 +114,11 @@ type Options struct {
 	Storage Storage
 	// Dir holds the partitions' directories with Disk.
 	Dir string
-	// Segments shape the partitions' logs with Disk. SegmentBytes and
-	// SegmentMs decide where segments roll, so every replica must use the
-	// same values; zero values are seglog's defaults.
+	// Segments shape the partitions' logs with Disk, for topics that set
+	// no segment.bytes or segment.ms (Topic.SegmentOptions). SegmentBytes
+	// and SegmentMs decide where segments roll, so every replica must use
+	// the same values; zero values are seglog's defaults, which
+	// raftline's nodes use.
 	Segments seglog.Options
 }
 
@@ -120,7 +130,9 @@ var ErrStorage = errors.New("partition storage failed")
 
 // store creates and removes partitions' logs: memoryStore or diskStore.
 type store interface {
-	create(topic string, partition int) (PartitionLog, error)
+	// create makes an empty log for one of t's partitions, shaped by t's
+	// configs (segment.bytes and segment.ms on disk).
+	create(t *Topic, partition int) (PartitionLog, error)
 	// drop removes a deleted topic's logs.
 	drop(t *Topic) error
 	// restoring starts building a snapshot's partitions apart from the
@@ -157,8 +169,9 @@ type SnapshotFile struct {
 // restoration is a snapshot's partitions being built. Exactly one of commit
 // and abort ends it.
 type restoration interface {
-	// partition starts the log of one partition the snapshot holds.
-	partition(topic string, partition int, start, next int64) (partitionBuilder, error)
+	// partition starts the log of one of t's partitions the snapshot
+	// holds; t has its name and configs.
+	partition(t *Topic, partition int, start, next int64) (partitionBuilder, error)
 	// commit makes the restored topics' logs the live ones, in place of
 	// every log of live, which the caller then forgets.
 	commit(live, restored map[string]*Topic) error

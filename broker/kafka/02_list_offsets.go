@@ -12,10 +12,12 @@ import (
 // ListOffsets v1-6.
 //
 // Timestamp -1 is the latest offset (the high watermark), -2 the earliest
-// (the log start offset). Any other timestamp finds the first batch whose max
-// timestamp is at least it and returns that batch's base offset and max
-// timestamp: precise to the batch, as records inside a batch may be
-// compressed. No batch that late: offset -1. Served by the leader only.
+// (the log start offset, which retention and DeleteRecords move). Any other
+// timestamp finds, as Kafka does, the first record at or after the log start
+// offset whose timestamp is at least it, and answers its offset and
+// timestamp; the partition reads the records of compressed batches to find
+// it (cluster.Partition.OffsetForTimestamp). No record that late: offset
+// and timestamp -1. Served by the leader only.
 
 func init() { register(2, 1, 6, handleListOffsets) }
 

@@ -17,7 +17,9 @@ import (
 // Every topic is replicated to every voter, so the replication factor must be
 // -1 or at most the number of voters; manual replica assignment is refused.
 // Configs accepted: retention.ms, retention.bytes, max.message.bytes,
-// cleanup.policy=delete. NumPartitions -1 takes the broker default.
+// cleanup.policy=delete, segment.bytes and segment.ms (topicrules has their
+// bounds; out of them, INVALID_CONFIG with a message saying so).
+// NumPartitions -1 takes the broker default.
 // ValidateOnly checks without creating. v5+ returns partitions, replication
 // factor and configs; v7 the topic id.
 

@@ -152,6 +152,9 @@ type Cluster interface {
 	// CreateTopic and DeleteTopic apply on this node, which must lead.
 	CreateTopic(ctx context.Context, spec cluster.TopicSpec) error
 	DeleteTopic(ctx context.Context, name string) error
+	// DeleteRecords moves partitions' log start offsets in one write on
+	// this node, which must lead; the outcomes are in the deletions' order.
+	DeleteRecords(ctx context.Context, deletions []cluster.RecordsDeletion) ([]cluster.DeletedRecords, error)
 	// AutoCreateTopic and InitProducer apply on the leader, forwarded
 	// there from a follower.
 	AutoCreateTopic(ctx context.Context, spec cluster.TopicSpec) error

@@ -84,6 +84,12 @@ func errorCodes(resp kmsg.Response) []int16 {
 		for _, t := range r.Topics {
 			add(t.ErrorCode)
 		}
+	case *kmsg.DeleteRecordsResponse:
+		for _, t := range r.Topics {
+			for _, p := range t.Partitions {
+				add(p.ErrorCode)
+			}
+		}
 	case *kmsg.ApiVersionsResponse:
 		// UNSUPPORTED_VERSION here is the normal negotiation with a client
 		// newer than the broker (KIP-511), not a failed request.

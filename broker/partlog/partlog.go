@@ -84,9 +84,15 @@ func (l *Log) Size() int64 {
 // Read returns the batches from the one holding offset on, stopping once
 // maxBytes is reached; the first batch is returned whole even when it alone
 // exceeds maxBytes, as Kafka does, so a consumer always makes progress.
+// Below the log start offset nothing is returned (Kafka answers
+// OFFSET_OUT_OF_RANGE), even from a batch SetStart kept because it holds
+// the start offset.
 func (l *Log) Read(offset int64, maxBytes int) []Batch {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
+	if offset < l.start {
+		return nil
+	}
 	i := l.find(offset)
 	var out []Batch
 	size := 0
@@ -109,6 +115,10 @@ func (l *Log) Read(offset int64, maxBytes int) []Batch {
 // past the end of the slice, Trim builds a new one).
 func (l *Log) AppendBatches(dst []byte, offset int64, maxBytes int) []byte {
 	l.mu.RLock()
+	if offset < l.start {
+		l.mu.RUnlock()
+		return dst
+	}
 	i := l.find(offset)
 	end, size := i, 0
 	for ; end < len(l.batches); end++ {
@@ -132,13 +142,15 @@ func (l *Log) find(offset int64) int {
 	return sort.Search(len(l.batches), func(i int) bool { return l.batches[i].LastOffset >= offset })
 }
 
-// OffsetForTimestamp returns the first batch whose max timestamp is at least
-// ts, and false when no batch is that late.
+// OffsetForTimestamp returns the first batch holding offsets at or after the
+// log start offset whose max timestamp is at least ts, and false when no
+// batch is that late. The batch may begin below the start offset (SetStart
+// keeps the batch holding it): the caller answers no offset below it.
 func (l *Log) OffsetForTimestamp(ts int64) (Batch, bool) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	for _, b := range l.batches {
-		if b.MaxTimestamp >= ts {
+		if b.LastOffset >= l.start && b.MaxTimestamp >= ts {
 			return b, true
 		}
 	}
@@ -146,8 +158,9 @@ func (l *Log) OffsetForTimestamp(ts int64) (Batch, bool) {
 }
 
 // Trim drops whole batches from the front while keep returns false for them,
-// and reports how many batches were dropped. The log start offset moves to the
-// first batch kept (or the high watermark when none is).
+// and reports how many batches were dropped. The log start offset moves up to
+// the first batch kept (or the high watermark when none is), never below
+// where SetStart put it.
 func (l *Log) Trim(keep func(b Batch, sizeAfter int64) bool) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -164,14 +177,47 @@ func (l *Log) Trim(keep func(b Batch, sizeAfter int64) bool) int {
 	if n == 0 {
 		return 0
 	}
-	l.batches = append([]Batch(nil), l.batches[n:]...)
+	l.drop(n, size)
+	return n
+}
+
+// SetStart moves the log start offset up to offset, as Kafka's
+// DeleteRecords does, and reports whether it moved. Batches wholly below it
+// are dropped; the batch holding it is kept whole, as Kafka keeps the
+// segment holding it, but nothing below the start is served from it. An
+// offset at or below the current start changes nothing; the caller checks
+// that offset is at most the high watermark (it is clamped to it).
+func (l *Log) SetStart(offset int64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	offset = min(offset, l.next)
+	if offset <= l.start {
+		return false
+	}
+	n := sort.Search(len(l.batches), func(i int) bool { return l.batches[i].LastOffset >= offset })
+	size := l.bytes
+	for _, b := range l.batches[:n] {
+		size -= int64(len(b.Data))
+	}
+	l.start = offset
+	l.drop(n, size)
+	return true
+}
+
+// drop removes the first n batches, leaving size bytes. The start offset
+// moves up to the first batch kept, or to the high watermark when none is,
+// and never down: a batch SetStart kept begins below it. Called with mu
+// held for writing.
+func (l *Log) drop(n int, size int64) {
+	if n > 0 {
+		l.batches = append([]Batch(nil), l.batches[n:]...)
+	}
 	l.bytes = size
 	if len(l.batches) > 0 {
-		l.start = l.batches[0].BaseOffset
+		l.start = max(l.start, l.batches[0].BaseOffset)
 	} else {
 		l.start = l.next
 	}
-	return n
 }
 
 // Digest summarises the log: offsets, size and a SHA-256 over every batch's

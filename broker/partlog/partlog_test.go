@@ -143,9 +143,13 @@ func TestTrim_DropsFromFrontWhileKeepIsFalse_StartMovesNextDoesNot(t *testing.T)
 	if l.Size() != 80 {
 		t.Fatalf("Size() = %d, want 80", l.Size())
 	}
-	// A read below the log start gets the first batch still held.
-	if got := baseOffsets(l.Read(0, 1<<20)); fmt.Sprint(got) != "[3 5]" {
-		t.Fatalf("Read(0) after trim: %v, want [3 5]", got)
+	// A read below the log start gets nothing (Fetch answers
+	// OFFSET_OUT_OF_RANGE); from the start, the batches still held.
+	if got := l.Read(0, 1<<20); got != nil {
+		t.Fatalf("Read(0) after trim: %v, want nothing", baseOffsets(got))
+	}
+	if got := baseOffsets(l.Read(3, 1<<20)); fmt.Sprint(got) != "[3 5]" {
+		t.Fatalf("Read(3) after trim: %v, want [3 5]", got)
 	}
 	// Appends continue from the high watermark.
 	if b := appendN(l, 2, 5, 'd', 4000, 40); b.BaseOffset != 6 {
@@ -301,4 +305,93 @@ func TestLog_ConcurrentReadersWithOneWriter(t *testing.T) {
 		}
 	}
 	wg.Wait()
+}
+
+// DeleteRecords into the middle of a batch: the batches wholly below go, the
+// batch holding the new start stays whole, and nothing below the start is
+// served from it, as Kafka keeps the segment holding its log start offset.
+func TestSetStart_DropsBatchesBelow_KeepsStraddlingBatch_ServesNothingBelow(t *testing.T) {
+	l := threeBatchLog() // 0-2 (100 bytes), 3-4 (50 bytes), 5 (30 bytes)
+	if !l.SetStart(4) {
+		t.Fatal("SetStart(4) did not move the start")
+	}
+	if start, next := l.Offsets(); start != 4 || next != 6 {
+		t.Fatalf("Offsets() = %d, %d; want 4, 6", start, next)
+	}
+	if l.Size() != 80 {
+		t.Fatalf("Size() = %d, want 80: the batch holding offset 4 stays whole", l.Size())
+	}
+	for offset, want := range map[int64][]int64{0: nil, 2: nil, 3: nil, 4: {3, 5}, 5: {5}, 6: nil} {
+		if got := baseOffsets(l.Read(offset, 1<<20)); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("Read(%d) batches at %v, want %v", offset, got, want)
+		}
+		var served []byte
+		for _, b := range l.Read(offset, 1<<20) {
+			served = b.AppendTo(served)
+		}
+		if got := l.AppendBatches(nil, offset, 1<<20); !bytes.Equal(got, served) {
+			t.Errorf("AppendBatches(%d) serves %d bytes, Read %d", offset, len(got), len(served))
+		}
+	}
+	// Timestamps: the kept batch still answers for its offsets at or above
+	// the start; the dropped ones answer nothing.
+	if b, ok := l.OffsetForTimestamp(0); !ok || b.BaseOffset != 3 {
+		t.Errorf("OffsetForTimestamp(0) = batch %d, %v; want the batch at 3", b.BaseOffset, ok)
+	}
+
+	// Retention afterwards keeps the start where SetStart put it while it
+	// keeps the straddling batch.
+	l.Trim(func(Batch, int64) bool { return true })
+	if start, _ := l.Offsets(); start != 4 {
+		t.Fatalf("start after a retention pass that kept everything: %d, want 4", start)
+	}
+	l.Trim(func(b Batch, _ int64) bool { return b.BaseOffset >= 5 })
+	if start, _ := l.Offsets(); start != 5 {
+		t.Fatalf("start after retention dropped the straddling batch: %d, want 5", start)
+	}
+}
+
+func TestSetStart_AtBatchBoundaryAndHighWatermark_NoOpBelowStart(t *testing.T) {
+	l := threeBatchLog()
+	if !l.SetStart(3) {
+		t.Fatal("SetStart(3) did not move the start")
+	}
+	if start, _ := l.Offsets(); start != 3 || l.Size() != 80 {
+		t.Fatalf("start %d, %d bytes; want 3 and 80", start, l.Size())
+	}
+	// At or below the current start: nothing changes.
+	before := l.Digest()
+	if l.SetStart(3) || l.SetStart(1) || l.Digest() != before {
+		t.Fatal("SetStart at or below the start changed the log")
+	}
+	// To the high watermark: everything goes, appends carry on from it.
+	if !l.SetStart(6) {
+		t.Fatal("SetStart(6) did not move the start")
+	}
+	if start, next := l.Offsets(); start != 6 || next != 6 || l.Size() != 0 {
+		t.Fatalf("after SetStart(high watermark): %d..%d, %d bytes; want 6..6, 0", start, next, l.Size())
+	}
+	if b := appendN(l, 2, 10, 'n', 0, 0); b.BaseOffset != 6 {
+		t.Fatalf("append after SetStart at %d, want 6", b.BaseOffset)
+	}
+	// Past the high watermark it stops there: the caller refuses it first.
+	l.SetStart(100)
+	if start, next := l.Offsets(); start != 8 || next != 8 {
+		t.Fatalf("SetStart past the high watermark: %d..%d, want 8..8", start, next)
+	}
+}
+
+// A snapshot carries the start SetStart set, and the log restored from it is
+// the same log.
+func TestSetStart_SnapshotRestoresSameStartAndDigest(t *testing.T) {
+	l := threeBatchLog()
+	l.SetStart(4)
+	start, next, batches := l.Snapshot()
+	r := Restore(start, next, batches)
+	if r.Digest() != l.Digest() {
+		t.Fatalf("restored %+v, want %+v", r.Digest(), l.Digest())
+	}
+	if got := r.Read(3, 1<<20); got != nil {
+		t.Fatalf("restored log serves below its start: %v", baseOffsets(got))
+	}
 }

@@ -14,6 +14,7 @@ package topicrules
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 )
 
@@ -23,10 +24,29 @@ const (
 	ConfigRetentionBytes  = "retention.bytes"
 	ConfigCleanupPolicy   = "cleanup.policy"
 	ConfigMaxMessageBytes = "max.message.bytes"
+	// ConfigSegmentBytes and ConfigSegmentMs shape a partition's segments
+	// with --storage disk: where they roll decides what retention can
+	// delete, so they are replicated with the topic like every config, and
+	// a topic without them gets the storage's defaults (seglog's: 128 MiB,
+	// 7 days), the same on every replica.
+	ConfigSegmentBytes = "segment.bytes"
+	ConfigSegmentMs    = "segment.ms"
 
 	DefaultRetentionMs     = int64(7 * 24 * 3600 * 1000)
 	DefaultRetentionBytes  = int64(-1)
 	DefaultMaxMessageBytes = int64(1048588)
+)
+
+// Bounds of segment.bytes and segment.ms. The least segment is Kafka's
+// since 4.0 (KIP-1030: 1 MiB, up from 14 bytes) and the largest is Kafka's
+// and seglog's (positions in a segment's index are 32 bits). The shortest
+// segment.ms is the minute KIP-1030 sets for Kafka 5.0 rather than Kafka
+// 3's 1 ms: each segment holds four open files, and a partition rolling
+// every millisecond would run a node out of descriptors, which stops it.
+const (
+	MinSegmentBytes = int64(1 << 20)
+	MaxSegmentBytes = int64(math.MaxInt32)
+	MinSegmentMs    = int64(60_000)
 )
 
 // MaxPartitions bounds a topic's partition count, so a request cannot make a
@@ -49,7 +69,9 @@ func ValidateTopicName(name string) error {
 	return nil
 }
 
-// ValidateConfigs accepts only the topic configs raftline honours.
+// ValidateConfigs accepts only the topic configs raftline honours, with
+// values Kafka would accept (segment.bytes and segment.ms within the bounds
+// above).
 func ValidateConfigs(configs map[string]string) error {
 	for k, v := range configs {
 		switch k {
@@ -57,6 +79,16 @@ func ValidateConfigs(configs map[string]string) error {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil || (n < -1) || (k == ConfigMaxMessageBytes && n <= 0) {
 				return fmt.Errorf("config %s=%q is not a valid value", k, v)
+			}
+		case ConfigSegmentBytes:
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < MinSegmentBytes || n > MaxSegmentBytes {
+				return fmt.Errorf("config %s=%q must be a number of bytes from %d (1 MiB) to %d", k, v, MinSegmentBytes, MaxSegmentBytes)
+			}
+		case ConfigSegmentMs:
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < MinSegmentMs {
+				return fmt.Errorf("config %s=%q must be a number of milliseconds of at least %d (1 minute)", k, v, MinSegmentMs)
 			}
 		case ConfigCleanupPolicy:
 			if v != "delete" {

@@ -66,7 +66,8 @@ func (c *Cluster) FailWrites(err error) {
 // stands for the state the leader replicates back. So a follower's
 // AutoCreateTopic, InitProducer and RegisterBroker take effect as if
 // forwarded and applied, while writes that are the leader's alone (produce,
-// create and delete topic, retention), proposed with Propose, are refused
+// create and delete topic, delete records, retention), proposed with
+// Propose, are refused
 // with cluster.ErrNotLeader as Raft refuses them.
 type node struct {
 	state *fsm.State

@@ -59,12 +59,8 @@ func (p partition) AppendBatches(dst []byte, offset int64, maxBytes int) []byte 
 	return dst
 }
 
-func (p partition) OffsetForTimestamp(ts int64) (offset, maxTimestamp int64, ok bool) {
-	offset, maxTimestamp, ok, err := p.log.OffsetForTimestamp(ts)
-	if err != nil || !ok {
-		return -1, -1, false
-	}
-	return offset, maxTimestamp, true
+func (p partition) OffsetForTimestamp(ts int64) (offset, timestamp int64, ok bool) {
+	return offsetForTimestamp(p.log, ts)
 }
 
 // View reads the replicated state as this node has applied it. Cluster

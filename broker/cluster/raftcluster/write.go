@@ -61,6 +61,30 @@ func (c *Cluster) Retention(ctx context.Context) error {
 	return resultErr(c.applyHere(ctx, fsm.Command{Op: fsm.OpRetention}))
 }
 
+// DeleteRecords moves partitions' log start offsets, all in one entry, on
+// this node, which must lead (ErrNotLeader otherwise): Kafka sends
+// DeleteRecords to each partition's leader, and raftline's leads them all.
+// The outcomes are in the order of deletions; the error is the entry's
+// fate.
+func (c *Cluster) DeleteRecords(ctx context.Context, deletions []cluster.RecordsDeletion) ([]cluster.DeletedRecords, error) {
+	parts := make([]fsm.DeleteRecordsPartition, len(deletions))
+	for i, d := range deletions {
+		parts[i] = fsm.DeleteRecordsPartition{Topic: d.Topic, Partition: d.Partition, Offset: d.Offset}
+	}
+	res, err := c.applyHere(ctx, fsm.Command{Op: fsm.OpDeleteRecords, Records: &fsm.DeleteRecords{Partitions: parts}})
+	if err != nil {
+		return nil, err
+	}
+	if len(res.Partitions) != len(deletions) {
+		return nil, fmt.Errorf("delete records: %d outcomes for %d partitions", len(res.Partitions), len(deletions))
+	}
+	out := make([]cluster.DeletedRecords, len(deletions))
+	for i, pr := range res.Partitions {
+		out[i] = cluster.DeletedRecords{LowWatermark: pr.LogStart, Err: pr.Err}
+	}
+	return out, nil
+}
+
 // AutoCreateTopic creates a topic on behalf of a client of any node: on the
 // leader, or forwarded to it.
 func (c *Cluster) AutoCreateTopic(ctx context.Context, spec cluster.TopicSpec) error {

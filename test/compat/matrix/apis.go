@@ -22,15 +22,19 @@ var APINotes = map[int16]string{
 		"Transactional batches refused.",
 	1: "Long poll (MinBytes, MaxWaitMillis). No fetch sessions: clients send full requests. " +
 		"Topics by name only (topic ids, v13+, are not served).",
-	2: "Earliest (-2), latest (-1), and by timestamp (the first batch at or after it).",
+	2: "Earliest (-2), latest (-1), and by timestamp: the first record at or after it (in compressed batches too), with its timestamp. " +
+		"Max timestamp (-3, v7) is not served.",
 	3: "The Raft leader leads every partition; every voter is a replica and in sync. " +
 		"Topic auto-creation, answered with the new topic's leader at once. Leader epochs are -1.",
 	10: "Consumer groups refused with INVALID_REQUEST and a message saying so; for a transactional id " +
 		"the node names itself, and InitProducerID refuses it.",
 	18: "Every key listed here, with exactly the versions served.",
 	19: "Replication factor -1 or at most the number of voters (every topic is on every voter); no manual assignment. " +
-		"Configs: retention.ms, retention.bytes, max.message.bytes, cleanup.policy=delete. Sent to the controller (the Raft leader).",
+		"Configs: retention.ms, retention.bytes, max.message.bytes, cleanup.policy=delete, segment.bytes (1 MiB to 2 GiB-1), segment.ms (at least a minute). " +
+		"Sent to the controller (the Raft leader).",
 	20: "By name (v6's topic ids are not served). Sent to the controller.",
+	21: "Moves each partition's log start offset (-1: the high watermark); fetches below it are OFFSET_OUT_OF_RANGE. " +
+		"One Raft entry per request; sent to the leader.",
 	22: "Idempotent producers. A transactional id is refused with TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which clients treat as fatal.",
 	60: "Brokers only (endpoint type 1).",
 }
