@@ -72,10 +72,9 @@ func node() *dashboard.DashboardBuilder {
 		WithPanel(timeseriesPanel("Space used by raftline", units.BytesIEC,
 			"Disk space raftline's files take in each node's --data-dir, by kind: partitions (segment and index files, with --storage disk), raft_log (compacted after snapshots) and snapshots. Whatever else the filesystem holds is its size minus free space minus these.",
 			query(`sum by (node_id, kind) (raftline_storage_used_bytes{job="$job", node_id=~"$node"})`, "{{node_id}} {{kind}}"))).
-		WithPanel(withLimits(timeseriesPanel("Segment sync duration", units.Seconds,
-			"p99 and p50 time to make one partition's segment files durable (fsync of what it wrote since its last sync, its directory and checkpoint), as snapshots, restores and shutdown do; --storage disk only. The write path never syncs segments: the raft log's fsync is on Raft internals. Dashed lines: 100 ms (orange), 1 s (red).",
-			query(`histogram_quantile(0.99, sum by (node_id, le) (rate(raftline_storage_sync_duration_seconds_bucket{job="$job", node_id=~"$node"}[$__rate_interval])))`, "{{node_id}} p99"),
-			query(`histogram_quantile(0.50, sum by (node_id, le) (rate(raftline_storage_sync_duration_seconds_bucket{job="$job", node_id=~"$node"}[$__rate_interval])))`, "{{node_id}} p50")),
+		WithPanel(withLimits(timeseriesPanel("Last segment sync", units.Seconds,
+			"Time the last sync of a partition's segment files took on each node (0 before the first; --storage disk only): the fsync of what the partition wrote since its last sync, its directory and its checkpoint, as snapshots, restores and shutdown do. The write path never syncs segments: the raft log's fsync is on Raft internals. Syncs are minutes apart, so the last one is shown; raftline_storage_sync_duration_seconds has their distribution. Dashed lines: 100 ms (orange), 1 s (red).",
+			query(`max by (node_id) (raftline_storage_sync_last_duration_seconds{job="$job", node_id=~"$node"})`, "{{node_id}}")),
 			0.1, 1)).
 		WithPanel(timeseriesPanel("Disk reads and writes", units.BytesPerSecondIEC,
 			"Bytes each process read from and wrote to the device per second (Linux), and the bytes Fetch served. raftline has no record cache of its own: consumers are served from the page cache, and reads here while consumers fetch are what it did not hold. Writes are the raft log, segments and snapshots together.",

@@ -99,8 +99,12 @@ func TestCluster_StorageMetrics_DiskMode_DescribeWhatTheNodesHold(t *testing.T) 
 		if err := storageAgrees(t, c, f, floor); err != nil {
 			return err
 		}
-		if syncs := value(scrape(t, f), "raftline_storage_sync_duration_seconds", nil); syncs < 2 {
+		fams := scrape(t, f)
+		if syncs := value(fams, "raftline_storage_sync_duration_seconds", nil); syncs < 2 {
 			return fmt.Errorf("restored from a snapshot of 2 partitions, %v segment syncs timed", syncs)
+		}
+		if last := value(fams, "raftline_storage_sync_last_duration_seconds", nil); last <= 0 {
+			return fmt.Errorf("raftline_storage_sync_last_duration_seconds = %v after segment syncs", last)
 		}
 		return nil
 	})

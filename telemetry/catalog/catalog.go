@@ -439,6 +439,11 @@ var sections = []Section{
 				Doc:  "time to make one partition's segment files durable (fsync of what was written since its last sync, its directory, its checkpoint), as snapshots, restores and shutdown do (disk only). Snapshot time as a whole is `raft_snapshot_duration_seconds`",
 			},
 			{
+				Name: "raftline_storage_sync_last_duration_seconds", Type: Gauge, Labels: []Label{nodeID},
+				Help: "Time the last segment sync on this node took (0 before the first; with --storage disk).",
+				Doc:  "time the last segment sync took (0 before the first): syncs come with snapshots, minutes apart, too rare for a rate of the histogram to draw",
+			},
+			{
 				Name: "raftline_storage_read_bytes_total", Type: Counter, Labels: []Label{nodeID},
 				Help: "Bytes this process had read from the storage device (Linux /proc/self/io read_bytes): its reads the page cache did not serve.",
 				Doc:  "bytes the process read from the device (Linux only): what the page cache did not serve. Process-wide: segment reads, Raft log reads, snapshots",

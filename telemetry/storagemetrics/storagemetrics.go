@@ -19,8 +19,10 @@ package storagemetrics
 
 import (
 	"context"
+	"math"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -66,6 +68,10 @@ const (
 // Metrics holds one node's storage instruments.
 type Metrics struct {
 	syncDur metric.Float64Histogram
+	// syncLast holds the last sync's duration in seconds, as float64
+	// bits: syncs come with snapshots, minutes apart, too rare for a
+	// rate of the histogram to show on a dashboard.
+	syncLast atomic.Uint64
 
 	parts    *instr.OptCache[topicPartition]
 	kinds    map[string]instr.Opt
@@ -112,6 +118,8 @@ func New(meter metric.Meter) (*Metrics, error) {
 		"The free-space floor (--storage-min-free-bytes): while free space is below it, this node refuses the produces it leads; 0 when there is none.")
 	used := gauge("raftline_storage_used_bytes",
 		"Disk space raftline's files take in the data directory, by kind: partitions (segment and index files, with --storage disk), raft_log (the Raft log store) and snapshots.")
+	syncLast := reg.SecondsGauge("raftline_storage_sync_last_duration_seconds",
+		"Time the last segment sync on this node took (0 before the first; with --storage disk).")
 	if reg.Err != nil {
 		return nil, reg.Err
 	}
@@ -134,6 +142,7 @@ func New(meter metric.Meter) (*Metrics, error) {
 		m.mu.Lock()
 		src, refusedBefore := m.src, m.refusedBefore
 		m.mu.Unlock()
+		o.ObserveFloat64(syncLast, math.Float64frombits(m.syncLast.Load()))
 		if io, ok := readProcIO(); ok {
 			o.ObserveInt64(read, io.read)
 			o.ObserveInt64(written, io.written)
@@ -168,7 +177,7 @@ func New(meter metric.Meter) (*Metrics, error) {
 		o.ObserveInt64(used, freespace.DirBytes(src.RaftLogDir), m.kinds[KindRaftLog].Obs...)
 		o.ObserveInt64(used, freespace.DirBytes(src.SnapshotDir), m.kinds[KindSnapshots].Obs...)
 		return nil
-	}, partBytes, partSegs, partIndex, free, capacity, floor, used, refused, read, written)
+	}, partBytes, partSegs, partIndex, free, capacity, floor, used, refused, read, written, syncLast)
 	if err != nil {
 		return nil, err
 	}
@@ -198,4 +207,5 @@ func (m *Metrics) Detach() {
 // SyncDone records one segment sync; it is seglog's Options.OnSync.
 func (m *Metrics) SyncDone(d time.Duration) {
 	m.syncDur.Record(context.Background(), d.Seconds())
+	m.syncLast.Store(math.Float64bits(d.Seconds()))
 }
