@@ -175,3 +175,18 @@ func TestIEC(t *testing.T) {
 		}
 	}
 }
+
+// Check runs for every partition of every produce the leader takes.
+func BenchmarkCheck_AboveTheFloor(b *testing.B) {
+	m, err := Start(Config{Dir: b.TempDir(), MinFreeBytes: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		if m.Check() != nil {
+			b.Fatal("refused")
+		}
+	}
+}

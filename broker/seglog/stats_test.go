@@ -140,3 +140,18 @@ func TestOptions_OnSync_ToldOfEverySync(t *testing.T) {
 		}
 	}
 }
+
+// Stats is read for every partition at every metrics scrape.
+func BenchmarkStats_TenSegments(b *testing.B) {
+	f := newFixture(b, Options{SegmentBytes: 1000})
+	for i := range 80 {
+		f.append(sized(int64(i), 120, 'a'), int64(i))
+	}
+	if n := f.l.Stats().Segments; n < 10 {
+		b.Fatalf("%d segments", n)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		f.l.Stats()
+	}
+}
