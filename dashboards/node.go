@@ -73,7 +73,7 @@ func node() *dashboard.DashboardBuilder {
 			"Disk space raftline's files take in each node's --data-dir, by kind: partitions (segment and index files, with --storage disk), raft_log (compacted after snapshots) and snapshots. Whatever else the filesystem holds is its size minus free space minus these.",
 			query(`sum by (node_id, kind) (raftline_storage_used_bytes{job="$job", node_id=~"$node"})`, "{{node_id}} {{kind}}"))).
 		WithPanel(withLimits(timeseriesPanel("Last segment sync", units.Seconds,
-			"Time the last sync of a partition's segment files took on each node (0 before the first; --storage disk only): the fsync of what the partition wrote since its last sync, its directory and its checkpoint, as snapshots, restores and shutdown do. The write path never syncs segments: the raft log's fsync is on Raft internals. Syncs are minutes apart, so the last one is shown; raftline_storage_sync_duration_seconds has their distribution. Dashed lines: 100 ms (orange), 1 s (red).",
+			"Time the last sync of a partition's segment files took on each node (0 before the first; --storage disk only): the fsync of what the partition wrote since its last sync, its directory and its checkpoint, when a snapshot is restored, at shutdown, and for every snapshot that lists segments. The write path never syncs segments: the raft log's fsync is on Raft internals. Syncs are minutes apart, so the last one is shown; raftline_storage_sync_duration_seconds has their distribution. Dashed lines: 100 ms (orange), 1 s (red).",
 			query(`max by (node_id) (raftline_storage_sync_last_duration_seconds{job="$job", node_id=~"$node"})`, "{{node_id}}")),
 			0.1, 1)).
 		WithPanel(timeseriesPanel("Disk reads and writes", units.BytesPerSecondIEC,

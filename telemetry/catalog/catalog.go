@@ -436,12 +436,12 @@ var sections = []Section{
 			{
 				Name: "raftline_storage_sync_duration_seconds", Type: Histogram, Labels: []Label{nodeID},
 				Help: "Time to make one partition's segment files durable: the fsyncs of the files written since its last sync, of its directory and of its checkpoint (with --storage disk).",
-				Doc:  "time to make one partition's segment files durable (fsync of what was written since its last sync, its directory, its checkpoint), as snapshots, restores and shutdown do (disk only). Snapshot time as a whole is `raft_snapshot_duration_seconds`",
+				Doc:  "time to make one partition's segment files durable (fsync of what was written since its last sync, its directory, its checkpoint), disk only: when a snapshot is restored and at shutdown, and for every snapshot that lists segments (`seglog.Manifest`). Snapshot time as a whole is `raft_snapshot_duration_seconds`",
 			},
 			{
 				Name: "raftline_storage_sync_last_duration_seconds", Type: Gauge, Labels: []Label{nodeID},
 				Help: "Time the last segment sync on this node took (0 before the first; with --storage disk).",
-				Doc:  "time the last segment sync took (0 before the first): syncs come with snapshots, minutes apart, too rare for a rate of the histogram to draw",
+				Doc:  "time the last segment sync took (0 before the first): syncs come with snapshots, restores and shutdown, minutes apart, too rare for a rate of the histogram to draw",
 			},
 			{
 				Name: "raftline_storage_read_bytes_total", Type: Counter, Labels: []Label{nodeID},

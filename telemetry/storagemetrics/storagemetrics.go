@@ -69,8 +69,8 @@ const (
 type Metrics struct {
 	syncDur metric.Float64Histogram
 	// syncLast holds the last sync's duration in seconds, as float64
-	// bits: syncs come with snapshots, minutes apart, too rare for a
-	// rate of the histogram to show on a dashboard.
+	// bits: syncs come with snapshots, restores and shutdown, minutes
+	// apart, too rare for a rate of the histogram to show on a dashboard.
 	syncLast atomic.Uint64
 
 	parts    *instr.OptCache[topicPartition]
