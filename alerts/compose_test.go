@@ -144,6 +144,7 @@ func TestAlertmanagerConfig_GroupingAndInhibition(t *testing.T) {
 		{"RaftNoLeader", "RaftMemberDown", true},
 		{"RaftMemberDown", "ScrapeTargetDown", true},
 		{"RaftElectionStorm", "RaftLeaderChanged", true},
+		{"DiskFreeSpaceBelowFloor", "DiskFillingUp", true},
 		// The page for churn must never be silenced by another alert.
 		{"RaftQuorumLost", "RaftElectionStorm", false},
 		{"RaftNoLeader", "RaftElectionStorm", false},

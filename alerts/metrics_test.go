@@ -17,12 +17,14 @@ func TestMetricNames(t *testing.T) {
 		"raft_has_leader",
 		"raft_last_contact_seconds",
 		"raft_leader_elections_total",
-		"raft_log_size_bytes",
 		"raft_log_store_append_duration_seconds_bucket",
 		"raft_snapshots_total",
 		"raftline_kafka_budget_waits_total",
 		"raftline_kafka_request_errors_total",
 		"raftline_kafka_requests_total",
+		"raftline_storage_capacity_bytes",
+		"raftline_storage_free_bytes",
+		"raftline_storage_min_free_bytes",
 	}
 	if got := MetricNames(); !slices.Equal(got, want) {
 		t.Errorf("MetricNames() =\n%q\nwant\n%q", got, want)

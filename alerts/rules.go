@@ -60,10 +60,11 @@ type Config struct {
 	// per Produce request.
 	ProduceErrorRatio float64
 
-	// RaftLogBudgetBytes is the disk space set aside for each node's raft
-	// log. raftline runs without node_exporter, so DiskFillingUp predicts
-	// the log's own size against this budget instead of filesystem space.
-	RaftLogBudgetBytes int64
+	// DiskFillShare is the share of the data filesystem that must already
+	// be in use, with free space predicted to reach the node's floor within
+	// a day, before DiskFillingUp fires: a trend on a mostly empty disk is
+	// noise (node-exporter mixin's convention).
+	DiskFillShare float64
 }
 
 // DefaultConfig returns the thresholds rules.yml is generated with.
@@ -77,7 +78,7 @@ func DefaultConfig() Config {
 		FsyncP99:           100 * time.Millisecond,
 		LastContact:        500 * time.Millisecond,
 		ProduceErrorRatio:  0.05,
-		RaftLogBudgetBytes: 10 << 30,
+		DiskFillShare:      0.6,
 	}
 }
 
@@ -144,6 +145,7 @@ func recordingRules(cfg Config) []Rule {
 
 func alertingRules(cfg Config) []Rule {
 	sel := fmt.Sprintf(`{job=%q}`, Job)
+	freeNow := `{{ with printf "raftline_storage_free_bytes{job=%q,node_id=%q}" $labels.job $labels.node_id | query }}{{ . | first | value | humanize1024 }}B{{ end }}`
 	window := cfg.StormWindow.String()
 	count := `{{ printf "%.0f" $value }}`
 	return []Rule{
@@ -252,14 +254,31 @@ func alertingRules(cfg Config) []Rule {
 				"Honest clients' requests are delayed: clients hold frames open without finishing them, "+
 				"or requests arrive faster than the node handles them."),
 
+		// Free space is what fills, whatever takes it: partitions, the
+		// raft log, snapshots and everything else on the filesystem. The
+		// node stops taking produces at its floor, so that is the line the
+		// prediction is held to (0 without one: the disk is full).
 		alert("DiskFillingUp", SeverityWarning, Duration(time.Hour),
-			fmt.Sprintf("predict_linear(raft_log_size_bytes%s[6h], 24 * 3600) > %d", sel, cfg.RaftLogBudgetBytes),
-			"raft log on node {{ $labels.node_id }} will outgrow its disk budget within 24h.",
-			"At its growth over the last 6h, the raft log on node {{ $labels.node_id }} (now "+
-				`{{ with printf "raft_log_size_bytes{job=%q,node_id=%q}" $labels.job $labels.node_id | query }}{{ . | first | value | humanize1024 }}B{{ end }}`+
-				") will reach {{ $value | humanize1024 }}B within 24h"+
-				fmt.Sprintf(", past its %s budget. ", bytesIEC(cfg.RaftLogBudgetBytes))+
-				"A node whose disk fills can no longer append to its log."),
+			fmt.Sprintf("predict_linear(raftline_storage_free_bytes%s[6h], 24 * 3600)\n< raftline_storage_min_free_bytes%s\nand\n"+
+				"raftline_storage_free_bytes%s < %s * raftline_storage_capacity_bytes%s",
+				sel, sel, sel, num(1-cfg.DiskFillShare), sel),
+			"Disk on node {{ $labels.node_id }} will reach its free-space floor within 24h.",
+			"At its trend over the last 6h, free space on the filesystem holding node {{ $labels.node_id }}'s data directory (now "+
+				freeNow+") would be {{ $value | humanize1024 }}B in 24h: it reaches the node's free-space floor of "+
+				`{{ with printf "raftline_storage_min_free_bytes{job=%q,node_id=%q}" $labels.job $labels.node_id | query }}{{ . | first | value | humanize1024 }}B{{ end }}`+
+				" within a day. There the node refuses produces while it leads, and a disk that fills stops it."),
+
+		// Below the floor the node refuses every produce it leads; a
+		// follower below it refuses them once it leads, and fills first.
+		// Either way writes stop unless space is freed: a page.
+		alert("DiskFreeSpaceBelowFloor", SeverityCritical, Duration(time.Minute),
+			fmt.Sprintf("raftline_storage_free_bytes%s\n< raftline_storage_min_free_bytes%s", sel, sel),
+			"Node {{ $labels.node_id }} is below its free-space floor: produces are refused.",
+			"Free space on the filesystem holding node {{ $labels.node_id }}'s data directory is {{ $value | humanize1024 }}B, under its floor of "+
+				`{{ with printf "raftline_storage_min_free_bytes{job=%q,node_id=%q}" $labels.job $labels.node_id | query }}{{ . | first | value | humanize1024 }}B{{ end }}`+
+				" (--storage-min-free-bytes), and has been for 1m. While it leads, the node refuses every produce with KAFKA_STORAGE_ERROR ("+
+				`{{ with printf "sum(increase(raftline_produce_refusals_total{job=%q,node_id=%q}[5m]))" $labels.job $labels.node_id | query }}{{ . | first | value | printf "%.0f" }}{{ end }}`+
+				" refused in the last 5m); clients retry until their delivery timeout. Free space or raise capacity; lowering the floor only delays a full disk."),
 
 		alert("SnapshotFailing", SeverityWarning, 0,
 			fmt.Sprintf(`sum by (job, node_id) (increase(raft_snapshots_total{job=%q, result="failure"}[30m])) > 0`, Job),
@@ -298,16 +317,3 @@ func seconds(d time.Duration) string { return num(d.Seconds()) }
 func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
 func percent(f float64) string { return num(f*100) + "%" }
-
-// bytesIEC renders whole binary units (10GiB) and falls back to bytes.
-func bytesIEC(n int64) string {
-	for _, u := range []struct {
-		shift uint
-		name  string
-	}{{40, "TiB"}, {30, "GiB"}, {20, "MiB"}} {
-		if n >= 1<<u.shift && n%(1<<u.shift) == 0 {
-			return fmt.Sprintf("%d%s", n>>u.shift, u.name)
-		}
-	}
-	return fmt.Sprintf("%dB", n)
-}

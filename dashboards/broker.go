@@ -7,10 +7,11 @@ import (
 
 // broker shows the Kafka-facing side: RED per API key, data in and out per
 // topic, partition offsets, client connections and what the front door
-// refuses or holds back.
+// refuses or holds back, what partitions hold in their store, and produces
+// refused for disk space.
 func broker() *dashboard.DashboardBuilder {
 	return newDashboard(UIDBroker, "raftline / Broker",
-		"Kafka API requests, errors and latency; records and bytes per topic; partitions and connections.").
+		"Kafka API requests, errors and latency; records and bytes per topic; partitions and connections; what partitions hold and produces refused for disk space.").
 		WithRow(dashboard.NewRowBuilder("Kafka API (rate, errors, duration)")).
 		WithPanel(timeseriesPanel("Requests by API", units.RequestsPerSecond,
 			"Kafka requests handled per second by API key, over the selected nodes.",
@@ -52,5 +53,24 @@ func broker() *dashboard.DashboardBuilder {
 			query(`sum by (scope) (rate(raftline_kafka_budget_waits_total{job="$job", node_id=~"$node"}[$__rate_interval]))`, "waited: {{scope}}"))).
 		WithPanel(timeseriesPanel("Request bytes held", units.BytesIEC,
 			"Kafka request bytes each node holds: frames being read, as their bytes arrive, and requests not yet handled. Bounded by --kafka-node-max-inflight-bytes (256 MiB by default); at the bound, reading waits and frames silent for a second are closed.",
-			query(`raftline_kafka_inflight_request_bytes{job="$job", node_id=~"$node"}`, "{{node_id}}")))
+			query(`raftline_kafka_inflight_request_bytes{job="$job", node_id=~"$node"}`, "{{node_id}}"))).
+		WithRow(dashboard.NewRowBuilder("Partition storage")).
+		WithPanel(timeseriesPanel("Largest partitions", units.BytesIEC,
+			"The 10 partitions holding the most record bytes, the most any selected node reports, in memory or in segment files. retention.bytes bounds each; on disk retention deletes whole segments, so a partition keeps up to one segment more.",
+			query(`topk(10, max by (topic, partition) (raftline_partition_size_bytes{job="$job", node_id=~"$node"}))`, "{{topic}}/{{partition}}"))).
+		WithPanel(timeseriesPanel("Offsets retained", units.Short,
+			"The 10 partitions retaining the most offsets: high watermark minus log start offset, the most any selected node reports. Retention moves the log start up; a partition whose count only grows keeps everything.",
+			query(`topk(10, max by (topic, partition) (raftline_partition_high_watermark{job="$job", node_id=~"$node"} - raftline_partition_log_start_offset{job="$job", node_id=~"$node"}))`, "{{topic}}/{{partition}}"))).
+		WithPanel(timeseriesPanel("Segments per partition", units.Short,
+			"The 10 partitions with the most segments (--storage disk), each a log file and three index files, so four open files. segment.bytes (128 MiB by default) and retention bound them.",
+			query(`topk(10, max by (topic, partition) (raftline_partition_segments{job="$job", node_id=~"$node"}))`, "{{topic}}/{{partition}}")).
+			Span(thirdWidth)).
+		WithPanel(timeseriesPanel("Index bytes per partition", units.BytesIEC,
+			"The 10 partitions with the largest offset, time and append-time index files (--storage disk): about 20 bytes per 4 KiB of records, read at start-up.",
+			query(`topk(10, max by (topic, partition) (raftline_partition_index_size_bytes{job="$job", node_id=~"$node"}))`, "{{topic}}/{{partition}}")).
+			Span(thirdWidth)).
+		WithPanel(timeseriesPanel("Produces refused for disk space", units.CountsPerSecond,
+			"Partition produces refused per second before being proposed, by node and reason: disk_below_floor is a leader whose free space is under --storage-min-free-bytes, answered KAFKA_STORAGE_ERROR, which clients retry. Anything above 0 means writes are stopped; see DiskFreeSpaceBelowFloor.",
+			query(`sum by (node_id, reason) (rate(raftline_produce_refusals_total{job="$job", node_id=~"$node"}[$__rate_interval]))`, "{{node_id}} {{reason}}")).
+			Span(thirdWidth))
 }

@@ -10,7 +10,7 @@ import (
 // see it, for telling a raftline problem from a resource problem.
 func node() *dashboard.DashboardBuilder {
 	return newDashboard(UIDNode, "raftline / Node",
-		"Process CPU, memory, file descriptors, Go runtime and raft disk usage per node.").
+		"Process CPU, memory, file descriptors, Go runtime, and disk per node: free space against the free-space floor, what raftline's files take, segment syncs, reads and writes.").
 		WithRow(dashboard.NewRowBuilder("Process")).
 		WithPanel(statPanel("Uptime", units.Seconds,
 			"Time since each selected process started. Orange below 10 minutes: the node restarted recently.",
@@ -64,6 +64,23 @@ func node() *dashboard.DashboardBuilder {
 			query(`go_threads{job="$job", node_id=~"$node"}`, "{{node_id}}")).
 			Span(thirdWidth)).
 		WithRow(dashboard.NewRowBuilder("Disk")).
+		WithPanel(timeseriesPanel("Free space and floor", units.BytesIEC,
+			"Free space of the filesystem holding each node's --data-dir (df's Avail), and the node's free-space floor (--storage-min-free-bytes, red). Under the floor the node refuses the produces it leads with KAFKA_STORAGE_ERROR, and DiskFreeSpaceBelowFloor pages; a steady fall towards it is DiskFillingUp.",
+			query(`raftline_storage_free_bytes{job="$job", node_id=~"$node"}`, "{{node_id}} free"),
+			query(`raftline_storage_min_free_bytes{job="$job", node_id=~"$node"}`, "{{node_id}} floor")).
+			OverrideByRegexp(".*floor", fixedColor("red"))).
+		WithPanel(timeseriesPanel("Space used by raftline", units.BytesIEC,
+			"Disk space raftline's files take in each node's --data-dir, by kind: partitions (segment and index files, with --storage disk), raft_log (compacted after snapshots) and snapshots. Whatever else the filesystem holds is its size minus free space minus these.",
+			query(`sum by (node_id, kind) (raftline_storage_used_bytes{job="$job", node_id=~"$node"})`, "{{node_id}} {{kind}}"))).
+		WithPanel(withLimits(timeseriesPanel("Last segment sync", units.Seconds,
+			"Time the last sync of a partition's segment files took on each node (0 before the first; --storage disk only): the fsync of what the partition wrote since its last sync, its directory and its checkpoint, when a snapshot is restored, at shutdown, and for every snapshot that lists segments. The write path never syncs segments: the raft log's fsync is on Raft internals. Syncs are minutes apart, so the last one is shown; raftline_storage_sync_duration_seconds has their distribution. Dashed lines: 100 ms (orange), 1 s (red).",
+			query(`max by (node_id) (raftline_storage_sync_last_duration_seconds{job="$job", node_id=~"$node"})`, "{{node_id}}")),
+			0.1, 1)).
+		WithPanel(timeseriesPanel("Disk reads and writes", units.BytesPerSecondIEC,
+			"Bytes each process read from and wrote to the device per second (Linux), and the bytes Fetch served. raftline has no record cache of its own: consumers are served from the page cache, and reads here while consumers fetch are what it did not hold. Writes are the raft log, segments and snapshots together.",
+			query(`rate(raftline_storage_read_bytes_total{job="$job", node_id=~"$node"}[$__rate_interval])`, "{{node_id}} read"),
+			query(`rate(raftline_storage_written_bytes_total{job="$job", node_id=~"$node"}[$__rate_interval])`, "{{node_id}} written"),
+			query(`sum by (node_id) (rate(raftline_fetched_bytes_total{job="$job", node_id=~"$node"}[$__rate_interval]))`, "{{node_id}} fetched"))).
 		WithPanel(timeseriesPanel("Raft log size on disk", units.BytesIEC,
 			"Size of the raft log store on disk per node. Should level off as snapshots compact the log.",
 			query(`raft_log_size_bytes{job="$job", node_id=~"$node"}`, "{{node_id}}"))).

@@ -24,8 +24,18 @@ import (
 // built by mk (nil: metrics only, no tracing).
 func startCluster(t *testing.T, nodes int, mk func(id int32) telemetry.Config) (*clustertest.Cluster, map[int32]*telemetry.Telemetry) {
 	t.Helper()
+	return startClusterWith(t, nodes, mk, nil)
+}
+
+// startClusterWith is startCluster with each node's configuration adjusted
+// by configure (when set) before its telemetry is attached.
+func startClusterWith(t *testing.T, nodes int, mk func(id int32) telemetry.Config, configure func(*server.Config)) (*clustertest.Cluster, map[int32]*telemetry.Telemetry) {
+	t.Helper()
 	tels := map[int32]*telemetry.Telemetry{}
 	c := clustertest.Start(t, clustertest.Options{Nodes: nodes, Configure: func(cfg *server.Config) {
+		if configure != nil {
+			configure(cfg)
+		}
 		tc := telemetry.Config{NodeID: cfg.NodeID, Version: "test"}
 		if mk != nil {
 			tc = mk(cfg.NodeID)

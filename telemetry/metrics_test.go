@@ -13,6 +13,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/raftline/raftline/broker/clustertest"
+	"github.com/raftline/raftline/broker/fsm"
+	"github.com/raftline/raftline/broker/server"
 	"github.com/raftline/raftline/telemetry/catalog"
 )
 
@@ -26,6 +28,18 @@ var onlyOnLeader = map[string]bool{
 	"raftline_fetched_records_total":  true,
 	"raftline_fetched_bytes_total":    true,
 }
+
+// onlyOnDisk are the catalogued metrics of partitions kept in segment
+// files: a node with --storage memory exports none of them.
+var onlyOnDisk = map[string]bool{
+	"raftline_partition_segments":            true,
+	"raftline_partition_index_size_bytes":    true,
+	"raftline_storage_sync_duration_seconds": true,
+}
+
+// onlyAfterSync are exported once a node has synced a partition's segments:
+// by a snapshot's restore, or at shutdown.
+var onlyAfterSync = map[string]bool{"raftline_storage_sync_duration_seconds": true}
 
 // exercise drives a cluster through what makes every catalogued series
 // exist: a topic, produces and fetches, an error answer on every node, and
@@ -80,9 +94,26 @@ func exercise(t *testing.T, c *clustertest.Cluster, topic string, records int) {
 // every catalogued metric with its type, HELP text and label names, label
 // values from the catalogue's fixed sets, node_id on every series, and
 // nothing of raftline's own that the catalogue does not list.
+//
+// It runs with each storage: with --storage memory the segment metrics must
+// be absent; with --storage disk a follower is restarted, so that restoring
+// its snapshot syncs segments and the sync histogram exists there.
 func TestCluster_Metrics_ExportsExactlyTheCatalogue(t *testing.T) {
-	c, _ := startCluster(t, 3, nil)
+	for _, storage := range []fsm.Storage{fsm.Memory, fsm.Disk} {
+		t.Run(string(storage), func(t *testing.T) { exportsExactlyTheCatalogue(t, storage) })
+	}
+}
+
+func exportsExactlyTheCatalogue(t *testing.T, storage fsm.Storage) {
+	c, _ := startClusterWith(t, 3, nil, func(cfg *server.Config) { cfg.Storage = storage })
 	exercise(t, c, "metrics", 50)
+	synced := map[int32]bool{}
+	if storage == fsm.Disk {
+		f := c.Followers()[0]
+		c.Restart(f)
+		c.WaitReplicasIdentical()
+		synced[f.ID] = true
+	}
 	leader := c.Leader()
 	cat := catalog.ByJob(catalog.Job)
 
@@ -91,8 +122,14 @@ func TestCluster_Metrics_ExportsExactlyTheCatalogue(t *testing.T) {
 		id := strconv.Itoa(int(n.ID))
 		for _, d := range cat {
 			f := fams[d.Name]
+			if onlyOnDisk[d.Name] && storage == fsm.Memory {
+				if f != nil {
+					t.Errorf("node %d: %s exported with --storage memory", n.ID, d.Name)
+				}
+				continue
+			}
 			if f == nil {
-				if n == leader || !onlyOnLeader[d.Name] {
+				if (n == leader || !onlyOnLeader[d.Name]) && (synced[n.ID] || !onlyAfterSync[d.Name]) {
 					t.Errorf("node %d: %s missing from /metrics", n.ID, d.Name)
 				}
 				continue

@@ -31,6 +31,7 @@ import (
 	"github.com/raftline/raftline/telemetry/brokermetrics"
 	"github.com/raftline/raftline/telemetry/raftmetrics"
 	"github.com/raftline/raftline/telemetry/spanqueue"
+	"github.com/raftline/raftline/telemetry/storagemetrics"
 	"github.com/raftline/raftline/telemetry/tracing"
 )
 
@@ -58,6 +59,7 @@ type Telemetry struct {
 	queue    *spanqueue.Processor     // nil without OTLP export
 	raft     *raftmetrics.Metrics
 	broker   *brokermetrics.Metrics
+	storage  *storagemetrics.Metrics
 	tracer   *tracing.Tracer // nil when tracing is off
 	handler  http.Handler
 	shutdown bool
@@ -109,6 +111,9 @@ func New(cfg Config) (*Telemetry, error) {
 		return nil, err
 	}
 	if t.broker, err = brokermetrics.New(meter, cfg.Version); err != nil {
+		return nil, err
+	}
+	if t.storage, err = storagemetrics.New(meter); err != nil {
 		return nil, err
 	}
 	t.handler = promhttp.HandlerFor(t.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
@@ -218,6 +223,7 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 	t.shutdown = true
 	t.raft.Close()
 	t.broker.Attach(nil)
+	t.storage.Detach()
 	var errs []error
 	if t.tp != nil {
 		errs = append(errs, t.tp.Shutdown(ctx))

@@ -20,11 +20,24 @@ var (
 	ErrIndeterminate = errors.New("write outcome unknown")
 	// ErrShutdown: the node is shutting down.
 	ErrShutdown = errors.New("node is shutting down")
+	// ErrNoSpace: the leader's data directory has less free space than
+	// its floor (--storage-min-free-bytes), so it refuses produces before
+	// the disk fills. Nothing was written; produces are taken again once
+	// space is freed (retention, deleted topics, a larger disk).
+	ErrNoSpace = errors.New("free disk space below the node's floor")
 )
 
 // ErrorCode is the Kafka error code a client is answered with for err: kerr
 // errors keep their code, the sentinels become the retriable codes clients
 // re-route or retry on, anything else is UNKNOWN_SERVER_ERROR. nil is 0.
+//
+// ErrNoSpace is KAFKA_STORAGE_ERROR, what Kafka answers for a partition
+// whose log directory it cannot write: every client retries it
+// (KafkaStorageException is an InvalidMetadataException in the Java
+// client, retriable in librdkafka and franz-go), so producers hold their
+// records until space is freed or their delivery timeout ends. Redpanda
+// answers BROKER_NOT_AVAILABLE for its low-disk refusal, which the Java
+// producer does not retry.
 // The Kafka listener answers with it and telemetry labels errors with it.
 func ErrorCode(err error) int16 {
 	if err == nil {
@@ -39,6 +52,8 @@ func ErrorCode(err error) int16 {
 		return kerr.NotLeaderForPartition.Code
 	case errors.Is(err, ErrIndeterminate), errors.Is(err, context.DeadlineExceeded):
 		return kerr.RequestTimedOut.Code
+	case errors.Is(err, ErrNoSpace):
+		return kerr.KafkaStorageError.Code
 	}
 	return kerr.UnknownServerError.Code
 }

@@ -25,7 +25,9 @@ import (
 // acks=-1 answers once the entry is committed by a quorum and applied, with
 // the assigned base offset. acks=1 answers once the entry is in the leader's
 // own log; the base offset is then given when the entry has already been
-// applied, else -1. acks=0 gets no response at all.
+// applied, else -1. acks=0 gets no response at all. A leader below its
+// free-space floor refuses before proposing (cluster.ErrNoSpace): the
+// retriable KAFKA_STORAGE_ERROR, NOT_LEADER_OR_FOLLOWER before v4.
 // Transactional produce is refused (no transaction coordinator).
 
 func init() { register(0, 3, 9, handleProduce) }
@@ -80,6 +82,12 @@ func handleProduce(l *Listener, ctx context.Context, r *request) func() kmsg.Res
 		defer deadline.Stop()
 		for _, pp := range parts {
 			l.finishProduce(req.Acks, pp, deadline.C)
+			if req.Version < 4 && pp.resp.ErrorCode == kerr.KafkaStorageError.Code {
+				// KAFKA_STORAGE_ERROR came with Produce v4 (KIP-112);
+				// as Kafka does, older clients are told
+				// NOT_LEADER_OR_FOLLOWER, which they retry too.
+				pp.resp.ErrorCode = kerr.NotLeaderForPartition.Code
+			}
 		}
 		if req.Acks == 0 {
 			return nil

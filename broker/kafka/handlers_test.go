@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"strconv"
@@ -100,6 +101,44 @@ func TestFakeProduce_BadPartitionOrLostWrite_ErrorCodes(t *testing.T) {
 		if got := code(p.ErrorCode); !errors.Is(got, tc.want) {
 			t.Errorf("%s/%d with writes failing %v: got %v, want %v", tc.topic, tc.partition, tc.fail, got, tc.want)
 		}
+	}
+}
+
+// A leader below its free-space floor refuses produces before proposing
+// them: KAFKA_STORAGE_ERROR, which clients retry, or NOT_LEADER_OR_FOLLOWER
+// for Produce v3, which predates it; nothing is written, and produces are
+// taken again once the floor is met.
+func TestFakeProduce_BelowFreeSpaceFloor_RetriableStorageErrorNothingWritten(t *testing.T) {
+	fake, addr := fakeWithTopic(t, 1)
+	var below sync.Mutex
+	refusing := true
+	fake.GateProduces(func() error {
+		below.Lock()
+		defer below.Unlock()
+		if refusing {
+			return fmt.Errorf("%w: 10MiB free, floor 1GiB", cluster.ErrNoSpace)
+		}
+		return nil
+	})
+	for version, want := range map[int16]*kerr.Error{8: kerr.KafkaStorageError, 7: kerr.KafkaStorageError, 4: kerr.KafkaStorageError, 3: kerr.NotLeaderForPartition} {
+		req := produceReq("t", 0, -1, rawBatch("x"))
+		req.SetVersion(version)
+		p := rawRequest(t, addr, req).(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+		if got := code(p.ErrorCode); !errors.Is(got, want) || p.BaseOffset != -1 {
+			t.Errorf("Produce v%d below the floor: %v at %d, want %v at -1", version, got, p.BaseOffset, want)
+		}
+	}
+	part, _ := fake.Partition("t", 0)
+	if _, next := part.Offsets(); next != 0 {
+		t.Fatalf("refused produces were written: high watermark %d", next)
+	}
+	below.Lock()
+	refusing = false
+	below.Unlock()
+	req := produceReq("t", 0, -1, rawBatch("x"))
+	req.SetVersion(8)
+	if p := rawRequest(t, addr, req).(*kmsg.ProduceResponse).Topics[0].Partitions[0]; p.ErrorCode != 0 || p.BaseOffset != 0 {
+		t.Fatalf("floor met again: %v at %d, want offset 0", code(p.ErrorCode), p.BaseOffset)
 	}
 }
 

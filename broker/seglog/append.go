@@ -81,6 +81,7 @@ func (l *Log) Append(data []byte, n int64, maxTimestamp, appendTimeMs int64) (in
 	s.maxTs, s.maxTsOffset = maxTs, maxTsOffset
 	s.indexEntries, s.lastIndexRel, s.lastIndexPos, s.timeEntries = indexEntries, lastIndexRel, lastIndexPos, timeEntries
 	s.firstAppend, s.maxAppend = firstAppend, maxAppend
+	s.indexBytes = s.indexFileBytes()
 	s.dirty = true
 	l.next = last + 1
 	l.bytes += int64(len(data))
@@ -150,6 +151,7 @@ func (l *Log) seal(s *segment) error {
 	s.lastTimeT = s.maxTs
 	l.mu.Lock()
 	s.timeEntries++
+	s.indexBytes = s.indexFileBytes()
 	s.dirty = true
 	l.mu.Unlock()
 	return nil

@@ -282,6 +282,7 @@ func (l *Log) loadSynced(s *segment, cs checkpointSegment) error {
 	s.lastIndexRel, s.lastIndexPos = cs.LastIndexRel, cs.LastIndexPos
 	s.maxTs, s.maxTsOffset, s.lastTimeT = cs.MaxTimestamp, cs.MaxTimestampOffset, cs.LastTimeIndexTs
 	s.firstAppend, s.maxAppend = cs.FirstAppendTimeMs, cs.MaxAppendTimeMs
+	s.indexBytes = s.indexFileBytes()
 	return nil
 }
 

@@ -202,6 +202,7 @@ func (l *Log) rebuild(s *segment, mode rebuildMode, keep, fill int64) (cut bool,
 	s.indexEntries, s.lastIndexRel, s.lastIndexPos = indexEntries, lastIndexRel, lastIndexPos
 	s.timeEntries, s.maxTs, s.maxTsOffset, s.lastTimeT = timeEntries, maxTs, maxTsOffset, lastT
 	s.firstAppend, s.maxAppend = firstAppend, maxAppend
+	s.indexBytes = s.indexFileBytes()
 	s.dirty = true
 	l.mu.Unlock()
 	return cut, nil

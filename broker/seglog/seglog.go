@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"time"
 )
 
 // Defaults for Options' zero values.
@@ -54,6 +55,11 @@ type Options struct {
 	// IndexIntervalBytes is the number of log bytes between offset index
 	// entries; 0 indexes every batch.
 	IndexIntervalBytes int64
+	// OnSync, when set, is told how long each sync took: the fsyncs of the
+	// files written since the last one, of the directory and of the
+	// checkpoint (Sync, Manifest, TruncateTo, Close). It runs on the
+	// syncing goroutine, so it must be cheap. Local: replicas may differ.
+	OnSync func(time.Duration)
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -94,6 +100,7 @@ type segment struct {
 	timeEntries  int64  // entries in the time index
 	lastIndexRel uint32 // the last offset index entry, when indexEntries > 0
 	lastIndexPos int64  // its position; 0 when there is none
+	indexBytes   int64  // length of the three index files together
 	maxTs        int64  // largest batch max timestamp; noTimestamp when empty
 	maxTsOffset  int64  // base offset of the first batch holding maxTs
 	firstAppend  int64  // append time of the first batch

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 )
 
 // Sync makes everything appended so far durable: it fsyncs every segment
@@ -24,6 +25,7 @@ func (l *Log) Sync() error {
 }
 
 func (l *Log) sync() error {
+	defer l.observeSync(time.Now())
 	if err := l.seal(l.active()); err != nil {
 		return err
 	}

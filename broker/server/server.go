@@ -19,6 +19,7 @@ import (
 
 	"github.com/raftline/raftline/broker/cluster"
 	"github.com/raftline/raftline/broker/cluster/raftcluster"
+	"github.com/raftline/raftline/broker/freespace"
 	"github.com/raftline/raftline/broker/fsm"
 	"github.com/raftline/raftline/broker/httpapi"
 	"github.com/raftline/raftline/broker/kafka"
@@ -44,6 +45,12 @@ type Config struct {
 	// default, when empty) or fsm.Disk, in partitions/ in DataDir. Start
 	// copies it into Raft.FSM.
 	Storage fsm.Storage
+	// StorageMinFreeBytes is the free-space floor: while the filesystem
+	// holding DataDir has less free space than this, the node refuses
+	// produces it leads (cluster.ErrNoSpace, answered KAFKA_STORAGE_ERROR)
+	// before the disk fills, and takes them again once space is freed.
+	// 0: no floor. Free space is read once a second (freespace).
+	StorageMinFreeBytes int64
 
 	// Raft configures the node's Raft member (raftnode.Open): addresses,
 	// bootstrap membership, timeouts, snapshots, and the Observer, which
@@ -78,6 +85,9 @@ type Config struct {
 type Started struct {
 	Node    *raftnode.Node
 	Cluster *raftcluster.Cluster
+	// FreeSpace watches the data directory's filesystem and holds the
+	// free-space floor.
+	FreeSpace *freespace.Monitor
 }
 
 // Server is a running node.
@@ -91,6 +101,10 @@ type Server struct {
 	Kafka   *kafka.Listener
 	http    *http.Server
 	hln     net.Listener
+
+	// FreeSpace watches the data directory's filesystem; its floor
+	// (Config.StorageMinFreeBytes) can be changed while the node runs.
+	FreeSpace *freespace.Monitor
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -128,13 +142,23 @@ func Start(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.Node = node
+	space, err := freespace.Start(freespace.Config{Dir: cfg.DataDir, MinFreeBytes: cfg.StorageMinFreeBytes, Logger: cfg.Logger})
+	if err != nil {
+		node.Kill()
+		hln.Close()
+		cancel()
+		return nil, err
+	}
+	s.FreeSpace = space
 	s.Cluster = raftcluster.New(node)
+	s.Cluster.GateProduces(space.Check)
 	if cfg.NodeStarted != nil {
-		cfg.NodeStarted(Started{Node: node, Cluster: s.Cluster})
+		cfg.NodeStarted(Started{Node: node, Cluster: s.Cluster, FreeSpace: space})
 	}
 	s.Kafka = kafka.New(cfg.Kafka, s.Cluster)
 	if err := s.Kafka.Listen(); err != nil {
 		node.Kill()
+		space.Close()
 		hln.Close()
 		cancel()
 		return nil, fmt.Errorf("listen for Kafka on %s: %w", cfg.Kafka.Addr, err)
@@ -206,6 +230,7 @@ func (s *Server) stop(kill bool) error {
 		err = s.Node.Close()
 	}
 	s.Kafka.Close()
+	s.FreeSpace.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	s.http.Shutdown(ctx)

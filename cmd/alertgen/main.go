@@ -1,11 +1,10 @@
 // Command alertgen writes raftline's Prometheus rules (package alerts) to a
 // rule file. Run it from the repository root, or through go generate:
 //
-//	go run ./cmd/alertgen                  # writes alerts/rules.yml
-//	go run ./cmd/alertgen -o - -raft-log-budget 53687091200
+//	go run ./cmd/alertgen          # writes alerts/rules.yml
+//	go run ./cmd/alertgen -o -     # to stdout
 //
-// The committed alerts/rules.yml uses the defaults; the flags let a
-// deployment render the same rules with its own disk budget.
+// The committed alerts/rules.yml uses alerts.DefaultConfig.
 package main
 
 import (
@@ -19,8 +18,6 @@ import (
 func main() {
 	cfg := alerts.DefaultConfig()
 	out := flag.String("o", "alerts/rules.yml", "output file, or - for stdout")
-	flag.Int64Var(&cfg.RaftLogBudgetBytes, "raft-log-budget", cfg.RaftLogBudgetBytes,
-		"bytes of disk set aside for each node's raft log (DiskFillingUp)")
 	flag.Parse()
 
 	if err := run(cfg, *out); err != nil {
@@ -30,9 +27,6 @@ func main() {
 }
 
 func run(cfg alerts.Config, out string) error {
-	if cfg.RaftLogBudgetBytes <= 0 {
-		return fmt.Errorf("-raft-log-budget must be positive, got %d", cfg.RaftLogBudgetBytes)
-	}
 	b, err := alerts.Render(cfg)
 	if err != nil {
 		return err

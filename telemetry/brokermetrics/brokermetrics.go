@@ -1,7 +1,7 @@
 // Package brokermetrics exports the Kafka side of a node as the raftline_*
 // metrics of docs/METRICS.md: requests, errors and latency per API, records
-// and bytes per topic, partition high watermarks, open connections and an
-// info metric.
+// and bytes per topic, partition offsets (log start and high watermark),
+// open connections and an info metric.
 package brokermetrics
 
 import (
@@ -137,6 +137,11 @@ func New(meter metric.Meter, version string) (*Metrics, error) {
 	if err != nil {
 		return nil, err
 	}
+	logStart, err := meter.Int64ObservableGauge("raftline_partition_log_start_offset",
+		metric.WithDescription("First offset each partition's replica on this node still holds: records below it were deleted by retention."))
+	if err != nil {
+		return nil, err
+	}
 	info, err := meter.Int64ObservableGauge("raftline_build_info",
 		metric.WithDescription("Always 1; labels carry the version and the node's current raft role."))
 	if err != nil {
@@ -157,14 +162,16 @@ func New(meter metric.Meter, version string) (*Metrics, error) {
 					if err != nil {
 						continue // deleted since
 					}
-					_, next := p.Offsets()
-					o.ObserveInt64(hw, next, m.parts.Get(topicPartition{t.Name, int(i)}).Obs...)
+					start, next := p.Offsets()
+					opt := m.parts.Get(topicPartition{t.Name, int(i)})
+					o.ObserveInt64(hw, next, opt.Obs...)
+					o.ObserveInt64(logStart, start, opt.Obs...)
 				}
 			}
 		}
 		o.ObserveInt64(info, 1, m.roles.Get(role).Obs...)
 		return nil
-	}, hw, info)
+	}, hw, logStart, info)
 	if err != nil {
 		return nil, err
 	}

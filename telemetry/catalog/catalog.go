@@ -166,6 +166,7 @@ var (
 	nodeID    = label("node_id")
 	direction = label("direction", "sent", "received")
 	topic     = label("topic")
+	partition = label("partition")
 	api       = label("api")
 )
 
@@ -341,9 +342,14 @@ var sections = []Section{
 				Doc:  "record batch bytes returned by Fetch",
 			},
 			{
-				Name: "raftline_partition_high_watermark", Type: Gauge, Labels: []Label{nodeID, topic, label("partition")},
+				Name: "raftline_partition_high_watermark", Type: Gauge, Labels: []Label{nodeID, topic, partition},
 				Help: "Next offset to be written in each partition, as this node's replica holds it.",
 				Doc:  "next offset to be written",
+			},
+			{
+				Name: "raftline_partition_log_start_offset", Type: Gauge, Labels: []Label{nodeID, topic, partition},
+				Help: "First offset each partition's replica on this node still holds: records below it were deleted by retention.",
+				Doc:  "first offset still held (the log start offset); high watermark minus it is the offsets retained",
 			},
 			{
 				Name: "raftline_connections", Type: Gauge, Labels: []Label{nodeID},
@@ -373,6 +379,79 @@ var sections = []Section{
 				Labels: []Label{nodeID, label("version"), label("role", "leader", "follower", "candidate")},
 				Help:   "Always 1; labels carry the version and the node's current raft role.",
 				Doc:    "always 1",
+			},
+		},
+	},
+	{
+		Title: "Storage",
+		Intro: "Where a node keeps its data: the filesystem holding `--data-dir`, the free-space floor (`--storage-min-free-bytes`), " +
+			"what raftline's files take there and what each partition holds. The segment and sync metrics exist with `--storage disk` only. " +
+			"There is no cache hit ratio: raftline keeps no record cache of its own, Fetch reads segment files through the kernel's page cache " +
+			"with positioned reads, and whether a read hit that cache is not visible to the reader. What the process had to read from the device " +
+			"is (`raftline_storage_read_bytes_total`, from Linux's /proc/self/io): against `raftline_fetched_bytes_total` it shows how much of what " +
+			"consumers read came from the disk rather than from memory.",
+		Column: "meaning",
+		Job:    Job,
+		Metrics: []Metric{
+			{
+				Name: "raftline_storage_free_bytes", Type: Gauge, Labels: []Label{nodeID},
+				Help: "Bytes free on the filesystem holding the data directory, for a process without root's reserve (statfs f_bavail, df's Avail), read once a second.",
+				Doc:  "free space of the filesystem holding `--data-dir` (df's Avail), read once a second",
+			},
+			{
+				Name: "raftline_storage_capacity_bytes", Type: Gauge, Labels: []Label{nodeID},
+				Help: "Size of the filesystem holding the data directory.",
+				Doc:  "size of the filesystem holding `--data-dir`",
+			},
+			{
+				Name: "raftline_storage_min_free_bytes", Type: Gauge, Labels: []Label{nodeID},
+				Help: "The free-space floor (--storage-min-free-bytes): while free space is below it, this node refuses the produces it leads; 0 when there is none.",
+				Doc:  "the free-space floor, `--storage-min-free-bytes` (0: none). While `raftline_storage_free_bytes` is below it the node refuses the produces it leads with KAFKA_STORAGE_ERROR, logging once on entering and once on leaving",
+			},
+			{
+				Name: "raftline_storage_used_bytes", Type: Gauge, Labels: []Label{nodeID, label("kind", "partitions", "raft_log", "snapshots")},
+				Help: "Disk space raftline's files take in the data directory, by kind: partitions (segment and index files, with --storage disk), raft_log (the Raft log store) and snapshots.",
+				Doc:  "space raftline's files take in `--data-dir`: `partitions` (segment and index file lengths, 0 with `--storage memory`), `raft_log` (allocated blocks, as `raft_log_size_bytes`), `snapshots` (allocated blocks; a file a snapshot shares with a partition by a hard link counts under `partitions`)",
+			},
+			{
+				Name: "raftline_produce_refusals_total", Type: Counter, Labels: []Label{nodeID, label("reason", "disk_below_floor")},
+				Help: "Partition produces this node refused before proposing them, by reason: disk_below_floor (free space under --storage-min-free-bytes; answered KAFKA_STORAGE_ERROR).",
+				Doc:  "partition produces refused before they were proposed (one per partition), by reason: `disk_below_floor`, free space under `--storage-min-free-bytes`, answered KAFKA_STORAGE_ERROR (NOT_LEADER_OR_FOLLOWER before Produce v4); clients retry",
+			},
+			{
+				Name: "raftline_partition_size_bytes", Type: Gauge, Labels: []Label{nodeID, topic, partition},
+				Help: "Record batch bytes each partition's replica holds on this node, in memory or in segment files: what retention.bytes is measured against.",
+				Doc:  "record batch bytes the partition's replica holds, in memory or in segment files: what `retention.bytes` is measured against",
+			},
+			{
+				Name: "raftline_partition_segments", Type: Gauge, Labels: []Label{nodeID, topic, partition},
+				Help: "Segments of each partition's replica on this node, each a log file and three index files (with --storage disk).",
+				Doc:  "segments of the partition's replica, each a `.log` file and three index files (disk only); four open files each",
+			},
+			{
+				Name: "raftline_partition_index_size_bytes", Type: Gauge, Labels: []Label{nodeID, topic, partition},
+				Help: "Bytes of each partition's offset, time and append-time index files on this node (with --storage disk).",
+				Doc:  "bytes of the partition's offset, time and append-time index files (disk only)",
+			},
+			{
+				Name: "raftline_storage_sync_duration_seconds", Type: Histogram, Labels: []Label{nodeID},
+				Help: "Time to make one partition's segment files durable: the fsyncs of the files written since its last sync, of its directory and of its checkpoint (with --storage disk).",
+				Doc:  "time to make one partition's segment files durable (fsync of what was written since its last sync, its directory, its checkpoint), disk only: when a snapshot is restored and at shutdown, and for every snapshot that lists segments (`seglog.Manifest`). Snapshot time as a whole is `raft_snapshot_duration_seconds`",
+			},
+			{
+				Name: "raftline_storage_sync_last_duration_seconds", Type: Gauge, Labels: []Label{nodeID},
+				Help: "Time the last segment sync on this node took (0 before the first; with --storage disk).",
+				Doc:  "time the last segment sync took (0 before the first): syncs come with snapshots, restores and shutdown, minutes apart, too rare for a rate of the histogram to draw",
+			},
+			{
+				Name: "raftline_storage_read_bytes_total", Type: Counter, Labels: []Label{nodeID},
+				Help: "Bytes this process had read from the storage device (Linux /proc/self/io read_bytes): its reads the page cache did not serve.",
+				Doc:  "bytes the process read from the device (Linux only): what the page cache did not serve. Process-wide: segment reads, Raft log reads, snapshots",
+			},
+			{
+				Name: "raftline_storage_written_bytes_total", Type: Counter, Labels: []Label{nodeID},
+				Help: "Bytes this process caused to be written to the storage device (Linux /proc/self/io write_bytes).",
+				Doc:  "bytes the process caused to be written to the device (Linux only): Raft log, segments and snapshots together",
 			},
 		},
 	},

@@ -36,6 +36,9 @@ var nodeFlags = []string{
 	"--snapshot-threshold", "1024", "--snapshot-interval", "2s",
 	// Keep partitions small so that frequent snapshots stay cheap.
 	"--default-retention-bytes", "1048576", "--retention-check-interval", "2s",
+	// Partitions in segment files, so the storage panels (segments, index
+	// files, syncs) have something to draw.
+	"--storage", "disk",
 }
 
 // Load generator settings. The rate is modest so the machine stays calm

@@ -136,6 +136,7 @@ type Cluster struct {
 	View
 	node   Node
 	client *http.Client // forwards metadata changes to the leader
+	gate   func() error // asked before each produce (GateProduces); nil admits all
 }
 
 // New returns the cluster as seen from a Raft node. It is cheap and keeps no

@@ -13,8 +13,14 @@ import (
 // Produce proposes batches for one partition, with optional extensions (a
 // trace context) carried in the Raft entry, and returns at once. Proposals
 // made from one goroutine enter the log in call order. The batches must
-// have been checked (recordbatch) and are not copied.
+// have been checked (recordbatch) and are not copied. A produce the gate
+// refuses (GateProduces) is done at once with the gate's error.
 func (c *Cluster) Produce(topic string, partition int32, batches [][]byte, extensions []byte) cluster.Proposal {
+	if c.gate != nil {
+		if err := c.gate(); err != nil {
+			return refused{err}
+		}
+	}
 	p := c.propose(fsm.Command{
 		Op:      fsm.OpProduce,
 		Produce: []fsm.ProducePartition{{Topic: topic, Partition: partition, Batches: batches}},

@@ -69,6 +69,7 @@ func TestParseFlags_BadValues_ReportedBeforeAnythingStarts(t *testing.T) {
 		{[]string{"--host", "0.0.0.0"}, nil, `--host: "0.0.0.0"`},
 		{[]string{"stray"}, nil, `unexpected argument "stray"`},
 		{[]string{"--", "--election-timeout", "5"}, nil, `--election-timeout: "5": a duration needs a unit`},
+		{[]string{"--", "--storage-min-free-bytes", "-5"}, nil, "--storage-min-free-bytes: -5 is negative"},
 		{nil, map[string]string{"RAFTLINE_ELECTION_TIMEOUT": "5"}, `RAFTLINE_ELECTION_TIMEOUT="5": a duration needs a unit`},
 		{nil, map[string]string{"RAFTLINE_DEFAULT_PARTITIONS": "x"}, `RAFTLINE_DEFAULT_PARTITIONS="x": not a whole number`},
 	} {

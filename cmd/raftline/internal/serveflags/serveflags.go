@@ -17,6 +17,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/raftline/raftline/broker/freespace"
 	"github.com/raftline/raftline/broker/fsm"
 	"github.com/raftline/raftline/broker/raftnode"
 	"github.com/raftline/raftline/broker/server"
@@ -57,6 +58,7 @@ func ParseServe(args []string, getenv func(string) string, help io.Writer) (*Ser
 		nodeID        = fs.Int("node-id", 0, "this node's id, a positive integer unique in the cluster (required)")
 		dataDir       = fs.String("data-dir", "./data", "directory for the Raft log, snapshots and node state")
 		storage       = fs.String("storage", "disk", "where partitions' records are kept: disk (segment files in partitions/ under --data-dir), or memory (bounded by retention, rebuilt at each start); every node of a cluster must use the same")
+		minFree       = fs.Int64("storage-min-free-bytes", freespace.DefaultMinFreeBytes, "free space of --data-dir's filesystem below which this node, while it leads, refuses produces with the retriable KAFKA_STORAGE_ERROR, before the disk fills; produces are taken again once space is freed (retention, deleted topics). 0: no floor")
 		kafkaAddr     = fs.String("kafka-addr", "127.0.0.1:9092", "address to serve the Kafka protocol on")
 		advKafka      = fs.String("advertised-kafka-addr", "", "Kafka address given to clients (default: --kafka-addr)")
 		extKafka      = fs.String("kafka-external-addr", "", "optional second Kafka listener for clients outside the nodes' network (the host, outside a container network)")
@@ -109,6 +111,10 @@ func ParseServe(args []string, getenv func(string) string, help io.Writer) (*Ser
 	} else {
 		c.Storage = st
 	}
+	if *minFree < 0 {
+		bad("storage-min-free-bytes", "%d is negative (0: no floor)", *minFree)
+	}
+	c.StorageMinFreeBytes = *minFree
 	checkListen := func(name, v string) {
 		if _, _, err := splitHostPort(v); err != nil {
 			bad(name, "%q: %v", v, err)

@@ -438,3 +438,19 @@ func TestParseServe_Storage_DiskByDefault_MemoryOnRequest(t *testing.T) {
 		t.Fatalf("--storage=ssd: errors name %v: %v", got, err)
 	}
 }
+
+func TestParseServe_StorageMinFreeBytes_1GiBByDefault_ZeroTurnsItOff(t *testing.T) {
+	if n := mustParse(t, noEnv, "--node-id=1").Server.StorageMinFreeBytes; n != 1<<30 {
+		t.Fatalf("default floor %d, want 1 GiB", n)
+	}
+	if n := mustParse(t, noEnv, "--node-id=1", "--storage-min-free-bytes=0").Server.StorageMinFreeBytes; n != 0 {
+		t.Fatalf("--storage-min-free-bytes=0 gave %d", n)
+	}
+	if n := mustParse(t, env(map[string]string{"RAFTLINE_STORAGE_MIN_FREE_BYTES": "5368709120"}), "--node-id=1").Server.StorageMinFreeBytes; n != 5<<30 {
+		t.Fatalf("RAFTLINE_STORAGE_MIN_FREE_BYTES=5368709120 gave %d", n)
+	}
+	_, err := parse(t, noEnv, "--node-id=1", "--storage-min-free-bytes=-1")
+	if got := flagsNamed(t, err); !slices.Equal(got, []string{"storage-min-free-bytes"}) || !strings.Contains(err.Error(), "-1") {
+		t.Fatalf("--storage-min-free-bytes=-1: errors name %v: %v", got, err)
+	}
+}
