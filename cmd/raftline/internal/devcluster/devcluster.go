@@ -48,8 +48,9 @@ func Defaults() Options {
 		// A topic a client auto-creates gets one partition per node, so
 		// the first try shows records spread over partitions.
 		DefaultPartitions: 3,
-		// Three nodes share one machine's memory: keep each partition's
-		// log to 256 MiB unless a topic says otherwise.
+		// Three nodes keep three copies of every partition on one
+		// machine's disk: keep each partition's log to 256 MiB unless a
+		// topic says otherwise.
 		DefaultRetentionBytes: 256 << 20,
 		LogLevel:              "info"}
 }

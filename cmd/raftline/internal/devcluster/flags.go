@@ -52,7 +52,7 @@ func ParseFlags(args []string, getenv func(string) string, help io.Writer) (Opti
 	fs.IntVar(&o.HTTPPort, "http-port", o.HTTPPort, "HTTP port of node 1 (/readyz, /v1/cluster, /metrics)")
 	fs.IntVar(&o.RaftPort, "raft-port", o.RaftPort, "Raft port of node 1")
 	fs.IntVar(&o.DefaultPartitions, "default-partitions", o.DefaultPartitions, "partitions of an auto-created topic, or one created with -1")
-	fs.Int64Var(&o.DefaultRetentionBytes, "default-retention-bytes", o.DefaultRetentionBytes, "retention.bytes of a topic created without one (-1: no limit); the nodes share this machine's memory")
+	fs.Int64Var(&o.DefaultRetentionBytes, "default-retention-bytes", o.DefaultRetentionBytes, "retention.bytes of a topic created without one, per partition (-1: no limit); the three nodes each keep a copy on this machine's disk")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "debug, info, warn or error")
 	if err := fs.Parse(args, getenv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
