@@ -98,13 +98,16 @@ type Partition interface {
 	// returns the extended slice. It stops before the batch that would
 	// take what it appends past maxBytes, but the first batch is appended
 	// whole whatever its size, so a consumer always makes progress. dst
-	// is grown once, to the size of what is appended.
-	AppendBatches(dst []byte, offset int64, maxBytes int) []byte
+	// is grown once, to the size of what is appended. On an error dst is
+	// returned as it came, and the error matches kerr.OffsetOutOfRange
+	// (retention moved the start past offset since the caller looked),
+	// kerr.UnknownTopicOrPartition (the topic was deleted) or ErrStorage.
+	AppendBatches(dst []byte, offset int64, maxBytes int) ([]byte, error)
 	// OffsetForTimestamp is Kafka's answer to ListOffsets for a
 	// timestamp: the offset and timestamp of the first record at or after
 	// the log start offset whose timestamp is at least ts; ok is false
-	// when no record is that late.
-	OffsetForTimestamp(ts int64) (offset, timestamp int64, ok bool)
+	// when no record is that late. Its errors are AppendBatches'.
+	OffsetForTimestamp(ts int64) (offset, timestamp int64, ok bool, err error)
 }
 
 // MaxPartitions bounds a topic's partition count.

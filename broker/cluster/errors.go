@@ -25,13 +25,18 @@ var (
 	// the disk fills. Nothing was written; produces are taken again once
 	// space is freed (retention, deleted topics, a larger disk).
 	ErrNoSpace = errors.New("free disk space below the node's floor")
+	// ErrStorage: the node could not read a partition's records from its
+	// disk (an I/O error, or bytes that fail their checksums). The node
+	// serves nothing it cannot check; the client retries, on the next
+	// leader if this node stops.
+	ErrStorage = errors.New("partition storage read failed")
 )
 
 // ErrorCode is the Kafka error code a client is answered with for err: kerr
 // errors keep their code, the sentinels become the retriable codes clients
 // re-route or retry on, anything else is UNKNOWN_SERVER_ERROR. nil is 0.
 //
-// ErrNoSpace is KAFKA_STORAGE_ERROR, what Kafka answers for a partition
+// ErrNoSpace and ErrStorage are KAFKA_STORAGE_ERROR, what Kafka answers for a partition
 // whose log directory it cannot write: every client retries it
 // (KafkaStorageException is an InvalidMetadataException in the Java
 // client, retriable in librdkafka and franz-go), so producers hold their
@@ -52,7 +57,7 @@ func ErrorCode(err error) int16 {
 		return kerr.NotLeaderForPartition.Code
 	case errors.Is(err, ErrIndeterminate), errors.Is(err, context.DeadlineExceeded):
 		return kerr.RequestTimedOut.Code
-	case errors.Is(err, ErrNoSpace):
+	case errors.Is(err, ErrNoSpace), errors.Is(err, ErrStorage):
 		return kerr.KafkaStorageError.Code
 	}
 	return kerr.UnknownServerError.Code

@@ -145,7 +145,11 @@ func (l *Listener) collectFetch(req *kmsg.FetchRequest) (resp *kmsg.FetchRespons
 				case rp.FetchOffset < start || rp.FetchOffset > next:
 					sp.ErrorCode = kerr.OffsetOutOfRange.Code
 				case rp.FetchOffset < next && limit > 0:
-					sp.RecordBatches = part.AppendBatches(sp.RecordBatches, rp.FetchOffset, limit)
+					var err error
+					if sp.RecordBatches, err = part.AppendBatches(sp.RecordBatches, rp.FetchOffset, limit); err != nil {
+						sp.ErrorCode = cluster.ErrorCode(err)
+						l.storageReadFailed(rt.Topic, rp.Partition, err)
+					}
 					remaining -= len(sp.RecordBatches)
 					size += len(sp.RecordBatches)
 				}

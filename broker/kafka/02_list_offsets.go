@@ -37,8 +37,10 @@ func handleListOffsets(l *Listener, _ context.Context, r *request) func() kmsg.R
 					sp.ErrorCode = kerr.NotLeaderForPartition.Code
 				} else if part, err := l.cluster.Partition(rt.Topic, rp.Partition); err != nil {
 					sp.ErrorCode = cluster.ErrorCode(err)
-				} else {
-					sp.Offset, sp.Timestamp = offsetFor(part, rp.Timestamp)
+				} else if sp.Offset, sp.Timestamp, err = offsetFor(part, rp.Timestamp); err != nil {
+					sp.Offset, sp.Timestamp = -1, -1
+					sp.ErrorCode = cluster.ErrorCode(err)
+					l.storageReadFailed(rt.Topic, rp.Partition, err)
 				}
 				st.Partitions = append(st.Partitions, sp)
 			}
@@ -48,16 +50,17 @@ func handleListOffsets(l *Listener, _ context.Context, r *request) func() kmsg.R
 	}
 }
 
-func offsetFor(part cluster.Partition, ts int64) (offset, timestamp int64) {
+func offsetFor(part cluster.Partition, ts int64) (offset, timestamp int64, err error) {
 	start, next := part.Offsets()
 	switch ts {
 	case -1:
-		return next, -1
+		return next, -1, nil
 	case -2:
-		return start, -1
+		return start, -1, nil
 	}
-	if offset, maxTimestamp, ok := part.OffsetForTimestamp(ts); ok {
-		return offset, maxTimestamp
+	offset, maxTimestamp, ok, err := part.OffsetForTimestamp(ts)
+	if err != nil || !ok {
+		return -1, -1, err
 	}
-	return -1, -1
+	return offset, maxTimestamp, nil
 }

@@ -168,6 +168,8 @@ type Listener struct {
 	obs     Observer
 	tracer  Tracer
 	log     *slog.Logger
+	// storageLog rate-limits the log lines of failed partition reads.
+	storageLog storageLog
 
 	ln     net.Listener
 	extLn  net.Listener // nil without an external listener

@@ -8,7 +8,9 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/raftline/raftline/broker/clustertest"
 	"github.com/raftline/raftline/broker/fsm"
@@ -62,7 +64,10 @@ func checkNodeHolds(t *testing.T, n *clustertest.Node, topic string, acked map[i
 		if start != 0 || next != want {
 			t.Fatalf("node %d: %s/%d holds offsets %d to %d, want 0 to %d", n.ID, topic, p, start, next, want)
 		}
-		data := part.AppendBatches(nil, 0, 1<<30)
+		data, err := part.AppendBatches(nil, 0, 1<<30)
+		if err != nil {
+			t.Fatalf("node %d: %s/%d: %v", n.ID, topic, p, err)
+		}
 		expect := int64(0)
 		for len(data) > 0 {
 			h, err := recordbatch.Parse(data)
@@ -139,4 +144,73 @@ func TestCluster_DiskNodesRestarted_SameDigestsNoRecordTwice(t *testing.T) {
 		checkNodeHolds(t, n, "restart", acked)
 	}
 	verifyAcked(t, c, "restart", acks)
+}
+
+// A partition whose bytes on the leader's disk fail their checks is
+// answered KAFKA_STORAGE_ERROR by Fetch and by ListOffsets for a
+// timestamp, never with the damaged bytes; the other partitions are served.
+func TestCluster_DiskDamagedSegment_FetchAnswersStorageError(t *testing.T) {
+	c := clustertest.Start(t, clustertest.Options{Configure: func(cfg *server.Config) { cfg.Storage = fsm.Disk }})
+	c.CreateTopic("damaged", 2)
+	cl := c.Client(kgo.DefaultProduceTopic("damaged"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	ctx := clustertest.Ctx(t)
+	for p := range int32(2) {
+		for i := range 5 {
+			if err := cl.ProduceSync(ctx, &kgo.Record{Partition: p, Value: []byte(fmt.Sprintf("v-%d-%d", p, i))}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	leader := c.Leader()
+	seg := filepath.Join(leader.Cfg.DataDir, "partitions", "damaged", "0", "00000000000000000000.log")
+	b, err := os.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-3] ^= 0xff // the last record's value, under its batch's CRC
+	if err := os.WriteFile(seg, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	fetch := kmsg.NewPtrFetchRequest()
+	fetch.MaxWaitMillis, fetch.MaxBytes = 0, 1<<20
+	ft := kmsg.NewFetchRequestTopic()
+	ft.Topic = "damaged"
+	for p := range int32(2) {
+		fp := kmsg.NewFetchRequestTopicPartition()
+		fp.Partition, fp.FetchOffset, fp.PartitionMaxBytes = p, 0, 1<<20
+		ft.Partitions = append(ft.Partitions, fp)
+	}
+	fetch.Topics = append(fetch.Topics, ft)
+	resp, err := fetch.RequestWith(ctx, cl.Broker(int(leader.ID)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rp := range resp.Topics[0].Partitions {
+		switch rp.Partition {
+		case 0:
+			if rp.ErrorCode != kerr.KafkaStorageError.Code || len(rp.RecordBatches) != 0 {
+				t.Fatalf("damaged partition: error %d and %d bytes, want KAFKA_STORAGE_ERROR and none", rp.ErrorCode, len(rp.RecordBatches))
+			}
+		case 1:
+			if rp.ErrorCode != 0 || len(rp.RecordBatches) == 0 {
+				t.Fatalf("intact partition: error %d and %d bytes", rp.ErrorCode, len(rp.RecordBatches))
+			}
+		}
+	}
+
+	lo := kmsg.NewPtrListOffsetsRequest()
+	lt := kmsg.NewListOffsetsRequestTopic()
+	lt.Topic = "damaged"
+	lp := kmsg.NewListOffsetsRequestTopicPartition()
+	lp.Partition, lp.Timestamp = 0, 0 // the read from the first batch on meets the damaged one
+	lt.Partitions = append(lt.Partitions, lp)
+	lo.Topics = append(lo.Topics, lt)
+	lresp, err := lo.RequestWith(ctx, cl.Broker(int(leader.ID)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := lresp.Topics[0].Partitions[0]; got.ErrorCode != kerr.KafkaStorageError.Code || got.Offset != -1 {
+		t.Fatalf("ListOffsets at 0: error %d offset %d, want KAFKA_STORAGE_ERROR", got.ErrorCode, got.Offset)
+	}
 }

@@ -23,12 +23,17 @@
 package raftcluster
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/raftline/raftline/broker/cluster"
 	"github.com/raftline/raftline/broker/fsm"
 	"github.com/raftline/raftline/broker/raftnode"
+	"github.com/raftline/raftline/broker/seglog"
 )
 
 // Digest summarises one partition's replica; equal digests on two nodes mean
@@ -44,23 +49,42 @@ func topicOf(t *fsm.Topic) cluster.Topic {
 func brokerOf(b fsm.Broker) cluster.Broker  { return cluster.Broker(b) }
 func fsmBroker(b cluster.Broker) fsm.Broker { return fsm.Broker(b) }
 
-// partition serves one partition's log as a cluster.Partition. The contract
-// has no read errors: a read that fails (the log went with its topic, or
-// retention moved its start since the caller checked the offsets) appends
-// nothing and finds no offset, and the client asks again.
+// partition serves one partition's log as a cluster.Partition, its read
+// errors as the contract's (readErr).
 type partition struct{ log fsm.PartitionLog }
 
 var _ cluster.Partition = partition{}
 
 func (p partition) Offsets() (start, next int64) { return p.log.Offsets() }
 
-func (p partition) AppendBatches(dst []byte, offset int64, maxBytes int) []byte {
-	dst, _ = p.log.AppendBatches(dst, offset, maxBytes)
-	return dst
+func (p partition) AppendBatches(dst []byte, offset int64, maxBytes int) ([]byte, error) {
+	out, err := p.log.AppendBatches(dst, offset, maxBytes)
+	if err != nil {
+		return dst, readErr(err)
+	}
+	return out, nil
 }
 
-func (p partition) OffsetForTimestamp(ts int64) (offset, timestamp int64, ok bool) {
-	return offsetForTimestamp(p.log, ts)
+func (p partition) OffsetForTimestamp(ts int64) (offset, timestamp int64, ok bool, err error) {
+	offset, timestamp, ok, err = offsetForTimestamp(p.log, ts)
+	return offset, timestamp, ok, readErr(err)
+}
+
+// readErr is a store's read error as the contract has it: a read below the
+// start (retention moved it since the caller looked) is out of range, a
+// log closed with its deleted topic is an unknown partition, and anything
+// else (an I/O error, bytes that fail their checks: seglog.Error,
+// seglog.ErrCorrupt) is cluster.ErrStorage.
+func readErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, seglog.ErrOffsetOutOfRange):
+		return kerr.OffsetOutOfRange
+	case errors.Is(err, seglog.ErrClosed):
+		return kerr.UnknownTopicOrPartition
+	}
+	return fmt.Errorf("%w: %w", cluster.ErrStorage, err)
 }
 
 // View reads the replicated state as this node has applied it. Cluster

@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -181,7 +182,10 @@ func TestPartition_AppendBatches_AsServed(t *testing.T) {
 				prefix := []byte("prefix")
 				dst := make([]byte, len(prefix), len(prefix))
 				copy(dst, prefix)
-				got := p.AppendBatches(dst, tc.offset, tc.maxBytes)
+				got, err := p.AppendBatches(dst, tc.offset, tc.maxBytes)
+				if err != nil {
+					t.Fatalf("AppendBatches(%d, %d): %v", tc.offset, tc.maxBytes, err)
+				}
 				if !bytes.Equal(got[:len(prefix)], prefix) {
 					t.Fatalf("AppendBatches(%d, %d) overwrote dst", tc.offset, tc.maxBytes)
 				}
@@ -202,8 +206,8 @@ func TestPartition_AppendBatches_AsServed(t *testing.T) {
 			if _, next := p.Offsets(); next != 6 {
 				t.Fatalf("high watermark %d", next)
 			}
-			empty := p.AppendBatches([]byte{}, 6, 100)
-			if empty == nil || len(empty) != 0 {
+			empty, err := p.AppendBatches([]byte{}, 6, 100)
+			if err != nil || empty == nil || len(empty) != 0 {
 				t.Fatalf("AppendBatches to an empty non-nil dst, nothing to serve: %v", empty)
 			}
 		})
@@ -217,8 +221,8 @@ func TestPartition_OffsetForTimestamp(t *testing.T) {
 			for ts, want := range map[int64][3]int64{
 				0: {0, 1000, 1}, 1000: {0, 1000, 1}, 1001: {2, 3000, 1}, 3000: {2, 3000, 1}, 3001: {-1, -1, 0},
 			} {
-				off, maxTs, ok := p.OffsetForTimestamp(ts)
-				if off != want[0] || maxTs != want[1] || ok != (want[2] == 1) {
+				off, maxTs, ok, err := p.OffsetForTimestamp(ts)
+				if err != nil || off != want[0] || maxTs != want[1] || ok != (want[2] == 1) {
 					t.Errorf("OffsetForTimestamp(%d) = %d, %d, %v, want %v", ts, off, maxTs, ok, want)
 				}
 			}
@@ -226,20 +230,43 @@ func TestPartition_OffsetForTimestamp(t *testing.T) {
 	}
 }
 
-// The contract has no read errors: a partition whose log cannot be read
-// (on disk, its topic deleted and its files gone) serves nothing and finds
-// no offset.
-func TestPartition_LogGone_ReadsNothing(t *testing.T) {
-	s := openDisk(t)
-	p := partitionWith(t, func(*testing.T) *fsm.State { return s }, recordBatch(2, 10, 1000))
+// A partition whose log went with its deleted topic answers
+// UNKNOWN_TOPIC_OR_PARTITION; one whose files fail their checks answers
+// KAFKA_STORAGE_ERROR (cluster.ErrStorage). Neither serves a byte.
+func TestPartition_ReadErrors_AreTheContracts(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "partitions")
+	s, err := fsm.Open(fsm.Options{Storage: fsm.Disk, Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	p := partitionWith(t, func(*testing.T) *fsm.State { return s }, recordBatch(2, 10, 1000), recordBatch(2, 10, 3000))
+	seg := filepath.Join(dir, "t", "0", "00000000000000000000.log")
+	b, err := os.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-5] ^= 0xff // inside the second batch, under its CRC
+	if err := os.WriteFile(seg, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.AppendBatches([]byte("dst"), 2, 1<<20)
+	if string(got) != "dst" || !errors.Is(err, cluster.ErrStorage) || cluster.ErrorCode(err) != kerr.KafkaStorageError.Code {
+		t.Fatalf("damaged batch: AppendBatches = %q, %v; want dst unchanged and KAFKA_STORAGE_ERROR", got, err)
+	}
+	if _, _, _, err := p.OffsetForTimestamp(2000); cluster.ErrorCode(err) != kerr.KafkaStorageError.Code {
+		t.Fatalf("damaged batch: OffsetForTimestamp error %v, want KAFKA_STORAGE_ERROR", err)
+	}
+
 	if res := s.ApplyCommand(9, fsm.Command{Op: fsm.OpDeleteTopic, TimeMs: 1, Delete: "t"}); res.Err != nil {
 		t.Fatal(res.Err)
 	}
-	if got := p.AppendBatches([]byte("dst"), 0, 1<<20); string(got) != "dst" {
-		t.Fatalf("AppendBatches = %q, want dst unchanged", got)
+	got, err = p.AppendBatches([]byte("dst"), 0, 1<<20)
+	if string(got) != "dst" || cluster.ErrorCode(err) != kerr.UnknownTopicOrPartition.Code {
+		t.Fatalf("deleted topic: AppendBatches = %q, %v; want dst unchanged and UNKNOWN_TOPIC_OR_PARTITION", got, err)
 	}
-	if off, maxTs, ok := p.OffsetForTimestamp(0); off != -1 || maxTs != -1 || ok {
-		t.Fatalf("OffsetForTimestamp = %d, %d, %v; want -1, -1, false", off, maxTs, ok)
+	if off, maxTs, ok, err := p.OffsetForTimestamp(0); off != -1 || maxTs != -1 || ok || cluster.ErrorCode(err) != kerr.UnknownTopicOrPartition.Code {
+		t.Fatalf("deleted topic: OffsetForTimestamp = %d, %d, %v, %v", off, maxTs, ok, err)
 	}
 }
 

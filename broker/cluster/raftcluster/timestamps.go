@@ -25,33 +25,33 @@ const timestampReadBytes = 1 << 20
 // it are read in turn. A batch whose records cannot be read (damaged, or
 // past recordscan's bounds) is answered from its header, at batch
 // precision: its first offset at or after the start, and its max
-// timestamp. A read that fails finds nothing, as the contract has no read
-// errors.
-func offsetForTimestamp(log fsm.PartitionLog, ts int64) (offset, timestamp int64, ok bool) {
+// timestamp. A read that fails is the store's error.
+func offsetForTimestamp(log fsm.PartitionLog, ts int64) (offset, timestamp int64, ok bool, err error) {
 	from, _, found, err := log.OffsetForTimestamp(ts)
 	if err != nil || !found {
-		return -1, -1, false
+		return -1, -1, false, err
 	}
 	start, _ := log.Offsets()
 	var buf []byte
 	for {
 		buf, err = log.AppendBatches(buf[:0], from, timestampReadBytes)
 		if err != nil || len(buf) == 0 {
-			return -1, -1, false
+			return -1, -1, false, err
 		}
 		for data := buf; len(data) > 0; {
 			h, err := recordbatch.ParseHeader(data)
 			if err != nil {
-				return -1, -1, false
+				// The store checks every batch it serves.
+				return -1, -1, false, err
 			}
 			b := data[:h.Length]
 			base := int64(binary.BigEndian.Uint64(b))
 			off, recTs, found, err := recordscan.FirstAtOrAfter(b, ts, start)
 			switch {
 			case found:
-				return off, recTs, true
+				return off, recTs, true, nil
 			case err != nil && h.MaxTimestamp >= ts:
-				return max(base, start), h.MaxTimestamp, true
+				return max(base, start), h.MaxTimestamp, true, nil
 			}
 			from = base + int64(h.LastOffsetDelta) + 1
 			data = data[h.Length:]

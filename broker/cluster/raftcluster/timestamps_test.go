@@ -65,7 +65,10 @@ func TestPartition_OffsetForTimestamp_RecordPrecise(t *testing.T) {
 			check := func(what string, cases map[int64][2]int64) {
 				t.Helper()
 				for ts, want := range cases {
-					off, stamp, ok := p.OffsetForTimestamp(ts)
+					off, stamp, ok, err := p.OffsetForTimestamp(ts)
+					if err != nil {
+						t.Fatalf("%s: OffsetForTimestamp(%d): %v", what, ts, err)
+					}
 					if off != want[0] || stamp != want[1] || ok != (want[0] >= 0) {
 						t.Errorf("%s: OffsetForTimestamp(%d) = %d, %d, %v; want %d, %d", what, ts, off, stamp, ok, want[0], want[1])
 					}
