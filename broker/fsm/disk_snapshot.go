@@ -15,11 +15,14 @@ import (
 	"github.com/raftline/raftline/broker/topicrules"
 )
 
-// Snapshots of disk partitions copy no data. Freezing a partition syncs its
-// log and takes its manifest (seglog.Manifest: every segment's log and
-// append-time files with their lengths and checksums), and hard-links those
-// files into <dir>.pin/<n>/<topic>/<partition>/, because retention may
-// delete a segment before the snapshot is written. The snapshot's head
+// Snapshots of disk partitions copy no data. Freezing a partition takes its
+// manifest (seglog.Capture: every segment's log and append-time files with
+// their lengths and checksums) and hard-links those files into
+// <dir>.pin/<n>/<topic>/<partition>/, because retention may delete a
+// segment before the snapshot is written; it is cheap, because the state
+// machine's goroutine does it. The fsyncs that make the files durable run
+// when the snapshot is written (Snapshot.Sync, on Raft's snapshot
+// goroutine), before the snapshot is kept. The snapshot's head
 // lists the manifests; raftnode attaches the pinned files to the snapshot,
 // whose store links them again and sends them to a node that needs the
 // snapshot (InstallSnapshot). Then the pins go.
@@ -47,50 +50,88 @@ func (d diskStore) freezing() (freezer, error) {
 
 type diskFreezer struct{ dir string }
 
-// freeze syncs the partition (seglog.Manifest) and pins its files.
+// freeze captures the partition (seglog.Capture: its manifest now, the
+// fsyncs for later, off the apply goroutine) and pins its files.
 func (f diskFreezer) freeze(topic string, partition int, log PartitionLog) (frozenLog, error) {
 	l := log.(diskLog).l
-	m, err := l.Manifest()
+	m, pending, err := l.Capture()
 	if err != nil {
 		return nil, storageErr(err)
 	}
+	fs := &frozenSegments{m: m, pending: pending}
 	pdir := filepath.Join(f.dir, topic, strconv.Itoa(partition))
 	if err := os.MkdirAll(pdir, 0o755); err != nil {
 		return nil, fmt.Errorf("%w: create %s: %w", ErrStorage, pdir, err)
 	}
-	fs := frozenSegments{m: m}
 	for _, mf := range m.Files {
 		pinned := filepath.Join(pdir, mf.Name)
 		if err := os.Link(filepath.Join(l.Dir(), mf.Name), pinned); err != nil {
 			return nil, fmt.Errorf("%w: pin a segment file for a snapshot: %w", ErrStorage, err)
 		}
-		fs.files = append(fs.files, SnapshotFile{
+		fs.files = append(fs.files, pinnedFile{SnapshotFile{
 			Name: path.Join(topic, strconv.Itoa(partition), mf.Name), Path: pinned,
 			Length: mf.Length, CRC32C: mf.CRC32C,
-		})
+		}, mf.Base})
 	}
 	return fs, nil
 }
 
 func (f diskFreezer) release() { os.RemoveAll(f.dir) }
 
-// frozenSegments is a disk partition as a snapshot lists it.
+// frozenSegments is a disk partition as a snapshot lists it, with the sync
+// that makes its files durable still to run (Snapshot.Sync).
 type frozenSegments struct {
-	m     seglog.Manifest
-	files []SnapshotFile
+	m       seglog.Manifest
+	files   []pinnedFile
+	pending *seglog.PendingSync
 }
 
-func (f frozenSegments) offsets() (start, next int64) { return f.m.Start, f.m.Next }
+// pinnedFile is a segment file pinned for a snapshot, with its segment's
+// base offset.
+type pinnedFile struct {
+	SnapshotFile
+	base int64
+}
 
-func (f frozenSegments) count() (int, int64, error) {
+func (f *frozenSegments) offsets() (start, next int64) { return f.m.Start, f.m.Next }
+
+func (f *frozenSegments) count() (int, int64, error) {
 	return 0, 0, errors.New("fsm: a disk partition's snapshot lists files, not batches")
 }
 
-func (f frozenSegments) each(func(snapBatch) error) error {
+func (f *frozenSegments) each(func(snapBatch) error) error {
 	return errors.New("fsm: a disk partition's snapshot lists files, not batches")
 }
 
-func (f frozenSegments) release() {}
+// sync runs the capture's fsyncs; a segment retention deleted before they
+// ran is synced through the snapshot's own links to its files.
+func (f *frozenSegments) sync() error {
+	if err := f.pending.Run(); err != nil {
+		return storageErr(err)
+	}
+	for _, base := range f.pending.Dropped() {
+		for _, sf := range f.files {
+			if sf.base != base {
+				continue
+			}
+			if err := syncFile(sf.Path); err != nil {
+				return fmt.Errorf("%w: %w", ErrStorage, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (f *frozenSegments) release() {}
+
+func syncFile(path string) error {
+	fl, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer fl.Close()
+	return fl.Sync()
+}
 
 // restoreFiles makes the partitions the snapshot lists the live ones:
 // each partition's own log where it holds the snapshot's files (cut back to

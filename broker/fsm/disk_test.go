@@ -7,8 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -476,5 +478,54 @@ func TestDiskFailure_StopsTheState_NamesOpAndPath(t *testing.T) {
 	}
 	if _, next := r.log("u", 0).Offsets(); next != 0 {
 		t.Fatal("an entry after the failure was applied")
+	}
+}
+
+// Taking a snapshot on the apply goroutine syncs nothing: the fsyncs run
+// when the snapshot is written (Snapshot.Sync), while entries go on being
+// applied, and a retention pass meanwhile does not wait for them.
+func TestDiskSnapshot_SyncsWhenWritten_NotWhenTaken(t *testing.T) {
+	var syncs atomic.Int64
+	s, err := Open(Options{Storage: Disk, Dir: filepath.Join(t.TempDir(), "partitions"),
+		Segments: seglog.Options{SegmentBytes: 400, OnSync: func(time.Duration) { syncs.Add(1) }}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	r := &replica{t: t, s: s}
+	r.createTopic("t", 2, map[string]string{topicrules.ConfigRetentionMs: "100"})
+	for i := range int64(20) {
+		r.mustProduce(1000+i, "t", int32(i%2), plain(1000+i, "v", strings.Repeat("x", 60)))
+	}
+	snap, err := s.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Release()
+	if n := syncs.Load(); n != 0 {
+		t.Fatalf("taking the snapshot synced %d partitions", n)
+	}
+	// Retention deletes captured segments before the snapshot is written.
+	r.mustProduce(5000, "t", 0, plain(5000, "late"))
+	r.apply(Command{Op: OpRetention, TimeMs: 5000})
+	if start, _ := r.log("t", 0).Offsets(); start == 0 {
+		t.Fatal("setup: retention deleted nothing")
+	}
+	if err := snap.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if n := syncs.Load(); n != 2 {
+		t.Fatalf("writing the snapshot synced %d partitions, want 2", n)
+	}
+	var buf bytes.Buffer
+	if _, err := snap.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	got := diskReplica(t, filepath.Join(t.TempDir(), "partitions"))
+	if err := capture(t, snap, buf.Bytes()).restore(got); err != nil {
+		t.Fatal(err)
+	}
+	if d := got.digest("t", 0); d.Start != 0 || d.Next != 20 {
+		t.Fatalf("restored %+v, want the partition as it was when the snapshot was taken", d)
 	}
 }

@@ -242,6 +242,9 @@ func takeSnapshot(t testing.TB, s *State) takenSnapshot {
 		t.Fatalf("Snapshot: %v", err)
 	}
 	defer snap.Release()
+	if err := snap.Sync(); err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
 	var buf bytes.Buffer
 	if _, err := snap.WriteTo(&buf); err != nil {
 		t.Fatalf("WriteTo: %v", err)

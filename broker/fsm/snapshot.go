@@ -80,13 +80,15 @@ type Snapshot struct {
 	meta   snapMeta
 	parts  []frozenLog // per partition, in meta order
 	frozen freezer
-	files  bool // version 2: the partitions are files
+	files  bool   // version 2: the partitions are files
+	state  *State // failed by a sync that fails
 }
 
 // Snapshot captures the state. In memory it is cheap: it copies slice
 // headers and small maps, never record bytes; batch counts and bytes are
-// read when the snapshot is written. On disk it syncs every partition and
-// hard-links its segment files (two links per segment, removed at Release).
+// read when the snapshot is written. On disk it hard-links every
+// partition's segment files (two links per segment, removed at Release)
+// and leaves their fsyncs to Sync.
 func (s *State) Snapshot() (*Snapshot, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -94,7 +96,7 @@ func (s *State) Snapshot() (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	snap := &Snapshot{frozen: fz}
+	snap := &Snapshot{frozen: fz, state: s}
 	m := &snap.meta
 	m.NextProducerID = s.nextProducerID
 	m.Brokers = s.brokersSortedLocked()
@@ -109,7 +111,7 @@ func (s *State) Snapshot() (*Snapshot, error) {
 			}
 			start, next := f.offsets()
 			sp := snapPartition{Start: start, Next: next}
-			if fs, ok := f.(frozenSegments); ok {
+			if fs, ok := f.(*frozenSegments); ok {
 				sp.Manifest = &fs.m
 				snap.files = true
 			}
@@ -153,11 +155,32 @@ func (snap *Snapshot) Release() {
 func (snap *Snapshot) Files() []SnapshotFile {
 	var out []SnapshotFile
 	for _, f := range snap.parts {
-		if fs, ok := f.(frozenSegments); ok {
-			out = append(out, fs.files...)
+		if fs, ok := f.(*frozenSegments); ok {
+			for _, pf := range fs.files {
+				out = append(out, pf.SnapshotFile)
+			}
 		}
 	}
 	return out
+}
+
+// Sync makes the snapshot's files durable: the fsyncs of what each disk
+// partition wrote since its last sync, which Snapshot leaves to the
+// snapshot's writer so the state machine's goroutine does not wait for the
+// disk. It must succeed before the snapshot is kept (an error is
+// ErrStorage, and fails the partition's log); memory snapshots have
+// nothing to sync.
+func (snap *Snapshot) Sync() error {
+	for _, f := range snap.parts {
+		if fs, ok := f.(*frozenSegments); ok {
+			if err := fs.sync(); err != nil {
+				err = fmt.Errorf("sync a snapshot's partition files: %w", err)
+				snap.state.fail(err)
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // counted fills in the meta's batch counts, which precede the batches, and

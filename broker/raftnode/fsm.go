@@ -111,8 +111,8 @@ type snapshot struct {
 	obs  Observer
 }
 
-// Persist attaches the snapshot's files (disk partitions' segments) to the
-// sink, which hard-links them, then writes the head.
+// Persist syncs the snapshot's files (disk partitions' segments), attaches
+// them to the sink, which hard-links them, then writes the head.
 func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 	start := time.Now()
 	n, err := s.persist(sink)
@@ -128,6 +128,11 @@ func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 }
 
 func (s *snapshot) persist(sink raft.SnapshotSink) (int64, error) {
+	// The files must be durable before the snapshot is kept: Raft
+	// compacts its log up to the snapshot next.
+	if err := s.snap.Sync(); err != nil {
+		return 0, err
+	}
 	if files := s.snap.Files(); len(files) > 0 {
 		k, ok := sink.(*snapstore.Sink)
 		if !ok {

@@ -145,6 +145,11 @@ type Log struct {
 	closed bool
 
 	dirDirty bool                // writer only: files created or removed since the last sync
+	// syncSeq numbers the states a checkpoint may describe (each sync
+	// and each Capture); ckSeq is the one the checkpoint on disk
+	// describes, so a capture's late checkpoint never replaces a newer
+	// one. Writer only.
+	syncSeq, ckSeq uint64
 	entry    [timeEntrySize]byte // writer only: scratch for an index entry, so an append allocates nothing
 }
 

@@ -46,7 +46,12 @@ func (l *Log) sync() error {
 		}
 		l.dirDirty = false
 	}
-	return writeCheckpoint(l.dir, checkpointOf(l.start, l.next, l.segs))
+	l.syncSeq++
+	if err := writeCheckpoint(l.dir, checkpointOf(l.start, l.next, l.segs)); err != nil {
+		return err
+	}
+	l.ckSeq = l.syncSeq
+	return nil
 }
 
 // Manifest lists what another node needs to rebuild this log: for every
@@ -201,6 +206,9 @@ func (l *Log) Install(m Manifest, open func(name string) (io.Reader, error)) err
 	l.mu.Lock()
 	l.segs, l.start, l.next, l.bytes, l.dirDirty = nl.segs, nl.start, nl.next, nl.bytes, nl.dirDirty
 	l.mu.Unlock()
+	// The installed checkpoint supersedes any a capture has yet to write.
+	l.syncSeq++
+	l.ckSeq = l.syncSeq
 	return nil
 }
 
