@@ -20,6 +20,10 @@ var (
 	ErrIndeterminate = errors.New("write outcome unknown")
 	// ErrShutdown: the node is shutting down.
 	ErrShutdown = errors.New("node is shutting down")
+	// ErrStorage: the node stopped on a failure of its disk and takes no
+	// more writes. A write refused with it may still commit through the
+	// other nodes, as with ErrIndeterminate; clients re-route.
+	ErrStorage = errors.New("node stopped on a storage fault")
 )
 
 // ErrorCode is the Kafka error code a client is answered with for err: kerr
@@ -39,6 +43,10 @@ func ErrorCode(err error) int16 {
 		return kerr.NotLeaderForPartition.Code
 	case errors.Is(err, ErrIndeterminate), errors.Is(err, context.DeadlineExceeded):
 		return kerr.RequestTimedOut.Code
+	case errors.Is(err, ErrStorage):
+		// Kafka's answer for a partition on a failed log directory;
+		// retriable, and clients refresh their metadata on it.
+		return kerr.KafkaStorageError.Code
 	}
 	return kerr.UnknownServerError.Code
 }

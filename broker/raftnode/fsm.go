@@ -1,6 +1,7 @@
 package raftnode
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/raftline/raftline/broker/fsm"
+	"github.com/raftline/raftline/broker/seglog"
 )
 
 // adapter is the one raft.FSM: fsm.State, plus the commit tracker told as
@@ -21,6 +23,8 @@ type adapter struct {
 	commits  *commitTracker
 	obs      Observer // nil when none
 	restores atomic.Int64
+	// fault reports a storage failure to the node (Node.storageFault).
+	fault func(op StorageOp, path string, err error)
 }
 
 var (
@@ -40,12 +44,19 @@ func (a *adapter) Apply(l *raft.Log) any {
 		start = time.Now()
 	}
 	res, err := a.state.Apply(l.Index, l.Data)
-	if err != nil {
+	if errors.Is(err, fsm.ErrStorage) {
+		// The disk under a partition failed (the error names the
+		// operation and the file): the state refuses this entry and
+		// every later one, and the node stops (fault.go). The entry is
+		// answered with the failure, never as applied.
+		a.fault(OpPartitionWrite, storagePath(err), fmt.Errorf("apply entry %d: %w", l.Index, err))
+		if res.Err == nil {
+			res.Err = err
+		}
+	} else if err != nil {
 		// Skipping an entry would make this replica diverge from the
 		// others; stopping is the only safe answer. It happens when a
-		// newer version wrote an op this one does not know, and when the
-		// disk under a partition failed (fsm.ErrStorage: the error names
-		// the operation and the file).
+		// newer version wrote an op this one does not know.
 		a.log.Error("cannot apply raft entry; stopping", "index", l.Index, "err", err)
 		panic(fmt.Sprintf("raftline: cannot apply raft entry %d: %v", l.Index, err))
 	}
@@ -56,6 +67,16 @@ func (a *adapter) Apply(l *raft.Log) any {
 		})
 	}
 	return res
+}
+
+// storagePath is the file a partition's storage error names (seglog's
+// Error), or "" when it names none in a form read here.
+func storagePath(err error) string {
+	var se *seglog.Error
+	if errors.As(err, &se) {
+		return se.Path
+	}
+	return ""
 }
 
 // resultErr is an entry's error as its proposer sees it: the command's, else

@@ -116,14 +116,27 @@ var (
 	}
 )
 
+// snapshotsModule is the hclog name of the snapshot store's lines.
+const snapshotsModule = "raft.snapshots"
+
 // expectedLine reports whether a WARN or ERROR line hashicorp/raft logged
 // with the attributes is a consequence of a graceful stop, this node's or a
 // peer's that announced it, and so says nothing an operator must act on.
 // Only the messages above qualify; anything else raft reports (storage,
-// snapshots, log consistency) keeps its level even while stopping.
+// snapshots, log consistency) keeps its level even while stopping. Once the
+// node failed on its disk every line is expected: the fault was logged, and
+// what raft and raft-wal say next (the write that failed, the step-down,
+// the peers it no longer answers) follows from it.
 func (n *Node) expectedLine(msg string, attrs map[string]any) bool {
 	key, aboutPeer := peerLines[msg]
 	switch {
+	case n.fault.Load() != nil:
+		return true
+	case attrs["@module"] == snapshotsModule:
+		// The snapshot store logs each failure before returning it; the
+		// error reaches snapshotStore, which reports it as the storage
+		// fault (one line), or Open, which returns it.
+		return true
 	case !aboutPeer && !quorumLines[msg] && !connectionLines[msg] && !stoppingLines[msg]:
 		return false
 	case n.stopping.Load():

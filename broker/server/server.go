@@ -95,6 +95,9 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// halted is closed once the node stopped on a storage fault and the
+	// Kafka listener is closed (watchFault).
+	halted chan struct{}
 }
 
 // Start opens the node's stores, joins or bootstraps the cluster and starts
@@ -111,7 +114,7 @@ func Start(cfg Config) (*Server, error) {
 	cfg.Kafka.NodeID, cfg.Kafka.Logger = cfg.NodeID, cfg.Logger
 	cfg.Kafka.DefaultTopicConfigs = defaultTopicConfigs(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel}
+	s := &Server{cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel, halted: make(chan struct{})}
 
 	// Bind the client-facing listeners first: a port in use is reported
 	// before Raft starts and joins the cluster.
@@ -157,6 +160,7 @@ func Start(cfg Config) (*Server, error) {
 	})
 	s.goFn(s.registerLoop)
 	s.goFn(s.retentionLoop)
+	s.goFn(s.watchFault)
 	s.log.Info("raftline node started", "kafka", s.Kafka.Addr(), "advertised_kafka", s.Kafka.AdvertisedAddr(),
 		"http", hln.Addr().String(), "raft", cfg.Raft.Addr, "version", Version)
 	return s, nil
@@ -215,6 +219,35 @@ func (s *Server) stop(kill bool) error {
 
 // Ready implements httpapi.Backend.
 func (s *Server) Ready() bool { return s.Node.Ready() }
+
+// Failure implements httpapi.Backend: the storage fault that stopped the
+// node, or nil.
+func (s *Server) Failure() error {
+	if f := s.Node.Fault(); f != nil {
+		return f
+	}
+	return nil
+}
+
+// Halted is closed once the node has stopped on a storage fault
+// (raftnode's fault.go): it leads nothing, Raft is shut down and the Kafka
+// listener closed, so clients go to the other nodes at once. HTTP still
+// answers, /readyz with the fault and /metrics with
+// raftline_storage_errors_total, until Kill. `raftline serve` then exits.
+func (s *Server) Halted() <-chan struct{} { return s.halted }
+
+// watchFault closes the Kafka listener once the node has stopped on a
+// storage fault.
+func (s *Server) watchFault() {
+	select {
+	case <-s.ctx.Done():
+		return
+	case <-s.Node.Halted():
+	}
+	s.Kafka.Close()
+	s.log.Info("stopped serving Kafka clients after the storage fault")
+	close(s.halted)
+}
 
 // ClusterView implements httpapi.Backend: Raft's progress from the node,
 // the rest through the cluster.
