@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"path/filepath"
 	"io"
 	"log/slog"
 	"strings"
@@ -116,8 +118,14 @@ var (
 	}
 )
 
-// snapshotsModule is the hclog name of the snapshot store's lines.
-const snapshotsModule = "raft.snapshots"
+// snapshotsModule and walModule are the hclog names of the snapshot
+// store's and raft-wal's lines; walRotateError is raft-wal's message for a
+// segment it could not make.
+const (
+	snapshotsModule = "raft.snapshots"
+	walModule       = "raft.wal"
+	walRotateError  = "rotate error"
+)
 
 // expectedLine reports whether a WARN or ERROR line hashicorp/raft logged
 // with the attributes is a consequence of a graceful stop, this node's or a
@@ -130,6 +138,12 @@ const snapshotsModule = "raft.snapshots"
 func (n *Node) expectedLine(msg string, attrs map[string]any) bool {
 	key, aboutPeer := peerLines[msg]
 	switch {
+	case attrs["@module"] == walModule && msg == walRotateError:
+		// raft-wal makes its next segment in the background and reports
+		// a failure only here; the appends after it fail with "segment
+		// is sealed", which does not say why. This line is the fault.
+		n.storageFault(OpRaftLogWrite, filepath.Join(n.dir, "wal"), fmt.Errorf("new log segment: %v", attrs["err"]))
+		return true
 	case n.fault.Load() != nil:
 		return true
 	case attrs["@module"] == snapshotsModule:
