@@ -23,6 +23,7 @@ func TestMetricNames(t *testing.T) {
 		"raftline_kafka_budget_waits_total",
 		"raftline_kafka_request_errors_total",
 		"raftline_kafka_requests_total",
+		"raftline_storage_errors_total",
 	}
 	if got := MetricNames(); !slices.Equal(got, want) {
 		t.Errorf("MetricNames() =\n%q\nwant\n%q", got, want)
