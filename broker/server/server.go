@@ -236,18 +236,34 @@ func (s *Server) Failure() error {
 // raftline_storage_errors_total, until Kill. `raftline serve` then exits.
 func (s *Server) Halted() <-chan struct{} { return s.halted }
 
-// watchFault closes the Kafka listener once the node has stopped on a
-// storage fault.
+// watchFault takes the node out of clients' way once it has stopped on a
+// storage fault: new connections are refused at once; the open ones are
+// answered for faultDrain (a write with KAFKA_STORAGE_ERROR, metadata
+// without this node as leader), then closed. Clients re-route on those
+// answers; a connection closed under a client's first request is an error
+// franz-go does not retry (it suspects missing SASL), so they are not
+// closed at once.
 func (s *Server) watchFault() {
 	select {
 	case <-s.ctx.Done():
 		return
 	case <-s.Node.Halted():
 	}
+	s.Kafka.StopAccepting()
+	t := time.NewTimer(faultDrain)
+	select {
+	case <-t.C:
+	case <-s.ctx.Done():
+		t.Stop()
+	}
 	s.Kafka.Close()
 	s.log.Info("stopped serving Kafka clients after the storage fault")
 	close(s.halted)
 }
+
+// faultDrain is how long a node stopped on a storage fault goes on answering
+// the Kafka connections already open, with errors, before closing them.
+const faultDrain = time.Second
 
 // ClusterView implements httpapi.Backend: Raft's progress from the node,
 // the rest through the cluster.
