@@ -5,9 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
 
 	"github.com/hashicorp/go-hclog"

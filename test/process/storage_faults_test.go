@@ -111,7 +111,7 @@ type faultCluster struct {
 	t      *testing.T
 	mkDisk func(nd *node) (*diskfault.Disk, error)
 	cl     *kgo.Client
-	fills []ack // the fill topic's acknowledgements
+	fills  []ack // the fill topic's acknowledgements
 }
 
 const (
