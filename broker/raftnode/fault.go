@@ -22,8 +22,8 @@ import (
 //     so the node neither counts towards a commit nor acknowledges a write;
 //   - stops Raft (failStop): a leader first hands leadership over, bounded
 //     by a few election timeouts, then the transport refuses every RPC and
-//     Raft shuts down. Halted is closed then, and the process exits
-//     (`raftline serve`; broker/server closes the Kafka listener first).
+//     Raft shuts down. Halted is closed then: broker/server stops serving
+//     Kafka clients, and `raftline serve` exits with status 3.
 //
 // There is no retry: ENOSPC, EIO, EROFS and a directory removed underneath
 // the process do not heal while the process runs, and hashicorp/raft left to
