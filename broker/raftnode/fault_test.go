@@ -124,9 +124,9 @@ func waitHalted(t *testing.T, fn *faultNode) *raftnode.StorageFault {
 
 // checkFailStopped checks what every storage fault must leave: one ERROR
 // line naming the operation, the path and the error, and none after it; a
-// storage event;
-// a node that is not ready and refuses proposals with ErrStorageFault, and
-// a cluster whose other two nodes elect a leader and commit.
+// storage event; a node that is not ready and refuses proposals with
+// ErrStorageFault; and a cluster whose other two nodes elect a leader and
+// commit.
 func checkFailStopped(t *testing.T, nodes []*faultNode, failed *faultNode, op raftnode.StorageOp, path string) {
 	t.Helper()
 	f := waitHalted(t, failed)
