@@ -118,6 +118,21 @@ var (
 	}
 )
 
+// snapshotWriteLines are the snapshot store's messages for a snapshot it
+// could not create, write, finalize or make room for (raft v1.8
+// file_snapshot.go); its messages about reading snapshots keep their level.
+var snapshotWriteLines = map[string]bool{
+	"failed to make snapshot directly":              true,
+	"failed to write metadata":                      true,
+	"failed to create state file":                   true,
+	"failed to finalize snapshot":                   true,
+	"failed to delete temporary snapshot directory": true,
+	"failed to move snapshot into place":            true,
+	"failed to open snapshot parent directory":      true,
+	"failed syncing parent directory":               true,
+	"failed to reap snapshot":                       true,
+}
+
 // snapshotsModule and walModule are the hclog names of the snapshot
 // store's and raft-wal's lines; walRotateError is raft-wal's message for a
 // segment it could not make.
@@ -146,10 +161,10 @@ func (n *Node) expectedLine(msg string, attrs map[string]any) bool {
 		return true
 	case n.fault.Load() != nil:
 		return true
-	case attrs["@module"] == snapshotsModule:
-		// The snapshot store logs each failure before returning it; the
-		// error reaches snapshotStore, which reports it as the storage
-		// fault (one line), or Open, which returns it.
+	case attrs["@module"] == snapshotsModule && snapshotWriteLines[msg]:
+		// The snapshot store logs a failed write before returning it;
+		// the error reaches snapshotStore, which reports it as the
+		// storage fault, in one line.
 		return true
 	case !aboutPeer && !quorumLines[msg] && !connectionLines[msg] && !stoppingLines[msg]:
 		return false
