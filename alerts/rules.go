@@ -286,6 +286,20 @@ func alertingRules(cfg Config) []Rule {
 			count+" snapshot(s) failed on node {{ $labels.node_id }} in the last 30m. "+
 				"Until one succeeds the raft log cannot be compacted: it keeps growing on disk and restarts replay more of it."),
 
+		// A node stops on its first storage error and exits after
+		// --storage-fault-exit-delay (15s by default), so the counter is
+		// seen at 1 by the scrapes in that window, after 0 from start.
+		// increase() over an hour keeps the alert for an hour after, across
+		// the process's exit (range vectors skip staleness markers) and a
+		// restart (a reset). A node that exits before any scrape sees the
+		// counter is RaftMemberDown's alone.
+		alert("StorageFault", SeverityWarning, 0,
+			fmt.Sprintf(`increase(raftline_storage_errors_total{job=%q}[1h]) > 0`, Job),
+			"Node {{ $labels.node_id }} stopped on a storage fault ({{ $labels.op }}).",
+			"raftline node {{ $labels.node_id }} ({{ $labels.instance }}) met a storage error ({{ $labels.op }}) in the last hour: "+
+				"it stopped leading and serving, and exited so the others carry on. Its log names the path and the error. "+
+				"A 3-node cluster now survives no further failure; if the disk is full, the other nodes hold the same data: check their free space too."),
+
 		alert("ScrapeTargetDown", SeverityWarning, Duration(3*time.Minute),
 			`up{job=~"raftline|loadgen"} == 0`,
 			"Prometheus cannot scrape {{ $labels.instance }}.",

@@ -2,7 +2,9 @@
 # Installs the external programs raftline's tests run against, when missing:
 # kcat (a Kafka client no one here wrote), promtool and amtool (rule and
 # config checks, the real Prometheus and Alertmanager of the end-to-end alert
-# test), iproute2 and iptables (network faults), and the Python Kafka clients
+# test), iproute2 and iptables (network faults), util-linux and e2fsprogs
+# (disk faults: a node's data directory on a tmpfs or an ext4 image in its own
+# mount namespace, test/internal/diskfault), and the Python Kafka clients
 # of the compatibility suite (test/compat): confluent-kafka (librdkafka) and
 # kafka-python, for Debian's /usr/bin/python3, which test/compat runs rather
 # than whatever python3 comes first on PATH. Debian packages only.
@@ -15,6 +17,9 @@ command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v iptables >/dev/null 2>&1 || need+=(iptables)
 command -v tc >/dev/null 2>&1 || need+=(iproute2)
+command -v unshare >/dev/null 2>&1 || need+=(util-linux)
+command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
+command -v mkfs.ext4 >/dev/null 2>&1 || need+=(e2fsprogs)
 /usr/bin/python3 -c 'import confluent_kafka' >/dev/null 2>&1 || need+=(python3-confluent-kafka)
 /usr/bin/python3 -c 'import kafka' >/dev/null 2>&1 || need+=(python3-kafka)
 

@@ -84,7 +84,7 @@ type Proposal interface {
 	// Done is closed when the write is applied or has failed.
 	Done() <-chan struct{}
 	// Result is valid after Done is closed. The error is the proposal's
-	// fate (ErrNotLeader, ErrShutdown, ErrIndeterminate); the partition's
+	// fate (ErrNotLeader, ErrShutdown, ErrIndeterminate, ErrStorage); the partition's
 	// own outcome is ProduceResult.Err.
 	Result() (ProduceResult, error)
 }

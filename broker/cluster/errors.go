@@ -25,11 +25,12 @@ var (
 	// the disk fills. Nothing was written; produces are taken again once
 	// space is freed (retention, deleted topics, a larger disk).
 	ErrNoSpace = errors.New("free disk space below the node's floor")
-	// ErrStorage: the node could not read a partition's records from its
-	// disk (an I/O error, or bytes that fail their checksums). The node
-	// serves nothing it cannot check; the client retries, on the next
-	// leader if this node stops.
-	ErrStorage = errors.New("partition storage read failed")
+	// ErrStorage: this node's disk failed. A read it could not do or
+	// check (an I/O error, bytes that fail their checksums) serves
+	// nothing; a write refused after the node stopped on a storage fault
+	// may still commit through the other nodes, as with
+	// ErrIndeterminate. Clients retry, and re-route once the node is gone.
+	ErrStorage = errors.New("partition storage failed")
 )
 
 // ErrorCode is the Kafka error code a client is answered with for err: kerr
@@ -58,6 +59,8 @@ func ErrorCode(err error) int16 {
 	case errors.Is(err, ErrIndeterminate), errors.Is(err, context.DeadlineExceeded):
 		return kerr.RequestTimedOut.Code
 	case errors.Is(err, ErrNoSpace), errors.Is(err, ErrStorage):
+		// Kafka's answer for a partition on a failed log directory;
+		// retriable, and clients refresh their metadata on it.
 		return kerr.KafkaStorageError.Code
 	}
 	return kerr.UnknownServerError.Code

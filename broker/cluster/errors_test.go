@@ -25,6 +25,7 @@ func TestErrorCode_SentinelsAndKafkaErrors(t *testing.T) {
 		{fmt.Errorf("%w: lost", cluster.ErrIndeterminate), kerr.RequestTimedOut.Code},
 		{context.DeadlineExceeded, kerr.RequestTimedOut.Code},
 		{fmt.Errorf("%w: 10 MiB free", cluster.ErrNoSpace), kerr.KafkaStorageError.Code},
+		{fmt.Errorf("%w: write: no space left on device", cluster.ErrStorage), kerr.KafkaStorageError.Code},
 		{errors.New("disk on fire"), kerr.UnknownServerError.Code},
 	} {
 		if got := cluster.ErrorCode(tc.err); got != tc.want {

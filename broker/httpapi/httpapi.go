@@ -86,6 +86,9 @@ type ErrorBody struct {
 type Backend interface {
 	// Ready: a leader is known and everything committed is applied.
 	Ready() bool
+	// Failure is what stopped the node for good (a storage fault), or
+	// nil: /readyz names it.
+	Failure() error
 	ClusterView() (ClusterView, error)
 	// Partitions returns the digests of the partitions f selects, sorted
 	// by topic and partition, or an error wrapping ErrUnknownTopic or
@@ -102,6 +105,10 @@ func Handler(b Backend, forward http.Handler) *http.ServeMux {
 		io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := b.Failure(); err != nil {
+			http.Error(w, "not ready: the node stopped: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
 		if !b.Ready() {
 			http.Error(w, "not ready: no known leader, or applying committed entries", http.StatusServiceUnavailable)
 			return

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -11,9 +12,13 @@ import (
 
 // fakeBackend records the filter it was asked for and answers the errors a
 // node would for topic "t" with 2 partitions.
-type fakeBackend struct{ asked []PartitionFilter }
+type fakeBackend struct {
+	asked   []PartitionFilter
+	failure error
+}
 
 func (*fakeBackend) Ready() bool                       { return true }
+func (b *fakeBackend) Failure() error                  { return b.failure }
 func (*fakeBackend) ClusterView() (ClusterView, error) { return ClusterView{}, nil }
 
 func (b *fakeBackend) Partitions(f PartitionFilter) (PartitionsView, error) {
@@ -68,5 +73,24 @@ func TestPartitions_QueryBecomesTheFilter_ErrorsInJSON(t *testing.T) {
 				t.Errorf("%s: body %s (%v), want an error containing %q", c.query, rec.Body, err, c.err)
 			}
 		}
+	}
+}
+
+// A node stopped by a storage fault answers /readyz 503 with the fault, so
+// an operator (or a load balancer's log) reads why without the node's log.
+func TestReadyz_Failure_NotReadyWithTheReason(t *testing.T) {
+	b := &fakeBackend{}
+	get := func() *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		Handler(b, http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+		return rec
+	}
+	if rec := get(); rec.Code != http.StatusOK {
+		t.Fatalf("healthy: %d %s", rec.Code, rec.Body)
+	}
+	b.failure = errors.New("storage fault: raft_log_write /data/raft/wal: no space left on device")
+	rec := get()
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "not ready: the node stopped: storage fault: raft_log_write /data/raft/wal: no space left on device") {
+		t.Fatalf("failed: %d %q", rec.Code, rec.Body)
 	}
 }

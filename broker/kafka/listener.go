@@ -21,6 +21,7 @@ import (
 	"net"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -178,6 +179,9 @@ type Listener struct {
 	wg     sync.WaitGroup
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
+	// refusing is set by StopAccepting: the listening sockets are closed
+	// on purpose.
+	refusing atomic.Bool
 
 	budget   *nodeBudget
 	rejects  *rejectLog
@@ -306,7 +310,7 @@ func (l *Listener) accept(ln net.Listener, external bool) error {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
-			if l.ctx.Err() != nil {
+			if l.ctx.Err() != nil || l.refusing.Load() {
 				return nil
 			}
 			var ne net.Error
@@ -320,6 +324,18 @@ func (l *Listener) accept(ln net.Listener, external bool) error {
 		l.mu.Unlock()
 		l.wg.Add(1)
 		go l.serveConn(c, external)
+	}
+}
+
+// StopAccepting closes the listening sockets: a client connecting now is
+// refused and goes to another node, while the connections open go on being
+// served (and answered, with errors if the node can no longer write) until
+// Close.
+func (l *Listener) StopAccepting() {
+	l.refusing.Store(true)
+	l.ln.Close()
+	if l.extLn != nil {
+		l.extLn.Close()
 	}
 }
 

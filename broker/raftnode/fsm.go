@@ -1,6 +1,7 @@
 package raftnode
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/raftline/raftline/broker/fsm"
+	"github.com/raftline/raftline/broker/seglog"
 	"github.com/raftline/raftline/broker/snapstore"
 )
 
@@ -23,6 +25,8 @@ type adapter struct {
 	commits  *commitTracker
 	obs      Observer // nil when none
 	restores atomic.Int64
+	// fault reports a storage failure to the node (Node.storageFault).
+	fault func(op StorageOp, path string, err error)
 }
 
 var (
@@ -42,12 +46,19 @@ func (a *adapter) Apply(l *raft.Log) any {
 		start = time.Now()
 	}
 	res, err := a.state.Apply(l.Index, l.Data)
-	if err != nil {
+	if errors.Is(err, fsm.ErrStorage) {
+		// The disk under a partition failed (the error names the
+		// operation and the file): the state refuses this entry and
+		// every later one, and the node stops (fault.go). The entry is
+		// answered with the failure, never as applied.
+		a.fault(OpPartitionWrite, storagePath(err), fmt.Errorf("apply entry %d: %w", l.Index, err))
+		if res.Err == nil {
+			res.Err = err
+		}
+	} else if err != nil {
 		// Skipping an entry would make this replica diverge from the
 		// others; stopping is the only safe answer. It happens when a
-		// newer version wrote an op this one does not know, and when the
-		// disk under a partition failed (fsm.ErrStorage: the error names
-		// the operation and the file).
+		// newer version wrote an op this one does not know.
 		a.log.Error("cannot apply raft entry; stopping", "index", l.Index, "err", err)
 		panic(fmt.Sprintf("raftline: cannot apply raft entry %d: %v", l.Index, err))
 	}
@@ -58,6 +69,16 @@ func (a *adapter) Apply(l *raft.Log) any {
 		})
 	}
 	return res
+}
+
+// storagePath is the file a partition's storage error names (seglog's
+// Error), or "" when it names none in a form read here.
+func storagePath(err error) string {
+	var se *seglog.Error
+	if errors.As(err, &se) {
+		return se.Path
+	}
+	return ""
 }
 
 // resultErr is an entry's error as its proposer sees it: the command's, else
@@ -77,9 +98,19 @@ func resultErr(r fsm.ApplyResult) error {
 func (a *adapter) Snapshot() (raft.FSMSnapshot, error) {
 	snap, err := a.state.Snapshot()
 	if err != nil {
+		a.storageErr(err)
 		return nil, err
 	}
-	return &snapshot{snap: snap, obs: a.obs}, nil
+	return &snapshot{snap: snap, obs: a.obs, fault: a.storageErr}, nil
+}
+
+// storageErr reports err to the node as a storage fault when it is one: a
+// partition's files failed while a snapshot was taken, written or
+// restored, and the state refuses every later entry.
+func (a *adapter) storageErr(err error) {
+	if errors.Is(err, fsm.ErrStorage) && a.fault != nil {
+		a.fault(OpPartitionWrite, storagePath(err), err)
+	}
 }
 
 // Restore reads the snapshot's frame and head from the stream; the files
@@ -90,6 +121,7 @@ func (a *adapter) Restore(r io.ReadCloser) error {
 	a.restores.Add(1)
 	start := time.Now()
 	err := a.restore(r)
+	a.storageErr(err)
 	if a.obs != nil {
 		a.obs.SnapshotRestored(SnapshotRestored{Duration: time.Since(start), Err: err})
 	}
@@ -107,8 +139,9 @@ func (a *adapter) restore(r io.Reader) error {
 }
 
 type snapshot struct {
-	snap *fsm.Snapshot
-	obs  Observer
+	snap  *fsm.Snapshot
+	obs   Observer
+	fault func(error) // adapter.storageErr
 }
 
 // Persist syncs the snapshot's files (disk partitions' segments), attaches
@@ -131,6 +164,7 @@ func (s *snapshot) persist(sink raft.SnapshotSink) (int64, error) {
 	// The files must be durable before the snapshot is kept: Raft
 	// compacts its log up to the snapshot next.
 	if err := s.snap.Sync(); err != nil {
+		s.fault(err)
 		return 0, err
 	}
 	if files := s.snap.Files(); len(files) > 0 {

@@ -2,7 +2,7 @@ package raftnode
 
 import (
 	"bytes"
-	"fmt"
+	"errors"
 	"hash/crc32"
 	"log/slog"
 	"os"
@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/raft"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/raftline/raftline/broker/fsm"
@@ -28,11 +29,11 @@ func plainBatch(value string) []byte {
 	return rb.AppendTo(nil)
 }
 
-// A partition whose disk fails stops the node the way an entry it cannot
-// interpret does: one ERROR line, "cannot apply raft entry; stopping", whose
-// error names the failed operation and the file, then a panic that ends the
-// process before the replica can apply anything past the entry.
-func TestAdapterApply_StorageFailure_LogsOpAndPathAndStops(t *testing.T) {
+// A partition whose disk fails is a storage fault: the adapter reports it
+// once per entry, naming the operation and the file, answers the entry with
+// the failure instead of panicking, and every later entry is refused the
+// same way, so nothing is applied past it.
+func TestAdapterApply_StorageFailure_ReportsTheFaultAndRefusesLaterEntries(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "partitions")
 	state, err := fsm.Open(fsm.Options{Storage: fsm.Disk, Dir: dir, Segments: seglog.Options{SegmentBytes: 1}})
 	if err != nil {
@@ -40,24 +41,34 @@ func TestAdapterApply_StorageFailure_LogsOpAndPathAndStops(t *testing.T) {
 	}
 	defer state.Close()
 	var logs bytes.Buffer
-	a := &adapter{state: state, log: slog.New(slog.NewTextHandler(&logs, nil)), commits: newCommitTracker("1", nil)}
+	type report struct {
+		op   StorageOp
+		path string
+		err  error
+	}
+	var reports []report
+	a := &adapter{state: state, log: slog.New(slog.NewTextHandler(&logs, nil)), commits: newCommitTracker("1", nil),
+		fault: func(op StorageOp, path string, err error) { reports = append(reports, report{op, path, err}) }}
 	index := uint64(0)
-	apply := func(c fsm.Command) (panicked any) {
+	apply := func(c fsm.Command) fsm.ApplyResult {
+		t.Helper()
 		data, err := fsm.Encode(c)
 		if err != nil {
 			t.Fatal(err)
 		}
 		index++
-		defer func() { panicked = recover() }()
-		a.Apply(&raft.Log{Type: raft.LogCommand, Index: index, Data: data})
-		return nil
+		res, ok := a.Apply(&raft.Log{Type: raft.LogCommand, Index: index, Data: data}).(fsm.ApplyResult)
+		if !ok {
+			t.Fatalf("entry %d: no ApplyResult", index)
+		}
+		return res
 	}
 	produce := fsm.Command{Op: fsm.OpProduce, TimeMs: 1, Produce: []fsm.ProducePartition{{Topic: "t", Batches: [][]byte{plainBatch("v")}}}}
-	if p := apply(fsm.Command{Op: fsm.OpCreateTopic, TimeMs: 1, Topic: &fsm.CreateTopic{Name: "t", Partitions: 1}}); p != nil {
-		t.Fatal(p)
+	if res := apply(fsm.Command{Op: fsm.OpCreateTopic, TimeMs: 1, Topic: &fsm.CreateTopic{Name: "t", Partitions: 1}}); res.Err != nil {
+		t.Fatal(res.Err)
 	}
-	if p := apply(produce); p != nil {
-		t.Fatal(p)
+	if res := apply(produce); res.Err != nil || res.Partitions[0].Err != nil {
+		t.Fatalf("healthy produce: %+v", res)
 	}
 
 	// The partition's directory becomes a file: the next batch's segment
@@ -69,19 +80,23 @@ func TestAdapterApply_StorageFailure_LogsOpAndPathAndStops(t *testing.T) {
 	if err := os.WriteFile(pdir, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := apply(produce)
-	if p == nil {
-		t.Fatal("a storage failure did not stop the node")
+	res := apply(produce)
+	if len(reports) != 1 {
+		t.Fatalf("%d faults reported, want 1: %+v", len(reports), reports)
 	}
-	msg := fmt.Sprint(p)
-	line := logs.String()
-	t.Logf("panic: %s\nlog: %s", msg, line)
-	for _, want := range []string{"seglog: remove", pdir} {
-		if !strings.Contains(msg, want) || !strings.Contains(line, want) {
-			t.Errorf("panic %q or log %q lacks %q", msg, line, want)
-		}
+	r := reports[0]
+	t.Logf("fault: %s %s: %v", r.op, r.path, r.err)
+	if r.op != OpPartitionWrite || !strings.HasPrefix(r.path, pdir) || !strings.Contains(r.err.Error(), "seglog: remove") ||
+		!errors.Is(r.err, fsm.ErrStorage) {
+		t.Errorf("fault %s %q %v: want partition_write under %s, a seglog error", r.op, r.path, r.err, pdir)
 	}
-	if !strings.Contains(line, "level=ERROR") || !strings.Contains(line, "cannot apply raft entry; stopping") || strings.Count(line, "\n") != 1 {
-		t.Errorf("log %q is not one ERROR line saying the node stops", line)
+	if res.Err == nil || res.Partitions[0].Err != kerr.KafkaStorageError {
+		t.Errorf("the failed entry was answered %+v, want KAFKA_STORAGE_ERROR", res)
+	}
+	if later := apply(produce); !errors.Is(later.Err, fsm.ErrStorage) || len(reports) != 2 {
+		t.Errorf("an entry after the failure was answered %+v (%d reports), want refused with ErrStorage", later, len(reports))
+	}
+	if logs.Len() != 0 {
+		t.Errorf("the adapter logged %q: the node logs the fault, once", logs.String())
 	}
 }

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
@@ -116,14 +118,54 @@ var (
 	}
 )
 
+// snapshotWriteLines are the snapshot store's messages for a snapshot it
+// could not create, write, finalize or make room for (raft v1.8
+// file_snapshot.go); its messages about reading snapshots keep their level.
+var snapshotWriteLines = map[string]bool{
+	"failed to make snapshot directly":              true,
+	"failed to write metadata":                      true,
+	"failed to create state file":                   true,
+	"failed to finalize snapshot":                   true,
+	"failed to delete temporary snapshot directory": true,
+	"failed to move snapshot into place":            true,
+	"failed to open snapshot parent directory":      true,
+	"failed syncing parent directory":               true,
+	"failed to reap snapshot":                       true,
+}
+
+// snapshotsModule and walModule are the hclog names of the snapshot
+// store's and raft-wal's lines; walRotateError is raft-wal's message for a
+// segment it could not make.
+const (
+	snapshotsModule = "raft.snapshots"
+	walModule       = "raft.wal"
+	walRotateError  = "rotate error"
+)
+
 // expectedLine reports whether a WARN or ERROR line hashicorp/raft logged
 // with the attributes is a consequence of a graceful stop, this node's or a
 // peer's that announced it, and so says nothing an operator must act on.
 // Only the messages above qualify; anything else raft reports (storage,
-// snapshots, log consistency) keeps its level even while stopping.
+// snapshots, log consistency) keeps its level even while stopping. Once the
+// node failed on its disk every line is expected: the fault was logged, and
+// what raft and raft-wal say next (the write that failed, the step-down,
+// the peers it no longer answers) follows from it.
 func (n *Node) expectedLine(msg string, attrs map[string]any) bool {
 	key, aboutPeer := peerLines[msg]
 	switch {
+	case attrs["@module"] == walModule && msg == walRotateError:
+		// raft-wal makes its next segment in the background and reports
+		// a failure only here; the appends after it fail with "segment
+		// is sealed", which does not say why. This line is the fault.
+		n.storageFault(OpRaftLogWrite, filepath.Join(n.dir, "wal"), fmt.Errorf("new log segment: %v", attrs["err"]))
+		return true
+	case n.fault.Load() != nil:
+		return true
+	case attrs["@module"] == snapshotsModule && snapshotWriteLines[msg]:
+		// The snapshot store logs a failed write before returning it;
+		// the error reaches snapshotStore, which reports it as the
+		// storage fault, in one line.
+		return true
 	case !aboutPeer && !quorumLines[msg] && !connectionLines[msg] && !stoppingLines[msg]:
 		return false
 	case n.stopping.Load():

@@ -76,8 +76,10 @@ type Config struct {
 	// telemetry subscribes through it.
 	Observer Observer
 
-	// wrapLogStore, set by tests only, wraps the raft-wal store.
-	wrapLogStore func(raft.LogStore) raft.LogStore
+	// wrapLogStore and wrapStableStore, set by tests only, wrap the
+	// raft-wal store.
+	wrapLogStore    func(raft.LogStore) raft.LogStore
+	wrapStableStore func(raft.StableStore) raft.StableStore
 }
 
 // ServerID is the Raft server id of a Kafka node id.
@@ -108,6 +110,14 @@ type Node struct {
 	departed *departures
 	// stopping is set by BeginStop: the node is on its way out.
 	stopping atomic.Bool
+	// running is set while Raft runs: storage failures are faults then
+	// (fault.go), and Open's errors before.
+	running atomic.Bool
+	// fault is the storage fault that stopped the node; halted is closed
+	// once it has (failStop).
+	fault  atomic.Pointer[StorageFault]
+	halted chan struct{}
+	watch  *dirWatch
 
 	closeOnce sync.Once
 	closeErr  error
@@ -126,7 +136,7 @@ func Open(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, State: state, dir: dir, departed: newDepartures(cfg.Logger)}
+	n := &Node{cfg: cfg, log: cfg.Logger, State: state, dir: dir, departed: newDepartures(cfg.Logger), halted: make(chan struct{})}
 
 	hl := newHCLogger("raft", cfg.Logger, n.expectedLine)
 	w, err := openLogStore(dir, hl.Named("wal"))
@@ -140,6 +150,10 @@ func Open(cfg Config) (*Node, error) {
 	if err != nil {
 		n.closeStores()
 		return nil, fmt.Errorf("open snapshot store: %w", err)
+	}
+	if n.watch, err = newDirWatch(n, cfg.DataDir, dir, filepath.Join(dir, "wal")); err != nil {
+		n.closeStores()
+		return nil, err
 	}
 	adv := cfg.AdvertisedAddr
 	if adv == "" {
@@ -184,7 +198,7 @@ func Open(cfg Config) (*Node, error) {
 	if cfg.wrapLogStore != nil {
 		logs = cfg.wrapLogStore(logs)
 	}
-	n.stored = &storeNotifier{LogStore: logs, commits: n.commits, obs: cfg.Observer}
+	n.stored = &storeNotifier{LogStore: logs, commits: n.commits, obs: cfg.Observer, node: n, dir: filepath.Join(dir, "wal")}
 	// The cache serves recent entries to replication from memory instead
 	// of reading them back from the WAL. An entry can be a whole partition
 	// batch (1 MiB by clients' defaults), so the cache is kept small.
@@ -194,7 +208,13 @@ func Open(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.transport = newObservedTransport(trans, cfg.Observer, n.commits, n.departed, &n.stopping)
-	n.fsm = &adapter{state: n.State, snaps: snaps, log: n.log, commits: n.commits, obs: cfg.Observer}
+	n.fsm = &adapter{state: n.State, snaps: snaps, log: n.log, commits: n.commits, obs: cfg.Observer,
+		fault: func(op StorageOp, path string, err error) {
+			if path == "" {
+				path = cfg.FSM.Dir
+			}
+			n.storageFault(op, path, err)
+		}}
 
 	existing, err := raft.HasExistingState(w, w, snaps)
 	if err != nil {
@@ -209,12 +229,18 @@ func Open(cfg Config) (*Node, error) {
 	} else if existing && len(cfg.Bootstrap) > 0 {
 		n.log.Info("data directory holds raft state; ignoring --bootstrap")
 	}
-	r, err := newRaft(rc, n.fsm, logs, w, snaps, n.transport)
+	stable := stableStore{StableStore: w, node: n, path: filepath.Join(dir, "wal")}
+	if cfg.wrapStableStore != nil {
+		stable.StableStore = cfg.wrapStableStore(w)
+	}
+	r, err := newRaft(rc, n.fsm, logs, stable, snapshotStore{SnapshotStore: snaps, node: n, dir: filepath.Join(dir, "snapshots")}, n.transport)
 	if err != nil {
 		n.closeStores()
 		return nil, fmt.Errorf("start raft in %s: %w", dir, err)
 	}
 	n.raft = r
+	n.running.Store(true)
+	n.watch.start(dirWatchInterval)
 	n.commits.attach(r)
 	if cfg.Observer != nil {
 		n.leaders = watchLeaders(r, cfg.Observer)
@@ -245,6 +271,9 @@ func newRaft(conf *raft.Config, fsm raft.FSM, logs raft.LogStore, stable raft.St
 // closeStores closes what Open opened: the transport, the Raft log store
 // and the state machine's partitions.
 func (n *Node) closeStores() error {
+	if n.watch != nil {
+		n.watch.close()
+	}
 	if n.transport != nil {
 		n.transport.Close()
 	} else if n.trans != nil {
@@ -274,8 +303,9 @@ func (n *Node) Leader() int32 {
 // Ready reports whether the node knows a leader and has applied everything
 // committed: on the leader its commit index; on a follower the commit index
 // the leader last announced, so a follower still catching up is not ready.
+// A node that failed on its disk (Fault) is never ready.
 func (n *Node) Ready() bool {
-	if n.Leader() < 0 {
+	if n.Fault() != nil || n.Leader() < 0 {
 		return false
 	}
 	applied := n.raft.AppliedIndex()
@@ -331,6 +361,9 @@ func (p *Proposal) Result() (fsm.ApplyResult, error) { return p.result, p.err }
 func (n *Node) Propose(c fsm.Command, extensions []byte) *Proposal {
 	p := &Proposal{stored: make(chan struct{}), done: make(chan struct{})}
 	data, err := fsm.Encode(c)
+	if err == nil {
+		err = n.refused()
+	}
 	if err != nil {
 		p.err = err
 		close(p.stored)
@@ -356,6 +389,12 @@ func (n *Node) Propose(c fsm.Command, extensions []byte) *Proposal {
 			p.err = ErrNotLeader
 		default:
 			p.err = fmt.Errorf("%w: %v", ErrIndeterminate, err)
+		}
+		// A node that failed on its disk acknowledges nothing from then
+		// on, not even an entry it saw applied: its answer would be sent
+		// after the fault.
+		if ferr := n.refused(); ferr != nil {
+			p.result, p.err = fsm.ApplyResult{}, ferr
 		}
 	}()
 	return p
@@ -411,6 +450,7 @@ func (n *Node) Close() error {
 			n.handOver()
 		}
 		n.closeErr = n.raft.Shutdown().Error()
+		n.running.Store(false)
 		n.leaders.close()
 		if err := n.closeStores(); err != nil && n.closeErr == nil {
 			n.closeErr = err
@@ -497,6 +537,7 @@ func (n *Node) transferTo(target raft.Server) error {
 func (n *Node) Kill() error {
 	n.closeOnce.Do(func() {
 		n.closeErr = n.raft.Shutdown().Error()
+		n.running.Store(false)
 		n.leaders.close()
 		n.closeStores()
 	})

@@ -8,7 +8,7 @@ import (
 
 // Observer sees what Raft does on this node, as it happens: entries stored,
 // committed and applied, RPCs sent and received, leaders observed, snapshots
-// taken and restored. Telemetry subscribes through it; this package knows
+// taken and restored, storage errors. Telemetry subscribes through it; this package knows
 // nothing of metrics or traces.
 //
 // Methods run synchronously on Raft's own paths (log store writes, the FSM,
@@ -43,6 +43,9 @@ type Observer interface {
 	// SnapshotRestored follows each snapshot restored into the FSM: at
 	// start-up from the local store, or sent by the leader.
 	SnapshotRestored(SnapshotRestored)
+	// StorageFailed follows each storage error the node met while Raft
+	// ran; the first stopped the node (see Node.Fault).
+	StorageFailed(StorageFault)
 }
 
 // LogsStored describes one StoreLogs call.
@@ -133,6 +136,7 @@ func (NopObserver) RPCReceived(RPCReceived)           {}
 func (NopObserver) LeaderObserved(LeaderObserved)     {}
 func (NopObserver) SnapshotTaken(SnapshotTaken)       {}
 func (NopObserver) SnapshotRestored(SnapshotRestored) {}
+func (NopObserver) StorageFailed(StorageFault)        {}
 
 var _ Observer = NopObserver{}
 
@@ -221,5 +225,11 @@ func (m multi) SnapshotTaken(e SnapshotTaken) {
 func (m multi) SnapshotRestored(e SnapshotRestored) {
 	for _, o := range m {
 		o.SnapshotRestored(e)
+	}
+}
+
+func (m multi) StorageFailed(e StorageFault) {
+	for _, o := range m {
+		o.StorageFailed(e)
 	}
 }

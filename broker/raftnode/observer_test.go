@@ -17,7 +17,7 @@ import (
 
 // event is one Observer call as a recorder saw it.
 type event struct {
-	kind   string // stored, committed, applied, sent, done, received, leader, snapshot, restored
+	kind   string // stored, committed, applied, sent, done, received, leader, snapshot, restored, storage
 	index  uint64 // the entry's (stored: each entry of the write, one event per entry)
 	term   uint64
 	ext    []byte
@@ -28,6 +28,7 @@ type event struct {
 	size   int64
 	dur    time.Duration
 	leader raft.ServerID
+	fault  raftnode.StorageFault
 }
 
 // recorder records every event, in the order the node reported them.
@@ -91,6 +92,10 @@ func (r *recorder) SnapshotTaken(e raftnode.SnapshotTaken) {
 
 func (r *recorder) SnapshotRestored(e raftnode.SnapshotRestored) {
 	r.add(event{kind: "restored", err: e.Err, dur: e.Duration})
+}
+
+func (r *recorder) StorageFailed(e raftnode.StorageFault) {
+	r.add(event{kind: "storage", err: e.Err, fault: e})
 }
 
 // position is where the first event of kind about index is in events, -1

@@ -1,6 +1,8 @@
 package raftnode
 
 import (
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 	"unsafe"
@@ -11,7 +13,9 @@ import (
 // storeNotifier is the node's one wrapper around its log store (under
 // Raft's log cache). It tells proposers when their entry reached the
 // leader's log store, for acks=1; it reports every write to the commit
-// tracker and to the Observer (LogsStored).
+// tracker and to the Observer (LogsStored); it reports the store's failures
+// to the node (storageFault) and, once the node failed, writes nothing more
+// (fault.go).
 //
 // On the leader, hashicorp/raft hands StoreLogs the very Log whose Data the
 // proposer built, so the data pointer identifies it without widening the
@@ -23,6 +27,8 @@ type storeNotifier struct {
 	waiters sync.Map // *byte -> chan struct{}
 	commits *commitTracker
 	obs     Observer // nil when none
+	node    *Node
+	dir     string // the log's directory, named in faults
 }
 
 func (s *storeNotifier) watch(data []byte, ch chan struct{}) *byte {
@@ -49,7 +55,14 @@ func (s *storeNotifier) StoreLog(l *raft.Log) error { return s.StoreLogs([]*raft
 // StoreLogs writes logs, then wakes their proposers, reports the write and
 // lets the commit tracker count it, in that order: LogsStored comes before
 // the EntryCommitted this write may complete.
+//
+// Once the node failed, it refuses the write: an entry this node no longer
+// writes must not count towards a commit, as the leader's own copy or as a
+// follower's acknowledgement.
 func (s *storeNotifier) StoreLogs(logs []*raft.Log) error {
+	if err := s.node.refused(); err != nil {
+		return err
+	}
 	var start time.Time
 	var took time.Duration
 	if s.obs != nil {
@@ -73,6 +86,7 @@ func (s *storeNotifier) StoreLogs(logs []*raft.Log) error {
 		s.obs.LogsStored(LogsStored{Logs: logs, Duration: took, Err: err})
 	}
 	if err != nil {
+		s.node.storageFault(OpRaftLogWrite, s.dir, err)
 		return err
 	}
 	s.commits.storedLogs(logs)
@@ -91,7 +105,28 @@ func (s *storeNotifier) GetLog(index uint64, l *raft.Log) error {
 	if index < first {
 		return raft.ErrLogNotFound
 	}
-	return s.LogStore.GetLog(index, l)
+	err = s.LogStore.GetLog(index, l)
+	if err != nil && !errors.Is(err, raft.ErrLogNotFound) && s.node.isRunning() {
+		// hashicorp/raft panics on an entry it must apply and cannot
+		// read; the fault stops the node instead.
+		s.node.storageFault(OpRaftLogRead, s.dir, fmt.Errorf("entry %d: %w", index, err))
+		stopRaftGoroutine()
+	}
+	return err
+}
+
+// DeleteRange removes compacted entries (after a snapshot) or a conflicting
+// suffix (on a follower). A failure is a storage fault; once the node
+// failed, nothing is removed.
+func (s *storeNotifier) DeleteRange(min, max uint64) error {
+	if err := s.node.refused(); err != nil {
+		return err
+	}
+	err := s.LogStore.DeleteRange(min, max)
+	if err != nil {
+		s.node.storageFault(OpRaftLogWrite, s.dir, fmt.Errorf("delete entries %d to %d: %w", min, max, err))
+	}
+	return err
 }
 
 // IsMonotonic forwards raft-wal's raft.MonotonicLogStore marker. Without it
@@ -101,4 +136,89 @@ func (s *storeNotifier) GetLog(index uint64, l *raft.Log) error {
 func (s *storeNotifier) IsMonotonic() bool {
 	m, ok := s.LogStore.(raft.MonotonicLogStore)
 	return ok && m.IsMonotonic()
+}
+
+// stableStore is the Raft log store's term and vote (raft.StableStore), as
+// the running Raft writes them. hashicorp/raft panics when it cannot save
+// its term, so a failed write, or any write once the node failed, reports
+// the fault and ends the calling Raft goroutine (stopRaftGoroutine) rather
+// than return.
+type stableStore struct {
+	raft.StableStore
+	node *Node
+	path string
+}
+
+func (s stableStore) Set(key, val []byte) error {
+	s.check()
+	err := s.StableStore.Set(key, val)
+	s.failed(key, err)
+	return err
+}
+
+func (s stableStore) SetUint64(key []byte, val uint64) error {
+	s.check()
+	err := s.StableStore.SetUint64(key, val)
+	s.failed(key, err)
+	return err
+}
+
+// check stops the calling Raft goroutine when the node already failed.
+func (s stableStore) check() {
+	if s.node.isRunning() && s.node.Fault() != nil {
+		stopRaftGoroutine()
+	}
+}
+
+func (s stableStore) failed(key []byte, err error) {
+	if err == nil || !s.node.isRunning() {
+		return
+	}
+	s.node.storageFault(OpRaftStateWrite, s.path, fmt.Errorf("save %s: %w", key, err))
+	stopRaftGoroutine()
+}
+
+// snapshotStore is the node's snapshot store as Raft uses it: a snapshot
+// that cannot be created or written, taken here or received from the
+// leader, is a storage fault, and once the node failed no snapshot is
+// created (the state it would capture may lack entries the node could not
+// apply).
+type snapshotStore struct {
+	raft.SnapshotStore
+	node *Node
+	dir  string
+}
+
+func (s snapshotStore) Create(version raft.SnapshotVersion, index, term uint64, configuration raft.Configuration,
+	configurationIndex uint64, trans raft.Transport) (raft.SnapshotSink, error) {
+	if err := s.node.refused(); err != nil {
+		return nil, err
+	}
+	sink, err := s.SnapshotStore.Create(version, index, term, configuration, configurationIndex, trans)
+	if err != nil {
+		s.node.storageFault(OpSnapshotWrite, s.dir, err)
+		return nil, err
+	}
+	return &snapshotSink{SnapshotSink: sink, store: s}, nil
+}
+
+type snapshotSink struct {
+	raft.SnapshotSink
+	store snapshotStore
+}
+
+func (s *snapshotSink) Write(p []byte) (int, error) {
+	n, err := s.SnapshotSink.Write(p)
+	if err != nil {
+		s.store.node.storageFault(OpSnapshotWrite, s.store.dir, fmt.Errorf("snapshot %s: %w", s.ID(), err))
+	}
+	return n, err
+}
+
+func (s *snapshotSink) Close() error {
+	err := s.SnapshotSink.Close()
+	if err != nil {
+		s.store.node.storageFault(OpSnapshotWrite, s.store.dir, fmt.Errorf("snapshot %s: %w", s.ID(), err))
+	}
+	return err
 }

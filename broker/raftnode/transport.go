@@ -15,13 +15,15 @@ import (
 // announced their departure still answer (departures), and remembering the
 // highest commit index a leader has announced (readiness compares it with
 // the applied index). On a node that is stopping it refuses leadership
-// transfers (TimeoutNow) itself, before Raft sees them.
+// transfers (TimeoutNow) itself, before Raft sees them; on a node that
+// stopped on a storage fault (halt) it refuses every RPC, both ways.
 type observedTransport struct {
 	raft.Transport
 	obs          Observer // nil when none
 	commits      *commitTracker
 	departed     *departures
 	stopping     *atomic.Bool
+	halted       atomic.Bool
 	consumer     chan raft.RPC
 	closed       chan struct{}
 	closeOnce    sync.Once
@@ -41,12 +43,24 @@ func newObservedTransport(t raft.Transport, obs Observer, commits *commitTracker
 	return o
 }
 
+// errHalted is what a halted transport answers and returns for every RPC.
+var errHalted = errors.New("raftline: node stopped on a storage fault")
+
+// halt makes the transport refuse every RPC from now on: a node that failed
+// on its disk must neither send heartbeats nor answer a leader or a
+// candidate, whatever its Raft goroutines still do.
+func (o *observedTransport) halt() { o.halted.Store(true) }
+
 // relay forwards inbound RPCs to Raft after observing them, until Close.
 func (o *observedTransport) relay() {
 	in := o.Transport.Consumer()
 	for {
 		select {
 		case rpc := <-in:
+			if o.halted.Load() {
+				rpc.Respond(nil, errHalted)
+				continue
+			}
 			o.received(rpc.Command)
 			if _, ok := rpc.Command.(*raft.TimeoutNowRequest); ok && o.stopping.Load() {
 				rpc.Respond(nil, errors.New(refusedLeadership))
@@ -123,12 +137,19 @@ func (o *observedTransport) SetHeartbeatHandler(cb func(rpc raft.RPC)) {
 		return
 	}
 	o.Transport.SetHeartbeatHandler(func(rpc raft.RPC) {
+		if o.halted.Load() {
+			rpc.Respond(nil, errHalted)
+			return
+		}
 		o.received(rpc.Command)
 		cb(rpc)
 	})
 }
 
 func (o *observedTransport) AppendEntries(id raft.ServerID, target raft.ServerAddress, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
+	if o.halted.Load() {
+		return errHalted
+	}
 	done := o.sent(id, args)
 	err := o.Transport.AppendEntries(id, target, args, resp)
 	finish(done, resp, err)
@@ -136,6 +157,9 @@ func (o *observedTransport) AppendEntries(id raft.ServerID, target raft.ServerAd
 }
 
 func (o *observedTransport) RequestVote(id raft.ServerID, target raft.ServerAddress, args *raft.RequestVoteRequest, resp *raft.RequestVoteResponse) error {
+	if o.halted.Load() {
+		return errHalted
+	}
 	done := o.sent(id, args)
 	err := o.Transport.RequestVote(id, target, args, resp)
 	finish(done, resp, err)
@@ -143,6 +167,9 @@ func (o *observedTransport) RequestVote(id raft.ServerID, target raft.ServerAddr
 }
 
 func (o *observedTransport) RequestPreVote(id raft.ServerID, target raft.ServerAddress, args *raft.RequestPreVoteRequest, resp *raft.RequestPreVoteResponse) error {
+	if o.halted.Load() {
+		return errHalted
+	}
 	pv, ok := o.Transport.(raft.WithPreVote)
 	if !ok {
 		return raft.ErrUnsupportedProtocol
@@ -154,6 +181,9 @@ func (o *observedTransport) RequestPreVote(id raft.ServerID, target raft.ServerA
 }
 
 func (o *observedTransport) InstallSnapshot(id raft.ServerID, target raft.ServerAddress, args *raft.InstallSnapshotRequest, resp *raft.InstallSnapshotResponse, data io.Reader) error {
+	if o.halted.Load() {
+		return errHalted
+	}
 	done := o.sent(id, args)
 	err := o.Transport.InstallSnapshot(id, target, args, resp, data)
 	finish(done, resp, err)
@@ -161,6 +191,9 @@ func (o *observedTransport) InstallSnapshot(id raft.ServerID, target raft.Server
 }
 
 func (o *observedTransport) TimeoutNow(id raft.ServerID, target raft.ServerAddress, args *raft.TimeoutNowRequest, resp *raft.TimeoutNowResponse) error {
+	if o.halted.Load() {
+		return errHalted
+	}
 	done := o.sent(id, args)
 	err := o.Transport.TimeoutNow(id, target, args, resp)
 	finish(done, resp, err)
@@ -168,6 +201,9 @@ func (o *observedTransport) TimeoutNow(id raft.ServerID, target raft.ServerAddre
 }
 
 func (o *observedTransport) AppendEntriesPipeline(id raft.ServerID, target raft.ServerAddress) (raft.AppendPipeline, error) {
+	if o.halted.Load() {
+		return nil, errHalted
+	}
 	p, err := o.Transport.AppendEntriesPipeline(id, target)
 	if err != nil {
 		return nil, err
@@ -206,6 +242,9 @@ func (p *observedPipeline) Close() error {
 }
 
 func (p *observedPipeline) AppendEntries(args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) (raft.AppendFuture, error) {
+	if p.t.halted.Load() {
+		return nil, errHalted
+	}
 	done := p.t.sent(p.id, args)
 	if done != nil {
 		p.pending.Store(args, done)

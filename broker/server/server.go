@@ -109,6 +109,9 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// halted is closed once the node stopped on a storage fault and the
+	// Kafka listener is closed (watchFault).
+	halted chan struct{}
 }
 
 // Start opens the node's stores, joins or bootstraps the cluster and starts
@@ -125,7 +128,7 @@ func Start(cfg Config) (*Server, error) {
 	cfg.Kafka.NodeID, cfg.Kafka.Logger = cfg.NodeID, cfg.Logger
 	cfg.Kafka.DefaultTopicConfigs = defaultTopicConfigs(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel}
+	s := &Server{cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel, halted: make(chan struct{})}
 
 	// Bind the client-facing listeners first: a port in use is reported
 	// before Raft starts and joins the cluster.
@@ -181,6 +184,7 @@ func Start(cfg Config) (*Server, error) {
 	})
 	s.goFn(s.registerLoop)
 	s.goFn(s.retentionLoop)
+	s.goFn(s.watchFault)
 	s.log.Info("raftline node started", "kafka", s.Kafka.Addr(), "advertised_kafka", s.Kafka.AdvertisedAddr(),
 		"http", hln.Addr().String(), "raft", cfg.Raft.Addr, "version", Version)
 	return s, nil
@@ -240,6 +244,51 @@ func (s *Server) stop(kill bool) error {
 
 // Ready implements httpapi.Backend.
 func (s *Server) Ready() bool { return s.Node.Ready() }
+
+// Failure implements httpapi.Backend: the storage fault that stopped the
+// node, or nil.
+func (s *Server) Failure() error {
+	if f := s.Node.Fault(); f != nil {
+		return f
+	}
+	return nil
+}
+
+// Halted is closed once the node has stopped on a storage fault
+// (raftnode's fault.go): it leads nothing, Raft is shut down and the Kafka
+// listener closed, so clients go to the other nodes at once. HTTP still
+// answers, /readyz with the fault and /metrics with
+// raftline_storage_errors_total, until Kill. `raftline serve` then exits.
+func (s *Server) Halted() <-chan struct{} { return s.halted }
+
+// watchFault takes the node out of clients' way once it has stopped on a
+// storage fault: new connections are refused at once; the open ones are
+// answered for faultDrain (a write with KAFKA_STORAGE_ERROR, metadata
+// without this node as leader), then closed. Clients re-route on those
+// answers; a connection closed under a client's first request is an error
+// franz-go does not retry (it suspects missing SASL), so they are not
+// closed at once.
+func (s *Server) watchFault() {
+	select {
+	case <-s.ctx.Done():
+		return
+	case <-s.Node.Halted():
+	}
+	s.Kafka.StopAccepting()
+	t := time.NewTimer(faultDrain)
+	select {
+	case <-t.C:
+	case <-s.ctx.Done():
+		t.Stop()
+	}
+	s.Kafka.Close()
+	s.log.Info("stopped serving Kafka clients after the storage fault")
+	close(s.halted)
+}
+
+// faultDrain is how long a node stopped on a storage fault goes on answering
+// the Kafka connections already open, with errors, before closing them.
+const faultDrain = time.Second
 
 // ClusterView implements httpapi.Backend: Raft's progress from the node,
 // the rest through the cluster.

@@ -102,7 +102,11 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		shutdownTelemetry(tel, log)
 		return 1
 	}
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case <-srv.Halted():
+		return exitAfterFault(ctx, srv, tel, log, cfg.FaultExitDelay)
+	}
 	log.Info("shutting down")
 	code := 0
 	if err := srv.Close(); err != nil {
@@ -111,6 +115,32 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	shutdownTelemetry(tel, log)
 	return code
+}
+
+// exitStorageFault is the exit status of a node that stopped on a storage
+// fault: a supervisor can tell it from a crash (1) and, for example, keep
+// the node down until its disk is seen to (systemd's
+// RestartPreventExitStatus=3).
+const exitStorageFault = 3
+
+// exitAfterFault ends a node that stopped on a storage fault (the fault was
+// logged where it happened): it leads nothing and serves no Kafka client
+// any more, and HTTP keeps answering for delay, or until SIGTERM, so that
+// /readyz names the fault and a Prometheus scrape reads
+// raftline_storage_errors_total before the process exits. Kafka halts a
+// broker whose only log directory failed, etcd exits on a WAL error: the
+// other nodes carry on either way.
+func exitAfterFault(ctx context.Context, srv *server.Server, tel *telemetry.Telemetry, log *slog.Logger, delay time.Duration) int {
+	log.Info("exiting after the storage fault", "in", delay, "status", exitStorageFault)
+	t := time.NewTimer(delay)
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		t.Stop()
+	}
+	srv.Kill()
+	shutdownTelemetry(tel, log)
+	return exitStorageFault
 }
 
 // shutdownTelemetry exports the spans still queued, waiting at most a few

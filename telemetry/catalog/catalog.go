@@ -375,6 +375,12 @@ var sections = []Section{
 				Doc:  "request bytes held: frames being read (as they arrive) and requests not yet handled; at most `--kafka-node-max-inflight-bytes`",
 			},
 			{
+				Name: "raftline_storage_errors_total", Type: Counter,
+				Labels: []Label{nodeID, label("op", "partition_write", "raft_log_write", "raft_log_read", "raft_state_write", "snapshot_write", "data_dir")},
+				Help:   "Storage errors this node met, by what it was doing: partition_write, raft_log_write, raft_log_read, raft_state_write, snapshot_write, data_dir. The first stops the node: it stops leading and serving, /readyz says why, and the process exits.",
+				Doc:    "storage errors, by what the node was doing: a partition's segment files (`partition_write`), the Raft log (`raft_log_write`, `raft_log_read`), its term and vote (`raft_state_write`), a snapshot (`snapshot_write`), the data directory removed, replaced or refusing a probe write (`data_dir`). The first stops the node (one ERROR line `storage fault` names the operation, path and error; `/readyz` says why; the process exits with status 3 after `--storage-fault-exit-delay`); exported at 0 from start",
+			},
+			{
 				Name: "raftline_build_info", Type: Gauge,
 				Labels: []Label{nodeID, label("version"), label("role", "leader", "follower", "candidate")},
 				Help:   "Always 1; labels carry the version and the node's current raft role.",

@@ -2,7 +2,9 @@
 // metrics of docs/METRICS.md. Counters and latencies come from the node's
 // event stream (Metrics is a raftnode.Observer): RPCs as the transport sends
 // and receives them, leaders observed, log store writes, commits, applies
-// and snapshots. Gauges are read from the running node when scraped.
+// and snapshots. Gauges are read from the running node when scraped. The
+// node's storage errors, from the same stream, are
+// raftline_storage_errors_total.
 package raftmetrics
 
 import (
@@ -51,9 +53,11 @@ type Metrics struct {
 	applyDur      metric.Float64Histogram
 	storeDur      metric.Float64Histogram
 	snapDur       metric.Float64Histogram
+	storageErrors metric.Int64Counter
 
 	sent, received, success, failure instr.Opt
 	states                           map[raft.RaftState]instr.Opt
+	storageOps                       map[raftnode.StorageOp]instr.Opt
 	leaders                          *instr.OptCache[raft.ServerID]
 	followers                        *instr.OptCache[raft.ServerID]
 
@@ -81,11 +85,12 @@ var stateNames = map[raft.RaftState]string{
 // New creates the instruments on meter.
 func New(meter metric.Meter) (*Metrics, error) {
 	m := &Metrics{
-		sent:     instr.NewOpt(attribute.String("direction", "sent")),
-		received: instr.NewOpt(attribute.String("direction", "received")),
-		success:  instr.NewOpt(attribute.String("result", "success")),
-		failure:  instr.NewOpt(attribute.String("result", "failure")),
-		states:   map[raft.RaftState]instr.Opt{},
+		sent:       instr.NewOpt(attribute.String("direction", "sent")),
+		received:   instr.NewOpt(attribute.String("direction", "received")),
+		success:    instr.NewOpt(attribute.String("result", "success")),
+		failure:    instr.NewOpt(attribute.String("result", "failure")),
+		states:     map[raft.RaftState]instr.Opt{},
+		storageOps: map[raftnode.StorageOp]instr.Opt{},
 		leaders: instr.NewOptCache(func(id raft.ServerID) instr.Opt {
 			return instr.NewOpt(attribute.String("leader_id", string(id)))
 		}),
@@ -95,6 +100,9 @@ func New(meter metric.Meter) (*Metrics, error) {
 	}
 	for st, name := range stateNames {
 		m.states[st] = instr.NewOpt(attribute.String("state", name))
+	}
+	for _, op := range raftnode.StorageOps {
+		m.storageOps[op] = instr.NewOpt(attribute.String("op", string(op)))
 	}
 	reg := &instr.Registrar{Meter: meter}
 	counter, histogram := reg.Counter, reg.Seconds
@@ -118,6 +126,8 @@ func New(meter metric.Meter) (*Metrics, error) {
 		"Time of one log store StoreLogs call (one or more entries written and fsynced).")
 	m.snapDur = histogram("raft_snapshot_duration_seconds",
 		"Time to persist one snapshot to the snapshot store.")
+	m.storageErrors = counter("raftline_storage_errors_total",
+		"Storage errors this node met, by what it was doing: partition_write, raft_log_write, raft_log_read, raft_state_write, snapshot_write, data_dir. The first stops the node: it stops leading and serving, /readyz says why, and the process exits.")
 	if reg.Err != nil {
 		return nil, reg.Err
 	}
@@ -132,6 +142,9 @@ func New(meter metric.Meter) (*Metrics, error) {
 	}
 	m.snapshots.Add(ctx, 0, m.success.Add...)
 	m.snapshots.Add(ctx, 0, m.failure.Add...)
+	for _, op := range raftnode.StorageOps {
+		m.storageErrors.Add(ctx, 0, m.storageOps[op].Add...)
+	}
 	if err := m.gauges(meter); err != nil {
 		return nil, err
 	}
@@ -302,4 +315,11 @@ func b2i(b bool) int64 {
 		return 1
 	}
 	return 0
+}
+
+// StorageFailed counts a storage error; its op is one of raftnode.StorageOps.
+func (m *Metrics) StorageFailed(e raftnode.StorageFault) {
+	if opt, ok := m.storageOps[e.Op]; ok {
+		m.storageErrors.Add(context.Background(), 1, opt.Add...)
+	}
 }

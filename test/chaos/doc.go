@@ -1,7 +1,7 @@
 // Package chaos is raftline's failure suite: real `raftline serve`
 // processes, each in its own network namespace, under acks=all load while
 // real faults hit them (SIGKILL, SIGTERM, SIGSTOP, partitions, one-way cuts,
-// latency, packet loss, slow close, bandwidth limits). A scenario passes only
+// latency, packet loss, slow close, bandwidth limits, a full disk). A scenario passes only
 // when its fault was shown to take effect, every acknowledged record is read
 // back exactly where it was acknowledged, and every replica's partition logs
 // are byte-identical.

@@ -24,6 +24,8 @@ func fromNode(err error) error {
 		sentinel = cluster.ErrIndeterminate
 	case errors.Is(err, raftnode.ErrShutdown):
 		sentinel = cluster.ErrShutdown
+	case errors.Is(err, raftnode.ErrStorageFault):
+		sentinel = cluster.ErrStorage
 	default:
 		return err
 	}

@@ -8,8 +8,10 @@
 package harness
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/raftline/raftline/internal/clusterspec"
 	"github.com/raftline/raftline/test/chaos/netfault"
+	"github.com/raftline/raftline/test/internal/diskfault"
 	"github.com/raftline/raftline/test/internal/systest"
 )
 
@@ -44,6 +47,10 @@ type Options struct {
 	Nodes int
 	// Args are appended to every node's `raftline serve` flags.
 	Args []string
+	// DiskBytes, when set, puts every node's data directory on a tmpfs of
+	// that size in the node's own mount namespace, new and empty at each
+	// start (test/internal/diskfault): a disk a scenario can fill.
+	DiskBytes int64
 }
 
 // Cluster is a running set of nodes on their own network.
@@ -99,6 +106,16 @@ func New(t testing.TB, bin string, opts Options) *Cluster {
 		// Each node runs inside its host's namespace.
 		n.proc = systest.NewProc(c.dir, n.String(), bin, spec.ServeArgs(sn)...)
 		n.proc.Command = h.Command
+		if opts.DiskBytes > 0 {
+			d, err := diskfault.Tmpfs(sn.DataDir, opts.DiskBytes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n.proc.Command = func(bin string, args ...string) *exec.Cmd {
+				name, wrapped := d.Wrap(bin, args...)
+				return h.Command(name, wrapped...)
+			}
+		}
 		c.Nodes = append(c.Nodes, n)
 	}
 	for _, n := range c.Nodes {
@@ -212,6 +229,28 @@ func (c *Cluster) waitExit(n *Node, pid int, timeout time.Duration, clean bool) 
 		c.t.Fatalf("%v (pid %d) did not exit cleanly: %v", n, pid, status)
 	}
 	return fmt.Sprintf("%v (pid %d) %s", n, pid, n.proc.ProcessState())
+}
+
+// ExpectFaultExit declares that the node's process will exit on its own
+// because of a fault the scenario is about to inject (a disk failure), so
+// its exit is not reported as a crash.
+func (c *Cluster) ExpectFaultExit(n *Node) { n.proc.ExpectExit() }
+
+// WaitFaultExit waits for the node to exit after ExpectFaultExit and returns
+// its exit status (-1 when a signal ended it) and how it ended.
+func (c *Cluster) WaitFaultExit(n *Node, timeout time.Duration) (int, string) {
+	c.t.Helper()
+	pid := n.Pid()
+	status, err := n.proc.Wait(timeout)
+	if err != nil {
+		c.t.Fatalf("%v (pid %d) still running %v after the fault", n, pid, timeout)
+	}
+	code := 0
+	var exit *exec.ExitError
+	if errors.As(status, &exit) {
+		code = exit.ExitCode()
+	}
+	return code, fmt.Sprintf("%v (pid %d) %s", n, pid, n.proc.ProcessState())
 }
 
 // signal sends sig to the node's process as a stop the harness asked for,

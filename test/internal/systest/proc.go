@@ -172,6 +172,15 @@ func (p *Proc) Signal(sig syscall.Signal) error {
 	return p.cmd.Process.Signal(sig)
 }
 
+// ExpectExit makes the current process's next exit one the test caused, not
+// a crash: the test is about to inject a fault the program must answer by
+// exiting on its own (a disk failure).
+func (p *Proc) ExpectExit() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stopping = true
+}
+
 // Kill sends SIGKILL, a crash, and waits until the process is gone so that
 // its ports and files are free again. A process not running is left alone.
 func (p *Proc) Kill() error {

@@ -30,6 +30,9 @@ type Serve struct {
 	Server    server.Config
 	LogLevel  slog.Level
 	LogFormat string
+	// FaultExitDelay is how long a node that stopped on a storage fault
+	// keeps answering HTTP before the process exits.
+	FaultExitDelay time.Duration
 }
 
 // EnvName is the environment variable that sets a flag: RAFTLINE_ and the
@@ -83,6 +86,7 @@ func ParseServe(args []string, getenv func(string) string, help io.Writer) (*Ser
 		trailing      = fs.Uint64("trailing-logs", 10240, "Raft entries kept after a snapshot, so slow followers catch up without one")
 		logLevel      = fs.String("log-level", "info", "debug, info, warn or error")
 		logFormat     = fs.String("log-format", "text", "text or json")
+		faultExit     = fs.Duration("storage-fault-exit-delay", 15*time.Second, "after a storage fault (the node's disk failed: it stops leading and serving Kafka at once), how long /readyz and /metrics still say why before the process exits with status 3 (0: exit at once)")
 	)
 	kafkaFrontDoor := kafkaFrontDoor(fs.FlagSet)
 	if err := fs.Parse(args, getenv); err != nil {
@@ -221,6 +225,10 @@ func ParseServe(args []string, getenv func(string) string, help io.Writer) (*Ser
 	if *logFormat != "text" && *logFormat != "json" {
 		bad("log-format", "%q is not text or json", *logFormat)
 	}
+	if *faultExit < 0 || *faultExit > 10*time.Minute {
+		bad("storage-fault-exit-delay", "%v is not between 0 and 10m", *faultExit)
+	}
+	out.FaultExitDelay = *faultExit
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}

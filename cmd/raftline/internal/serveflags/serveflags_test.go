@@ -115,11 +115,13 @@ func TestParseServe_SeveralBadValues_OneErrorPerValueNamingItsFlag(t *testing.T)
 		"--snapshot-interval=0s",
 		"--log-level=loud",
 		"--log-format=yaml",
+		"--storage-fault-exit-delay=-1s",
 	)
 	want := []string{
 		"cluster-id", "data-dir", "default-partitions", "election-timeout", "http-addr", "kafka-addr",
 		"kafka-max-inflight", "log-format", "log-level", "max-request-bytes", "node-id",
 		"raft-commit-timeout", "retention-check-interval", "snapshot-interval", "snapshot-threshold",
+		"storage-fault-exit-delay",
 	}
 	if got := flagsNamed(t, err); !slices.Equal(got, want) {
 		t.Fatalf("errors name\n %v\nwant\n %v\nerror:\n%v", got, want, err)
@@ -452,5 +454,16 @@ func TestParseServe_StorageMinFreeBytes_1GiBByDefault_ZeroTurnsItOff(t *testing.
 	_, err := parse(t, noEnv, "--node-id=1", "--storage-min-free-bytes=-1")
 	if got := flagsNamed(t, err); !slices.Equal(got, []string{"storage-min-free-bytes"}) || !strings.Contains(err.Error(), "-1") {
 		t.Fatalf("--storage-min-free-bytes=-1: errors name %v: %v", got, err)
+	}
+}
+
+// A node that stopped on a storage fault answers HTTP for
+// --storage-fault-exit-delay, 15s unless set; 0 exits at once.
+func TestParseServe_StorageFaultExitDelay_DefaultAndZero(t *testing.T) {
+	if s := mustParse(t, noEnv, "--node-id=1"); s.FaultExitDelay != 15*time.Second {
+		t.Errorf("default %v, want 15s", s.FaultExitDelay)
+	}
+	if s := mustParse(t, env(map[string]string{"RAFTLINE_STORAGE_FAULT_EXIT_DELAY": "0s"}), "--node-id=1"); s.FaultExitDelay != 0 {
+		t.Errorf("from RAFTLINE_STORAGE_FAULT_EXIT_DELAY=0s: %v, want 0", s.FaultExitDelay)
 	}
 }
