@@ -168,7 +168,9 @@ func (s *snapshot) persist(sink raft.SnapshotSink) (int64, error) {
 		return 0, err
 	}
 	if files := s.snap.Files(); len(files) > 0 {
-		k, ok := sink.(*snapstore.Sink)
+		k, ok := sink.(interface {
+			Attach([]snapstore.Attachment) error
+		})
 		if !ok {
 			return 0, fmt.Errorf("raftnode: a snapshot of %d partition files needs raftline's snapshot store, not %T", len(files), sink)
 		}

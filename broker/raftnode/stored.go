@@ -8,6 +8,8 @@ import (
 	"unsafe"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/raftline/raftline/broker/snapstore"
 )
 
 // storeNotifier is the node's one wrapper around its log store (under
@@ -209,16 +211,34 @@ type snapshotSink struct {
 
 func (s *snapshotSink) Write(p []byte) (int, error) {
 	n, err := s.SnapshotSink.Write(p)
-	if err != nil {
-		s.store.node.storageFault(OpSnapshotWrite, s.store.dir, fmt.Errorf("snapshot %s: %w", s.ID(), err))
-	}
+	s.failed(err)
 	return n, err
 }
 
 func (s *snapshotSink) Close() error {
 	err := s.SnapshotSink.Close()
-	if err != nil {
+	s.failed(err)
+	return err
+}
+
+// Attach hands a snapshot's files to the store's sink (snapstore.Sink),
+// which hard-links them.
+func (s *snapshotSink) Attach(files []snapstore.Attachment) error {
+	k, ok := s.SnapshotSink.(*snapstore.Sink)
+	if !ok {
+		return fmt.Errorf("raftnode: a snapshot of %d partition files needs raftline's snapshot store, not %T", len(files), s.SnapshotSink)
+	}
+	err := k.Attach(files)
+	s.failed(err)
+	return err
+}
+
+// failed reports err as a storage fault, unless it is a received
+// snapshot's bytes that are not what its sender promised
+// (snapstore.ErrBadStream): that is the sender's or the network's doing,
+// and Raft sends the snapshot again.
+func (s *snapshotSink) failed(err error) {
+	if err != nil && !errors.Is(err, snapstore.ErrBadStream) {
 		s.store.node.storageFault(OpSnapshotWrite, s.store.dir, fmt.Errorf("snapshot %s: %w", s.ID(), err))
 	}
-	return err
 }

@@ -60,37 +60,37 @@ func frameSize(m *meta) int64 {
 func ReadFrame(r io.Reader) (Frame, io.Reader, error) {
 	var hdr [len(frameMagic) + 4]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return Frame{}, nil, fmt.Errorf("snapstore: read snapshot frame: %w", err)
+		return Frame{}, nil, fmt.Errorf("snapstore: %w: read snapshot frame: %w", ErrBadStream, err)
 	}
 	if string(hdr[:len(frameMagic)]) != frameMagic {
-		return Frame{}, nil, errors.New("snapstore: the stream is not a snapshot (no frame)")
+		return Frame{}, nil, fmt.Errorf("snapstore: %w: the stream is not a snapshot (no frame)", ErrBadStream)
 	}
 	n := binary.BigEndian.Uint32(hdr[len(frameMagic):])
 	if n > maxFrame {
-		return Frame{}, nil, fmt.Errorf("snapstore: snapshot frame of %d bytes", n)
+		return Frame{}, nil, fmt.Errorf("snapstore: %w: snapshot frame of %d bytes", ErrBadStream, n)
 	}
 	js := make([]byte, n)
 	if _, err := io.ReadFull(r, js); err != nil {
-		return Frame{}, nil, fmt.Errorf("snapstore: read snapshot frame: %w", err)
+		return Frame{}, nil, fmt.Errorf("snapstore: %w: read snapshot frame: %w", ErrBadStream, err)
 	}
 	var f Frame
 	if err := json.Unmarshal(js, &f); err != nil {
-		return Frame{}, nil, fmt.Errorf("snapstore: snapshot frame: %w", err)
+		return Frame{}, nil, fmt.Errorf("snapstore: %w: snapshot frame: %w", ErrBadStream, err)
 	}
 	if f.HeadLength < 0 {
-		return Frame{}, nil, fmt.Errorf("snapstore: snapshot head of %d bytes", f.HeadLength)
+		return Frame{}, nil, fmt.Errorf("snapstore: %w: snapshot head of %d bytes", ErrBadStream, f.HeadLength)
 	}
 	seen := map[string]bool{}
 	for _, file := range f.Files {
 		if err := checkName(file.Name); err != nil {
-			return Frame{}, nil, err
+			return Frame{}, nil, fmt.Errorf("%w: %w", ErrBadStream, err)
 		}
 		if seen[file.Name] {
-			return Frame{}, nil, fmt.Errorf("snapstore: snapshot lists %q twice", file.Name)
+			return Frame{}, nil, fmt.Errorf("snapstore: %w: snapshot lists %q twice", ErrBadStream, file.Name)
 		}
 		seen[file.Name] = true
 		if file.Length < 0 {
-			return Frame{}, nil, fmt.Errorf("snapstore: snapshot file %q of %d bytes", file.Name, file.Length)
+			return Frame{}, nil, fmt.Errorf("snapstore: %w: snapshot file %q of %d bytes", ErrBadStream, file.Name, file.Length)
 		}
 	}
 	head := io.Reader(&exactReader{r: r, n: f.HeadLength, name: "the snapshot head"})
@@ -136,7 +136,7 @@ func (k *Sink) receive(r io.Reader) error {
 	k.meta.Files = f.Files
 	var one [1]byte
 	if n, _ := io.ReadFull(r, one[:]); n > 0 {
-		return errors.New("snapstore: received snapshot runs past the files its frame lists")
+		return fmt.Errorf("snapstore: %w: received snapshot runs past the files its frame lists", ErrBadStream)
 	}
 	return nil
 }
@@ -161,9 +161,17 @@ func (k *Sink) receiveFile(r io.Reader, file File) error {
 	return nil
 }
 
-// ErrChecksum is a snapshot file or head whose bytes do not match the
-// checksum its snapshot recorded.
-var ErrChecksum = errors.New("checksum mismatch")
+var (
+	// ErrBadStream is a snapshot stream whose bytes are not what its
+	// frame promises: no frame, a file or head short of its length or not
+	// matching its checksum (ErrChecksum), bytes past the end. It says
+	// nothing about the receiver's disk; what the receiver could not
+	// write is an error of its own (an *os.PathError).
+	ErrBadStream = errors.New("bad snapshot stream")
+	// ErrChecksum is a snapshot file or head whose bytes do not match the
+	// checksum its snapshot recorded.
+	ErrChecksum = errors.New("checksum mismatch")
+)
 
 // exactReader reads exactly n bytes of r: fewer is an error, not an EOF.
 type exactReader struct {
@@ -183,7 +191,7 @@ func (e *exactReader) Read(p []byte) (int, error) {
 	e.n -= int64(n)
 	if err == io.EOF {
 		if e.n > 0 {
-			return n, fmt.Errorf("snapstore: %s ends %d bytes short of its recorded length", e.name, e.n)
+			return n, fmt.Errorf("snapstore: %w: %s ends %d bytes short of its recorded length", ErrBadStream, e.name, e.n)
 		}
 		err = nil
 	}
@@ -206,7 +214,7 @@ func (c *checkedReader) Read(p []byte) (int, error) {
 	c.crc.Write(p[:n])
 	if err == io.EOF {
 		if got := c.crc.Sum32(); got != c.want {
-			return n, fmt.Errorf("snapstore: %s: %w: CRC-32C %08x, recorded %08x", c.name, ErrChecksum, got, c.want)
+			return n, fmt.Errorf("snapstore: %w: %s: %w: CRC-32C %08x, recorded %08x", ErrBadStream, c.name, ErrChecksum, got, c.want)
 		}
 	}
 	return n, err

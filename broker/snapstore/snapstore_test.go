@@ -180,6 +180,10 @@ func TestReceive_RefusesDamagedOrShortStreams(t *testing.T) {
 			if strings.Contains(name, "flipped") && !errors.Is(errors.Join(werr, cerr), ErrChecksum) {
 				t.Fatalf("error %v, %v: want a checksum mismatch", werr, cerr)
 			}
+			// The receiver's disk is not at fault: Raft sends it again.
+			if !errors.Is(errors.Join(werr, cerr), ErrBadStream) {
+				t.Fatalf("error %v, %v: want ErrBadStream", werr, cerr)
+			}
 			if l, _ := dst.List(); len(l) != 0 {
 				t.Fatalf("a refused snapshot is listed: %+v", l)
 			}
