@@ -169,8 +169,11 @@ func TestWarmup_ExcludedFromMeasurement(t *testing.T) {
 	cfg := testConfig(CmdProduce)
 	cfg.Rate, cfg.Warmup, cfg.Duration = 1000, 500*time.Millisecond, 500*time.Millisecond
 	p := run(t, cfg, newFakeBroker(1)).Produce
-	// 500 of each, give or take the records in flight at the boundary.
-	if p.WarmupRecords < 450 || p.WarmupRecords > 550 || p.Records < 450 || p.Records > 550 {
+	// About 500 of each: records in flight at the boundary, and a rate
+	// limiter that catches up in bursts on a busy machine (422 and 566
+	// were seen), move a few score across it. The rate below is what
+	// tells a warmup counted in from one left out.
+	if p.WarmupRecords < 300 || p.WarmupRecords > 700 || p.Records < 300 || p.Records > 700 {
 		t.Fatalf("warmup %d measured %d, want ~500 each", p.WarmupRecords, p.Records)
 	}
 	if p.WarmupRecords+p.Records+p.AfterRecords != 1000 {
