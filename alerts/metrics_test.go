@@ -23,9 +23,9 @@ func TestMetricNames(t *testing.T) {
 		"raftline_kafka_request_errors_total",
 		"raftline_kafka_requests_total",
 		"raftline_storage_capacity_bytes",
+		"raftline_storage_errors_total",
 		"raftline_storage_free_bytes",
 		"raftline_storage_min_free_bytes",
-		"raftline_storage_errors_total",
 	}
 	if got := MetricNames(); !slices.Equal(got, want) {
 		t.Errorf("MetricNames() =\n%q\nwant\n%q", got, want)
