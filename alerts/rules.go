@@ -65,6 +65,10 @@ type Config struct {
 	// a day, before DiskFillingUp fires: a trend on a mostly empty disk is
 	// noise (node-exporter mixin's convention).
 	DiskFillShare float64
+
+	// FileDescriptorShare is the share of its descriptor limit a node may
+	// hold open, sustained, before FileDescriptorsNearLimit fires.
+	FileDescriptorShare float64
 }
 
 // DefaultConfig returns the thresholds rules.yml is generated with.
@@ -79,6 +83,8 @@ func DefaultConfig() Config {
 		LastContact:        500 * time.Millisecond,
 		ProduceErrorRatio:  0.05,
 		DiskFillShare:      0.6,
+
+		FileDescriptorShare: 0.8,
 	}
 }
 
@@ -299,6 +305,32 @@ func alertingRules(cfg Config) []Rule {
 			"raftline node {{ $labels.node_id }} ({{ $labels.instance }}) met a storage error ({{ $labels.op }}) in the last hour: "+
 				"it stopped leading and serving, and exited so the others carry on. Its log names the path and the error. "+
 				"A 3-node cluster now survives no further failure; if the disk is full, the other nodes hold the same data: check their free space too."),
+
+		// A node holds four descriptors per partition segment, the same
+		// segments on every node, plus its connections and its Raft log.
+		// Segments go only when retention deletes them or their topic is
+		// deleted; connections come and go. At the limit the next file the
+		// node opens fails (a new segment, or the data directory probe
+		// within a second): a storage fault, and the node stops. 80% leaves
+		// a fifth of the limit for what arrives before someone acts: 13107
+		// of 65536 descriptors is about 3300 segments, 400 GiB written at
+		// the default 128 MiB segment.bytes but only 3.3 GiB at 1 MiB, and
+		// the connections of a node that stops move to the others. `for:
+		// 10m` lets a connection surge pass (clients reconnecting after a
+		// failover, a burst of short-lived producers), while segments,
+		// which stay, keep it firing.
+		alert("FileDescriptorsNearLimit", SeverityWarning, Duration(10*time.Minute),
+			fmt.Sprintf("process_open_fds%s\n/ process_max_fds%s\n> %s", sel, sel, num(cfg.FileDescriptorShare)),
+			"Node {{ $labels.node_id }} has {{ $value | humanizePercentage }} of its file descriptor limit open.",
+			"raftline node {{ $labels.node_id }} ({{ $labels.instance }}) has held more than "+percent(cfg.FileDescriptorShare)+
+				" of its file descriptor limit for 10m: "+
+				`{{ with printf "process_open_fds{job=%q,node_id=%q}" $labels.job $labels.node_id | query }}{{ . | first | value | printf "%.0f" }}{{ end }}`+
+				" of "+
+				`{{ with printf "process_max_fds{job=%q,node_id=%q}" $labels.job $labels.node_id | query }}{{ . | first | value | printf "%.0f" }}{{ end }}`+
+				", of which partition segments hold "+
+				`{{ with printf "4 * sum(raftline_partition_segments{job=%q,node_id=%q})" $labels.job $labels.node_id | query }}{{ . | first | value | printf "%.0f" }}{{ else }}none{{ end }}`+
+				" (four per segment). At the limit the next file it opens fails, a new segment or its data directory probe within a second: a storage fault, and the node stops. "+
+				"Every node holds the same segments, so the others are likely close too."),
 
 		alert("ScrapeTargetDown", SeverityWarning, Duration(3*time.Minute),
 			`up{job=~"raftline|loadgen"} == 0`,

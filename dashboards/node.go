@@ -19,7 +19,7 @@ func node() *dashboard.DashboardBuilder {
 			TextMode(common.BigValueTextModeValueAndName).
 			Span(halfWidth)).
 		WithPanel(statPanel("File descriptors used", units.PercentUnit,
-			"Open file descriptors as a share of the process limit. At the limit the node cannot accept connections or open log segments. Orange from 80 %, red from 90 %.",
+			"Open file descriptors as a share of the process limit: four per partition segment, one per connection. At the limit the next file the node opens fails, a storage fault that stops it. Orange from 80 %, red from 90 %; FileDescriptorsNearLimit files a ticket above 80 % for 10 minutes.",
 			query(`process_open_fds{job="$job", node_id=~"$node"} / process_max_fds{job="$job", node_id=~"$node"}`, "{{node_id}}")).
 			Thresholds(limits(0.8, 0.9)).
 			TextMode(common.BigValueTextModeValueAndName).
@@ -69,6 +69,18 @@ func node() *dashboard.DashboardBuilder {
 			query(`raftline_storage_free_bytes{job="$job", node_id=~"$node"}`, "{{node_id}} free"),
 			query(`raftline_storage_min_free_bytes{job="$job", node_id=~"$node"}`, "{{node_id}} floor")).
 			OverrideByRegexp(".*floor", fixedColor("red"))).
+		WithPanel(timeseriesPanel("Storage faults", units.Short,
+			"Storage errors each node met per interval, by what it was doing (raftline_storage_errors_total{op}): "+
+				"partition_write, a partition's segment files (a write, a segment created, renamed or removed); "+
+				"raft_log_write, the Raft log (an append and its fsync, a new segment, a truncation); "+
+				"raft_log_read, a Raft log entry that could not be read back; "+
+				"raft_state_write, the Raft term or vote; "+
+				"snapshot_write, a snapshot taken or received from the leader; "+
+				"data_dir, the data directory removed or replaced, or its once-a-second probe write failing. "+
+				"Anything above 0 is a fault: the node stops leading and serving at its first error and exits after --storage-fault-exit-delay (15s), "+
+				"so a fault is one short rise just before the node's lines end. StorageFault files a ticket; "+
+				"its runbook (docs/runbooks/StorageFault.md) says what to check for each op and error.",
+			query(`sum by (node_id, op) (increase(raftline_storage_errors_total{job="$job", node_id=~"$node"}[$__rate_interval]))`, "{{node_id}} {{op}}"))).
 		WithPanel(timeseriesPanel("Space used by raftline", units.BytesIEC,
 			"Disk space raftline's files take in each node's --data-dir, by kind: partitions (segment and index files, with --storage disk), raft_log (compacted after snapshots) and snapshots. Whatever else the filesystem holds is its size minus free space minus these.",
 			query(`sum by (node_id, kind) (raftline_storage_used_bytes{job="$job", node_id=~"$node"})`, "{{node_id}} {{kind}}"))).

@@ -181,7 +181,9 @@ func exportsExactlyTheCatalogue(t *testing.T, storage fsm.Storage) {
 				}
 			}
 		}
-		for _, name := range []string{"go_goroutines", "go_memstats_heap_alloc_bytes", "process_cpu_seconds_total", "process_resident_memory_bytes"} {
+		// The descriptor pair is what FileDescriptorsNearLimit divides.
+		for _, name := range []string{"go_goroutines", "go_memstats_heap_alloc_bytes", "process_cpu_seconds_total", "process_resident_memory_bytes",
+			"process_open_fds", "process_max_fds"} {
 			if fams[name] == nil {
 				t.Errorf("node %d: runtime/process metric %s missing", n.ID, name)
 			}

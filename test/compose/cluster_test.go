@@ -1,6 +1,7 @@
 package compose
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -15,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -35,7 +37,8 @@ import (
 // external listener), one inside the compose network through the service
 // names (the primary listener), a SIGKILL of the leader's container loses no
 // acknowledged record, and the killed container, started again, rejoins with
-// its data volume and ends up identical to the others.
+// its data volume and ends up identical to the others. Every node runs with
+// the descriptor limit compose.yaml's ulimits set.
 func TestCompose_RaftlineServices(t *testing.T) {
 	cmd := mustDocker(t)
 	images := buildImages(t)
@@ -46,6 +49,7 @@ func TestCompose_RaftlineServices(t *testing.T) {
 		fn   func(*testing.T, *stack)
 	}{
 		{"ClusterFormsByServiceName", testClusterForms},
+		{"NodesRunWithTheDescriptorLimitComposeSets", testDescriptorLimit},
 		{"HostClient_ProducesAndConsumes", testHostClient},
 		{"InNetworkClient_ProducesAndConsumes", testInNetworkClient},
 		{"LeaderContainerKilled_NoAckedRecordLost_RestartedContainerRejoins", testLeaderKilled},
@@ -60,6 +64,22 @@ func TestCompose_RaftlineServices(t *testing.T) {
 // images are the two images of one test run, tagged uniquely so concurrent
 // runs and a developer's raftline:local are left alone.
 type images struct{ raftline, tools string }
+
+// nofile is the descriptor limit the stack's nodes are started with:
+// compose.yaml's, or less where the Docker daemon could not grant it. A
+// daemon without CAP_SYS_RESOURCE (rootless, or itself in a container)
+// cannot give a container more than its own limit and fails to start it;
+// its limit cannot be read through its API, and the test's own, on the same
+// host, stands in for it. One below that at most, so that a node that
+// inherited the daemon's limit rather than got compose.yaml's cannot pass.
+func nofile(t testing.TB) int {
+	t.Helper()
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	return int(min(uint64(composeNofile), lim.Max-1))
+}
 
 // buildImages builds both images the way `make image` does, through
 // compose/stack.sh, from a private staging directory.
@@ -124,6 +144,7 @@ type stack struct {
 	env     []string
 	kafka   []int // host port of each node's external Kafka listener
 	http    []int // host port of each node's HTTP API
+	nofile  int   // RAFTLINE_NOFILE: each node's descriptor limit
 }
 
 // startStack starts the three raftline services, and nothing else, of
@@ -135,9 +156,9 @@ func startStack(t *testing.T, cmd []string, im images) *stack {
 	// Reserved before the teardown is registered, so they are released only
 	// after the containers publishing them are gone.
 	ports := testports.Reserve(t, 6)
-	s := &stack{cmd: cmd, project: "raftlinetest" + randomID(), kafka: ports[:3], http: ports[3:]}
+	s := &stack{cmd: cmd, project: "raftlinetest" + randomID(), kafka: ports[:3], http: ports[3:], nofile: nofile(t)}
 	t.Cleanup(func() { s.teardown(t) })
-	s.env = hermeticEnv("RAFTLINE_IMAGE="+im.raftline, "RAFTLINE_TOOLS_IMAGE="+im.tools)
+	s.env = hermeticEnv("RAFTLINE_IMAGE="+im.raftline, "RAFTLINE_TOOLS_IMAGE="+im.tools, "RAFTLINE_NOFILE="+strconv.Itoa(s.nofile))
 	for i := range 3 {
 		s.env = append(s.env,
 			fmt.Sprintf("RAFTLINE_KAFKA_PORT_%d=%d", i+1, s.kafka[i]),
@@ -279,6 +300,35 @@ func testClusterForms(t *testing.T, s *stack) {
 		}
 		return nil
 	})
+}
+
+// testDescriptorLimit: every node runs with the descriptor limit
+// compose.yaml's ulimits give it, as its own process_max_fds reports
+// (soft and hard are equal, so Go leaves the soft limit as it is).
+func testDescriptorLimit(t *testing.T, s *stack) {
+	for i := range allNodes {
+		want := fmt.Sprintf("process_max_fds{node_id=%q} %d", strconv.Itoa(i+1), s.nofile)
+		waitFor(t, 30*time.Second, raftlineServices[i]+"'s descriptor limit", func() error {
+			resp, err := httpClient.Get("http://" + s.httpAddr(i) + "/metrics")
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			sc := bufio.NewScanner(resp.Body)
+			for sc.Scan() {
+				if line := sc.Text(); strings.HasPrefix(line, "process_max_fds") {
+					if line != want {
+						return fmt.Errorf("/metrics has %q, want %q", line, want)
+					}
+					return nil
+				}
+			}
+			if err := sc.Err(); err != nil {
+				return err
+			}
+			return fmt.Errorf("/metrics (%s) has no process_max_fds", resp.Status)
+		})
+	}
 }
 
 // hostDialer dials, as a client on the host, only the published Kafka

@@ -44,7 +44,33 @@ type service struct {
 	DependsOn map[string]struct {
 		Condition string `yaml:"condition"`
 	} `yaml:"depends_on"`
+	Ulimits map[string]ulimit `yaml:"ulimits"`
 }
+
+// ulimit is one of a service's ulimits: Compose takes a single number for
+// both limits or soft and hard apart.
+type ulimit struct{ Soft, Hard int }
+
+func (u *ulimit) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		if err := n.Decode(&u.Soft); err != nil {
+			return err
+		}
+		u.Hard = u.Soft
+		return nil
+	}
+	var both struct{ Soft, Hard int }
+	if err := n.Decode(&both); err != nil {
+		return err
+	}
+	*u = ulimit(both)
+	return nil
+}
+
+// composeNofile is the descriptor limit compose.yaml gives each node unless
+// RAFTLINE_NOFILE says otherwise: four files per partition segment, so
+// about 16000 segments with room for connections.
+const composeNofile = 65536
 
 var interpolation = regexp.MustCompile(`\$\{([A-Za-z0-9_]+)(?::-([^}]*))?\}`)
 
@@ -232,6 +258,11 @@ func TestComposeFile_RaftlineNodes(t *testing.T) {
 		}
 		if _, ok := f.Volumes[name]; !ok {
 			t.Errorf("volume %s is not declared", name)
+		}
+		// Go raises the soft limit to the hard one, so the hard limit is
+		// what a node gets; set, it is the same on every host.
+		if nofile := s.Ulimits["nofile"]; nofile.Hard != composeNofile || nofile.Soft != nofile.Hard {
+			t.Errorf("%s: ulimits nofile %+v, want soft and hard %d", name, nofile, composeNofile)
 		}
 		if brokers := strings.Split(f.Services["loadgen"].Environment["RAFTLINE_BROKERS"], ","); !slices.Contains(brokers, env["RAFTLINE_ADVERTISED_KAFKA_ADDR"]) {
 			t.Errorf("loadgen's RAFTLINE_BROKERS %q lacks %s, the primary listener", strings.Join(brokers, ","), env["RAFTLINE_ADVERTISED_KAFKA_ADDR"])
