@@ -143,22 +143,28 @@ func TestProcess_Disk2GB_KcatReadsFirstMiddleLast_AcrossRestart(t *testing.T) {
 	// The snapshot held every record written, so the restart kept each
 	// segment file as it was: the same file, not one installed in its
 	// place, neither cut nor written to.
+	var changed []string
+	segments := 0
 	for dir, was := range files {
 		now, err := segmentFiles(dir)
 		if err != nil {
 			t.Fatal(err)
 		}
+		segments += len(was)
 		if len(now) != len(was) {
-			t.Errorf("%s: %d segments before the restart, %d after", dir, len(was), len(now))
+			changed = append(changed, fmt.Sprintf("%s: %d segments before the restart, %d after", dir, len(was), len(now)))
 		}
 		for name, f := range was {
 			if g, ok := now[name]; !ok {
-				t.Errorf("%s/%s is gone after the restart", dir, name)
+				changed = append(changed, fmt.Sprintf("%s/%s is gone", dir, name))
 			} else if g != f {
-				t.Errorf("%s/%s was rewritten by the restart: inode %d, %d bytes, modified %v before; inode %d, %d bytes, modified %v after",
-					dir, name, f.ino, f.size, f.modTime, g.ino, g.size, g.modTime)
+				changed = append(changed, fmt.Sprintf("%s/%s was rewritten: inode %d, %d bytes, modified %v before; inode %d, %d bytes, modified %v after",
+					dir, name, f.ino, f.size, f.modTime, g.ino, g.size, g.modTime))
 			}
 		}
+	}
+	if len(changed) > 0 {
+		t.Fatalf("the restart changed %d of the %d segment files of the three nodes:\n%s", len(changed), segments, strings.Join(changed[:min(len(changed), 10)], "\n"))
 	}
 	c.waitLargeDigestsEqual(2*time.Minute, before)
 	for _, r := range reads {
