@@ -46,7 +46,7 @@ func TestProcess_NodeDownDuringCompaction_CatchesUpByStreamedSegments_UnderLoad(
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
 		// The load: as fast as the cluster takes it, with at most 64
-		// records in flight, so the follower can catch up at all.
+		// records buffered in the client.
 		kgo.MaxBufferedRecords(64))
 	const topic, partitions = "streamed", 2
 	// Segments of 1 MiB, the least, so a snapshot lists many files.
