@@ -22,11 +22,65 @@ import (
 	"github.com/raftline/raftline/broker/snapstore"
 )
 
-// copiedSnapshot is hashicorp/raft's line once a follower has received the
-// whole snapshot stream the leader sent: with --storage disk, the frame,
-// the head and every segment file it lists. The count is logged as a
-// float64 (bytes=2.6464899e+07), exact for any size a test makes.
-var copiedSnapshot = regexp.MustCompile(`msg="copied to local snapshot".* bytes=([0-9.e+]+)`)
+// Compaction settings for the streamed catch-up: a snapshot every 64
+// entries, and enough entries kept after one that a follower which has
+// installed a snapshot usually catches up from the log while producers
+// keep writing; with TestProcess_NodeDownDuringCompaction_CatchesUpBySnapshot's
+// 16 the leader compacts past it during each install, and it installs
+// snapshot after snapshot until one lands close enough.
+const streamedTrailingLogs = 256
+
+// The lines hashicorp/raft logs on a follower that installs a snapshot its
+// leader sent: the stream copied into the local store (with --storage disk
+// the frame, the head and every segment file; the count is a float64,
+// bytes=2.6464899e+07, exact for any size a test makes), the restore with
+// the id the local store gave it, and the install done.
+var (
+	copiedSnapshotLine = regexp.MustCompile(`msg="copied to local snapshot".* bytes=([0-9.e+]+)`)
+	restoreLine        = regexp.MustCompile(`msg="snapshot restore progress".* id=(\S+)`)
+)
+
+// installedSnapshot is one snapshot a node installed from its leader.
+type installedSnapshot struct {
+	id     string // in the node's snapshot store
+	copied int64  // bytes received
+}
+
+// installsOf lists the snapshots nd installed from its leader since it
+// started, from its log, failing the test at once if the log shows that
+// the node's log store refused entries after one (it would retry for ever).
+func installsOf(t testing.TB, nd *node) []installedSnapshot {
+	t.Helper()
+	log, err := nd.logSinceStart()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []installedSnapshot
+	var next installedSnapshot
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, "failed to append to logs") {
+			t.Fatalf("node %d cannot append after catching up: %s", nd.id, line)
+		}
+		if m := copiedSnapshotLine.FindStringSubmatch(line); m != nil {
+			f, err := strconv.ParseFloat(m[1], 64)
+			if err != nil {
+				t.Fatalf("node %d logged %q", nd.id, line)
+			}
+			next = installedSnapshot{copied: int64(f)}
+		}
+		if m := restoreLine.FindStringSubmatch(line); m != nil && next.copied > 0 {
+			next.id = m[1]
+		}
+		if strings.Contains(line, "Installed remote snapshot") {
+			if next.copied == 0 || next.id == "" {
+				t.Fatalf("node %d installed a remote snapshot without logging its copy and restore first:\n%s", nd.id, log)
+			}
+			out = append(out, next)
+			next = installedSnapshot{}
+		}
+	}
+	return out
+}
 
 // A follower that was down while the leader compacted its Raft log past
 // what it holds is sent a snapshot, and with --storage disk a snapshot is
@@ -38,7 +92,7 @@ var copiedSnapshot = regexp.MustCompile(`msg="copied to local snapshot".* bytes=
 func TestProcess_NodeDownDuringCompaction_CatchesUpByStreamedSegments_UnderLoad(t *testing.T) {
 	c := newCluster(t, 3, "--storage", "disk",
 		"--snapshot-threshold", strconv.Itoa(snapshotThreshold),
-		"--trailing-logs", strconv.Itoa(trailingLogs),
+		"--trailing-logs", strconv.Itoa(streamedTrailingLogs),
 		"--snapshot-interval", "200ms")
 	leader := c.waitLeader()
 	waitRegistered(t, httpAddrs(c.nodes))
@@ -101,7 +155,7 @@ func TestProcess_NodeDownDuringCompaction_CatchesUpByStreamedSegments_UnderLoad(
 	// every live node has a snapshot past target, whichever leads has
 	// compacted away the entries the follower lacks.
 	missedFrom := v.LastIndex + 1
-	target := missedFrom + trailingLogs + 16
+	target := missedFrom + streamedTrailingLogs + 16
 	live := c.live()
 	waitFor(t, 90*time.Second, fmt.Sprintf("every live node to snapshot past index %d, and 16 MiB more to be written", target), func() error {
 		if err := w.firstErr(); err != nil {
@@ -124,52 +178,23 @@ func TestProcess_NodeDownDuringCompaction_CatchesUpByStreamedSegments_UnderLoad(
 	})
 
 	// Back with a snapshot threshold it will not reach during the test,
-	// so that the snapshot it receives is the newest it holds until the
-	// end, when the test looks at its files: its own next snapshots would
-	// have the store reap it.
+	// so that the last snapshot it receives stays in its store (which
+	// keeps the newest two) until the test looks at its files, instead of
+	// being reaped by the snapshots it would take of its own once caught
+	// up.
 	down.Args = append(slices.Clone(down.Args), "--snapshot-threshold", "1000000")
 	c.restart(down)
 	restarted := time.Now()
-	var copied int64
 	waitFor(t, 2*time.Minute, fmt.Sprintf("node %d to install a snapshot the leader streamed", down.id), func() error {
 		if err := down.ExitErr(); err != nil {
 			t.Fatalf("node %d: %v", down.id, err)
 		}
-		log, err := down.logSinceStart()
-		if err != nil {
-			return err
+		if len(installsOf(t, down)) == 0 {
+			return errors.New("no \"Installed remote snapshot\" line in its log since the restart")
 		}
-		for _, line := range strings.Split(log, "\n") {
-			// A follower whose log store refuses the entries after an
-			// installed snapshot retries for ever; say so at once.
-			if strings.Contains(line, "failed to append to logs") {
-				t.Fatalf("node %d cannot append after catching up: %s", down.id, line)
-			}
-			if m := copiedSnapshot.FindStringSubmatch(line); m != nil {
-				f, err := strconv.ParseFloat(m[1], 64)
-				if err != nil {
-					t.Fatalf("node %d logged %q", down.id, line)
-				}
-				copied = int64(f)
-			}
-			// hashicorp/raft's line once the FSM has restored it.
-			if strings.Contains(line, "Installed remote snapshot") {
-				return nil
-			}
-		}
-		return errors.New("no \"Installed remote snapshot\" line in its log since the restart")
+		return nil
 	})
 	installed := time.Since(restarted)
-	received := checkReceivedSnapshot(t, down, parts, copied)
-	if received.Index < target {
-		t.Fatalf("node %d's newest snapshot is at index %d, want the leader's, past %d", down.id, received.Index, target)
-	}
-	// The stream held every record acknowledged before the follower
-	// stopped, as segment files.
-	if received.bytes < ackedBeforeStop {
-		t.Fatalf("node %d received segment files of %d bytes; %d bytes of values had been acknowledged before it stopped", down.id, received.bytes, ackedBeforeStop)
-	}
-
 	// Caught up under load: applied what the leader had committed once
 	// the snapshot was in, while records kept coming, and more records
 	// are acknowledged after that.
@@ -200,9 +225,22 @@ func TestProcess_NodeDownDuringCompaction_CatchesUpByStreamedSegments_UnderLoad(
 		return nil
 	})
 	w.finish()
-	t.Logf("node %d stopped at index %d; restarted, it received a snapshot at index %d of %s, holding %d files of %s (segments and their append-time indexes), installed it within %v, and applied index %d %v after its start; %d records of %s acknowledged in all",
-		down.id, missedFrom-1, received.Index, mib(copied), len(received.Files), mib(received.bytes), installed.Round(time.Millisecond),
-		lv.CommitIndex, caughtUp.Round(time.Millisecond), w.ackedRecords(), mib(w.ackedBytes()))
+
+	// The last snapshot the follower installed, still in its store: the
+	// segment files of every partition, as listed, with the records
+	// acknowledged before it stopped.
+	installs := installsOf(t, down)
+	last := installs[len(installs)-1]
+	received := checkReceivedSnapshot(t, down, last, parts)
+	if received.Index < target {
+		t.Fatalf("node %d installed snapshot %s at index %d; the leader's were past %d", down.id, received.ID, received.Index, target)
+	}
+	if received.bytes < ackedBeforeStop {
+		t.Fatalf("node %d received segment files of %d bytes; %d bytes of values had been acknowledged before it stopped", down.id, received.bytes, ackedBeforeStop)
+	}
+	t.Logf("node %d stopped at index %d; restarted, it installed %d snapshot(s) streamed by the leader, the first within %v, and applied index %d %v after its start; the last, at index %d, was %s, holding %d files of %s (segments and their append-time indexes); %d records of %s acknowledged in all",
+		down.id, missedFrom-1, len(installs), installed.Round(time.Millisecond), lv.CommitIndex, caughtUp.Round(time.Millisecond),
+		received.Index, mib(last.copied), len(received.Files), mib(received.bytes), w.ackedRecords(), mib(w.ackedBytes()))
 
 	digests := c.waitDigestsEqual(60*time.Second, nil, c.nodes...)
 	w.checkDigests(digests)
@@ -222,8 +260,10 @@ func TestProcess_NodeDownDuringCompaction_CatchesUpByStreamedSegments_UnderLoad(
 			t.Errorf("%s: node %d holds %d segments, as many as before it stopped", dir, down.id, len(fs))
 		}
 		for name, f := range own[tp] {
-			if g, ok := fs[name]; ok && g.ino == f.ino {
-				t.Errorf("%s/%s is the file node %d wrote itself (inode %d), not the streamed one", dir, name, down.id, f.ino)
+			// An inode number alone may be reused once a swap has
+			// removed the file that had it.
+			if g, ok := fs[name]; ok && g == f {
+				t.Errorf("%s/%s is the file node %d wrote itself (inode %d, %d bytes, modified %v), not the streamed one", dir, name, down.id, f.ino, f.size, f.modTime)
 			}
 		}
 		for _, leftover := range []string{dir + ".staging", dir + ".old"} {
@@ -243,56 +283,43 @@ type receivedSnapshot struct {
 	bytes int64
 }
 
-// checkReceivedSnapshot checks nd's newest snapshot, the one it received:
-// it lists segment files of every partition of parts, and the store holds
-// each with the length and CRC-32C listed, which add up to no more than
-// the copied bytes of the stream.
-func checkReceivedSnapshot(t testing.TB, nd *node, parts []topicPartition, copied int64) receivedSnapshot {
+// checkReceivedSnapshot checks the snapshot nd installed as in: the store
+// holds it, it lists segment files of every partition of parts, each file
+// is there with the length and CRC-32C listed, and they add up to no more
+// than the bytes received.
+func checkReceivedSnapshot(t testing.TB, nd *node, in installedSnapshot, parts []topicPartition) receivedSnapshot {
 	t.Helper()
-	dir := filepath.Join(nd.dataDir, "raft", "snapshots")
-	entries, err := os.ReadDir(dir)
+	dir := filepath.Join(nd.dataDir, "raft", "snapshots", in.id)
+	b, err := os.ReadFile(filepath.Join(dir, "meta.json"))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("node %d's store no longer holds the snapshot it installed last: %v", nd.id, err)
 	}
-	var newest receivedSnapshot
-	for _, e := range entries {
-		if !e.IsDir() || strings.HasSuffix(e.Name(), ".tmp") {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name(), "meta.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var s receivedSnapshot
-		if err := json.Unmarshal(b, &s); err != nil {
-			t.Fatalf("%s: %v", e.Name(), err)
-		}
-		if s.Index > newest.Index {
-			newest = s
-		}
+	var s receivedSnapshot
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatalf("%s: %v", dir, err)
 	}
-	segments := map[string]int{} // partition directory -> .log files
-	for _, f := range newest.Files {
-		b, err := os.ReadFile(filepath.Join(dir, newest.ID, "files", filepath.FromSlash(f.Name)))
+	segments := map[string]int{} // partition -> .log files
+	for _, f := range s.Files {
+		b, err := os.ReadFile(filepath.Join(dir, "files", filepath.FromSlash(f.Name)))
 		if err != nil {
-			t.Fatalf("node %d's snapshot %s lists %s: %v", nd.id, newest.ID, f.Name, err)
+			t.Fatalf("node %d's snapshot %s lists %s: %v", nd.id, s.ID, f.Name, err)
 		}
 		if int64(len(b)) != f.Length || crc32.Checksum(b, castagnoli) != f.CRC32C {
 			t.Fatalf("node %d's snapshot %s: %s holds %d bytes with CRC-32C %08x; it lists %d bytes, %08x",
-				nd.id, newest.ID, f.Name, len(b), crc32.Checksum(b, castagnoli), f.Length, f.CRC32C)
+				nd.id, s.ID, f.Name, len(b), crc32.Checksum(b, castagnoli), f.Length, f.CRC32C)
 		}
-		newest.bytes += f.Length
+		s.bytes += f.Length
 		if strings.HasSuffix(f.Name, ".log") {
 			segments[path.Dir(f.Name)]++
 		}
 	}
 	for _, tp := range parts {
 		if segments[tp.String()] == 0 {
-			t.Fatalf("node %d's newest snapshot (%s, index %d) lists no segment file of %s: %v", nd.id, newest.ID, newest.Index, tp, newest.Files)
+			t.Fatalf("node %d's snapshot %s (index %d) lists no segment file of %s: %v", nd.id, s.ID, s.Index, tp, s.Files)
 		}
 	}
-	if newest.bytes > copied {
-		t.Fatalf("node %d's snapshot %s lists %d bytes of files, but %d bytes were copied from the leader", nd.id, newest.ID, newest.bytes, copied)
+	if s.bytes > in.copied {
+		t.Fatalf("node %d's snapshot %s lists %d bytes of files, but %d bytes were copied from the leader", nd.id, s.ID, s.bytes, in.copied)
 	}
-	return newest
+	return s
 }
