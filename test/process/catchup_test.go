@@ -177,12 +177,14 @@ func TestProcess_NodeDownDuringCompaction_CatchesUpByStreamedSegments_UnderLoad(
 		return nil
 	})
 
-	// Back with a snapshot threshold it will not reach during the test,
-	// so that the last snapshot it receives stays in its store (which
-	// keeps the newest two) until the test looks at its files, instead of
-	// being reaped by the snapshots it would take of its own once caught
-	// up.
-	down.Args = append(slices.Clone(down.Args), "--snapshot-threshold", "1000000")
+	// Back with a snapshot interval longer than the test, so that it takes
+	// no snapshot of its own and the last one it receives stays in its
+	// store (which keeps the newest two) until the test looks at its
+	// files. A threshold would not do: right after an install its log
+	// store is empty, and hashicorp/raft, comparing the last log index
+	// (0) with the snapshot's, snapshots again at every interval until an
+	// entry arrives.
+	down.Args = append(slices.Clone(down.Args), "--snapshot-interval", "1h")
 	c.restart(down)
 	restarted := time.Now()
 	waitFor(t, 2*time.Minute, fmt.Sprintf("node %d to install a snapshot the leader streamed", down.id), func() error {
