@@ -33,8 +33,8 @@ import (
 // check knowing only where it read them, a producer that keeps a ledger of
 // what was acknowledged, and the files, memory and disk of a node.
 
-// valueShape sizes the records of checkedValue: each record's length is
-// between min and max bytes, picked from its place.
+// valueShape is the records the disk storage tests write: each one's length
+// is between min and max bytes, picked from its place (value).
 type valueShape struct{ min, max int }
 
 // valueFiller is the filler's alphabet: printable, no '|' and no newline.
@@ -59,7 +59,7 @@ func (s valueShape) value(topic string, partition int32, seq int64) []byte {
 	v := make([]byte, max(size, len(head)+crcField))
 	filler := v[len(head)+crcField:]
 	for i := 0; i < len(filler); {
-		// xorshift64: ten filler bytes from each step.
+		// xorshift64: up to ten filler bytes from each step.
 		x ^= x << 13
 		x ^= x >> 7
 		x ^= x << 17
@@ -151,10 +151,13 @@ type checkedWriter struct {
 	shape valueShape
 	parts []topicPartition
 
-	// stop ends the loop start runs; done is closed once it has.
+	// stop ends the loop start runs; done is closed once it has. ctx is
+	// what records are produced with, cancelled only when the test ends,
+	// so a loop blocked on a full buffer of a cluster gone quiet returns.
 	stop    chan struct{}
 	stopped sync.Once
 	done    chan struct{}
+	ctx     context.Context
 
 	mu       sync.Mutex
 	produced map[topicPartition]int64 // records handed to the client
@@ -166,7 +169,7 @@ type checkedWriter struct {
 // newCheckedWriter writes to parts through cl, which must partition
 // manually (kgo.RecordPartitioner(kgo.ManualPartitioner())).
 func newCheckedWriter(t testing.TB, cl *kgo.Client, shape valueShape, parts []topicPartition) *checkedWriter {
-	w := &checkedWriter{t: t, cl: cl, shape: shape, parts: parts, stop: make(chan struct{}),
+	w := &checkedWriter{t: t, cl: cl, shape: shape, parts: parts, stop: make(chan struct{}), ctx: context.Background(),
 		produced: map[topicPartition]int64{}, acked: map[topicPartition]int64{}}
 	return w
 }
@@ -180,7 +183,7 @@ func (w *checkedWriter) produce(tp topicPartition) int {
 	w.mu.Unlock()
 	v := w.shape.value(tp.topic, tp.partition, seq)
 	r := &kgo.Record{Topic: tp.topic, Partition: tp.partition, Key: []byte(strconv.FormatInt(seq, 10)), Value: v}
-	w.cl.Produce(context.Background(), r, func(r *kgo.Record, err error) {
+	w.cl.Produce(w.ctx, r, func(r *kgo.Record, err error) {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		switch {
@@ -223,8 +226,10 @@ func (w *checkedWriter) fill(perPartition int64) {
 // buffer lets it, until finish.
 func (w *checkedWriter) start() {
 	w.done = make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	w.ctx = ctx
 	// Registered after the client's Cleanup, so it runs first.
-	w.t.Cleanup(func() { w.halt(); <-w.done })
+	w.t.Cleanup(func() { w.halt(); cancel(); <-w.done })
 	go func() {
 		defer close(w.done)
 		for {
@@ -367,15 +372,15 @@ func consumeChecked(t testing.TB, seeds []string, shape valueShape, ends map[top
 	var lastErr error
 	waitFor(t, 2*time.Minute, "every acknowledged record to be consumed", func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		fs := cl.PollFetches(ctx)
+		fetches := cl.PollFetches(ctx)
 		cancel()
-		for _, e := range fs.Errors() {
+		for _, e := range fetches.Errors() {
 			if !errors.Is(e.Err, context.DeadlineExceeded) {
 				lastErr = fmt.Errorf("%s/%d: %w", e.Topic, e.Partition, e.Err)
 			}
 		}
 		var bad error
-		fs.EachRecord(func(r *kgo.Record) {
+		fetches.EachRecord(func(r *kgo.Record) {
 			tp := topicPartition{r.Topic, r.Partition}
 			switch {
 			case bad != nil:
