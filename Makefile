@@ -72,7 +72,7 @@ bench-core-compare:
 
 # The storage engine's figures, disk and memory side by side: bench-core's
 # workload, RSS after writing 5 GiB, fetch hot and cold, whole-cluster
-# restarts (about 45 minutes; root, to drop the page cache; see
+# restarts (about 30 minutes; root, to drop the page cache; see
 # docs/BENCHMARKS.md). Flags: make bench-storage BENCH_STORAGE_ARGS='--runs 5'
 bench-storage:
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/raftline ./cmd/raftline

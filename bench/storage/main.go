@@ -67,7 +67,7 @@ memory after writing --disk-gib (or --memory-gib) GiB with nothing deleted by
 retention, a consumer reading 1 GiB hot and cold (dropping the page cache:
 needs root), and whole-cluster restarts with the Raft log replayed from the
 start and from a snapshot near its end. Prints markdown tables; --json keeps
-every number. Takes about 25 minutes with the defaults and about
+every number. Takes about 30 minutes with the defaults and about
 3 x (2.2 x --disk-gib) GiB of free disk under --work-dir.
 
 Flags:`
@@ -89,7 +89,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.Runs, "runs", 3, "runs of each measurement; the median is reported")
 	fs.IntVar(&c.CoreSeconds, "core-seconds", 20, "measured seconds of each bench-core run (0 skips them)")
 	fs.IntVar(&c.SnapshotThreshold, "snapshot-threshold", 64, "--snapshot-threshold of the nodes for the restarts after a snapshot (about the most Raft entries they replay), and their --trailing-logs with the Raft log compacted")
-	fs.StringVar(&c.WorkDir, "work-dir", "", "directory for the clusters' data and logs (default: a new directory under $TMPDIR); removed at the end")
+	fs.StringVar(&c.WorkDir, "work-dir", "", "directory for the clusters' data and logs (default: a new directory under $TMPDIR); removed at the end, but for the logs when the run failed")
 	fs.StringVar(&c.JSON, "json", "", "write every measurement to this file")
 	fs.IntVar(&c.KafkaPort, "kafka-port", 9092, "Kafka port of node 1 (raftline dev --kafka-port)")
 	fs.IntVar(&c.HTTPPort, "http-port", 9644, "HTTP port of node 1 (raftline dev --http-port)")
@@ -156,11 +156,11 @@ func main() {
 
 // result is everything measured, as --json writes it.
 type result struct {
-	Started time.Time       `json:"started"`
-	Machine machine         `json:"machine"`
-	Config  config          `json:"config"`
-	Core    []coreRun       `json:"core,omitempty"`
-	Setups  []setupResult   `json:"setups"`
+	Started time.Time     `json:"started"`
+	Machine machine       `json:"machine"`
+	Config  config        `json:"config"`
+	Core    []coreRun     `json:"core,omitempty"`
+	Setups  []setupResult `json:"setups"`
 }
 
 type machine struct {
@@ -187,7 +187,7 @@ func describeMachine() machine {
 	return m
 }
 
-func run(ctx context.Context, cfg config) (*result, error) {
+func run(ctx context.Context, cfg config) (res *result, err error) {
 	if err := canDropCaches(); err != nil {
 		return nil, err
 	}
@@ -200,11 +200,19 @@ func run(ctx context.Context, cfg config) (*result, error) {
 	} else if err := os.MkdirAll(work, 0o755); err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(work)
+	// The clusters' data is removed as each is done with; the logs of
+	// raftline dev and loadgen are kept when something failed.
+	defer func() {
+		if err == nil {
+			os.RemoveAll(work)
+		} else {
+			err = fmt.Errorf("%w\n(raftline dev's and loadgen's logs: %s)", err, work)
+		}
+	}()
 	if err := checkFreeSpace(work, cfg); err != nil {
 		return nil, err
 	}
-	res := &result{Started: time.Now().UTC(), Machine: describeMachine(), Config: cfg}
+	res = &result{Started: time.Now().UTC(), Machine: describeMachine(), Config: cfg}
 	b := &bench{cfg: cfg, work: work, ctx: ctx}
 	if cfg.CoreSeconds > 0 {
 		core, err := b.core()

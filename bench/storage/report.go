@@ -148,7 +148,7 @@ func reportFetch(w io.Writer, srs []setupResult) {
 }
 
 func reportRestart(w io.Writer, srs []setupResult) {
-	fmt.Fprintln(w, "\n#### Whole-cluster restart: SIGTERM to raftline dev, start again, until /readyz answers 200 on all three nodes")
+	fmt.Fprintln(w, "\n#### Whole-cluster restart, until /readyz answers 200 on all three nodes")
 	fmt.Fprintln(w, "\n| setup | retained | restart | Raft log replayed (entries since the snapshot, largest of the nodes) | stop s (median) | ready s per run | median ready s |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
 	for _, s := range srs {
