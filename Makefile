@@ -13,7 +13,7 @@ LDFLAGS := -X github.com/raftline/raftline/broker/server.Version=$(VERSION)
 FUZZTIME ?=
 fuzztime = $(if $(FUZZTIME),$(FUZZTIME),$(1))
 
-.PHONY: all build run test tools vet unit system chaos fuzz bench-telemetry image up down down-volumes load bench bench-core bench-core-compare dashboards alerts metrics-doc compat-doc clean
+.PHONY: all build run test tools vet unit system chaos fuzz bench-telemetry image up down down-volumes load bench bench-core bench-core-compare bench-storage dashboards alerts metrics-doc compat-doc clean
 
 all: build
 
@@ -69,6 +69,15 @@ bench-core:
 BASE ?= HEAD~1
 bench-core-compare:
 	./scripts/bench-core-compare.sh $(BASE) 3 20
+
+# The storage engine's figures, disk and memory side by side: bench-core's
+# workload, RSS after writing 5 GiB, fetch hot and cold, whole-cluster
+# restarts (about 30 minutes; root, to drop the page cache; see
+# docs/BENCHMARKS.md). Flags: make bench-storage BENCH_STORAGE_ARGS='--runs 5'
+bench-storage:
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/raftline ./cmd/raftline
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/loadgen ./cmd/loadgen
+	$(GO) run ./bench/storage --json bench/results/storage.json $(BENCH_STORAGE_ARGS)
 
 # The load generator's baseline scenarios; JSON under bench/results/, summary
 # in docs/BENCHMARKS.md. BROKERS=host:port,... uses an existing cluster.
