@@ -49,6 +49,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzFirstAtOrAfter$$' -fuzztime $(call fuzztime,200000x) ./broker/recordbatch/recordscan
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenSegment$$' -fuzztime $(call fuzztime,1500x) ./broker/seglog
 	$(GO) test -run '^$$' -fuzz '^FuzzReadIndex$$' -fuzztime $(call fuzztime,100000x) ./broker/seglog
+	$(GO) test -run '^$$' -fuzz '^FuzzReceive$$' -fuzztime $(call fuzztime,20000x) ./broker/snapstore
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeContext$$' -fuzztime $(call fuzztime,100000x) ./telemetry/tracing
 	$(GO) test -run '^$$' -fuzz '^FuzzProducerContexts$$' -fuzztime $(call fuzztime,40000x) ./telemetry/tracing
 

@@ -167,26 +167,26 @@ func (s *snapshot) persist(sink raft.SnapshotSink) (int64, error) {
 		s.fault(err)
 		return 0, err
 	}
-	if files := s.snap.Files(); len(files) > 0 {
-		k, ok := sink.(interface {
-			Attach([]snapstore.Attachment) error
-		})
-		if !ok {
-			return 0, fmt.Errorf("raftnode: a snapshot of %d partition files needs raftline's snapshot store, not %T", len(files), sink)
-		}
-		as := make([]snapstore.Attachment, len(files))
-		var n int64
-		for i, f := range files {
-			as[i] = snapstore.Attachment{File: snapstore.File{Name: f.Name, Length: f.Length, CRC32C: f.CRC32C}, Path: f.Path}
-			n += f.Length
-		}
-		if err := k.Attach(as); err != nil {
-			return 0, err
-		}
-		w, err := s.snap.WriteTo(sink)
-		return w + n, err
+	files := s.snap.Files()
+	k, ok := sink.(interface {
+		Attach([]snapstore.Attachment) error
+	})
+	if !ok {
+		return 0, fmt.Errorf("raftnode: snapshots need raftline's snapshot store, not %T", sink)
 	}
-	return s.snap.WriteTo(sink)
+	// Attached, even with no files: the sink then takes a local head,
+	// not a stream received from another node.
+	as := make([]snapstore.Attachment, len(files))
+	var n int64
+	for i, f := range files {
+		as[i] = snapstore.Attachment{File: snapstore.File{Name: f.Name, Length: f.Length, CRC32C: f.CRC32C}, Path: f.Path}
+		n += f.Length
+	}
+	if err := k.Attach(as); err != nil {
+		return 0, err
+	}
+	w, err := s.snap.WriteTo(sink)
+	return w + n, err
 }
 
 func (s *snapshot) Release() { s.snap.Release() }

@@ -226,7 +226,7 @@ func (s *snapshotSink) Close() error {
 func (s *snapshotSink) Attach(files []snapstore.Attachment) error {
 	k, ok := s.SnapshotSink.(*snapstore.Sink)
 	if !ok {
-		return fmt.Errorf("raftnode: a snapshot of %d partition files needs raftline's snapshot store, not %T", len(files), s.SnapshotSink)
+		return fmt.Errorf("raftnode: snapshots need raftline's snapshot store, not %T", s.SnapshotSink)
 	}
 	err := k.Attach(files)
 	s.failed(err)

@@ -121,9 +121,9 @@ func New(dir string, retain int, warn func(msg string, args ...any)) (*Store, er
 }
 
 // Create starts a snapshot. The sink takes either a head written by the
-// local state machine, with its files attached first (Sink.Attach), or,
-// when nothing is attached, a whole stream as Open returns it, received
-// from another node.
+// local state machine after Sink.Attach (with no files, for a snapshot
+// that has none), or, when Attach was not called, a whole stream as Open
+// returns it, received from another node.
 func (s *Store) Create(version raft.SnapshotVersion, index, term uint64, configuration raft.Configuration,
 	configurationIndex uint64, trans raft.Transport) (raft.SnapshotSink, error) {
 	if version < raft.SnapshotVersionMin || version > raft.SnapshotVersionMax {
@@ -334,8 +334,10 @@ var _ raft.SnapshotSink = (*Sink)(nil)
 // ID is the snapshot's id.
 func (k *Sink) ID() string { return k.meta.ID }
 
-// Attach hard-links files into the snapshot; the head is then written with
-// Write. It must come before the first Write.
+// Attach hard-links files into the snapshot, which is the local state
+// machine's, and whose head is then written with Write. It must come
+// before the first Write, even with no files: a sink written to without it
+// takes a stream received from another node.
 func (k *Sink) Attach(files []Attachment) error {
 	if k.pw != nil || k.headLen() > 0 {
 		return errors.New("snapstore: attach after the head was written")
@@ -368,7 +370,7 @@ func (k *Sink) Write(p []byte) (int, error) {
 	if k.done {
 		return 0, errors.New("snapstore: write to a closed snapshot")
 	}
-	if k.pw == nil && !k.attached && k.headLen() == 0 && len(p) > 0 && isFrame(p) {
+	if k.pw == nil && !k.attached {
 		k.startReceiving()
 	}
 	if k.pw != nil {
@@ -377,14 +379,6 @@ func (k *Sink) Write(p []byte) (int, error) {
 	n, err := k.headW.Write(p)
 	k.headWritten += int64(n)
 	return n, err
-}
-
-// isFrame tells a stream from another node (it starts with the frame's
-// magic) from a head the local state machine writes. Heads start with the
-// state machine's own magic ("RLSNAP"), never with frameMagic.
-func isFrame(p []byte) bool {
-	n := min(len(p), len(frameMagic))
-	return string(p[:n]) == frameMagic[:n]
 }
 
 // Close finishes the snapshot: the head and files are synced, the meta

@@ -23,7 +23,7 @@ func newStore(t *testing.T, retain int) *Store {
 
 var _, trans = raft.NewInmemTransport("")
 
-func create(t *testing.T, s *Store, index uint64) *Sink {
+func create(t testing.TB, s *Store, index uint64) *Sink {
 	t.Helper()
 	k, err := s.Create(raft.SnapshotVersionMax, index, 1, raft.Configuration{}, 1, trans)
 	if err != nil {
