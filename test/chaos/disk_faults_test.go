@@ -28,7 +28,8 @@ func TestChaos_LeaderDiskFull_FailStopNothingLost(t *testing.T) {
 	s := begin(t, "13 disk full", "the leader's data directory (tmpfs, --storage disk) fills under load; it restarts on an empty disk")
 	const exitDelay = 3 * time.Second
 	s.c = harness.New(t, raftlineBin, harness.Options{DiskBytes: 512 << 20,
-		Args: []string{"--storage", "disk", "--storage-fault-exit-delay", exitDelay.String()}})
+		// No free-space floor: the scenario is a disk that really fills.
+		Args: []string{"--storage", "disk", "--storage-fault-exit-delay", exitDelay.String(), "--storage-min-free-bytes", "0"}})
 	c := s.c
 	p := s.load(300)
 	leader := c.WaitLeader(10*time.Second, nil)

@@ -124,7 +124,9 @@ func newFaultCluster(t *testing.T, storage string, disk func(nd *node) (*diskfau
 	ports := testports.Reserve(t, 9)
 	c := &faultCluster{cluster: newEmptyCluster(t), t: t, mkDisk: disk}
 	spec := clusterspec.Local("127.0.0.1", c.dir, 3, ports[0], ports[3], ports[6])
-	spec.Args = []string{"--storage", storage, "--storage-fault-exit-delay", faultExitDelay.String()}
+	// No free-space floor: the point is a disk that really fills (the
+	// floor, which would refuse produces first, has its own tests).
+	spec.Args = []string{"--storage", storage, "--storage-fault-exit-delay", faultExitDelay.String(), "--storage-min-free-bytes", "0"}
 	for _, sn := range spec.Nodes {
 		nd := newNode(sn)
 		c.add(nd, spec.ServeArgs(sn), childEnv())
