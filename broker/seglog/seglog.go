@@ -144,13 +144,13 @@ type Log struct {
 	failed error      // the write error that failed the log
 	closed bool
 
-	dirDirty bool                // writer only: files created or removed since the last sync
+	dirDirty bool // writer only: files created or removed since the last sync
 	// syncSeq numbers the states a checkpoint may describe (each sync
 	// and each Capture); ckSeq is the one the checkpoint on disk
 	// describes, so a capture's late checkpoint never replaces a newer
 	// one. Writer only.
 	syncSeq, ckSeq uint64
-	entry    [timeEntrySize]byte // writer only: scratch for an index entry, so an append allocates nothing
+	entry          [timeEntrySize]byte // writer only: scratch for an index entry, so an append allocates nothing
 }
 
 // Offsets reports the log start offset and the high watermark.
