@@ -122,7 +122,7 @@ func (l *Listener) collectFetch(req *kmsg.FetchRequest) (resp *kmsg.FetchRespons
 	if remaining <= 0 {
 		remaining = 50 << 20
 	}
-	isLeader := l.cluster.IsLeader()
+	isLeader := l.cluster.LeaderCaughtUp()
 	for _, rt := range req.Topics {
 		st := kmsg.NewFetchResponseTopic()
 		st.Topic = rt.Topic

@@ -25,7 +25,7 @@ func handleListOffsets(l *Listener, _ context.Context, r *request) func() kmsg.R
 	req := r.kreq.(*kmsg.ListOffsetsRequest)
 	return func() kmsg.Response {
 		resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
-		isLeader := l.cluster.IsLeader()
+		isLeader := l.cluster.LeaderCaughtUp()
 		for _, rt := range req.Topics {
 			st := kmsg.NewListOffsetsResponseTopic()
 			st.Topic = rt.Topic

@@ -139,6 +139,10 @@ type Cluster interface {
 	// IsLeader reports whether this node leads: the Raft leader leads
 	// every partition and is the controller.
 	IsLeader() bool
+	// LeaderCaughtUp reports whether this node leads and has applied
+	// every entry committed before its term: only then do its partitions
+	// hold every acknowledged record, so reads wait for it.
+	LeaderCaughtUp() bool
 	// Leader is the leader's node id, or -1 when none is known.
 	Leader() int32
 	// Voters are every partition's replicas.

@@ -105,6 +105,7 @@ type Node struct {
 	fsm       *adapter
 	commits   *commitTracker
 	leaders   *leaderWatch // nil without an Observer
+	caughtUp  *catchUp
 	dir       string
 	// departed holds the peers that announced they are stopping.
 	departed *departures
@@ -245,6 +246,7 @@ func Open(cfg Config) (*Node, error) {
 	if cfg.Observer != nil {
 		n.leaders = watchLeaders(r, cfg.Observer)
 	}
+	n.caughtUp = watchCatchUp(r, ServerID(cfg.NodeID))
 	return n, nil
 }
 
@@ -291,6 +293,12 @@ func (n *Node) ID() int32 { return n.cfg.NodeID }
 // IsLeader reports whether this node is the Raft leader.
 func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
 
+// LeaderCaughtUp reports whether this node leads and has applied every
+// entry committed before its term began, so that its partitions hold every
+// record a client was acknowledged (caughtup.go). A leader is briefly not,
+// after its election.
+func (n *Node) LeaderCaughtUp() bool { return n.caughtUp.current() }
+
 // Leader returns the id of the leader this node knows, or -1.
 func (n *Node) Leader() int32 {
 	_, id := n.raft.LeaderWithID()
@@ -310,7 +318,7 @@ func (n *Node) Ready() bool {
 	}
 	applied := n.raft.AppliedIndex()
 	if n.IsLeader() {
-		return applied >= n.raft.CommitIndex()
+		return n.LeaderCaughtUp() && applied >= n.raft.CommitIndex()
 	}
 	announced := n.transport.leaderCommit.Load()
 	return announced > 0 && applied >= announced
@@ -452,6 +460,7 @@ func (n *Node) Close() error {
 		n.closeErr = n.raft.Shutdown().Error()
 		n.running.Store(false)
 		n.leaders.close()
+		n.caughtUp.close()
 		if err := n.closeStores(); err != nil && n.closeErr == nil {
 			n.closeErr = err
 		}
@@ -539,6 +548,7 @@ func (n *Node) Kill() error {
 		n.closeErr = n.raft.Shutdown().Error()
 		n.running.Store(false)
 		n.leaders.close()
+		n.caughtUp.close()
 		n.closeStores()
 	})
 	return n.closeErr

@@ -110,6 +110,9 @@ func (n *node) IsLeader() bool {
 	return n.leader == n.self
 }
 
+// LeaderCaughtUp is IsLeader: every entry is applied when proposed.
+func (n *node) LeaderCaughtUp() bool { return n.IsLeader() }
+
 func (n *node) Leader() int32 {
 	n.mu.Lock()
 	defer n.mu.Unlock()

@@ -32,6 +32,9 @@ type Node interface {
 	Forward(cmd fsm.Command) Pending
 	// IsLeader reports whether this node leads.
 	IsLeader() bool
+	// LeaderCaughtUp reports whether this node leads and has applied
+	// every entry committed before its term, so its reads are current.
+	LeaderCaughtUp() bool
 	// Leader is the id of the leader this node knows, or -1.
 	Leader() int32
 	// Voters are the ids of the voters in the configuration.
@@ -73,8 +76,9 @@ func (r raftNode) Propose(cmd fsm.Command, extensions []byte) Pending {
 // Forward returns nil: a follower reaches the leader over HTTP.
 func (r raftNode) Forward(fsm.Command) Pending { return nil }
 
-func (r raftNode) IsLeader() bool { return r.n.IsLeader() }
-func (r raftNode) Leader() int32  { return r.n.Leader() }
+func (r raftNode) IsLeader() bool       { return r.n.IsLeader() }
+func (r raftNode) LeaderCaughtUp() bool { return r.n.LeaderCaughtUp() }
+func (r raftNode) Leader() int32        { return r.n.Leader() }
 
 func (r raftNode) Voters() ([]int32, error) {
 	members, err := r.n.Members()

@@ -43,6 +43,7 @@ func (s *stubNode) Forward(cmd fsm.Command) Pending {
 }
 
 func (s *stubNode) IsLeader() bool                { return s.leader }
+func (s *stubNode) LeaderCaughtUp() bool          { return s.leader }
 func (s *stubNode) Leader() int32                 { return -1 }
 func (s *stubNode) Voters() ([]int32, error)      { return nil, nil }
 func (s *stubNode) Role() string                  { return "follower" }

@@ -180,6 +180,13 @@ func NewOn(node Node) *Cluster {
 // partition and is the controller.
 func (c *Cluster) IsLeader() bool { return c.node.IsLeader() }
 
+// LeaderCaughtUp reports whether this node leads and has applied every
+// entry committed before its term began. A leader just elected has every
+// committed entry in its log but may not have applied them all: until then
+// its partitions end below records clients were acknowledged, so it must
+// not serve reads (Fetch, ListOffsets) yet.
+func (c *Cluster) LeaderCaughtUp() bool { return c.node.LeaderCaughtUp() }
+
 // Leader returns the id of the leader this node knows, or -1.
 func (c *Cluster) Leader() int32 { return c.node.Leader() }
 
