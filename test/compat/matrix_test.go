@@ -103,7 +103,7 @@ func TestCompat(t *testing.T) {
 					err := run(ctx, t, c, topicName(client, feature))
 					took := time.Since(start)
 					mu.Lock()
-					outcome = append(outcome, fmt.Sprintf("%-16s %-38s %6.2fs  %v", client.Name, feature.Name, took.Seconds(), err))
+					outcome = append(outcome, fmt.Sprintf("%-16s %-48s %6.2fs  %v", client.Name, feature.Name, took.Seconds(), err))
 					mu.Unlock()
 					t.Logf("%.2fs: %v", took.Seconds(), err)
 					switch cell.Result {
