@@ -470,28 +470,38 @@ func groupRebalance(ctx context.Context, t *testing.T, c *cluster, gc groupClien
 			return err
 		}
 	}
-	if _, err := pr.awaitSplit(ctx, sink, []string{"m1", "m2"}); err != nil {
+	split2, _, err := pr.awaitSplit(ctx, sink, []string{"m1", "m2"})
+	if err != nil {
+		return fmt.Errorf("two members: %w", err)
+	}
+	if err := describedAs(ctx, c, topic, "Stable", split2); err != nil {
 		return fmt.Errorf("two members: %w", err)
 	}
 	began := time.Now()
 	if err := start("m3"); err != nil {
 		return err
 	}
-	split3, err := pr.awaitSplit(ctx, sink, []string{"m1", "m2", "m3"})
+	split3, at, err := pr.awaitSplit(ctx, sink, []string{"m1", "m2", "m3"})
 	if err != nil {
 		return fmt.Errorf("a third member joined: %w", err)
 	}
-	joined := time.Since(began)
+	joined := at.Sub(began)
+	if err := describedAs(ctx, c, topic, "Stable", split3); err != nil {
+		return fmt.Errorf("a third member joined: %w", err)
+	}
 	began = time.Now()
 	if err := leave("m2"); err != nil {
 		return err
 	}
 	left := time.Since(began)
-	split2, err := pr.awaitSplit(ctx, sink, []string{"m1", "m3"})
+	split2, at, err = pr.awaitSplit(ctx, sink, []string{"m1", "m3"})
 	if err != nil {
 		return fmt.Errorf("m2 left: %w", err)
 	}
-	rebalanced := time.Since(began)
+	rebalanced := at.Sub(began)
+	if err := describedAs(ctx, c, topic, "Stable", split2); err != nil {
+		return fmt.Errorf("m2 left: %w", err)
+	}
 	for _, p := range split3["m2"] {
 		if !slices.Contains(split2["m1"], p) && !slices.Contains(split2["m3"], p) {
 			return fmt.Errorf("m2's partition %d was not taken over: m1 %v, m3 %v", p, split2["m1"], split2["m3"])
@@ -504,6 +514,18 @@ func groupRebalance(ctx context.Context, t *testing.T, c *cluster, gc groupClien
 		if err := leave(name); err != nil {
 			return err
 		}
+	}
+	// The members committed what they read as they left: the group is
+	// empty and resumes at the end.
+	if err := describedAs(ctx, c, topic, "Empty", nil); err != nil {
+		return fmt.Errorf("every member left: %w", err)
+	}
+	ends, err := endOffsets(ctx, c, topic)
+	if err != nil {
+		return err
+	}
+	if err := committedAre(ctx, c, topic, ends, "after every member left"); err != nil {
+		return err
 	}
 	// No record lost: the client's records and every probe were read by
 	// someone.
@@ -523,6 +545,52 @@ func groupRebalance(ctx context.Context, t *testing.T, c *cluster, gc groupClien
 		return fmt.Errorf("%d of %d records were never read by any member: %s", len(lost), len(want), firstN(lost, 10))
 	}
 	return nil
+}
+
+// describedAs waits until DescribeGroups, asked by the harness, shows the
+// group (named as its topic) in state with members assigned the partitions
+// split says (member names aside): the coordinator's view of the group is
+// what the members' reads show.
+func describedAs(ctx context.Context, c *cluster, group, state string, split map[string][]int32) error {
+	var want []string
+	for _, parts := range split {
+		want = append(want, fmt.Sprint(parts))
+	}
+	slices.Sort(want)
+	adm := kadm.NewClient(c.admin)
+	var last string
+	for {
+		dg, err := adm.DescribeGroups(ctx, group)
+		if err == nil {
+			err = dg.Error()
+		}
+		if err != nil {
+			last = err.Error()
+		} else {
+			d := dg[group]
+			var got []string
+			for _, m := range d.Members {
+				var parts []int32
+				if a, ok := m.Assigned.AsConsumer(); ok {
+					for _, t := range a.Topics {
+						parts = append(parts, t.Partitions...)
+					}
+				}
+				slices.Sort(parts)
+				got = append(got, fmt.Sprint(parts))
+			}
+			slices.Sort(got)
+			if d.State == state && slices.Equal(got, want) {
+				return nil
+			}
+			last = fmt.Sprintf("%s with assignments %v", d.State, got)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("DescribeGroups: want %s with assignments %v, the last answer: %s: %w", state, want, last, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // prober writes rounds of probe records, one to each partition, and tells
@@ -546,15 +614,23 @@ func newProber(c *cluster, topic string) (*prober, error) {
 
 func (p *prober) close() { p.cl.Close() }
 
-// awaitSplit writes rounds of probes until one round is read with every
-// partition read by exactly one member and every member of want reading
-// some: the group has settled on an assignment of all partitions to
-// exactly those members. It returns who read which partitions.
-func (p *prober) awaitSplit(ctx context.Context, sink *groupSink, want []string) (map[string][]int32, error) {
-	var last string
+// awaitSplit writes rounds of probes until two rounds in a row are read
+// the same way, every partition by exactly one member and every member of
+// want reading some: the group has settled on an assignment of all
+// partitions to exactly those members. One such round is not enough: a
+// round written during a rebalance can be read partly under the old
+// assignment and partly under the new, and still look like a split. It
+// returns who read which partitions, and when the first of the two rounds
+// had been read.
+func (p *prober) awaitSplit(ctx context.Context, sink *groupSink, want []string) (map[string][]int32, time.Time, error) {
+	var (
+		last   string
+		prev   map[string][]int32
+		prevAt time.Time
+	)
 	for {
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("%w; the last round of probes: %s", err, last)
+			return nil, time.Time{}, fmt.Errorf("%w; the last round of probes: %s", err, last)
 		}
 		p.round++
 		keys := map[string]int32{}
@@ -566,7 +642,7 @@ func (p *prober) awaitSplit(ctx context.Context, sink *groupSink, want []string)
 			rs = append(rs, &kgo.Record{Topic: p.topic, Partition: part, Key: []byte(r.key), Value: []byte(r.value)})
 		}
 		if err := p.cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
-			return nil, fmt.Errorf("probe round %d: %w", p.round, err)
+			return nil, time.Time{}, fmt.Errorf("probe round %d: %w", p.round, err)
 		}
 		var readers map[int32][]string
 		err := sink.await(ctx, fmt.Sprintf("probe round %d to be read", p.round), func(all []read) error {
@@ -582,8 +658,9 @@ func (p *prober) awaitSplit(ctx context.Context, sink *groupSink, want []string)
 			return nil
 		})
 		if err != nil {
-			return nil, err
+			return nil, time.Time{}, err
 		}
+		readAt := time.Now()
 		split := map[string][]int32{}
 		ok := true
 		for part, who := range readers {
@@ -598,9 +675,14 @@ func (p *prober) awaitSplit(ctx context.Context, sink *groupSink, want []string)
 			sort.Slice(parts, func(i, j int) bool { return parts[i] < parts[j] })
 		}
 		last = fmt.Sprintf("round %d: %v", p.round, split)
-		if ok && slices.Equal(slices.Sorted(maps.Keys(split)), slices.Sorted(slices.Values(want))) {
-			return split, nil
+		if !ok || !slices.Equal(slices.Sorted(maps.Keys(split)), slices.Sorted(slices.Values(want))) {
+			prev = nil
+			continue
 		}
+		if prev != nil && maps.EqualFunc(prev, split, slices.Equal) {
+			return split, prevAt, nil
+		}
+		prev, prevAt = split, readAt
 	}
 }
 

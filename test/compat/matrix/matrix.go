@@ -66,7 +66,8 @@ var (
 	GroupRebalance = Feature{"consumer group: rebalance on join and leave",
 		"A topic of 6 partitions, the clients' usual at-least-once commit. Two members share the partitions (each read by exactly one, each member reading some); " +
 			"a third joins and all three read some; one leaves and the other two take its partitions over. " +
-			"Who reads which partition is seen from probe records the harness writes to every partition; every record is read at least once."}
+			"Who reads which partition is seen from probe records the harness writes to every partition, a split counting once two rounds of probes are read alike, " +
+			"and DescribeGroups must show the same assignments. Every record is read at least once, and once all have left the group is Empty with its commits at the end."}
 	Transactions = Feature{"transactional producer",
 		"Set a transactional id and start producing. raftline has no transaction coordinator."}
 )
