@@ -26,18 +26,20 @@ var APINotes = map[int16]string{
 		"Max timestamp (-3, v7) is not served.",
 	3: "The Raft leader leads every partition; every voter is a replica and in sync. " +
 		"Topic auto-creation, answered with the new topic's leader at once. Leader epochs are -1.",
-	8: "Committed offsets are replicated through Raft and survive a failover. Generation and member checked (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS); " +
-		"generation -1 without a member (kcat, admin tools) for an empty or unknown group only. Sent to the coordinator.",
-	9: "Committed offsets with their leader epoch and metadata, -1 where none; every committed offset of the group when no topic is named; several groups at once (v8).",
-	10: "Groups: the Raft leader coordinates every group (COORDINATOR_NOT_AVAILABLE while none is known). For a transactional id " +
-		"the node names itself, and InitProducerID refuses it.",
-	11: "The classic protocol, replicated through Raft: MEMBER_ID_REQUIRED (v4+), static members (group.instance.id, v5+), " +
-		"an empty group's first rebalance waits --group-initial-rebalance-delay (3 s). Group APIs on another node answer NOT_COORDINATOR.",
-	12: "Sessions kept in the leader's memory; REBALANCE_IN_PROGRESS, UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, FENCED_INSTANCE_ID.",
-	13: "One member (v0-2) or a batch by member id or group.instance.id (v3+); the group rebalances without them.",
-	14: "The group leader's assignments are replicated; every member is answered its own.",
-	15: "State, protocol and members; metadata and assignments in a Stable group. No authorized operations (no ACLs).",
-	16: "Every group, on the leader; other nodes list none. State filter (v4+).",
+	8: "Classic consumer groups: one Raft entry per request, answered once applied on the coordinator (the Raft leader). " +
+		"Generation -1 with no member (kcat, tools) only for an empty or unknown group. Offsets survive leader failover.",
+	9: "From the coordinator's applied state; -1 for a partition with no committed offset. v8 batches groups.",
+	10: "Consumer groups: the Raft leader, which coordinates every group (COORDINATOR_NOT_AVAILABLE while no leader is known). " +
+		"For a transactional id the node names itself, and InitProducerID refuses it.",
+	11: "Classic protocol, static membership (group.instance.id), MEMBER_ID_REQUIRED (v4+). Membership is replicated; " +
+		"an empty group's first rebalance waits --group-initial-rebalance-delay (3 s; raftline dev 100 ms).",
+	12: "Sessions are kept in the leader's memory; a new leader gives every member a full session timeout.",
+	13: "By member id, or a batch by member or instance id (v3+).",
+	14: "The leader's assignments are replicated; the other members wait for them on the applied state.",
+	15: "Members with metadata and assignment in a Stable group, as Kafka. No authorized operations.",
+	16: "The leader lists every group; other nodes coordinate none and list none. State filter (v4).",
+	42: "Empty groups only (NON_EMPTY_GROUP otherwise), with their committed offsets.",
+	47: "GROUP_SUBSCRIBED_TO_TOPIC for a topic the live group's members subscribe to.",
 	18: "Every key listed here, with exactly the versions served.",
 	19: "Replication factor -1 or at most the number of voters (every topic is on every voter); no manual assignment. " +
 		"Configs: retention.ms, retention.bytes, max.message.bytes, cleanup.policy=delete, segment.bytes (1 MiB to 2 GiB-1), segment.ms (at least a minute). " +
@@ -46,8 +48,6 @@ var APINotes = map[int16]string{
 	21: "Moves each partition's log start offset (-1: the high watermark); fetches below it are OFFSET_OUT_OF_RANGE. " +
 		"One Raft entry per request; sent to the leader.",
 	22: "Idempotent producers. A transactional id is refused with TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which clients treat as fatal.",
-	42: "Empty groups with their committed offsets (NON_EMPTY_GROUP, GROUP_ID_NOT_FOUND).",
-	47: "A group's committed offsets; GROUP_SUBSCRIBED_TO_TOPIC for a topic its members subscribe to.",
 	60: "Brokers only (endpoint type 1).",
 }
 
