@@ -84,10 +84,12 @@ func kafkaGoJoin(ctx context.Context, t *testing.T, c *cluster, group, topic str
 			}
 			sink.add(read{member: name, partition: int32(msg.Partition), offset: msg.Offset, key: string(msg.Key), value: string(msg.Value)})
 			m.last[msg.Partition] = msg
+			// A commit can fail while the group rebalances (the
+			// generation ended): an application logs it and reads on,
+			// and the next owner reads the record again.
 			if mode == autoCommit {
 				if err := r.CommitMessages(fctx, msg); err != nil && fctx.Err() == nil {
-					sink.fail(name, fmt.Errorf("commit: %w", err))
-					return
+					t.Logf("%s, kafka-go: commit of offset %d of partition %d: %v", name, msg.Offset, msg.Partition, err)
 				}
 			}
 		}

