@@ -13,6 +13,14 @@
 // suite has just seen. A client or tool that is missing fails the suite
 // rather than skipping it: a green run must mean every client was run.
 //
+// The consumer group rows run the same scenarios with every client
+// (groups_test.go), each client supplying how it creates a topic, produces
+// and runs a member (groups_<client>_test.go; the Python ones run
+// testdata/groups.py). What a member reads is checked offset by offset
+// against the group's commits; who owns which partition is seen from probe
+// records the harness writes to every partition, since kafka-go's Reader
+// does not say, and checked against DescribeGroups.
+//
 // TestMain builds the binary once; TestCompat starts the one cluster every
 // case shares, each case on topics of its own.
 package compat

@@ -62,24 +62,6 @@ func init() {
 			}
 			return nil
 		},
-		matrix.Group.Name: func(ctx context.Context, t *testing.T, c *cluster, topic string) error {
-			c.createTopic(t, topic, 1)
-			cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.ConsumerGroup(topic), kgo.ConsumeTopics(topic))
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			for ctx.Err() == nil {
-				fs := cl.PollFetches(ctx)
-				if err := fs.Err0(); err != nil {
-					return err
-				}
-				if fs.NumRecords() > 0 {
-					return nil
-				}
-			}
-			return ctx.Err()
-		},
 		matrix.Transactions.Name: func(ctx context.Context, t *testing.T, c *cluster, topic string) error {
 			c.createTopic(t, topic, 1)
 			cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.TransactionalID(topic))

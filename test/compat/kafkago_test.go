@@ -5,7 +5,6 @@ package compat
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -70,26 +69,6 @@ func init() {
 			}
 			return nil
 		},
-		matrix.Group.Name: func(ctx context.Context, t *testing.T, c *cluster, topic string) error {
-			c.createTopic(t, topic, 1)
-			logged := &firstError{}
-			r := kafka.NewReader(kafka.ReaderConfig{Brokers: c.seeds(), GroupID: topic, Topic: topic,
-				ErrorLogger: kafka.LoggerFunc(logged.printf)})
-			defer r.Close()
-			ctx, cancel := context.WithCancel(ctx)
-			defer cancel()
-			read := make(chan error, 1)
-			go func() {
-				_, err := r.ReadMessage(ctx)
-				read <- err
-			}()
-			select {
-			case err := <-read:
-				return err
-			case <-logged.seen():
-				return fmt.Errorf("Reader.ErrorLogger: %s (ReadMessage still blocked)", logged.text())
-			}
-		},
 	})
 }
 
@@ -150,32 +129,4 @@ func kafkaGoRoundTrip(ctx context.Context, c *cluster, topic string, codec kafka
 		r.Close()
 	}
 	return sameRecords(want, got)
-}
-
-// firstError keeps the first line a client logs as an error.
-type firstError struct {
-	once sync.Once
-	ch   chan struct{}
-	mu   sync.Mutex
-	line string
-}
-
-func (f *firstError) init() { f.once.Do(func() { f.ch = make(chan struct{}) }) }
-
-func (f *firstError) printf(format string, args ...any) {
-	f.init()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.line == "" {
-		f.line = fmt.Sprintf(format, args...)
-		close(f.ch)
-	}
-}
-
-func (f *firstError) seen() <-chan struct{} { f.init(); return f.ch }
-
-func (f *firstError) text() string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.line
 }

@@ -38,11 +38,6 @@ func init() {
 			c.createTopic(t, topic, roundTripPartitions)
 			return kcatRoundTrip(ctx, t, c, topic, "-X", "enable.idempotence=true")
 		},
-		matrix.Group.Name: func(ctx context.Context, t *testing.T, c *cluster, topic string) error {
-			c.createTopic(t, topic, 1)
-			_, err := kcat(ctx, t, "", "-b", c.bootstrap(), "-G", topic, topic, "-o", "beginning")
-			return err
-		},
 		matrix.Transactions.Name: func(ctx context.Context, t *testing.T, c *cluster, topic string) error {
 			c.createTopic(t, topic, 1)
 			_, err := kcat(ctx, t, "txn\n", "-b", c.bootstrap(), "-t", topic, "-P", "-X", "transactional.id="+topic)

@@ -5,7 +5,9 @@ package compat
 import (
 	"context"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -22,7 +24,13 @@ type caseFunc func(ctx context.Context, t *testing.T, c *cluster, topic string) 
 // cases[client name][feature name] is how each cell is run.
 var cases = map[string]map[string]caseFunc{}
 
-func register(client matrix.Client, fs map[string]caseFunc) { cases[client.Name] = fs }
+// register adds the cases of client's features in fs.
+func register(client matrix.Client, fs map[string]caseFunc) {
+	if cases[client.Name] == nil {
+		cases[client.Name] = map[string]caseFunc{}
+	}
+	maps.Copy(cases[client.Name], fs)
+}
 
 const (
 	// worksWithin bounds a case expected to work: a healthy cluster
@@ -37,6 +45,10 @@ const (
 	// producer took 44 s, and librdkafka's group consumers waited for
 	// ever, before FindCoordinator was served.
 	refusedWithin = 25 * time.Second
+	// rebalanceWithin bounds the rebalance case: it starts three members
+	// and waits out two rebalances, each a few of the client's heartbeat
+	// intervals (3 s by default) or its join backoff (kafka-go: 5 s).
+	rebalanceWithin = 120 * time.Second
 )
 
 // TestCompat starts the cluster every case shares and runs, on it, the
@@ -51,7 +63,18 @@ func TestCompat(t *testing.T) {
 			mu      sync.Mutex
 			outcome []string
 		)
-		t.Cleanup(func() { t.Logf("outcomes:\n%s", strings.Join(outcome, "\n")) })
+		t.Cleanup(func() {
+			t.Logf("outcomes:\n%s", strings.Join(outcome, "\n"))
+			figuresMu.Lock()
+			defer figuresMu.Unlock()
+			var lines []string
+			for _, name := range slices.Sorted(maps.Keys(figures)) {
+				lines = append(lines, fmt.Sprintf("%-70s %s", name, figures[name]))
+			}
+			if len(lines) > 0 {
+				t.Logf("figures:\n%s", strings.Join(lines, "\n"))
+			}
+		})
 		for _, client := range matrix.Clients {
 			for _, feature := range matrix.Features {
 				cell := matrix.Expected[client.Name][feature.Name]
@@ -67,8 +90,11 @@ func TestCompat(t *testing.T) {
 						t.Fatal("no case runs this cell")
 					}
 					bound := worksWithin
-					if cell.Result != matrix.Works {
+					switch {
+					case cell.Result != matrix.Works:
 						bound = refusedWithin
+					case feature == matrix.GroupRebalance:
+						bound = rebalanceWithin
 					}
 					c.waitLeader(t)
 					ctx, cancel := context.WithTimeout(context.Background(), bound)
@@ -77,7 +103,7 @@ func TestCompat(t *testing.T) {
 					err := run(ctx, t, c, topicName(client, feature))
 					took := time.Since(start)
 					mu.Lock()
-					outcome = append(outcome, fmt.Sprintf("%-16s %-38s %6.2fs  %v", client.Name, feature.Name, took.Seconds(), err))
+					outcome = append(outcome, fmt.Sprintf("%-16s %-48s %6.2fs  %v", client.Name, feature.Name, took.Seconds(), err))
 					mu.Unlock()
 					t.Logf("%.2fs: %v", took.Seconds(), err)
 					switch cell.Result {

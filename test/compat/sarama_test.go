@@ -67,33 +67,6 @@ func init() {
 			}
 			return nil
 		},
-		matrix.Group.Name: func(ctx context.Context, t *testing.T, c *cluster, topic string) error {
-			c.createTopic(t, topic, 1)
-			cfg := saramaConfig()
-			cfg.Consumer.Return.Errors = true
-			g, err := sarama.NewConsumerGroup(c.seeds(), topic, cfg)
-			if err != nil {
-				return err
-			}
-			defer g.Close()
-			errc := make(chan error, 1)
-			go func() {
-				for ctx.Err() == nil {
-					if err := g.Consume(ctx, []string{topic}, groupHandler{}); err != nil {
-						errc <- err
-						return
-					}
-				}
-			}()
-			select {
-			case err := <-errc:
-				return err
-			case err := <-g.Errors():
-				return err
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		},
 		matrix.Transactions.Name: func(ctx context.Context, t *testing.T, c *cluster, topic string) error {
 			c.createTopic(t, topic, 1)
 			cfg := saramaConfig()
@@ -186,17 +159,6 @@ func saramaRoundTrip(ctx context.Context, c *cluster, topic string, cfg *sarama.
 		}
 		return sameRecords(want, got)
 	})
-}
-
-// groupHandler is a consumer group handler that reads and does nothing.
-type groupHandler struct{}
-
-func (groupHandler) Setup(sarama.ConsumerGroupSession) error   { return nil }
-func (groupHandler) Cleanup(sarama.ConsumerGroupSession) error { return nil }
-func (groupHandler) ConsumeClaim(s sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
-	for range claim.Messages() {
-	}
-	return nil
 }
 
 // inTime runs f, which cannot be cancelled, and gives up on it when ctx

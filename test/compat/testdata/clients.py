@@ -3,16 +3,13 @@
 
 usage: clients.py LIB FEATURE BOOTSTRAP TOPIC TIMEOUT_S
   LIB      confluent | kafka-python
-  FEATURE  roundtrip | compression | autocreate | idempotent | admin | group
+  FEATURE  roundtrip | compression | autocreate | idempotent | admin
            | transactions
 
-Prints one JSON object on stdout: {"ok": true, "notices": [...]}, or {"ok":
-false, "error": "..."} with the error the application was handed. Notices are
-the non-fatal errors a case expects and skips: confluent-kafka needs a
-group.id even to consume assigned partitions, and librdkafka then looks the
-group's coordinator up once and hands poll() raftline's refusal. A case that
-hits a bug in this script rather than an error of the client exits non-zero
-with a traceback on stderr.
+Prints one JSON object on stdout: {"ok": true}, or {"ok": false, "error":
+"..."} with the error the application was handed. A case that hits a bug in
+this script rather than an error of the client exits non-zero with a
+traceback on stderr. The consumer group cases are groups.py's.
 """
 
 import json
@@ -39,12 +36,6 @@ def same(want, got):
 
 class CaseError(Exception):
     """What the application was told, or what it saw go wrong."""
-
-
-NOTICES = []
-
-# What raftline answers a consumer group's coordinator lookup.
-NO_GROUPS = "raftline does not support consumer groups"
 
 
 # --- confluent-kafka (librdkafka) ---------------------------------------
@@ -89,9 +80,6 @@ def confluent(feature, bootstrap, topic, timeout):
                 if m.error():
                     if m.error().code() == ck.KafkaError._PARTITION_EOF:
                         continue
-                    if m.error().code() == ck.KafkaError.INVALID_REQUEST and NO_GROUPS in m.error().str():
-                        NOTICES.append(str(m.error()))
-                        continue
                     raise CaseError(str(m.error()))
                 got.append((m.key().decode(), m.value().decode()))
             return got
@@ -126,24 +114,6 @@ def confluent(feature, bootstrap, topic, timeout):
         sys.stdin.readline()  # the test checks the topic, then says go on
         for f in a.delete_topics([topic], request_timeout=timeout).values():
             f.result(timeout)
-    elif feature == "group":
-        c = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": topic,
-                         "auto.offset.reset": "earliest", "error_cb": on_error})
-        try:
-            c.subscribe([topic])
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                m = c.poll(0.2)
-                if errors:
-                    raise CaseError(str(errors[0]))
-                if m is None:
-                    continue
-                if m.error():
-                    raise CaseError(str(m.error()))
-                return
-            raise CaseError("no record and no error within %ss" % timeout)
-        finally:
-            c.close()
     elif feature == "transactions":
         p = ck.Producer({"bootstrap.servers": bootstrap, "transactional.id": topic, "error_cb": on_error})
         try:
@@ -217,18 +187,6 @@ def kafka_python(feature, bootstrap, topic, timeout):
             raise CaseError(repr(e))
         finally:
             a.close()
-    elif feature == "group":
-        c = kafka.KafkaConsumer(topic, bootstrap_servers=servers, group_id=topic, auto_offset_reset="earliest")
-        try:
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                if c.poll(200):
-                    return
-            raise CaseError("no record and no error within %ss" % timeout)
-        except KafkaError as e:
-            raise CaseError(repr(e))
-        finally:
-            c.close()
     else:
         raise SystemExit("unknown feature " + feature)
 
@@ -241,7 +199,7 @@ def main():
     except CaseError as e:
         print(json.dumps({"ok": False, "error": str(e)}), flush=True)
         return
-    print(json.dumps({"ok": True, "notices": NOTICES}), flush=True)
+    print(json.dumps({"ok": True}), flush=True)
 
 
 if __name__ == "__main__":
