@@ -2,6 +2,7 @@ package telemetry_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,25 +38,13 @@ var onlyOnDisk = map[string]bool{
 	"raftline_storage_sync_duration_seconds": true,
 }
 
-// onlyWithGroups are the catalogued metrics of consumer groups, exported
-// once a group exists (the dropped-series counter is there from start).
-var onlyWithGroups = map[string]bool{
-	"raftline_consumer_group_lag":                  true,
-	"raftline_consumer_group_lag_seconds":          true,
-	"raftline_consumer_group_committed_offset":     true,
-	"raftline_consumer_group_members":              true,
-	"raftline_consumer_group_state":                true,
-	"raftline_consumer_group_rebalances_total":     true,
-	"raftline_consumer_group_offset_commits_total": true,
-}
-
 // onlyAfterSync are exported once a node has synced a partition's segments:
 // by a snapshot's restore, or at shutdown.
 var onlyAfterSync = map[string]bool{"raftline_storage_sync_duration_seconds": true}
 
 // exercise drives a cluster through what makes every catalogued series
-// exist: a topic, produces and fetches, an error answer on every node, and
-// a snapshot on every node.
+// exist: a topic, produces and fetches through a consumer group that
+// commits, an error answer on every node, and a snapshot on every node.
 func exercise(t *testing.T, c *clustertest.Cluster, topic string, records int) {
 	t.Helper()
 	c.CreateTopic(topic, 2)
@@ -69,7 +58,9 @@ func exercise(t *testing.T, c *clustertest.Cluster, topic string, records int) {
 	if err := cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	consumer := c.Client(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	// Through a consumer group that commits, so the group metrics exist.
+	consumer := c.Client(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.ConsumerGroup(topic+"-group"), kgo.DisableAutoCommit())
 	got := 0
 	for got < records {
 		fs := consumer.PollFetches(ctx)
@@ -78,6 +69,18 @@ func exercise(t *testing.T, c *clustertest.Cluster, topic string, records int) {
 		}
 		got += fs.NumRecords()
 	}
+	if err := consumer.CommitUncommittedOffsets(ctx); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	clustertest.Wait(t, 30*time.Second, "every node to apply the group's commit", func() error {
+		for _, n := range c.Nodes {
+			gs := n.Server().Cluster.ConsumerGroups()
+			if len(gs) != 1 || len(gs[0].Offsets) == 0 {
+				return fmt.Errorf("node %d holds groups %+v", n.ID, gs)
+			}
+		}
+		return nil
+	})
 	// A produce to a partition that does not exist, sent to every node:
 	// followers answer NOT_LEADER_OR_FOLLOWER, the leader
 	// UNKNOWN_TOPIC_OR_PARTITION.
@@ -141,8 +144,7 @@ func exportsExactlyTheCatalogue(t *testing.T, storage fsm.Storage) {
 				continue
 			}
 			if f == nil {
-				if (n == leader || !onlyOnLeader[d.Name]) && (synced[n.ID] || !onlyAfterSync[d.Name]) &&
-					(!onlyWithGroups[d.Name] || len(n.Server().Cluster.ConsumerGroups()) > 0) {
+				if (n == leader || !onlyOnLeader[d.Name]) && (synced[n.ID] || !onlyAfterSync[d.Name]) {
 					t.Errorf("node %d: %s missing from /metrics", n.ID, d.Name)
 				}
 				continue
