@@ -529,6 +529,15 @@ func TestGroup_AdminAPIs_DescribeListDeleteOffsetsAndGroups(t *testing.T) {
 	c := clustertest.Start(t, clustertest.Options{})
 	c.CreateTopic("a", 1)
 	c.CreateTopic("b", 1)
+	// kadm resolves topics through Metadata, from any node.
+	clustertest.WaitFor(t, 10*time.Second, "every node to apply the topics", func() bool {
+		for _, n := range c.Nodes {
+			if len(n.Server().Cluster.Topics()) != 2 {
+				return false
+			}
+		}
+		return true
+	})
 	adm := kadm.NewClient(c.Client())
 	ctx := clustertest.Ctx(t)
 
