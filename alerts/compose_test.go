@@ -145,6 +145,13 @@ func TestAlertmanagerConfig_GroupingAndInhibition(t *testing.T) {
 		{"RaftMemberDown", "ScrapeTargetDown", true},
 		{"RaftElectionStorm", "RaftLeaderChanged", true},
 		{"DiskFreeSpaceBelowFloor", "DiskFillingUp", true},
+		{"ConsumerGroupRebalanceStorm", "ConsumerGroupLagGrowing", true},
+		{"RaftElectionStorm", "ConsumerGroupRebalanceStorm", true},
+		{"RaftNoLeader", "ConsumerGroupLagGrowing", true},
+		// A group with lag and no members is the application's to fix,
+		// whatever the brokers do.
+		{"RaftQuorumLost", "ConsumerGroupLagNoMembers", false},
+		{"ConsumerGroupRebalanceStorm", "ConsumerGroupLagNoMembers", false},
 		// The page for churn must never be silenced by another alert.
 		{"RaftQuorumLost", "RaftElectionStorm", false},
 		{"RaftNoLeader", "RaftElectionStorm", false},

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -69,6 +70,24 @@ type Config struct {
 	// FileDescriptorShare is the share of its descriptor limit a node may
 	// hold open, sustained, before FileDescriptorsNearLimit fires.
 	FileDescriptorShare float64
+
+	// ConsumerLagGrowthWindow is the window over which a group's lag must
+	// trend upwards (deriv), ConsumerLagGrowingFor how long it must keep
+	// doing so, and ConsumerLagMinAge how old its oldest unconsumed record
+	// must be, for ConsumerGroupLagGrowing: a group whose lag rises with
+	// the traffic but stays seconds behind is keeping up.
+	ConsumerLagGrowthWindow Duration
+	ConsumerLagGrowingFor   Duration
+	ConsumerLagMinAge       time.Duration
+	// ConsumerNoMembersFor is how long a group may hold lag with no member
+	// before ConsumerGroupLagNoMembers fires: longer than a restart.
+	ConsumerNoMembersFor Duration
+	// More than RebalanceStormCount rebalances of one group within
+	// RebalanceStormWindow, in every window for RebalanceStormFor, is a
+	// rebalance storm.
+	RebalanceStormCount  int
+	RebalanceStormWindow Duration
+	RebalanceStormFor    Duration
 }
 
 // DefaultConfig returns the thresholds rules.yml is generated with.
@@ -85,6 +104,14 @@ func DefaultConfig() Config {
 		DiskFillShare:      0.6,
 
 		FileDescriptorShare: 0.8,
+
+		ConsumerLagGrowthWindow: Duration(10 * time.Minute),
+		ConsumerLagGrowingFor:   Duration(15 * time.Minute),
+		ConsumerLagMinAge:       5 * time.Minute,
+		ConsumerNoMembersFor:    Duration(15 * time.Minute),
+		RebalanceStormCount:     5,
+		RebalanceStormWindow:    Duration(10 * time.Minute),
+		RebalanceStormFor:       Duration(20 * time.Minute),
 	}
 }
 
@@ -96,6 +123,11 @@ const (
 	recRequests   = "api:raftline_kafka_requests:rate5m"
 	recErrors     = "api:raftline_kafka_request_errors:rate5m"
 	recErrorRatio = "api:raftline_kafka_request_errors_per_requests:ratio_rate5m"
+	// Consumer group series are the same on every node: the max over
+	// nodes of each group-partition, then per group.
+	recGroupLag     = "job_group:raftline_consumer_group_lag:sum"
+	recGroupLagAge  = "job_group:raftline_consumer_group_lag_seconds:max"
+	recGroupMembers = "job_group:raftline_consumer_group_members:max"
 )
 
 // electionsRecord names the per-node election count over the storm window,
@@ -145,6 +177,21 @@ func recordingRules(cfg Config) []Rule {
 			// this is errors per request and can exceed 1.
 			Record: recErrorRatio,
 			Expr:   recErrors + " / " + recRequests,
+		},
+		{
+			// Every node exports the same lag: the max over nodes per
+			// partition, never the sum, then the group's partitions added.
+			Record: recGroupLag,
+			Expr: fmt.Sprintf(`sum by (job, group) (max by (job, group, topic, partition) (raftline_consumer_group_lag{job=%q}))`,
+				Job),
+		},
+		{
+			Record: recGroupLagAge,
+			Expr:   fmt.Sprintf(`max by (job, group) (raftline_consumer_group_lag_seconds{job=%q})`, Job),
+		},
+		{
+			Record: recGroupMembers,
+			Expr:   fmt.Sprintf(`max by (job, group) (raftline_consumer_group_members{job=%q})`, Job),
 		},
 	}
 }
@@ -332,6 +379,53 @@ func alertingRules(cfg Config) []Rule {
 				" (four per segment). At the limit the next file it opens fails, a new segment or its data directory probe within a second: a storage fault, and the node stops. "+
 				"Every node holds the same segments, so the others are likely close too."),
 
+		// A group falls behind when its lag keeps rising while members
+		// are there to consume it. Lag in records also rises with the
+		// traffic (lag is about the records written between two commits),
+		// so the rule also wants the oldest unconsumed record to be minutes
+		// old: a group that keeps up stays seconds behind however busy the
+		// topic. A deploy restarts members and lets lag build for a minute
+		// or two, then drains it: `for` is far longer. Groups without
+		// members are ConsumerGroupLagNoMembers'.
+		alert("ConsumerGroupLagGrowing", SeverityWarning, cfg.ConsumerLagGrowingFor,
+			fmt.Sprintf("deriv(%s[%s]) > 0\nand on (job, group)\n%s > %s\nand on (job, group)\n%s > 0",
+				recGroupLag, cfg.ConsumerLagGrowthWindow, recGroupLagAge, seconds(cfg.ConsumerLagMinAge), recGroupMembers),
+			"Consumer group {{ $labels.group }} is falling behind.",
+			"The lag of consumer group {{ $labels.group }} has grown for "+cfg.ConsumerLagGrowingFor.String()+
+				" (by {{ $value | humanize }} records/s over the last "+cfg.ConsumerLagGrowthWindow.String()+") while it has members: it is "+
+				groupQuery(recGroupLag, "%.0f")+" records behind, its oldest unconsumed record "+
+				groupQuery(recGroupLagAge, "humanizeDuration")+" old, with "+groupQuery(recGroupMembers, "%.0f")+
+				" member(s). Its consumers are slower than its producers or stuck; records it has not consumed are deleted once retention passes them."),
+
+		// Lag nobody consumes: the consumers stopped or crashed, or the
+		// group was abandoned with its offsets. A deploy that restarts
+		// every member at once leaves a group empty for a rebalance or
+		// two, far less than `for`.
+		alert("ConsumerGroupLagNoMembers", SeverityWarning, cfg.ConsumerNoMembersFor,
+			fmt.Sprintf("%s > 0\nand on (job, group)\n%s == 0", recGroupLag, recGroupMembers),
+			"Consumer group {{ $labels.group }} has lag and no members.",
+			"Consumer group {{ $labels.group }} has had no members for "+cfg.ConsumerNoMembersFor.String()+
+				" while {{ $value | printf \"%.0f\" }} records wait for it; its oldest unconsumed record is "+
+				groupQuery(recGroupLagAge, "humanizeDuration")+
+				" old. Nothing consumes them until a consumer joins; records it has not consumed are deleted once retention passes them. "+
+				"A group no application uses any more keeps its offsets until offsets.retention.minutes after it emptied: delete it."),
+
+		// A member that is thrown out and rejoins (poll loop slower than
+		// max.poll.interval.ms, session timeouts, a crash loop) makes the
+		// group rebalance again and again, and with the classic protocol no
+		// member consumes during a rebalance. A rolling deploy rebalances
+		// about twice per restarted member, in a burst: the count must stay
+		// over the threshold in every window for `for`, so churn lasted
+		// window + for (30 minutes).
+		alert("ConsumerGroupRebalanceStorm", SeverityWarning, cfg.RebalanceStormFor,
+			fmt.Sprintf(`max by (job, group) (increase(raftline_consumer_group_rebalances_total{job=%q}[%s])) > %d`,
+				Job, cfg.RebalanceStormWindow, cfg.RebalanceStormCount),
+			"Consumer group {{ $labels.group }} keeps rebalancing.",
+			"Consumer group {{ $labels.group }} rebalanced "+count+" times in the last "+cfg.RebalanceStormWindow.String()+
+				fmt.Sprintf(" (threshold %d), in every window for %s. ", cfg.RebalanceStormCount, cfg.RebalanceStormFor)+
+				"Members are leaving and rejoining, typically a poll loop slower than max.poll.interval.ms, missed heartbeats or a crash loop; "+
+				"while it rebalances the group consumes nothing."),
+
 		alert("ScrapeTargetDown", SeverityWarning, Duration(3*time.Minute),
 			`up{job=~"raftline|loadgen"} == 0`,
 			"Prometheus cannot scrape {{ $labels.instance }}.",
@@ -355,6 +449,17 @@ func alert(name, severity string, forDur Duration, expr, summary, description st
 			RunbookURL:  RunbookURL(name),
 		},
 	}
+}
+
+// groupQuery renders, in an alert's annotation, the value of a per-group
+// recorded series for the alert's group: format is a printf verb or a
+// Prometheus template function (humanizeDuration).
+func groupQuery(record, format string) string {
+	render := `printf "` + format + `"`
+	if !strings.HasPrefix(format, "%") {
+		render = format
+	}
+	return `{{ with printf "` + record + `{job=%q,group=%q}" $labels.job $labels.group | query }}{{ . | first | value | ` + render + ` }}{{ else }}0{{ end }}`
 }
 
 // seconds renders d as a PromQL number of seconds.

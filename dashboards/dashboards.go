@@ -14,11 +14,12 @@ import (
 // Stable dashboard uids. Links, bookmarks and alert annotations point at
 // them, so they never change once published.
 const (
-	UIDOverview = "raftline-overview"
-	UIDRaft     = "raftline-raft"
-	UIDBroker   = "raftline-broker"
-	UIDNode     = "raftline-node"
-	UIDLoadTest = "raftline-loadtest"
+	UIDOverview  = "raftline-overview"
+	UIDRaft      = "raftline-raft"
+	UIDBroker    = "raftline-broker"
+	UIDConsumers = "raftline-consumers"
+	UIDNode      = "raftline-node"
+	UIDLoadTest  = "raftline-loadtest"
 )
 
 // registry lists the dashboards in the order they are generated and listed.
@@ -29,6 +30,7 @@ var registry = []struct {
 	{UIDOverview, overview},
 	{UIDRaft, raftInternals},
 	{UIDBroker, broker},
+	{UIDConsumers, consumers},
 	{UIDNode, node},
 	{UIDLoadTest, loadTest},
 }

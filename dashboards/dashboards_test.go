@@ -111,7 +111,7 @@ func TestDashboardIdentity(t *testing.T) {
 	}
 	for _, want := range []string{
 		"raftline / Cluster overview", "raftline / Raft internals", "raftline / Broker",
-		"raftline / Node", "raftline / Load test",
+		"raftline / Consumers", "raftline / Node", "raftline / Load test",
 	} {
 		if !titles[want] {
 			t.Errorf("no dashboard titled %q", want)

@@ -93,5 +93,15 @@ func overview() *dashboard.DashboardBuilder {
 		WithPanel(timeseriesPanel("Fetch latency p99", units.Seconds,
 			"99th percentile Fetch request latency per node. Fetch long-polls until data arrives or the client's max wait expires, so a value near the client's fetch max wait is normal on an idle topic.",
 			query(`histogram_quantile(0.99, sum by (node_id, le) (rate(raftline_kafka_request_duration_seconds_bucket{job="$job", node_id=~"$node", api="Fetch"}[$__rate_interval])))`, "{{node_id}}")).
-			Span(thirdWidth))
+			Span(thirdWidth)).
+		WithRow(dashboard.NewRowBuilder("Consumers")).
+		// Every node exports the same lag: the max over nodes per
+		// partition, then the sum over a group's partitions.
+		WithPanel(timeseriesPanel("Consumer lag by group", units.Short,
+			"Records each consumer group has yet to consume, summed over its partitions (the same on every node, so the node filter does not apply). A line that keeps climbing is a group falling behind; raftline / Consumers has the partitions, members and rebalances.",
+			query(`sum by (group) (max by (group, topic, partition) (raftline_consumer_group_lag{job="$job"}))`, "{{group}}"))).
+		WithPanel(withLimits(timeseriesPanel("Oldest unconsumed record by group", units.Seconds,
+			"Age of the oldest record each consumer group has yet to consume, 0 when caught up; it rises a second per second while a group commits nothing. Dashed lines: 1 minute (orange), 5 minutes (red).",
+			query(`max by (group) (raftline_consumer_group_lag_seconds{job="$job"})`, "{{group}}")),
+			60, 300))
 }

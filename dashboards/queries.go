@@ -92,10 +92,13 @@ type Vars struct {
 	// Node is $node: a regular expression over node_id, inserted as is.
 	// ".*" is what Grafana sends for "All"; a single node id selects one node.
 	Node string
+	// Group is $group: a regular expression over consumer group names,
+	// ".*" for "All".
+	Group string
 }
 
 // DefaultVars are the values a default dashboard load would use: every node
-// of job "raftline", load generator job "loadgen", and a one-minute rate
+// of job "raftline", every consumer group, load generator job "loadgen", and a one-minute rate
 // window (four times a 15s scrape interval, as Grafana would compute it).
 func DefaultVars() Vars {
 	return Vars{
@@ -104,6 +107,7 @@ func DefaultVars() Vars {
 		Job:          "raftline",
 		LoadgenJob:   "loadgen",
 		Node:         ".*",
+		Group:        ".*",
 	}
 }
 
@@ -122,6 +126,7 @@ func Expand(expr string, v Vars) (string, error) {
 		"job":             v.Job,
 		"loadgen_job":     v.LoadgenJob,
 		"node":            v.Node,
+		"group":           v.Group,
 	}
 	var unknown []string
 	out := grafanaVar.ReplaceAllStringFunc(expr, func(m string) string {

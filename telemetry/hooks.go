@@ -45,6 +45,7 @@ func (t *Telemetry) Configure(c *server.Config) {
 	c.NodeStarted = func(st server.Started) {
 		t.raft.Attach(st.Node)
 		t.broker.Attach(st.Cluster)
+		t.groups.Attach(st.Cluster)
 		// raftnode keeps the Raft log store in wal/ and the snapshot
 		// store's files in snapshots/, both under LogDir.
 		t.storage.Attach(storagemetrics.Source{Partitions: st.Cluster, Space: st.FreeSpace,

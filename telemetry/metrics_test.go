@@ -2,6 +2,7 @@ package telemetry_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,8 +43,8 @@ var onlyOnDisk = map[string]bool{
 var onlyAfterSync = map[string]bool{"raftline_storage_sync_duration_seconds": true}
 
 // exercise drives a cluster through what makes every catalogued series
-// exist: a topic, produces and fetches, an error answer on every node, and
-// a snapshot on every node.
+// exist: a topic, produces and fetches through a consumer group that
+// commits, an error answer on every node, and a snapshot on every node.
 func exercise(t *testing.T, c *clustertest.Cluster, topic string, records int) {
 	t.Helper()
 	c.CreateTopic(topic, 2)
@@ -57,7 +58,9 @@ func exercise(t *testing.T, c *clustertest.Cluster, topic string, records int) {
 	if err := cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	consumer := c.Client(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	// Through a consumer group that commits, so the group metrics exist.
+	consumer := c.Client(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.ConsumerGroup(topic+"-group"), kgo.DisableAutoCommit())
 	got := 0
 	for got < records {
 		fs := consumer.PollFetches(ctx)
@@ -66,6 +69,18 @@ func exercise(t *testing.T, c *clustertest.Cluster, topic string, records int) {
 		}
 		got += fs.NumRecords()
 	}
+	if err := consumer.CommitUncommittedOffsets(ctx); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	clustertest.Wait(t, 30*time.Second, "every node to apply the group's commit", func() error {
+		for _, n := range c.Nodes {
+			gs := n.Server().Cluster.ConsumerGroups()
+			if len(gs) != 1 || len(gs[0].Offsets) == 0 {
+				return fmt.Errorf("node %d holds groups %+v", n.ID, gs)
+			}
+		}
+		return nil
+	})
 	// A produce to a partition that does not exist, sent to every node:
 	// followers answer NOT_LEADER_OR_FOLLOWER, the leader
 	// UNKNOWN_TOPIC_OR_PARTITION.

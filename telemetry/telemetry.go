@@ -29,6 +29,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 
 	"github.com/raftline/raftline/telemetry/brokermetrics"
+	"github.com/raftline/raftline/telemetry/groupmetrics"
 	"github.com/raftline/raftline/telemetry/raftmetrics"
 	"github.com/raftline/raftline/telemetry/spanqueue"
 	"github.com/raftline/raftline/telemetry/storagemetrics"
@@ -48,6 +49,10 @@ type Config struct {
 	// record spans in memory with them). Tracing is on when
 	// Tracing.Endpoint is set or a processor is given.
 	SpanProcessors []sdktrace.SpanProcessor
+	// ConsumerLagMaxSeries caps the consumer group partitions whose lag
+	// and committed offset are exported (raftline serve
+	// --consumer-lag-max-series); 0 is groupmetrics.DefaultMaxSeries.
+	ConsumerLagMaxSeries int
 }
 
 // Telemetry is one node's telemetry.
@@ -60,6 +65,7 @@ type Telemetry struct {
 	raft     *raftmetrics.Metrics
 	broker   *brokermetrics.Metrics
 	storage  *storagemetrics.Metrics
+	groups   *groupmetrics.Metrics
 	tracer   *tracing.Tracer // nil when tracing is off
 	handler  http.Handler
 	shutdown bool
@@ -114,6 +120,9 @@ func New(cfg Config) (*Telemetry, error) {
 		return nil, err
 	}
 	if t.storage, err = storagemetrics.New(meter); err != nil {
+		return nil, err
+	}
+	if t.groups, err = groupmetrics.New(meter, groupmetrics.Options{MaxSeries: cfg.ConsumerLagMaxSeries}); err != nil {
 		return nil, err
 	}
 	t.handler = promhttp.HandlerFor(t.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
@@ -223,6 +232,7 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 	t.shutdown = true
 	t.raft.Close()
 	t.broker.Attach(nil)
+	t.groups.Attach(nil)
 	t.storage.Detach()
 	var errs []error
 	if t.tp != nil {

@@ -85,7 +85,8 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("telemetry", "err", err) }))
 	// Metrics are always on (/metrics on --http-addr); spans are exported
 	// only when an OTLP endpoint is configured.
-	tel, err := telemetry.New(telemetry.Config{NodeID: cfg.Server.NodeID, Version: server.Version, ServiceName: service, Tracing: tracing})
+	tel, err := telemetry.New(telemetry.Config{NodeID: cfg.Server.NodeID, Version: server.Version, ServiceName: service, Tracing: tracing,
+		ConsumerLagMaxSeries: cfg.ConsumerLagMaxSeries})
 	if err != nil {
 		log.Error("cannot set up telemetry", "err", err)
 		return 1

@@ -168,6 +168,7 @@ var (
 	topic     = label("topic")
 	partition = label("partition")
 	api       = label("api")
+	group     = label("group")
 )
 
 var sections = []Section{
@@ -458,6 +459,60 @@ var sections = []Section{
 				Name: "raftline_storage_written_bytes_total", Type: Counter, Labels: []Label{nodeID},
 				Help: "Bytes this process caused to be written to the storage device (Linux /proc/self/io write_bytes).",
 				Doc:  "bytes the process caused to be written to the device (Linux only): Raft log, segments and snapshots together",
+			},
+		},
+	},
+	{
+		Title: "Consumer groups",
+		Intro: "Consumer lag computed by the brokers from the replicated state: no exporter polls them. Every node exports the same values, " +
+			"read at scrape time from the groups and offsets it has applied, so a query takes the `max` over `node_id` " +
+			"(`max by (group, topic, partition) (raftline_consumer_group_lag)`): summing would count each group once per node, and one node " +
+			"down leaves no gap. Per-partition series (lag, lag seconds, committed offset) are capped at `--consumer-lag-max-series` " +
+			"group-partitions per scrape (10000 by default): beyond it those with the smallest lag are left out and counted in " +
+			"`raftline_consumer_group_series_dropped_total`. Per-group series are not capped.",
+		Column: "meaning",
+		Job:    Job,
+		Metrics: []Metric{
+			{
+				Name: "raftline_consumer_group_lag", Type: Gauge, Labels: []Label{nodeID, group, topic, partition},
+				Help: "Records each consumer group has yet to consume in each partition it committed an offset for: the partition's high watermark minus the committed offset (0 when caught up).",
+				Doc:  "records the group has yet to consume in the partition: high watermark minus committed offset (0 when caught up), for every partition the group committed an offset for",
+			},
+			{
+				Name: "raftline_consumer_group_lag_seconds", Type: Gauge, Labels: []Label{nodeID, group, topic, partition},
+				Help: "Age of the oldest record each consumer group has yet to consume in each partition: now minus the first timestamp of the batch holding the committed offset (0 when caught up).",
+				Doc:  "age of the oldest record the group has yet to consume: now minus the first timestamp of the batch holding the committed offset (the log start's when retention deleted it), 0 when caught up. A committed offset inside a batch reads as old as the batch's first record. Grows by a second per second while the group commits nothing",
+			},
+			{
+				Name: "raftline_consumer_group_committed_offset", Type: Gauge, Labels: []Label{nodeID, group, topic, partition},
+				Help: "Offset each consumer group last committed for each partition: the next record it will consume.",
+				Doc:  "offset the group last committed for the partition (the next record it will consume)",
+			},
+			{
+				Name: "raftline_consumer_group_members", Type: Gauge, Labels: []Label{nodeID, group},
+				Help: "Members of each consumer group.",
+				Doc:  "members of the group",
+			},
+			{
+				Name: "raftline_consumer_group_state", Type: Gauge,
+				Labels: []Label{nodeID, group, label("state", "Empty", "PreparingRebalance", "CompletingRebalance", "Stable", "Dead")},
+				Help:   "1 for each consumer group's current state (Empty, PreparingRebalance, CompletingRebalance, Stable, Dead), 0 for the others.",
+				Doc:    "1 for the group's current state (Kafka's names), 0 for the other four",
+			},
+			{
+				Name: "raftline_consumer_group_rebalances_total", Type: Counter, Labels: []Label{nodeID, group},
+				Help: "Rebalances of each consumer group: its generation, which every completed join round raises.",
+				Doc:  "rebalances of the group: its generation, raised by every completed join round (a deleted and re-created group starts again, which rate() takes as a reset)",
+			},
+			{
+				Name: "raftline_consumer_group_offset_commits_total", Type: Counter, Labels: []Label{nodeID, group},
+				Help: "Offset commits applied for each consumer group.",
+				Doc:  "offset commits applied for the group (replicated: every node counts the same)",
+			},
+			{
+				Name: "raftline_consumer_group_series_dropped_total", Type: Counter, Labels: []Label{nodeID},
+				Help: "Consumer group partitions left out of a scrape's per-partition series (lag, lag seconds, committed offset) because more than --consumer-lag-max-series had committed offsets; those with the smallest lag are left out.",
+				Doc:  "group-partitions left out of a scrape's per-partition series for being over `--consumer-lag-max-series`, those with the smallest lag first; counted at every scrape, so any increase means the lag panels and per-partition queries miss partitions (raise the cap). Exported at 0 from start",
 			},
 		},
 	},

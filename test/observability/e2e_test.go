@@ -47,6 +47,7 @@ var nodeFlags = []string{
 // test dashboard's failure panels have failures to show.
 const (
 	loadTopic           = "loadgen"
+	loadGroup           = "loadgen-e2e"
 	loadRate            = "100"
 	loadDeliveryTimeout = "1s"
 )
@@ -115,6 +116,9 @@ func TestAlertsAndDashboards_LiveClusterUnderLoad_FailoverThenElectionStorm(t *t
 	s.loadgen = ps.add(newProc(dir, "loadgen", loadgenBin, "e2e",
 		"--brokers", strings.Join(s.c.kafkaAddrs(), ","),
 		"--topic", loadTopic, "--partitions", "3",
+		// Consumed through a group, so the consumer group panels have a
+		// group to draw.
+		"--group", loadGroup,
 		"--rate", loadRate, "--size", "256",
 		"--delivery-timeout", loadDeliveryTimeout,
 		"--duration", "30m", // the test stops it long before

@@ -34,10 +34,16 @@ type promConfig struct {
 	RulesFile      string
 	Alertmanager   string
 	Nodes          []string // raftline HTTP addresses, job raftline
-	Loadgen        string   // load generator metrics address, job loadgen
+	Loadgen        string   // load generator metrics address, job loadgen; "": none
 }
 
 func (c promConfig) yaml() ([]byte, error) {
+	scrapes := []any{
+		map[string]any{"job_name": "raftline", "static_configs": []any{map[string]any{"targets": c.Nodes}}},
+	}
+	if c.Loadgen != "" {
+		scrapes = append(scrapes, map[string]any{"job_name": "loadgen", "static_configs": []any{map[string]any{"targets": []string{c.Loadgen}}}})
+	}
 	doc := map[string]any{
 		"global": map[string]any{
 			"scrape_interval":     promInterval,
@@ -45,16 +51,15 @@ func (c promConfig) yaml() ([]byte, error) {
 			"evaluation_interval": promInterval,
 			"external_labels":     c.ExternalLabels,
 		},
-		"rule_files": []string{c.RulesFile},
-		"alerting": map[string]any{
+		"rule_files":     []string{c.RulesFile},
+		"scrape_configs": scrapes,
+	}
+	if c.Alertmanager != "" {
+		doc["alerting"] = map[string]any{
 			"alertmanagers": []any{map[string]any{
 				"static_configs": []any{map[string]any{"targets": []string{c.Alertmanager}}},
 			}},
-		},
-		"scrape_configs": []any{
-			map[string]any{"job_name": "raftline", "static_configs": []any{map[string]any{"targets": c.Nodes}}},
-			map[string]any{"job_name": "loadgen", "static_configs": []any{map[string]any{"targets": []string{c.Loadgen}}}},
-		},
+		}
 	}
 	return yaml.Marshal(doc)
 }

@@ -33,6 +33,9 @@ type Serve struct {
 	// FaultExitDelay is how long a node that stopped on a storage fault
 	// keeps answering HTTP before the process exits.
 	FaultExitDelay time.Duration
+	// ConsumerLagMaxSeries caps the consumer group partitions /metrics
+	// exports lag for (telemetry.Config.ConsumerLagMaxSeries).
+	ConsumerLagMaxSeries int
 }
 
 // EnvName is the environment variable that sets a flag: RAFTLINE_ and the
@@ -91,6 +94,7 @@ func ParseServe(args []string, getenv func(string) string, help io.Writer) (*Ser
 		faultExit     = fs.Duration("storage-fault-exit-delay", 15*time.Second, "after a storage fault (the node's disk failed: it stops leading and serving Kafka at once), how long /readyz and /metrics still say why before the process exits with status 3 (0: exit at once)")
 	)
 	kafkaFrontDoor := kafkaFrontDoor(fs.FlagSet)
+	telemetryFlags := telemetryFlags(fs.FlagSet)
 	if err := fs.Parse(args, getenv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.Help(help)
@@ -231,6 +235,7 @@ func ParseServe(args []string, getenv func(string) string, help io.Writer) (*Ser
 		bad("storage-fault-exit-delay", "%v is not between 0 and 10m", *faultExit)
 	}
 	out.FaultExitDelay = *faultExit
+	telemetryFlags(out, bad)
 	if *groupDelay < 0 || *groupDelay > 5*time.Minute {
 		bad("group-initial-rebalance-delay", "%v is not between 0 and 5m", *groupDelay)
 	}

@@ -467,3 +467,20 @@ func TestParseServe_StorageFaultExitDelay_DefaultAndZero(t *testing.T) {
 		t.Errorf("from RAFTLINE_STORAGE_FAULT_EXIT_DELAY=0s: %v, want 0", s.FaultExitDelay)
 	}
 }
+
+// --consumer-lag-max-series caps the group partitions /metrics exports lag
+// for: 10000 unless set, and a cap of none or of millions is refused.
+func TestParseServe_ConsumerLagMaxSeries(t *testing.T) {
+	if s := mustParse(t, noEnv, "--node-id=1"); s.ConsumerLagMaxSeries != 10000 {
+		t.Errorf("default %d, want 10000", s.ConsumerLagMaxSeries)
+	}
+	if s := mustParse(t, env(map[string]string{"RAFTLINE_CONSUMER_LAG_MAX_SERIES": "250"}), "--node-id=1"); s.ConsumerLagMaxSeries != 250 {
+		t.Errorf("from RAFTLINE_CONSUMER_LAG_MAX_SERIES=250: %d", s.ConsumerLagMaxSeries)
+	}
+	for _, v := range []string{"0", "-5", "1000001"} {
+		_, err := parse(t, noEnv, "--node-id=1", "--consumer-lag-max-series="+v)
+		if got := flagsNamed(t, err); !slices.Equal(got, []string{"consumer-lag-max-series"}) {
+			t.Errorf("--consumer-lag-max-series=%s: errors name %v: %v", v, got, err)
+		}
+	}
+}
