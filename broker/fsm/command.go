@@ -14,13 +14,15 @@ import (
 type Op uint8
 
 const (
-	OpRegisterNode  Op = 1 // a node announces its Kafka and HTTP addresses
-	OpCreateTopic   Op = 2
-	OpDeleteTopic   Op = 3
-	OpProduce       Op = 4 // record batches for one or more partitions
-	OpRetention     Op = 5 // apply retention.ms / retention.bytes as of the entry's time
-	OpInitProducer  Op = 6 // allocate an idempotent producer id
-	OpDeleteRecords Op = 7 // move partitions' log start offsets up (DeleteRecords)
+	OpRegisterNode     Op = 1 // a node announces its Kafka and HTTP addresses
+	OpCreateTopic      Op = 2
+	OpDeleteTopic      Op = 3
+	OpProduce          Op = 4 // record batches for one or more partitions
+	OpRetention        Op = 5 // apply retention.ms / retention.bytes as of the entry's time
+	OpInitProducer     Op = 6 // allocate an idempotent producer id
+	OpDeleteRecords    Op = 7 // move partitions' log start offsets up (DeleteRecords)
+	OpAlterConfigs     Op = 8 // replace a topic's configs (AlterConfigs, IncrementalAlterConfigs)
+	OpCreatePartitions Op = 9 // grow a topic's partition count (CreatePartitions)
 )
 
 func (o Op) String() string {
@@ -39,6 +41,10 @@ func (o Op) String() string {
 		return "init_producer"
 	case OpDeleteRecords:
 		return "delete_records"
+	case OpAlterConfigs:
+		return "alter_configs"
+	case OpCreatePartitions:
+		return "create_partitions"
 	}
 	return fmt.Sprintf("op(%d)", uint8(o))
 }
@@ -66,6 +72,24 @@ type Command struct {
 	Produce  []ProducePartition
 	Producer *InitProducer
 	Records  *DeleteRecords
+	Configs  *AlterConfigs
+	Grow     *CreatePartitions
+}
+
+// AlterConfigs replaces a topic's configs with Configs, the whole set the
+// leader computed from the request (SET, DELETE, ...), so every replica
+// stores the same map without re-deriving it. An empty map leaves every
+// config at its default.
+type AlterConfigs struct {
+	Topic   string            `json:"topic"`
+	Configs map[string]string `json:"configs"`
+}
+
+// CreatePartitions grows a topic to Count partitions; the new ones start
+// empty at offset 0, as Kafka's do.
+type CreatePartitions struct {
+	Topic string `json:"topic"`
+	Count int32  `json:"count"`
 }
 
 // Broker is a registered broker's addresses: each node registers its own
@@ -142,6 +166,16 @@ func Encode(c Command) ([]byte, error) {
 			return nil, fmt.Errorf("%w: %s without partitions", ErrMalformed, c.Op)
 		}
 		payload = c.Records
+	case OpAlterConfigs:
+		if c.Configs == nil {
+			return nil, fmt.Errorf("%w: %s without a topic", ErrMalformed, c.Op)
+		}
+		payload = c.Configs
+	case OpCreatePartitions:
+		if c.Grow == nil {
+			return nil, fmt.Errorf("%w: %s without a topic", ErrMalformed, c.Op)
+		}
+		payload = c.Grow
 	case OpRetention:
 		return buf, nil
 	case OpInitProducer:
@@ -212,6 +246,12 @@ func Decode(data []byte) (Command, error) {
 	case OpDeleteRecords:
 		c.Records = new(DeleteRecords)
 		err = json.Unmarshal(payload, c.Records)
+	case OpAlterConfigs:
+		c.Configs = new(AlterConfigs)
+		err = json.Unmarshal(payload, c.Configs)
+	case OpCreatePartitions:
+		c.Grow = new(CreatePartitions)
+		err = json.Unmarshal(payload, c.Grow)
 	default:
 		return c, fmt.Errorf("%w: %d", ErrUnknownOp, c.Op)
 	}

@@ -79,7 +79,7 @@ type ApplyResult struct {
 	// is the partition's new log start offset (Kafka's low watermark).
 	Partitions []PartitionResult
 	ProducerID int64 // OpInitProducer
-	Err        error // OpCreateTopic / OpDeleteTopic: a kerr error, or nil
+	Err        error // OpCreateTopic, OpDeleteTopic, OpAlterConfigs, OpCreatePartitions: a kerr error, or nil
 }
 
 // State is the whole replicated state.
@@ -227,6 +227,10 @@ func (s *State) ApplyCommand(index uint64, c Command) ApplyResult {
 			parts = c.Records.Partitions
 		}
 		return ApplyResult{Partitions: s.deleteRecords(parts)}
+	case OpAlterConfigs:
+		return ApplyResult{Err: s.alterConfigs(c.Configs)}
+	case OpCreatePartitions:
+		return ApplyResult{Err: s.createPartitions(c.Grow)}
 	case OpInitProducer:
 		s.mu.Lock()
 		defer s.mu.Unlock()

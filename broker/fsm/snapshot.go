@@ -355,6 +355,15 @@ func (s *State) restoreFiles(br *bufio.Reader, open OpenFile) error {
 		s.fail(err)
 		return err
 	}
+	// A partition kept open keeps how it rolled; the snapshot's configs
+	// may say otherwise (AlterConfigs).
+	for _, t := range topics {
+		if err := s.store.reshape(t); err != nil {
+			err = fmt.Errorf("restore a snapshot: %w", err)
+			s.fail(err)
+			return err
+		}
+	}
 	s.brokers, s.topics, s.producers, s.nextProducerID = brokers, topics, producers, m.NextProducerID
 	return nil
 }
