@@ -2,7 +2,6 @@ package fsm
 
 import (
 	"fmt"
-	"maps"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -14,17 +13,14 @@ import (
 // the old one (a Metadata answer being built, cluster.Topic's Configs)
 // never sees it change under it, and nothing else takes the state's lock.
 
-// alterConfigs replaces a topic's configs (OpAlterConfigs). The configs
-// are checked with topicrules here as well as by the leader, so every
-// replica refuses the same entries. A changed segment.bytes or segment.ms
+// alterConfigs changes a topic's configs (OpAlterConfigs). The resulting
+// configs are checked with topicrules here as well as by the proposer, so
+// every replica refuses the same entries. A changed segment.bytes or segment.ms
 // applies to each partition's next roll; retention.* are read by the next
 // retention entry; max.message.bytes by the next produce.
 func (s *State) alterConfigs(ac *AlterConfigs) error {
 	if ac == nil {
 		return kerr.InvalidRequest
-	}
-	if err := topicrules.ValidateConfigs(ac.Configs); err != nil {
-		return kerr.InvalidConfig
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -33,9 +29,9 @@ func (s *State) alterConfigs(ac *AlterConfigs) error {
 		return kerr.UnknownTopicOrPartition
 	}
 	t := *old
-	t.Configs = maps.Clone(ac.Configs)
-	if t.Configs == nil {
-		t.Configs = map[string]string{}
+	t.Configs = ac.Apply(old.Configs)
+	if err := topicrules.ValidateConfigs(t.Configs); err != nil {
+		return kerr.InvalidConfig
 	}
 	if err := s.store.reshape(&t); err != nil {
 		s.fail(fmt.Errorf("alter configs of %s: %w", t.Name, err))

@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"errors"
+	"maps"
 	"strings"
 	"testing"
 
@@ -16,7 +17,7 @@ func TestAlterConfigs_ReplacesTheTopicsConfigs_OldReadersUnchanged(t *testing.T)
 		r := newReplica(t, st)
 		r.createTopic("t", 2, map[string]string{topicrules.ConfigRetentionMs: "1000"})
 		before := r.s.Topic("t")
-		res := r.apply(Command{Op: OpAlterConfigs, Configs: &AlterConfigs{Topic: "t", Configs: map[string]string{topicrules.ConfigRetentionBytes: "5"}}})
+		res := r.apply(Command{Op: OpAlterConfigs, Configs: &AlterConfigs{Topic: "t", Replace: true, Set: map[string]string{topicrules.ConfigRetentionBytes: "5"}}})
 		if res.Err != nil {
 			t.Fatalf("alter: %v", res.Err)
 		}
@@ -33,6 +34,26 @@ func TestAlterConfigs_ReplacesTheTopicsConfigs_OldReadersUnchanged(t *testing.T)
 	})
 }
 
+func TestAlterConfigs_Apply_ReplaceDeleteSetDefaults(t *testing.T) {
+	current := map[string]string{"a": "1", "b": "2", "retention.bytes": "7"}
+	for _, tc := range []struct {
+		ac   AlterConfigs
+		want map[string]string
+	}{
+		{AlterConfigs{Set: map[string]string{"c": "3"}}, map[string]string{"a": "1", "b": "2", "c": "3", "retention.bytes": "7"}},
+		{AlterConfigs{Delete: []string{"a", "retention.bytes"}, Defaults: map[string]string{"retention.bytes": "9"}}, map[string]string{"b": "2", "retention.bytes": "9"}},
+		{AlterConfigs{Replace: true, Set: map[string]string{"a": "5"}}, map[string]string{"a": "5"}},
+		{AlterConfigs{Replace: true, Defaults: map[string]string{"retention.bytes": "9"}}, map[string]string{"retention.bytes": "9"}},
+	} {
+		if got := tc.ac.Apply(current); !maps.Equal(got, tc.want) {
+			t.Errorf("%+v: %v, want %v", tc.ac, got, tc.want)
+		}
+	}
+	if current["a"] != "1" || len(current) != 3 {
+		t.Errorf("Apply modified the current configs: %v", current)
+	}
+}
+
 func TestAlterConfigs_Refusals(t *testing.T) {
 	r := newReplica(t, storages[0])
 	r.createTopic("t", 1, map[string]string{topicrules.ConfigRetentionMs: "1000"})
@@ -40,9 +61,9 @@ func TestAlterConfigs_Refusals(t *testing.T) {
 		ac   AlterConfigs
 		want error
 	}{
-		{AlterConfigs{Topic: "nope", Configs: map[string]string{}}, kerr.UnknownTopicOrPartition},
-		{AlterConfigs{Topic: "t", Configs: map[string]string{topicrules.ConfigSegmentBytes: "1"}}, kerr.InvalidConfig},
-		{AlterConfigs{Topic: "t", Configs: map[string]string{"compression.type": "zstd"}}, kerr.InvalidConfig},
+		{AlterConfigs{Topic: "nope"}, kerr.UnknownTopicOrPartition},
+		{AlterConfigs{Topic: "t", Set: map[string]string{topicrules.ConfigSegmentBytes: "1"}}, kerr.InvalidConfig},
+		{AlterConfigs{Topic: "t", Set: map[string]string{"compression.type": "zstd"}}, kerr.InvalidConfig},
 	} {
 		if res := r.apply(Command{Op: OpAlterConfigs, Configs: &tc.ac}); !errors.Is(res.Err, tc.want) {
 			t.Errorf("%+v: %v, want %v", tc.ac, res.Err, tc.want)
@@ -67,7 +88,7 @@ func TestAlterConfigs_SegmentBytes_TakesEffectAndSurvivesRestore(t *testing.T) {
 		t.Fatalf("%d segments before the alter, want 1", n)
 	}
 	snap := takeSnapshot(t, r.s) // segment.bytes unset
-	r.apply(Command{Op: OpAlterConfigs, Configs: &AlterConfigs{Topic: "t", Configs: map[string]string{topicrules.ConfigSegmentBytes: "1048576"}}})
+	r.apply(Command{Op: OpAlterConfigs, Configs: &AlterConfigs{Topic: "t", Set: map[string]string{topicrules.ConfigSegmentBytes: "1048576"}}})
 	for i := range int64(25) {
 		r.mustProduce(2000+i, "t", 0, plain(i, value))
 	}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/raftline/raftline/broker/topicrules"
 )
 
 // Op identifies a command in a Raft log entry.
@@ -76,13 +78,25 @@ type Command struct {
 	Grow     *CreatePartitions
 }
 
-// AlterConfigs replaces a topic's configs with Configs, the whole set the
-// leader computed from the request (SET, DELETE, ...), so every replica
-// stores the same map without re-deriving it. An empty map leaves every
-// config at its default.
+// AlterConfigs changes a topic's configs. It carries the changes, not the
+// result, so that the leader applies them to the configs as of the entry,
+// whichever node took the request: Replace starts from no configs
+// (AlterConfigs, key 33), otherwise from the topic's (IncrementalAlterConfigs);
+// then Delete, then Set; then Defaults fill the keys left unset, as a topic's
+// creation fills them (the proposing node's defaults, such as its
+// --default-retention-bytes), so that every replica stores the same map.
 type AlterConfigs struct {
-	Topic   string            `json:"topic"`
-	Configs map[string]string `json:"configs"`
+	Topic    string            `json:"topic"`
+	Replace  bool              `json:"replace,omitempty"`
+	Delete   []string          `json:"delete,omitempty"`
+	Set      map[string]string `json:"set,omitempty"`
+	Defaults map[string]string `json:"defaults,omitempty"`
+}
+
+// Apply returns the configs that result from applying a to current, which
+// it does not modify.
+func (a *AlterConfigs) Apply(current map[string]string) map[string]string {
+	return topicrules.ChangeConfigs(current, a.Replace, a.Delete, a.Set, a.Defaults)
 }
 
 // CreatePartitions grows a topic to Count partitions; the new ones start

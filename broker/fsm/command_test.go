@@ -27,7 +27,7 @@ func everyOp() []Command {
 			{Topic: "orders", Partition: 0, Offset: 2},
 			{Topic: "orders", Partition: 11, Offset: -1},
 		}}},
-		{Op: OpAlterConfigs, TimeMs: 1_700_000_000_008, Configs: &AlterConfigs{Topic: "orders", Configs: map[string]string{topicrules.ConfigSegmentBytes: "1048576", topicrules.ConfigRetentionMs: "-1"}}},
+		{Op: OpAlterConfigs, TimeMs: 1_700_000_000_008, Configs: &AlterConfigs{Topic: "orders", Replace: true, Delete: []string{topicrules.ConfigRetentionBytes}, Set: map[string]string{topicrules.ConfigSegmentBytes: "1048576", topicrules.ConfigRetentionMs: "-1"}, Defaults: map[string]string{topicrules.ConfigRetentionBytes: "1024"}}},
 		{Op: OpCreatePartitions, TimeMs: 1_700_000_000_009, Grow: &CreatePartitions{Topic: "orders", Count: 24}},
 	}
 }
@@ -124,7 +124,7 @@ func TestDecode_MalformedEntries_ReturnErrMalformed(t *testing.T) {
 		{"delete records with a string offset", envelope(OpDeleteRecords, []byte(`{"partitions":[{"topic":"t","partition":0,"offset":"5"}]}`)...)},
 		{"delete records with a list for an object", envelope(OpDeleteRecords, []byte(`[{"topic":"t"}]`)...)},
 		{"alter configs with no payload", envelope(OpAlterConfigs)},
-		{"alter configs with a number for a value", envelope(OpAlterConfigs, []byte(`{"topic":"t","configs":{"retention.ms":5}}`)...)},
+		{"alter configs with a number for a value", envelope(OpAlterConfigs, []byte(`{"topic":"t","set":{"retention.ms":5}}`)...)},
 		{"create partitions with no payload", envelope(OpCreatePartitions)},
 		{"create partitions with a string count", envelope(OpCreatePartitions, []byte(`{"topic":"t","count":"5"}`)...)},
 	}

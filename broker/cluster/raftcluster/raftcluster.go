@@ -70,6 +70,17 @@ func (p partition) OffsetForTimestamp(ts int64) (offset, timestamp int64, ok boo
 	return offset, timestamp, ok, readErr(err)
 }
 
+func (p partition) MaxTimestamp() (offset, timestamp int64, ok bool, err error) {
+	ts, ok, err := p.log.MaxTimestamp()
+	if err != nil || !ok {
+		return -1, -1, false, readErr(err)
+	}
+	offset, timestamp, ok, err = offsetForTimestamp(p.log, ts)
+	return offset, timestamp, ok, readErr(err)
+}
+
+func (p partition) Size() int64 { return p.log.Size() }
+
 // readErr is a store's read error as the contract has it: a read below the
 // start (retention moved it since the caller looked) is out of range, a
 // log closed with its deleted topic is an unknown partition, and anything
