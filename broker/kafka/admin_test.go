@@ -452,6 +452,14 @@ func TestCreatePartitions_GrowsOnDisk_ServesAndSurvivesRestart(t *testing.T) {
 	if _, err := adm.CreatePartitions(ctx, 1, "t"); err != nil {
 		t.Fatal(err)
 	}
+	clustertest.WaitFor(t, 10*time.Second, "every node to hold 6 partitions", func() bool {
+		for _, n := range c.Nodes {
+			if tp, _ := n.Server().Cluster.Topic("t"); tp.Partitions != 6 {
+				return false
+			}
+		}
+		return true
+	})
 	cl = c.Client(kgo.RecordPartitioner(kgo.ManualPartitioner())) // one that knows of partition 5
 	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "t", Partition: 5, Value: []byte("p5")}).FirstErr(); err != nil {
 		t.Fatal(err)
