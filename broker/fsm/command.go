@@ -67,6 +67,10 @@ var ErrMalformed = errors.New("malformed command")
 type Command struct {
 	Op     Op
 	TimeMs int64
+	// Term is the Raft term of the entry, set when it is applied
+	// (State.ApplyTerm), never encoded: the log carries it beside the
+	// data. It is the leader epoch of the records the entry writes.
+	Term uint64
 	// Exactly one of these is set, according to Op.
 	Broker   *Broker
 	Topic    *CreateTopic

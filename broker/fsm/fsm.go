@@ -91,6 +91,7 @@ type State struct {
 	topics         map[string]*Topic
 	producers      map[int64]*producer
 	nextProducerID int64
+	epochs         map[topicPartition][]EpochStart // see epochs.go
 
 	failMu sync.Mutex
 	failed error // the storage error that stopped the state (ErrStorage)
@@ -113,6 +114,7 @@ func newState(st store) *State {
 		brokers:   map[int32]Broker{},
 		topics:    map[string]*Topic{},
 		producers: map[int64]*producer{},
+		epochs:    map[topicPartition][]EpochStart{},
 	}
 }
 
@@ -179,6 +181,12 @@ func (s *State) OnAppend(f func(topic string, partition int32, records int64, by
 // skipped, or replicas would diverge. After a storage failure every entry
 // is refused.
 func (s *State) Apply(index uint64, data []byte) (ApplyResult, error) {
+	return s.ApplyTerm(index, 0, data)
+}
+
+// ApplyTerm is Apply for an entry of a Raft term: the term is the leader
+// epoch of the records the entry writes (epochs.go).
+func (s *State) ApplyTerm(index, term uint64, data []byte) (ApplyResult, error) {
 	if err := s.Err(); err != nil {
 		return ApplyResult{}, err
 	}
@@ -186,6 +194,7 @@ func (s *State) Apply(index uint64, data []byte) (ApplyResult, error) {
 	if err != nil {
 		return ApplyResult{}, err
 	}
+	c.Term = term
 	res := s.ApplyCommand(index, c)
 	return res, s.Err()
 }
@@ -211,12 +220,13 @@ func (s *State) ApplyCommand(index uint64, c Command) ApplyResult {
 			return ApplyResult{Err: kerr.UnknownTopicOrPartition}
 		}
 		delete(s.topics, c.Delete)
+		s.dropEpochs(t)
 		if err := s.store.drop(t); err != nil {
 			s.fail(fmt.Errorf("delete topic %s: %w", t.Name, err))
 			return ApplyResult{Err: kerr.KafkaStorageError}
 		}
 	case OpProduce:
-		res := ApplyResult{Partitions: s.produce(c.TimeMs, c.Produce)}
+		res := ApplyResult{Partitions: s.produce(c.TimeMs, c.Term, c.Produce)}
 		s.notifyAppended()
 		return res
 	case OpRetention:
@@ -283,7 +293,7 @@ func topicID(name string, index uint64) [16]byte {
 	return id
 }
 
-func (s *State) produce(timeMs int64, parts []ProducePartition) []PartitionResult {
+func (s *State) produce(timeMs int64, term uint64, parts []ProducePartition) []PartitionResult {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]PartitionResult, len(parts))
@@ -296,6 +306,7 @@ func (s *State) produce(timeMs int64, parts []ProducePartition) []PartitionResul
 			r.Err = err
 			continue
 		}
+		_, before := log.Offsets()
 		for j, b := range p.Batches {
 			base, err := s.appendBatch(t, p.Partition, log, b, timeMs)
 			if errors.Is(err, ErrStorage) {
@@ -310,7 +321,11 @@ func (s *State) produce(timeMs int64, parts []ProducePartition) []PartitionResul
 				r.BaseOffset = base
 			}
 		}
-		r.LogStart, _ = log.Offsets()
+		var after int64
+		r.LogStart, after = log.Offsets()
+		if after > before {
+			s.noteEpoch(p.Topic, p.Partition, term, before)
+		}
 	}
 	return out
 }
