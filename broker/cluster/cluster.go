@@ -153,6 +153,16 @@ type Partition interface {
 	MaxTimestamp() (offset, timestamp int64, ok bool, err error)
 	// Size is the bytes the partition holds on this node (DescribeLogDirs).
 	Size() int64
+	// LeaderEpochs are the leader epochs (Raft terms) that wrote to the
+	// partition and the first offset each wrote, oldest first; epochs
+	// before the first listed are unknown (OffsetForLeaderEpoch).
+	LeaderEpochs() []EpochStart
+}
+
+// EpochStart is the first offset a leader epoch wrote to a partition.
+type EpochStart struct {
+	Epoch int32
+	Start int64
 }
 
 // MaxPartitions bounds a topic's partition count.

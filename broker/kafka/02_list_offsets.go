@@ -20,7 +20,10 @@ import (
 // and timestamp -1. Timestamp -3 (MAX_TIMESTAMP, v7+; UNSUPPORTED_VERSION
 // before, as Kafka answers) is the first record with the largest timestamp
 // at or after the log start offset (cluster.Partition.MaxTimestamp), offset
-// and timestamp -1 for an empty log. Served by the leader only.
+// and timestamp -1 for an empty log. Served by the leader only. A current
+// leader epoch (v4+) is checked as Fetch checks it; the leader epoch
+// answered is the epoch that wrote the offset (the leader's for the high
+// watermark; -1 when not known).
 
 func init() { register(2, 1, 7, handleListOffsets) }
 
@@ -29,6 +32,7 @@ func handleListOffsets(l *Listener, _ context.Context, r *request) func() kmsg.R
 	return func() kmsg.Response {
 		resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
 		isLeader := l.cluster.IsLeader()
+		epoch := l.cluster.LeaderEpoch()
 		for _, rt := range req.Topics {
 			st := kmsg.NewListOffsetsResponseTopic()
 			st.Topic = rt.Topic
@@ -42,10 +46,16 @@ func handleListOffsets(l *Listener, _ context.Context, r *request) func() kmsg.R
 					sp.ErrorCode = kerr.UnsupportedVersion.Code
 				} else if part, err := l.cluster.Partition(rt.Topic, rp.Partition); err != nil {
 					sp.ErrorCode = cluster.ErrorCode(err)
+				} else if code := checkLeaderEpoch(rp.CurrentLeaderEpoch, epoch); code != 0 {
+					sp.ErrorCode = code
 				} else if sp.Offset, sp.Timestamp, err = offsetFor(part, rp.Timestamp); err != nil {
 					sp.Offset, sp.Timestamp = -1, -1
 					sp.ErrorCode = cluster.ErrorCode(err)
 					l.storageReadFailed(rt.Topic, rp.Partition, err)
+				} else if _, next := part.Offsets(); sp.Offset >= next {
+					sp.LeaderEpoch = epoch
+				} else if sp.Offset >= 0 {
+					sp.LeaderEpoch = epochOf(part.LeaderEpochs(), sp.Offset)
 				}
 				st.Partitions = append(st.Partitions, sp)
 			}

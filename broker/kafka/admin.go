@@ -11,8 +11,8 @@ import (
 )
 
 // adminCluster is what the admin APIs (DescribeConfigs, AlterConfigs,
-// IncrementalAlterConfigs, CreatePartitions) need beyond the rest of
-// Cluster.
+// IncrementalAlterConfigs, CreatePartitions, OffsetForLeaderEpoch) need
+// beyond the rest of Cluster.
 type adminCluster interface {
 	// AlterTopicConfigs changes a topic's configs, on the leader or
 	// forwarded to it, as Kafka brokers forward config changes to the
@@ -20,6 +20,9 @@ type adminCluster interface {
 	AlterTopicConfigs(ctx context.Context, change cluster.ConfigChange) error
 	// CreatePartitions grows a topic on this node, which must lead.
 	CreatePartitions(ctx context.Context, topic string, count int32) error
+	// LeaderEpoch is every partition's leader epoch as this node knows
+	// it: its Raft term (epochs.go).
+	LeaderEpoch() int32
 }
 
 // adminTimeout is the deadline of an admin request's write: the request's

@@ -100,6 +100,12 @@ func errorCodes(resp kmsg.Response) []int16 {
 		add(r.ErrorCode)
 	case *kmsg.InitProducerIDResponse:
 		add(r.ErrorCode)
+	case *kmsg.OffsetForLeaderEpochResponse:
+		for _, t := range r.Topics {
+			for _, p := range t.Partitions {
+				add(p.ErrorCode)
+			}
+		}
 	case *kmsg.DescribeConfigsResponse:
 		for _, r := range r.Resources {
 			add(r.ErrorCode)

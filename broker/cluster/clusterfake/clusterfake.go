@@ -27,7 +27,7 @@ type Cluster struct {
 
 // New returns the fake for node self.
 func New(self int32) *Cluster {
-	n := &node{state: fsm.New(), self: self, leader: self, voters: []int32{self}}
+	n := &node{state: fsm.New(), self: self, leader: self, voters: []int32{self}, term: 1}
 	return &Cluster{Cluster: raftcluster.NewOn(n), node: n}
 }
 
@@ -44,6 +44,14 @@ func (c *Cluster) SetLeader(id int32) {
 func (c *Cluster) SetVoters(ids ...int32) {
 	c.node.mu.Lock()
 	c.node.voters = append([]int32(nil), ids...)
+	c.node.mu.Unlock()
+}
+
+// SetTerm sets the Raft term the node reports and applies entries in: the
+// leader epoch (term 1 at first).
+func (c *Cluster) SetTerm(term uint64) {
+	c.node.mu.Lock()
+	c.node.term = term
 	c.node.mu.Unlock()
 }
 
@@ -78,6 +86,7 @@ type node struct {
 	leader int32
 	voters []int32
 	fail   error
+	term   uint64
 }
 
 var _ raftcluster.Node = (*node)(nil)
@@ -102,6 +111,13 @@ func (n *node) Leader() int32 {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.leader
+}
+
+// Term is the term SetTerm set.
+func (n *node) Term() uint64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.term
 }
 
 // Voters are the ids SetVoters set.
@@ -144,6 +160,7 @@ func (n *node) apply(cmd fsm.Command, forwarded bool) *applied {
 		cmd.Produce = parts
 	}
 	n.index++
+	cmd.Term = n.term
 	return &applied{res: n.state.ApplyCommand(n.index, cmd)}
 }
 

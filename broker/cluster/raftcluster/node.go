@@ -35,6 +35,9 @@ type Node interface {
 	Voters() ([]int32, error)
 	// Role is leader, follower, candidate or shutdown.
 	Role() string
+	// Term is the node's current Raft term: the leader epoch of every
+	// partition while it leads or follows a leader of that term.
+	Term() uint64
 }
 
 // Pending is a proposed entry: Stored is closed once the entry is in this
@@ -67,6 +70,7 @@ func (r raftNode) Forward(fsm.Command) Pending { return nil }
 
 func (r raftNode) IsLeader() bool { return r.n.IsLeader() }
 func (r raftNode) Leader() int32  { return r.n.Leader() }
+func (r raftNode) Term() uint64   { return r.n.Raft().CurrentTerm() }
 
 func (r raftNode) Voters() ([]int32, error) {
 	members, err := r.n.Members()

@@ -46,6 +46,7 @@ func (s *stubNode) IsLeader() bool           { return s.leader }
 func (s *stubNode) Leader() int32            { return -1 }
 func (s *stubNode) Voters() ([]int32, error) { return nil, nil }
 func (s *stubNode) Role() string             { return "follower" }
+func (s *stubNode) Term() uint64             { return 1 }
 
 type done struct{}
 
