@@ -76,11 +76,7 @@ func (p partition) OffsetForTimestamp(ts int64) (offset, timestamp int64, ok boo
 }
 
 func (p partition) MaxTimestamp() (offset, timestamp int64, ok bool, err error) {
-	ts, ok, err := p.log.MaxTimestamp()
-	if err != nil || !ok {
-		return -1, -1, false, readErr(err)
-	}
-	offset, timestamp, ok, err = offsetForTimestamp(p.log, ts)
+	offset, timestamp, ok, err = maxTimestamp(p.log)
 	return offset, timestamp, ok, readErr(err)
 }
 
