@@ -65,7 +65,7 @@ func handleDescribeConfigs(l *Listener, _ context.Context, r *request) func() km
 				sr.ErrorMessage = &msg
 			}
 			for _, e := range entries {
-				if rr.ConfigNames != nil && !slices.Contains(rr.ConfigNames, e.name) {
+				if len(rr.ConfigNames) > 0 && !slices.Contains(rr.ConfigNames, e.name) {
 					continue
 				}
 				sr.Configs = append(sr.Configs, e.response(req.IncludeSynonyms, req.IncludeDocumentation))
