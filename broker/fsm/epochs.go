@@ -47,10 +47,13 @@ func (s *State) dropEpochs(t *Topic) {
 	}
 }
 
-// LeaderEpochs returns a copy of a partition's epoch starts, oldest first:
-// each epoch (Raft term) that wrote to it and the first offset it wrote.
+// LeaderEpochs returns a partition's epoch starts, oldest first: each epoch
+// (Raft term) that wrote to it and the first offset it wrote. The slice is
+// shared and must not be modified: the list only ever grows past the
+// length a reader holds (noteEpoch), or is replaced, so it is read without
+// copying on every fetch.
 func (s *State) LeaderEpochs(topic string, partition int32) []EpochStart {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return append([]EpochStart(nil), s.epochs[topicPartition{topic, partition}]...)
+	return s.epochs[topicPartition{topic, partition}]
 }

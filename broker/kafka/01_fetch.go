@@ -155,7 +155,6 @@ func (l *Listener) collectFetch(req *kmsg.FetchRequest) (resp *kmsg.FetchRespons
 						sp.ErrorCode = cluster.ErrorCode(err)
 						l.storageReadFailed(rt.Topic, rp.Partition, err)
 					}
-					stampEpochs(sp.RecordBatches, part.LeaderEpochs())
 					remaining -= len(sp.RecordBatches)
 					size += len(sp.RecordBatches)
 				}

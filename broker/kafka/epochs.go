@@ -1,20 +1,18 @@
 package kafka
 
 import (
-	"encoding/binary"
 	"sort"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/raftline/raftline/broker/cluster"
-	"github.com/raftline/raftline/broker/recordbatch"
 )
 
 // Leader epochs are the Raft term (cluster.Partition.LeaderEpochs; the
 // state machine's epochs.go says why). One epoch, the node's current term,
 // is reported everywhere a client sees one: Metadata's partition leader
 // epoch, ListOffsets' leader epoch, the partition leader epoch of every
-// fetched batch (stamped as the batch is served: the epoch that wrote it),
+// fetched batch (written in as the cluster serves it: raftcluster/epochs.go),
 // and OffsetForLeaderEpoch; Fetch, ListOffsets and OffsetForLeaderEpoch
 // check the client's current leader epoch against it.
 
@@ -67,20 +65,4 @@ func endOffsetFor(epochs []cluster.EpochStart, requested, current int32, hwm int
 		return requested, epochs[0].Start
 	}
 	return epochs[higher-1].Epoch, epochs[higher].Start
-}
-
-// stampEpochs writes into each batch of batches (as served: whole batches,
-// one after another) the epoch that wrote it, in the partition leader epoch
-// field, which the batch's CRC does not cover. Producers leave it -1; a
-// consumer reads it to know the epoch of its position.
-func stampEpochs(batches []byte, epochs []cluster.EpochStart) {
-	for len(batches) >= 17 {
-		base := int64(binary.BigEndian.Uint64(batches))
-		size := 12 + int(binary.BigEndian.Uint32(batches[8:]))
-		if size < 17 || size > len(batches) {
-			return
-		}
-		recordbatch.SetPartitionLeaderEpoch(batches, epochOf(epochs, base))
-		batches = batches[size:]
-	}
 }

@@ -1,7 +1,6 @@
 package kafka
 
 import (
-	"encoding/binary"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -54,30 +53,4 @@ func TestCheckLeaderEpoch(t *testing.T) {
 			t.Errorf("requested %d, current 4: %d, want %d", tc.requested, got, tc.want)
 		}
 	}
-}
-
-func TestStampEpochs_EachBatchGetsTheEpochThatWroteIt(t *testing.T) {
-	batch := func(base int64, records int) []byte {
-		b := make([]byte, 61+records)
-		binary.BigEndian.PutUint64(b, uint64(base))
-		binary.BigEndian.PutUint32(b[8:], uint32(len(b)-12))
-		binary.BigEndian.PutUint32(b[12:], 0xffffffff)
-		return b
-	}
-	var all []byte
-	for _, base := range []int64{3, 8, 10, 20} {
-		all = append(all, batch(base, 2)...)
-	}
-	stampEpochs(all, []cluster.EpochStart{{Epoch: 4, Start: 5}, {Epoch: 6, Start: 10}})
-	var got []int32
-	for b := all; len(b) > 0; b = b[12+binary.BigEndian.Uint32(b[8:]):] {
-		got = append(got, int32(binary.BigEndian.Uint32(b[12:])))
-	}
-	want := []int32{-1, 4, 6, 6}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("epochs %v, want %v", got, want)
-		}
-	}
-	stampEpochs(all[:20], nil) // a cut batch is left alone, never read past
 }

@@ -67,6 +67,7 @@ func (p partition) AppendBatches(dst []byte, offset int64, maxBytes int) ([]byte
 	if err != nil {
 		return dst, readErr(err)
 	}
+	stampEpochs(out[len(dst):], p.state.LeaderEpochs(p.topic, p.partition))
 	return out, nil
 }
 
@@ -144,14 +145,14 @@ func (v View) Partition(topic string, p int32) (cluster.Partition, error) {
 	return partition{log, v.state, topic, p}, nil
 }
 
-// Digest summarises a partition's replica on this node, or answers
-// kerr.UnknownTopicOrPartition.
-func (v View) Digest(topic string, partition int32) (Digest, error) {
-	log, err := v.state.Topic(topic).Partition(partition)
+// Digest summarises a partition's replica on this node as it is served
+// (servedDigest), or answers kerr.UnknownTopicOrPartition.
+func (v View) Digest(topic string, p int32) (Digest, error) {
+	log, err := v.state.Topic(topic).Partition(p)
 	if err != nil {
 		return Digest{}, err
 	}
-	return log.Digest()
+	return servedDigest(partition{log, v.state, topic, p})
 }
 
 // Brokers returns the registered brokers, sorted by id.
