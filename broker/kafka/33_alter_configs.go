@@ -3,8 +3,10 @@ package kafka
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -19,7 +21,8 @@ import (
 // result is checked with topicrules (INVALID_CONFIG, with the reason) and
 // proposed as one entry (fsm.OpAlterConfigs), on the leader or forwarded to
 // it from a follower, as Kafka brokers forward config changes to the
-// controller: clients send them to any broker. ValidateOnly checks without
+// controller: clients send them to any broker. A follower answers once it
+// has applied the change too (awaitConfigs). ValidateOnly checks without
 // proposing. A resource or config named twice is INVALID_REQUEST, an
 // unknown topic UNKNOWN_TOPIC_OR_PARTITION.
 //
@@ -117,5 +120,29 @@ func (l *Listener) alterConfigs(ctx context.Context, typ kmsg.ConfigResourceType
 	if err := l.cluster.AlterTopicConfigs(ctx, change); err != nil {
 		return adminErrorCode(err), err.Error()
 	}
+	l.awaitConfigs(ctx, name, result)
 	return 0, ""
+}
+
+// awaitConfigs waits, bounded as Metadata waits for a topic it created
+// (autoCreateWait), until this node has applied a topic's configs as the
+// change made them: a follower answers after the leader applied a change
+// it forwarded, and a client that describes the topic through the same
+// node next should see it. A concurrent change of the same topic ends the
+// wait at the bound; the answer is the same.
+func (l *Listener) awaitConfigs(ctx context.Context, topic string, want map[string]string) {
+	ctx, cancel := context.WithTimeout(ctx, autoCreateWait)
+	defer cancel()
+	tick := time.NewTicker(topicPollInterval)
+	defer tick.Stop()
+	for {
+		if t, ok := l.cluster.Topic(topic); !ok || maps.Equal(t.Configs, want) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }

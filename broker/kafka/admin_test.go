@@ -253,6 +253,10 @@ func TestIncrementalAlterConfigs_SetDeleteAppend_FromEveryNode(t *testing.T) {
 			t.Fatalf("through node %d (leader %v): %v %v", n.ID, n.Server().Cluster.IsLeader(), kerr.ErrorForCode(r.ErrorCode), r.ErrorMessage)
 		}
 		want["retention.ms"] = strconv.Itoa(60000 * (i + 1))
+		// The node that took the change answers once it holds it.
+		if got := configsOn(t, n, "t"); !maps.Equal(got, want) {
+			t.Errorf("node %d answered the alter holding %v, want %v", n.ID, got, want)
+		}
 		waitConfigs(t, c, "t", want)
 	}
 
