@@ -578,3 +578,31 @@ func TestListOffsets_MaxTimestamp(t *testing.T) {
 		t.Errorf("v6 with -3: %v, want UNSUPPORTED_VERSION", kerr.ErrorForCode(p.ErrorCode))
 	}
 }
+
+// retention.* altered on a live topic apply at the next retention pass on
+// every replica.
+func TestAlterConfigs_Retention_NextPassTrims(t *testing.T) {
+	c := clustertest.Start(t, clustertest.Options{Configure: func(cfg *server.Config) {
+		cfg.RetentionInterval = 50 * time.Millisecond
+	}})
+	adm := kadm.NewClient(c.Client())
+	ctx := ctxFor(t)
+	createAdminTopic(t, c, adm, 1, nil, "t")
+	cl := c.Client()
+	for i := range 10 {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "t", Value: []byte(strconv.Itoa(i))}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := alterErr(t)(adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "retention.bytes", Value: str("0")}}, "t")); err != nil {
+		t.Fatal(err)
+	}
+	clustertest.Wait(t, 10*time.Second, "every replica trimmed to retention.bytes=0", func() error {
+		for _, n := range c.Nodes {
+			if start, next := highWatermark(t, n, "t", 0); start != next || next != 10 {
+				return fmt.Errorf("node %d holds offsets %d to %d", n.ID, start, next)
+			}
+		}
+		return nil
+	})
+}
