@@ -55,6 +55,44 @@ type ProduceResult struct {
 	Err error
 }
 
+// ConfigChange is a change of a topic's configs, applied to them as the
+// leader has them: from none when Replace is set (AlterConfigs), else from
+// the topic's (IncrementalAlterConfigs); Delete, then Set; then Defaults
+// fill the keys left unset, as at the topic's creation.
+type ConfigChange struct {
+	Topic    string
+	Replace  bool
+	Delete   []string
+	Set      map[string]string
+	Defaults map[string]string
+}
+
+// Apply returns the configs the change makes of current, which it does not
+// modify: what the state machine will store (topicrules.ChangeConfigs).
+func (c ConfigChange) Apply(current map[string]string) map[string]string {
+	return topicrules.ChangeConfigs(current, c.Replace, c.Delete, c.Set, c.Defaults)
+}
+
+// ConfigInfo describes a topic config raftline honours (DescribeConfigs).
+type ConfigInfo = topicrules.ConfigInfo
+
+// ConfigType is the type a config is described with.
+type ConfigType = topicrules.ConfigType
+
+// The types of configs.
+const (
+	TypeLong = topicrules.TypeLong
+	TypeInt  = topicrules.TypeInt
+	TypeList = topicrules.TypeList
+)
+
+// TopicConfigs describes the topic configs raftline honours, sorted by
+// name; the slice is shared and must not be modified.
+func TopicConfigs() []ConfigInfo { return topicrules.TopicConfigs() }
+
+// TopicConfig describes one topic config, if raftline honours it.
+func TopicConfig(name string) (ConfigInfo, bool) { return topicrules.TopicConfig(name) }
+
 // RecordsDeletion asks for one partition's log start offset to move up to
 // Offset, as Kafka's DeleteRecords does; -1 is the partition's high
 // watermark when the deletion is applied.
@@ -108,6 +146,23 @@ type Partition interface {
 	// the log start offset whose timestamp is at least ts; ok is false
 	// when no record is that late. Its errors are AppendBatches'.
 	OffsetForTimestamp(ts int64) (offset, timestamp int64, ok bool, err error)
+	// MaxTimestamp is Kafka's answer to ListOffsets for MAX_TIMESTAMP
+	// (-3): the offset and timestamp of the first record at or after the
+	// log start offset with the largest timestamp; ok is false for an
+	// empty log. Its errors are AppendBatches'.
+	MaxTimestamp() (offset, timestamp int64, ok bool, err error)
+	// Size is the bytes the partition holds on this node (DescribeLogDirs).
+	Size() int64
+	// LeaderEpochs are the leader epochs (Raft terms) that wrote to the
+	// partition and the first offset each wrote, oldest first; epochs
+	// before the first listed are unknown (OffsetForLeaderEpoch).
+	LeaderEpochs() []EpochStart
+}
+
+// EpochStart is the first offset a leader epoch wrote to a partition.
+type EpochStart struct {
+	Epoch int32
+	Start int64
 }
 
 // MaxPartitions bounds a topic's partition count.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/raftline/raftline/broker/groups"
+	"github.com/raftline/raftline/broker/topicrules"
 )
 
 // Op identifies a command in a Raft log entry.
@@ -16,15 +17,16 @@ import (
 type Op uint8
 
 const (
-	OpRegisterNode  Op = 1 // a node announces its Kafka and HTTP addresses
-	OpCreateTopic   Op = 2
-	OpDeleteTopic   Op = 3
-	OpProduce       Op = 4 // record batches for one or more partitions
-	OpRetention     Op = 5 // apply retention.ms / retention.bytes as of the entry's time
-	OpInitProducer  Op = 6 // allocate an idempotent producer id
-	OpDeleteRecords Op = 7 // move partitions' log start offsets up (DeleteRecords)
-	// 8 and 9 are the admin APIs'.
-	OpGroup Op = 10 // a change to consumer groups (groups.Command); 11-14 are reserved for groups
+	OpRegisterNode     Op = 1 // a node announces its Kafka and HTTP addresses
+	OpCreateTopic      Op = 2
+	OpDeleteTopic      Op = 3
+	OpProduce          Op = 4  // record batches for one or more partitions
+	OpRetention        Op = 5  // apply retention.ms / retention.bytes as of the entry's time
+	OpInitProducer     Op = 6  // allocate an idempotent producer id
+	OpDeleteRecords    Op = 7  // move partitions' log start offsets up (DeleteRecords)
+	OpAlterConfigs     Op = 8  // replace a topic's configs (AlterConfigs, IncrementalAlterConfigs)
+	OpCreatePartitions Op = 9  // grow a topic's partition count (CreatePartitions)
+	OpGroup            Op = 10 // a change to consumer groups (groups.Command)
 )
 
 func (o Op) String() string {
@@ -45,6 +47,10 @@ func (o Op) String() string {
 		return "delete_records"
 	case OpGroup:
 		return "group"
+	case OpAlterConfigs:
+		return "alter_configs"
+	case OpCreatePartitions:
+		return "create_partitions"
 	}
 	return fmt.Sprintf("op(%d)", uint8(o))
 }
@@ -65,6 +71,10 @@ var ErrMalformed = errors.New("malformed command")
 type Command struct {
 	Op     Op
 	TimeMs int64
+	// Term is the Raft term of the entry, set when it is applied
+	// (State.ApplyTerm), never encoded: the log carries it beside the
+	// data. It is the leader epoch of the records the entry writes.
+	Term uint64
 	// Exactly one of these is set, according to Op.
 	Broker   *Broker
 	Topic    *CreateTopic
@@ -73,6 +83,36 @@ type Command struct {
 	Producer *InitProducer
 	Records  *DeleteRecords
 	Group    *groups.Command
+	Configs  *AlterConfigs
+	Grow     *CreatePartitions
+}
+
+// AlterConfigs changes a topic's configs. It carries the changes, not the
+// result, so that the leader applies them to the configs as of the entry,
+// whichever node took the request: Replace starts from no configs
+// (AlterConfigs, key 33), otherwise from the topic's (IncrementalAlterConfigs);
+// then Delete, then Set; then Defaults fill the keys left unset, as a topic's
+// creation fills them (the proposing node's defaults, such as its
+// --default-retention-bytes), so that every replica stores the same map.
+type AlterConfigs struct {
+	Topic    string            `json:"topic"`
+	Replace  bool              `json:"replace,omitempty"`
+	Delete   []string          `json:"delete,omitempty"`
+	Set      map[string]string `json:"set,omitempty"`
+	Defaults map[string]string `json:"defaults,omitempty"`
+}
+
+// Apply returns the configs that result from applying a to current, which
+// it does not modify.
+func (a *AlterConfigs) Apply(current map[string]string) map[string]string {
+	return topicrules.ChangeConfigs(current, a.Replace, a.Delete, a.Set, a.Defaults)
+}
+
+// CreatePartitions grows a topic to Count partitions; the new ones start
+// empty at offset 0, as Kafka's do.
+type CreatePartitions struct {
+	Topic string `json:"topic"`
+	Count int32  `json:"count"`
 }
 
 // Broker is a registered broker's addresses: each node registers its own
@@ -154,6 +194,16 @@ func Encode(c Command) ([]byte, error) {
 			return nil, fmt.Errorf("%w: %s without its command", ErrMalformed, c.Op)
 		}
 		payload = c.Group
+	case OpAlterConfigs:
+		if c.Configs == nil {
+			return nil, fmt.Errorf("%w: %s without a topic", ErrMalformed, c.Op)
+		}
+		payload = c.Configs
+	case OpCreatePartitions:
+		if c.Grow == nil {
+			return nil, fmt.Errorf("%w: %s without a topic", ErrMalformed, c.Op)
+		}
+		payload = c.Grow
 	case OpRetention:
 		return buf, nil
 	case OpInitProducer:
@@ -227,6 +277,12 @@ func Decode(data []byte) (Command, error) {
 	case OpGroup:
 		c.Group = new(groups.Command)
 		err = json.Unmarshal(payload, c.Group)
+	case OpAlterConfigs:
+		c.Configs = new(AlterConfigs)
+		err = json.Unmarshal(payload, c.Configs)
+	case OpCreatePartitions:
+		c.Grow = new(CreatePartitions)
+		err = json.Unmarshal(payload, c.Grow)
 	default:
 		return c, fmt.Errorf("%w: %d", ErrUnknownOp, c.Op)
 	}

@@ -35,6 +35,8 @@ func everyOp() []Command {
 		{Op: OpGroup, TimeMs: 9, Group: &groups.Command{Kind: groups.KindCommit, Group: "g", Commit: &groups.Commit{
 			MemberID: "c-1", Generation: 1, Offsets: []groups.PartitionOffset{{Topic: "orders", Partition: 1, Offset: 5, LeaderEpoch: 2, Metadata: "m"}},
 		}}},
+		{Op: OpAlterConfigs, TimeMs: 1_700_000_000_008, Configs: &AlterConfigs{Topic: "orders", Replace: true, Delete: []string{topicrules.ConfigRetentionBytes}, Set: map[string]string{topicrules.ConfigSegmentBytes: "1048576", topicrules.ConfigRetentionMs: "-1"}, Defaults: map[string]string{topicrules.ConfigRetentionBytes: "1024"}}},
+		{Op: OpCreatePartitions, TimeMs: 1_700_000_000_009, Grow: &CreatePartitions{Topic: "orders", Count: 24}},
 	}
 }
 
@@ -76,7 +78,7 @@ func TestEncode_ProduceSizeIsExact(t *testing.T) {
 
 func TestOpCodes_AreStable(t *testing.T) {
 	// Op codes are in every Raft log and snapshot already written.
-	want := map[Op]uint8{OpRegisterNode: 1, OpCreateTopic: 2, OpDeleteTopic: 3, OpProduce: 4, OpRetention: 5, OpInitProducer: 6, OpDeleteRecords: 7}
+	want := map[Op]uint8{OpRegisterNode: 1, OpCreateTopic: 2, OpDeleteTopic: 3, OpProduce: 4, OpRetention: 5, OpInitProducer: 6, OpDeleteRecords: 7, OpAlterConfigs: 8, OpCreatePartitions: 9}
 	for op, code := range want {
 		if uint8(op) != code {
 			t.Errorf("%s is %d, was %d", op, uint8(op), code)
@@ -85,7 +87,7 @@ func TestOpCodes_AreStable(t *testing.T) {
 }
 
 func TestDecode_UnknownOp_IsAHardError(t *testing.T) {
-	for _, op := range []Op{0, 8, 200, 255} {
+	for _, op := range []Op{0, 200, 255} {
 		data := make([]byte, envelopeSize)
 		data[0] = byte(op)
 		if _, err := Decode(data); !errors.Is(err, ErrUnknownOp) {
@@ -129,6 +131,10 @@ func TestDecode_MalformedEntries_ReturnErrMalformed(t *testing.T) {
 		{"delete records with no payload", envelope(OpDeleteRecords)},
 		{"delete records with a string offset", envelope(OpDeleteRecords, []byte(`{"partitions":[{"topic":"t","partition":0,"offset":"5"}]}`)...)},
 		{"delete records with a list for an object", envelope(OpDeleteRecords, []byte(`[{"topic":"t"}]`)...)},
+		{"alter configs with no payload", envelope(OpAlterConfigs)},
+		{"alter configs with a number for a value", envelope(OpAlterConfigs, []byte(`{"topic":"t","set":{"retention.ms":5}}`)...)},
+		{"create partitions with no payload", envelope(OpCreatePartitions)},
+		{"create partitions with a string count", envelope(OpCreatePartitions, []byte(`{"topic":"t","count":"5"}`)...)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

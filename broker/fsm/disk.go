@@ -39,6 +39,12 @@ func (d diskLog) OffsetForTimestamp(ts int64) (offset, maxTimestamp int64, ok bo
 	return d.l.OffsetForTimestamp(ts)
 }
 
+func (d diskLog) MaxTimestamp() (int64, bool, error) { return d.l.MaxTimestamp() }
+
+func (d diskLog) setRolling(o seglog.Options) error {
+	return d.l.SetRolling(o.SegmentBytes, o.SegmentMs)
+}
+
 func (d diskLog) Digest() (Digest, error) {
 	dg, err := d.l.Digest()
 	return Digest(dg), err
@@ -143,6 +149,18 @@ func (d diskStore) drop(t *Topic) error {
 		errs = append(errs, fmt.Errorf("%w: remove %s: %w", ErrStorage, d.topicDir(d.dir, t.Name), err))
 	}
 	return errors.Join(errs...)
+}
+
+// reshape applies t's segment.bytes and segment.ms to its partitions'
+// next rolls.
+func (d diskStore) reshape(t *Topic) error {
+	o := t.SegmentOptions(d.opts)
+	for _, p := range t.Partitions {
+		if err := p.setRolling(o); err != nil {
+			return storageErr(err)
+		}
+	}
+	return nil
 }
 
 // restoring builds the snapshot's partitions in the staging directory, so

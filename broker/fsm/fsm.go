@@ -80,7 +80,7 @@ type ApplyResult struct {
 	// is the partition's new log start offset (Kafka's low watermark).
 	Partitions []PartitionResult
 	ProducerID int64 // OpInitProducer
-	Err        error // OpCreateTopic / OpDeleteTopic / OpGroup: a kerr error, or nil
+	Err        error // OpCreateTopic, OpDeleteTopic, OpAlterConfigs, OpCreatePartitions, OpGroup: a kerr error, or nil
 	// Group is OpGroup's outcome.
 	Group *groups.Result
 }
@@ -94,6 +94,7 @@ type State struct {
 	topics         map[string]*Topic
 	producers      map[int64]*producer
 	nextProducerID int64
+	epochs         map[topicPartition][]EpochStart // see epochs.go
 
 	// groups are the consumer groups, under their own lock so that
 	// reading them never waits for a produce. Lock order: mu, then
@@ -124,6 +125,7 @@ func newState(st store) *State {
 		topics:    map[string]*Topic{},
 		producers: map[int64]*producer{},
 		groups:    groups.New(),
+		epochs:    map[topicPartition][]EpochStart{},
 	}
 }
 
@@ -190,6 +192,12 @@ func (s *State) OnAppend(f func(topic string, partition int32, records int64, by
 // skipped, or replicas would diverge. After a storage failure every entry
 // is refused.
 func (s *State) Apply(index uint64, data []byte) (ApplyResult, error) {
+	return s.ApplyTerm(index, 0, data)
+}
+
+// ApplyTerm is Apply for an entry of a Raft term: the term is the leader
+// epoch of the records the entry writes (epochs.go).
+func (s *State) ApplyTerm(index, term uint64, data []byte) (ApplyResult, error) {
 	if err := s.Err(); err != nil {
 		return ApplyResult{}, err
 	}
@@ -197,6 +205,7 @@ func (s *State) Apply(index uint64, data []byte) (ApplyResult, error) {
 	if err != nil {
 		return ApplyResult{}, err
 	}
+	c.Term = term
 	res := s.ApplyCommand(index, c)
 	return res, s.Err()
 }
@@ -226,12 +235,13 @@ func (s *State) ApplyCommand(index uint64, c Command) ApplyResult {
 		s.groups.DeleteTopic(c.Delete)
 		s.groupsMu.Unlock()
 		s.notifyGroups()
+		s.dropEpochs(t)
 		if err := s.store.drop(t); err != nil {
 			s.fail(fmt.Errorf("delete topic %s: %w", t.Name, err))
 			return ApplyResult{Err: kerr.KafkaStorageError}
 		}
 	case OpProduce:
-		res := ApplyResult{Partitions: s.produce(c.TimeMs, c.Produce)}
+		res := ApplyResult{Partitions: s.produce(c.TimeMs, c.Term, c.Produce)}
 		s.notifyAppended()
 		return res
 	case OpRetention:
@@ -244,6 +254,10 @@ func (s *State) ApplyCommand(index uint64, c Command) ApplyResult {
 		return ApplyResult{Partitions: s.deleteRecords(parts)}
 	case OpGroup:
 		return s.applyGroup(c)
+	case OpAlterConfigs:
+		return ApplyResult{Err: s.alterConfigs(c.Configs)}
+	case OpCreatePartitions:
+		return ApplyResult{Err: s.createPartitions(c.Grow)}
 	case OpInitProducer:
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -296,7 +310,7 @@ func topicID(name string, index uint64) [16]byte {
 	return id
 }
 
-func (s *State) produce(timeMs int64, parts []ProducePartition) []PartitionResult {
+func (s *State) produce(timeMs int64, term uint64, parts []ProducePartition) []PartitionResult {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]PartitionResult, len(parts))
@@ -309,6 +323,7 @@ func (s *State) produce(timeMs int64, parts []ProducePartition) []PartitionResul
 			r.Err = err
 			continue
 		}
+		_, before := log.Offsets()
 		for j, b := range p.Batches {
 			base, err := s.appendBatch(t, p.Partition, log, b, timeMs)
 			if errors.Is(err, ErrStorage) {
@@ -323,7 +338,11 @@ func (s *State) produce(timeMs int64, parts []ProducePartition) []PartitionResul
 				r.BaseOffset = base
 			}
 		}
-		r.LogStart, _ = log.Offsets()
+		var after int64
+		r.LogStart, after = log.Offsets()
+		if after > before {
+			s.noteEpoch(p.Topic, p.Partition, term, before)
+		}
 	}
 	return out
 }

@@ -14,6 +14,19 @@ func normalized(c Command) Command {
 		t.Configs = nil
 		c.Topic = &t
 	}
+	if c.Configs != nil {
+		a := *c.Configs
+		if len(a.Set) == 0 {
+			a.Set = nil
+		}
+		if len(a.Defaults) == 0 {
+			a.Defaults = nil
+		}
+		if len(a.Delete) == 0 {
+			a.Delete = nil
+		}
+		c.Configs = &a
+	}
 	return c
 }
 
@@ -25,6 +38,21 @@ func FuzzDecodeCommand(f *testing.F) {
 		}
 		f.Add(data)
 		f.Add(data[:len(data)/2])
+	}
+	// Admin entries whose apply takes each branch: a bad config, an
+	// unknown topic, a shrink, a grow past the bound.
+	for _, c := range []Command{
+		{Op: OpAlterConfigs, Configs: &AlterConfigs{Topic: "t", Set: map[string]string{"segment.bytes": "1"}}},
+		{Op: OpAlterConfigs, Configs: &AlterConfigs{Topic: "t", Replace: true, Delete: []string{"retention.ms"}, Defaults: map[string]string{"retention.bytes": "10"}}},
+		{Op: OpAlterConfigs, Configs: &AlterConfigs{Topic: "nope"}},
+		{Op: OpCreatePartitions, Grow: &CreatePartitions{Topic: "t", Count: 1}},
+		{Op: OpCreatePartitions, Grow: &CreatePartitions{Topic: "t", Count: 10001}},
+	} {
+		data, err := Encode(c)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
 	}
 	f.Add([]byte{})
 	f.Add([]byte{byte(OpProduce), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})

@@ -127,7 +127,8 @@ func (r *replica) log(topic string, partition int32) PartitionLog {
 }
 
 // describe renders everything observable about a State except producers:
-// nodes, and each topic's id, configs and partition digests. Two replicas
+// nodes, and each topic's id, configs, partition digests and leader
+// epochs. Two replicas
 // that applied the same entries describe identically.
 func describe(s *State) string {
 	var b strings.Builder
@@ -151,7 +152,7 @@ func describe(s *State) string {
 				fmt.Fprintf(&b, "  %d digest: %v\n", i, err)
 				continue
 			}
-			fmt.Fprintf(&b, "  %d %+v\n", i, d)
+			fmt.Fprintf(&b, "  %d %+v epochs %v\n", i, d, s.LeaderEpochs(t.Name, int32(i)))
 		}
 	}
 	return b.String()

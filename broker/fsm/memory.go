@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/raftline/raftline/broker/partlog"
+	"github.com/raftline/raftline/broker/seglog"
 )
 
 // memoryLog keeps a partition in memory (partlog), rebuilt at every start
@@ -32,6 +33,13 @@ func (m memoryLog) OffsetForTimestamp(ts int64) (offset, maxTimestamp int64, ok 
 	start, _ := m.l.Offsets()
 	return max(b.BaseOffset, start), b.MaxTimestamp, true, nil
 }
+
+func (m memoryLog) MaxTimestamp() (int64, bool, error) {
+	ts, ok := m.l.MaxTimestamp()
+	return ts, ok, nil
+}
+
+func (memoryLog) setRolling(seglog.Options) error { return nil }
 
 func (m memoryLog) Digest() (Digest, error) { return Digest(m.l.Digest()), nil }
 
@@ -112,6 +120,8 @@ type memoryStore struct{}
 func (memoryStore) create(*Topic, int) (PartitionLog, error) { return newMemoryLog(), nil }
 
 func (memoryStore) drop(*Topic) error { return nil }
+
+func (memoryStore) reshape(*Topic) error { return nil }
 
 func (memoryStore) restoring() (restoration, error) { return memoryRestoration{}, nil }
 

@@ -110,3 +110,17 @@ func TestSegmentConfigs_Memory_KeptWithTheTopic(t *testing.T) {
 func sameShape(a, b seglog.Options) bool {
 	return a.SegmentBytes == b.SegmentBytes && a.SegmentMs == b.SegmentMs && a.IndexIntervalBytes == b.IndexIntervalBytes
 }
+
+// DescribeConfigs describes seglog's defaults through topicrules, which
+// cannot import seglog.
+func TestSegmentDefaults_DescribedAsSeglogs(t *testing.T) {
+	if topicrules.DefaultSegmentBytes != seglog.DefaultSegmentBytes || topicrules.DefaultSegmentMs != seglog.DefaultSegmentMs {
+		t.Fatalf("topicrules describes segment defaults %d and %d, seglog uses %d and %d",
+			topicrules.DefaultSegmentBytes, topicrules.DefaultSegmentMs, seglog.DefaultSegmentBytes, seglog.DefaultSegmentMs)
+	}
+	for _, c := range topicrules.TopicConfigs() {
+		if err := topicrules.ValidateConfigs(map[string]string{c.Name: c.Default}); err != nil {
+			t.Errorf("default of %s: %v", c.Name, err)
+		}
+	}
+}

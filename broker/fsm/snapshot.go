@@ -63,6 +63,9 @@ type snapPartition struct {
 	Batches int   `json:"batches"`
 	// Manifest lists the partition's files, in a version 2 snapshot.
 	Manifest *seglog.Manifest `json:"manifest,omitempty"`
+	// Epochs are the partition's leader epochs and their first offsets
+	// (epochs.go); absent from snapshots taken before they were kept.
+	Epochs [][2]int64 `json:"epochs,omitempty"`
 }
 
 type snapProducer struct {
@@ -119,6 +122,9 @@ func (s *State) Snapshot() (*Snapshot, error) {
 			}
 			start, next := f.offsets()
 			sp := snapPartition{Start: start, Next: next}
+			for _, e := range s.epochs[topicPartition{t.Name, int32(i)}] {
+				sp.Epochs = append(sp.Epochs, [2]int64{int64(e.Epoch), e.Start})
+			}
 			if fs, ok := f.(*frozenSegments); ok {
 				sp.Manifest = &fs.m
 				snap.files = true
@@ -324,7 +330,7 @@ func (s *State) Restore(r io.Reader, open OpenFile) (err error) {
 			}
 		}
 	}()
-	brokers, topics, producers, next, gs, err := readSnapshot(br, rs)
+	brokers, topics, producers, next, gs, epochs, err := readSnapshot(br, rs)
 	if err != nil {
 		return err
 	}
@@ -337,6 +343,7 @@ func (s *State) Restore(r io.Reader, open OpenFile) (err error) {
 	}
 	s.brokers, s.topics, s.producers, s.nextProducerID = brokers, topics, producers, next
 	s.restoreGroups(gs)
+	s.epochs = epochs
 	return nil
 }
 
@@ -368,19 +375,29 @@ func (s *State) restoreFiles(br *bufio.Reader, open OpenFile) error {
 		s.fail(err)
 		return err
 	}
+	// A partition kept open keeps how it rolled; the snapshot's configs
+	// may say otherwise (AlterConfigs).
+	for _, t := range topics {
+		if err := s.store.reshape(t); err != nil {
+			err = fmt.Errorf("restore a snapshot: %w", err)
+			s.fail(err)
+			return err
+		}
+	}
 	s.brokers, s.topics, s.producers, s.nextProducerID = brokers, topics, producers, m.NextProducerID
 	s.restoreGroups(gs)
+	s.epochs = m.epochs()
 	return nil
 }
 
 // readSnapshot reads a snapshot, building its partitions with rs.
-func readSnapshot(br *bufio.Reader, rs restoration) (map[int32]Broker, map[string]*Topic, map[int64]*producer, int64, *groups.Groups, error) {
+func readSnapshot(br *bufio.Reader, rs restoration) (map[int32]Broker, map[string]*Topic, map[int64]*producer, int64, *groups.Groups, map[topicPartition][]EpochStart, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrBadSnapshot, fmt.Sprintf(format, args...))
 	}
 	m, err := readMeta(br, snapshotMagic)
 	if err != nil {
-		return nil, nil, nil, 0, nil, err
+		return nil, nil, nil, 0, nil, nil, err
 	}
 	topics := map[string]*Topic{}
 	var hdr [batchHeaderSize]byte
@@ -388,17 +405,17 @@ func readSnapshot(br *bufio.Reader, rs restoration) (map[int32]Broker, map[strin
 		t := &Topic{Name: st.Name, ID: st.ID, Configs: st.Configs}
 		for i, sp := range st.Partitions {
 			if sp.Batches < 0 {
-				return nil, nil, nil, 0, nil, bad("topic %q: %d batches", st.Name, sp.Batches)
+				return nil, nil, nil, 0, nil, nil, bad("topic %q: %d batches", st.Name, sp.Batches)
 			}
 			pb, err := rs.partition(t, i, sp.Start, sp.Next)
 			if err != nil {
-				return nil, nil, nil, 0, nil, err
+				return nil, nil, nil, 0, nil, nil, err
 			}
 			// The count is not trusted for allocation: the batches it
 			// promises must still be read.
 			for range sp.Batches {
 				if _, err := io.ReadFull(br, hdr[:]); err != nil {
-					return nil, nil, nil, 0, nil, bad("%v", err)
+					return nil, nil, nil, 0, nil, nil, bad("%v", err)
 				}
 				b := snapBatch{
 					BaseOffset:   int64(binary.BigEndian.Uint64(hdr[0:])),
@@ -408,19 +425,19 @@ func readSnapshot(br *bufio.Reader, rs restoration) (map[int32]Broker, map[strin
 				}
 				size := binary.BigEndian.Uint32(hdr[32:])
 				if size > maxBatchSize {
-					return nil, nil, nil, 0, nil, bad("batch of %d bytes", size)
+					return nil, nil, nil, 0, nil, nil, bad("batch of %d bytes", size)
 				}
 				b.Data = pb.buffer(int(size))
 				if _, err := io.ReadFull(br, b.Data); err != nil {
-					return nil, nil, nil, 0, nil, bad("%v", err)
+					return nil, nil, nil, 0, nil, nil, bad("%v", err)
 				}
 				if err := pb.add(b); err != nil {
-					return nil, nil, nil, 0, nil, err
+					return nil, nil, nil, 0, nil, nil, err
 				}
 			}
 			log, err := pb.finish()
 			if err != nil {
-				return nil, nil, nil, 0, nil, err
+				return nil, nil, nil, 0, nil, nil, err
 			}
 			t.Partitions = append(t.Partitions, log)
 		}
@@ -429,9 +446,9 @@ func readSnapshot(br *bufio.Reader, rs restoration) (map[int32]Broker, map[strin
 	brokers, producers := m.brokersAndProducers()
 	gs, err := m.groups()
 	if err != nil {
-		return nil, nil, nil, 0, nil, err
+		return nil, nil, nil, 0, nil, nil, err
 	}
-	return brokers, topics, producers, m.NextProducerID, gs, nil
+	return brokers, topics, producers, m.NextProducerID, gs, m.epochs(), nil
 }
 
 // readMeta reads a snapshot's magic, which must be magic, and its meta.
@@ -482,6 +499,24 @@ func (m *snapMeta) brokersAndProducers() (map[int32]Broker, map[int64]*producer)
 		producers[sp.ID] = p
 	}
 	return brokers, producers
+}
+
+// epochs builds the partitions' leader epochs from the meta.
+func (m *snapMeta) epochs() map[topicPartition][]EpochStart {
+	out := map[topicPartition][]EpochStart{}
+	for _, st := range m.Topics {
+		for i, sp := range st.Partitions {
+			if len(sp.Epochs) == 0 {
+				continue
+			}
+			list := make([]EpochStart, len(sp.Epochs))
+			for j, e := range sp.Epochs {
+				list[j] = EpochStart{Epoch: int32(e[0]), Start: e[1]}
+			}
+			out[topicPartition{st.Name, int32(i)}] = list
+		}
+	}
+	return out
 }
 
 func (s *State) brokersSortedLocked() []Broker {

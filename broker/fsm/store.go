@@ -35,6 +35,10 @@ type PartitionLog interface {
 	// record the timestamp names is in that batch or a later one: the
 	// caller reads them to find it.
 	OffsetForTimestamp(ts int64) (offset, maxTimestamp int64, ok bool, err error)
+	// MaxTimestamp is the largest batch max timestamp at or after the log
+	// start offset (ListOffsets' MAX_TIMESTAMP); ok is false for a log
+	// without batches. OffsetForTimestamp(ts) then finds its record.
+	MaxTimestamp() (ts int64, ok bool, err error)
 	// Digest summarises the log; equal digests mean byte-identical logs.
 	Digest() (Digest, error)
 
@@ -50,6 +54,10 @@ type PartitionLog interface {
 	// below the current start it changes nothing. Reads below the new
 	// start are out of range.
 	setStart(offset int64) error
+	// setRolling changes where the log's next segments roll (the topic's
+	// segment.bytes and segment.ms altered); a store without segments
+	// ignores it.
+	setRolling(o seglog.Options) error
 	// close releases the log at shutdown; remove deletes it with its
 	// topic. Neither is an entry's doing on its own.
 	close() error
@@ -135,6 +143,9 @@ type store interface {
 	create(t *Topic, partition int) (PartitionLog, error)
 	// drop removes a deleted topic's logs.
 	drop(t *Topic) error
+	// reshape has t's logs roll segments by t's configs, after they
+	// changed (segment.bytes, segment.ms).
+	reshape(t *Topic) error
 	// restoring starts building a snapshot's partitions apart from the
 	// live ones, from the batches a snapshot of format 1 carries.
 	restoring() (restoration, error)

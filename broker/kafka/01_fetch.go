@@ -22,7 +22,9 @@ import (
 // Long poll: when fewer than MinBytes are available the request waits up to
 // MaxWaitMillis for new appends. Fetch sessions (v7+) are not kept: the
 // response's session id is 0, which tells clients to send full requests.
-// Topic ids (v13+) are not served.
+// Topic ids (v13+) are not served. A current leader epoch (v9+) other than
+// the leader's is FENCED_LEADER_EPOCH or UNKNOWN_LEADER_EPOCH, and each
+// batch served carries the epoch that wrote it (epochs.go).
 
 func init() { register(1, 4, 12, handleFetch) }
 
@@ -123,6 +125,7 @@ func (l *Listener) collectFetch(req *kmsg.FetchRequest) (resp *kmsg.FetchRespons
 		remaining = 50 << 20
 	}
 	isLeader := l.cluster.LeaderCaughtUp()
+	epoch := l.cluster.LeaderEpoch()
 	for _, rt := range req.Topics {
 		st := kmsg.NewFetchResponseTopic()
 		st.Topic = rt.Topic
@@ -137,6 +140,8 @@ func (l *Listener) collectFetch(req *kmsg.FetchRequest) (resp *kmsg.FetchRespons
 				sp.ErrorCode = kerr.NotLeaderForPartition.Code
 			} else if part, err := l.cluster.Partition(rt.Topic, rp.Partition); err != nil {
 				sp.ErrorCode = cluster.ErrorCode(err)
+			} else if code := checkLeaderEpoch(rp.CurrentLeaderEpoch, epoch); code != 0 {
+				sp.ErrorCode = code
 			} else {
 				start, next := part.Offsets()
 				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = next, next, start

@@ -17,7 +17,7 @@ import (
 // Brokers are the nodes registered through Raft; the Raft leader is the
 // controller and the leader of every partition, and every voter is a replica
 // and in sync (a write is acknowledged only once a quorum has it).
-// Leader epochs are -1: clients then skip OffsetForLeaderEpoch validation.
+// The leader epoch (v7+) is the Raft term this node knows (epochs.go).
 // v0: an empty topic list means all topics; v1+: null means all.
 // v10+: topic ids. v12: a topic may be named by id only.
 //
@@ -184,12 +184,13 @@ func (l *Listener) topicMetadata(t cluster.Topic) kmsg.MetadataResponseTopic {
 	mt.Topic = &name
 	mt.TopicID = t.ID
 	leader := l.cluster.Leader()
+	epoch := l.cluster.LeaderEpoch()
 	replicas := l.replicaIDs()
 	for i := range t.Partitions {
 		p := kmsg.NewMetadataResponseTopicPartition()
 		p.Partition = i
 		p.Leader = leader
-		p.LeaderEpoch = -1
+		p.LeaderEpoch = epoch
 		p.Replicas = replicas
 		p.ISR = replicas
 		if leader < 0 {

@@ -92,6 +92,14 @@ type Config struct {
 	Observer Observer
 	// Tracer, when set, wraps produce and fetch in spans (see Tracer).
 	Tracer Tracer
+	// LogDir is the directory DescribeLogDirs names and DescribeConfigs
+	// gives as log.dirs: where the node keeps its partitions. Set by
+	// server.Start.
+	LogDir string
+	// DiskUsage, when set, reports LogDir's filesystem (size and bytes
+	// usable) for DescribeLogDirs v4+; set by server.Start from its
+	// free-space monitor.
+	DiskUsage func() (total, usable int64, err error)
 }
 
 // Observer is told what the listener does, for metrics. Every method must be
@@ -136,6 +144,7 @@ type Tracer interface {
 // *raftcluster.Cluster is the real one. Errors are the cluster package's
 // sentinels or kerr errors, mapped to codes by cluster.ErrorCode.
 type Cluster interface {
+	adminCluster
 	// IsLeader reports whether this node leads: the Raft leader leads
 	// every partition and is the controller.
 	IsLeader() bool

@@ -100,6 +100,33 @@ func errorCodes(resp kmsg.Response) []int16 {
 		add(r.ErrorCode)
 	case *kmsg.InitProducerIDResponse:
 		add(r.ErrorCode)
+	case *kmsg.OffsetForLeaderEpochResponse:
+		for _, t := range r.Topics {
+			for _, p := range t.Partitions {
+				add(p.ErrorCode)
+			}
+		}
+	case *kmsg.DescribeConfigsResponse:
+		for _, r := range r.Resources {
+			add(r.ErrorCode)
+		}
+	case *kmsg.AlterConfigsResponse:
+		for _, r := range r.Resources {
+			add(r.ErrorCode)
+		}
+	case *kmsg.IncrementalAlterConfigsResponse:
+		for _, r := range r.Resources {
+			add(r.ErrorCode)
+		}
+	case *kmsg.CreatePartitionsResponse:
+		for _, t := range r.Topics {
+			add(t.ErrorCode)
+		}
+	case *kmsg.DescribeLogDirsResponse:
+		add(r.ErrorCode)
+		for _, d := range r.Dirs {
+			add(d.ErrorCode)
+		}
 	case *kmsg.FindCoordinatorResponse:
 		add(r.ErrorCode)
 		for _, c := range r.Coordinators {

@@ -259,3 +259,20 @@ func Restore(start, next int64, batches []Batch) *Log {
 	}
 	return l
 }
+
+// MaxTimestamp is the largest max timestamp of the batches holding offsets
+// at or after the log start offset, for ListOffsets' MAX_TIMESTAMP; ok is
+// false when there are none. It reads every batch header in memory.
+func (l *Log) MaxTimestamp() (ts int64, ok bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	for _, b := range l.batches {
+		if b.LastOffset >= l.start && (!ok || b.MaxTimestamp > ts) {
+			ts, ok = b.MaxTimestamp, true
+		}
+	}
+	if !ok {
+		return -1, false
+	}
+	return ts, true
+}

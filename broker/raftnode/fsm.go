@@ -45,7 +45,7 @@ func (a *adapter) Apply(l *raft.Log) any {
 	if a.obs != nil {
 		start = time.Now()
 	}
-	res, err := a.state.Apply(l.Index, l.Data)
+	res, err := a.state.ApplyTerm(l.Index, l.Term, l.Data)
 	if errors.Is(err, fsm.ErrStorage) {
 		// The disk under a partition failed (the error names the
 		// operation and the file): the state refuses this entry and

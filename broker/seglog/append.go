@@ -184,3 +184,20 @@ func writeBatch(f *file, data []byte, base int64) error {
 	}
 	return f.append(data[8:])
 }
+
+// SetRolling changes where segments roll from the next append on (a topic's
+// segment.bytes and segment.ms altered), as Kafka applies a changed
+// segment config to a log's next roll. Segments already written keep their
+// size. Zero values are the defaults, as in Options.
+func (l *Log) SetRolling(segmentBytes, segmentMs int64) error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	o := l.opts
+	o.SegmentBytes, o.SegmentMs = segmentBytes, segmentMs
+	o, err := o.withDefaults()
+	if err != nil {
+		return err
+	}
+	l.opts.SegmentBytes, l.opts.SegmentMs = o.SegmentBytes, o.SegmentMs
+	return nil
+}

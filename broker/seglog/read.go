@@ -360,3 +360,26 @@ func (sc *scanner) header(pos, expect int64) (batchHeader, error) {
 	}
 	return h, nil
 }
+
+// MaxTimestamp is the largest batch max timestamp among the segments that
+// hold offsets at or after the log start offset, for ListOffsets'
+// MAX_TIMESTAMP; ok is false for a log without such batches. It reads only
+// what the segments keep in memory. A segment the start offset cuts into
+// counts whole, as Kafka's segments do.
+func (l *Log) MaxTimestamp() (ts int64, ok bool, err error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return -1, false, ErrClosed
+	}
+	ts = noTimestamp
+	for _, s := range l.segs {
+		if s.next > l.start && s.maxTs > ts {
+			ts = s.maxTs
+		}
+	}
+	if ts == noTimestamp {
+		return -1, false, nil
+	}
+	return ts, true, nil
+}

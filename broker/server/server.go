@@ -13,6 +13,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -165,7 +166,19 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.NodeStarted != nil {
 		cfg.NodeStarted(Started{Node: node, Cluster: s.Cluster, FreeSpace: space})
 	}
-	s.Kafka = kafka.New(cfg.Kafka, s.Cluster)
+	kcfg := cfg.Kafka
+	kcfg.LogDir = cfg.DataDir
+	if cfg.Storage == fsm.Disk {
+		kcfg.LogDir = cfg.Raft.FSM.Dir
+		if kcfg.LogDir == "" {
+			kcfg.LogDir = filepath.Join(cfg.DataDir, "partitions")
+		}
+	}
+	kcfg.DiskUsage = func() (int64, int64, error) {
+		u := space.Usage()
+		return u.Capacity, u.Free, u.Err
+	}
+	s.Kafka = kafka.New(kcfg, s.Cluster)
 	if err := s.Kafka.Listen(); err != nil {
 		node.Kill()
 		space.Close()

@@ -14,6 +14,7 @@ package topicrules
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"strconv"
 )
@@ -99,4 +100,27 @@ func ValidateConfigs(configs map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// ChangeConfigs returns the configs that result from a change to current,
+// which it does not modify: from none when replace is set (AlterConfigs),
+// else from current (IncrementalAlterConfigs); del removed, then set
+// applied; then defaults fill the keys left unset, as a topic's creation
+// fills them. The leader checks a request with it, and the state machine
+// applies the entry with it, so both reach the same configs.
+func ChangeConfigs(current map[string]string, replace bool, del []string, set, defaults map[string]string) map[string]string {
+	out := map[string]string{}
+	if !replace {
+		maps.Copy(out, current)
+	}
+	for _, k := range del {
+		delete(out, k)
+	}
+	maps.Copy(out, set)
+	for k, v := range defaults {
+		if _, ok := out[k]; !ok {
+			out[k] = v
+		}
+	}
+	return out
 }

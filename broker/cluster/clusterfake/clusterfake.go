@@ -29,7 +29,7 @@ type Cluster struct {
 
 // New returns the fake for node self.
 func New(self int32) *Cluster {
-	n := &node{state: fsm.New(), self: self, leader: self, voters: []int32{self}}
+	n := &node{state: fsm.New(), self: self, leader: self, voters: []int32{self}, term: 1}
 	return &Cluster{Cluster: raftcluster.NewOn(n), node: n}
 }
 
@@ -55,6 +55,14 @@ func (c *Cluster) SetLeader(id int32) {
 func (c *Cluster) SetVoters(ids ...int32) {
 	c.node.mu.Lock()
 	c.node.voters = append([]int32(nil), ids...)
+	c.node.mu.Unlock()
+}
+
+// SetTerm sets the Raft term the node reports and applies entries in: the
+// leader epoch (term 1 at first).
+func (c *Cluster) SetTerm(term uint64) {
+	c.node.mu.Lock()
+	c.node.term = term
 	c.node.mu.Unlock()
 }
 
@@ -119,6 +127,13 @@ func (n *node) Leader() int32 {
 	return n.leader
 }
 
+// Term is the term SetTerm set, one more at each SetLeader.
+func (n *node) Term() uint64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.term
+}
+
 // Voters are the ids SetVoters set.
 func (n *node) Voters() ([]int32, error) {
 	n.mu.Lock()
@@ -128,13 +143,6 @@ func (n *node) Voters() ([]int32, error) {
 
 // Barrier has nothing to wait for: every entry is applied when proposed.
 func (n *node) Barrier(context.Context) error { return nil }
-
-// Term counts the leaders the node was given (SetLeader).
-func (n *node) Term() uint64 {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.term
-}
 
 // Role is leader or follower.
 func (n *node) Role() string {
@@ -169,6 +177,7 @@ func (n *node) apply(cmd fsm.Command, forwarded bool) *applied {
 		cmd.Produce = parts
 	}
 	n.index++
+	cmd.Term = n.term
 	return &applied{res: n.state.ApplyCommand(n.index, cmd)}
 }
 

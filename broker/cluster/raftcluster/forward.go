@@ -26,7 +26,7 @@ import (
 const ForwardPath = "/v1/internal/apply"
 
 // ForwardableOps are the commands a follower may forward.
-var ForwardableOps = map[fsm.Op]bool{fsm.OpRegisterNode: true, fsm.OpCreateTopic: true, fsm.OpInitProducer: true}
+var ForwardableOps = map[fsm.Op]bool{fsm.OpRegisterNode: true, fsm.OpCreateTopic: true, fsm.OpInitProducer: true, fsm.OpAlterConfigs: true}
 
 // ApplyResponse is the body of the answer to a forwarded change.
 type ApplyResponse struct {

@@ -44,7 +44,8 @@ type Node interface {
 	// Barrier returns once every entry committed before the call is
 	// applied on this node, which must lead.
 	Barrier(ctx context.Context) error
-	// Term is the Raft term this node is in.
+	// Term is the node's current Raft term: the leader epoch of every
+	// partition while it leads or follows a leader of that term.
 	Term() uint64
 }
 

@@ -52,7 +52,12 @@ func fsmBroker(b cluster.Broker) fsm.Broker { return fsm.Broker(b) }
 
 // partition serves one partition's log as a cluster.Partition, its read
 // errors as the contract's (readErr).
-type partition struct{ log fsm.PartitionLog }
+type partition struct {
+	log       fsm.PartitionLog
+	state     *fsm.State
+	topic     string
+	partition int32
+}
 
 var _ cluster.Partition = partition{}
 
@@ -63,12 +68,29 @@ func (p partition) AppendBatches(dst []byte, offset int64, maxBytes int) ([]byte
 	if err != nil {
 		return dst, readErr(err)
 	}
+	stampEpochs(out[len(dst):], p.state.LeaderEpochs(p.topic, p.partition))
 	return out, nil
 }
 
 func (p partition) OffsetForTimestamp(ts int64) (offset, timestamp int64, ok bool, err error) {
 	offset, timestamp, ok, err = offsetForTimestamp(p.log, ts)
 	return offset, timestamp, ok, readErr(err)
+}
+
+func (p partition) MaxTimestamp() (offset, timestamp int64, ok bool, err error) {
+	offset, timestamp, ok, err = maxTimestamp(p.log)
+	return offset, timestamp, ok, readErr(err)
+}
+
+func (p partition) Size() int64 { return p.log.Size() }
+
+func (p partition) LeaderEpochs() []cluster.EpochStart {
+	es := p.state.LeaderEpochs(p.topic, p.partition)
+	out := make([]cluster.EpochStart, len(es))
+	for i, e := range es {
+		out[i] = cluster.EpochStart(e)
+	}
+	return out
 }
 
 // readErr is a store's read error as the contract has it: a read below the
@@ -121,17 +143,17 @@ func (v View) Partition(topic string, p int32) (cluster.Partition, error) {
 	if err != nil {
 		return nil, err
 	}
-	return partition{log}, nil
+	return partition{log, v.state, topic, p}, nil
 }
 
-// Digest summarises a partition's replica on this node, or answers
-// kerr.UnknownTopicOrPartition.
-func (v View) Digest(topic string, partition int32) (Digest, error) {
-	log, err := v.state.Topic(topic).Partition(partition)
+// Digest summarises a partition's replica on this node as it is served
+// (servedDigest), or answers kerr.UnknownTopicOrPartition.
+func (v View) Digest(topic string, p int32) (Digest, error) {
+	log, err := v.state.Topic(topic).Partition(p)
 	if err != nil {
 		return Digest{}, err
 	}
-	return log.Digest()
+	return servedDigest(partition{log, v.state, topic, p})
 }
 
 // Brokers returns the registered brokers, sorted by id.
@@ -192,6 +214,10 @@ func (c *Cluster) Leader() int32 { return c.node.Leader() }
 
 // Role is this node's Raft role: leader, follower, candidate or shutdown.
 func (c *Cluster) Role() string { return c.node.Role() }
+
+// LeaderEpoch is the leader epoch of every partition as this node knows
+// it: its current Raft term.
+func (c *Cluster) LeaderEpoch() int32 { return int32(c.node.Term()) }
 
 // Voters are the ids of the voters in the Raft configuration: every
 // partition's replicas.

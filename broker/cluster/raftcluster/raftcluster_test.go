@@ -194,7 +194,8 @@ func TestPartition_AppendBatches_AsServed(t *testing.T) {
 					base := int64(binary.BigEndian.Uint64(rest))
 					bases = append(bases, base)
 					want := byBase[base]
-					if want == nil || len(want) > len(rest) || !bytes.Equal(rest[8:len(want)], want[8:]) {
+					// The bytes stored, but the base offset and leader epoch written in.
+					if want == nil || len(want) > len(rest) || !bytes.Equal(rest[8:12], want[8:12]) || !bytes.Equal(rest[16:len(want)], want[16:]) {
 						t.Fatalf("AppendBatches(%d, %d): bad batch at base %d", tc.offset, tc.maxBytes, base)
 					}
 					rest = rest[len(want):]

@@ -58,3 +58,49 @@ func offsetForTimestamp(log fsm.PartitionLog, ts int64) (offset, timestamp int64
 		}
 	}
 }
+
+// maxTimestamp is Kafka's answer to ListOffsets for MAX_TIMESTAMP: the
+// first record at or after the log start offset with the largest
+// timestamp. The store knows the largest batch max timestamp (per segment
+// on disk), and offsetForTimestamp finds its first record. When that record
+// is below the log start offset (DeleteRecords moved the start into its
+// batch), the largest is among the rest, which are read from the start:
+// the batch holding the start record by record, the others by their
+// headers, reading a batch's records only when its header beats the best so
+// far. That is a scan of the partition, for a case only DeleteRecords makes.
+func maxTimestamp(log fsm.PartitionLog) (offset, timestamp int64, ok bool, err error) {
+	ts, found, err := log.MaxTimestamp()
+	if err != nil || !found {
+		return -1, -1, false, err
+	}
+	if offset, timestamp, ok, err = offsetForTimestamp(log, ts); err != nil || ok {
+		return offset, timestamp, ok, err
+	}
+	start, _ := log.Offsets()
+	offset, timestamp = -1, -1
+	var buf []byte
+	for from := start; ; {
+		buf, err = log.AppendBatches(buf[:0], from, timestampReadBytes)
+		if err != nil || len(buf) == 0 {
+			return offset, timestamp, ok, err
+		}
+		for data := buf; len(data) > 0; {
+			h, err := recordbatch.ParseHeader(data)
+			if err != nil {
+				return -1, -1, false, err
+			}
+			b := data[:h.Length]
+			base := int64(binary.BigEndian.Uint64(b))
+			if ok && h.MaxTimestamp <= timestamp {
+				// This batch cannot beat the best: skip its records.
+			} else if off, recTs, found, serr := recordscan.MaxAtOrAfter(b, start); found && (!ok || recTs > timestamp) {
+				offset, timestamp, ok = off, recTs, true
+			} else if serr != nil && h.MaxTimestamp >= 0 && (!ok || h.MaxTimestamp > timestamp) {
+				// Records that cannot be read: the header's answer.
+				offset, timestamp, ok = max(base, start), h.MaxTimestamp, true
+			}
+			from = base + int64(h.LastOffsetDelta) + 1
+			data = data[h.Length:]
+		}
+	}
+}

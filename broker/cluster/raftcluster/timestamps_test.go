@@ -97,3 +97,47 @@ func partitionWithState(t *testing.T, s *fsm.State, batches ...[]byte) partition
 	p := partitionWith(t, func(*testing.T) *fsm.State { return s }, batches...)
 	return p.(partition)
 }
+
+// MAX_TIMESTAMP is the first record with the largest timestamp at or after
+// the log start offset, also when DeleteRecords moved the start past it
+// inside its batch (and segment).
+func TestPartition_MaxTimestamp(t *testing.T) {
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) {
+			s := st.open(t)
+			if res := s.ApplyCommand(1, fsm.Command{Op: fsm.OpCreateTopic, TimeMs: 1, Topic: &fsm.CreateTopic{Name: "t", Partitions: 1}}); res.Err != nil {
+				t.Fatal(res.Err)
+			}
+			p, err := NewView(s).Partition("t", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check := func(what string, wantOff, wantTs int64) {
+				t.Helper()
+				off, ts, ok, err := p.MaxTimestamp()
+				if err != nil || off != wantOff || ts != wantTs || ok != (wantOff >= 0) {
+					t.Errorf("%s: %d at %d (%v, %v); want %d at %d", what, off, ts, ok, err, wantOff, wantTs)
+				}
+			}
+			check("empty", -1, -1)
+			index := uint64(1)
+			for _, b := range [][]byte{stampedBatch(t, nil, 100, nil, 0, 400, 100, 400), stampedBatch(t, nil, 300, nil, 0, 100)} { // offsets 0-3, 4-5
+				index++
+				if res := s.ApplyCommand(index, fsm.Command{Op: fsm.OpProduce, TimeMs: 1, Produce: []fsm.ProducePartition{{Topic: "t", Batches: [][]byte{b}}}}); res.Partitions[0].Err != nil {
+					t.Fatal(res.Partitions[0].Err)
+				}
+			}
+			check("two batches", 1, 500)
+			del := func(offset int64) {
+				index++
+				if res := s.ApplyCommand(index, fsm.Command{Op: fsm.OpDeleteRecords, TimeMs: 1, Records: &fsm.DeleteRecords{Partitions: []fsm.DeleteRecordsPartition{{Topic: "t", Offset: offset}}}}); res.Partitions[0].Err != nil {
+					t.Fatal(res.Partitions[0].Err)
+				}
+			}
+			del(2)
+			check("start past the first 500", 3, 500)
+			del(4)
+			check("start past both 500s, in their batch", 5, 400)
+		})
+	}
+}

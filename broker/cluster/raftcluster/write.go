@@ -91,6 +91,22 @@ func (c *Cluster) DeleteRecords(ctx context.Context, deletions []cluster.Records
 	return out, nil
 }
 
+// AlterTopicConfigs changes a topic's configs, on the leader or forwarded
+// to it: Kafka clients send config changes to any broker, which forwards
+// them to the controller (KIP-590). The change is applied to the configs as
+// the leader has them (fsm.AlterConfigs).
+func (c *Cluster) AlterTopicConfigs(ctx context.Context, change cluster.ConfigChange) error {
+	return resultErr(c.applyOrForward(ctx, fsm.Command{Op: fsm.OpAlterConfigs, Configs: &fsm.AlterConfigs{
+		Topic: change.Topic, Replace: change.Replace, Delete: change.Delete, Set: change.Set, Defaults: change.Defaults,
+	}}))
+}
+
+// CreatePartitions grows a topic to count partitions on this node, which
+// must lead.
+func (c *Cluster) CreatePartitions(ctx context.Context, topic string, count int32) error {
+	return resultErr(c.applyHere(ctx, fsm.Command{Op: fsm.OpCreatePartitions, Grow: &fsm.CreatePartitions{Topic: topic, Count: count}}))
+}
+
 // AutoCreateTopic creates a topic on behalf of a client of any node: on the
 // leader, or forwarded to it.
 func (c *Cluster) AutoCreateTopic(ctx context.Context, spec cluster.TopicSpec) error {

@@ -34,5 +34,11 @@ func FuzzFirstAtOrAfter(f *testing.F) {
 		if off < minOffset || stamp < ts || off < base || off > base+int64(h.LastOffsetDelta) {
 			t.Fatalf("found %d at %d for ts %d from %d, in a batch of offsets %d..%d", off, stamp, ts, minOffset, base, base+int64(h.LastOffsetDelta))
 		}
+		// The largest from the same offset is at least as late (unless a
+		// record past the one found does not parse).
+		moff, mstamp, mok, merr := MaxAtOrAfter(batch, minOffset)
+		if merr == nil && (!mok || mstamp < stamp || moff < minOffset || moff > base+int64(h.LastOffsetDelta)) {
+			t.Fatalf("MaxAtOrAfter(%d) = %d at %d (%v, %v), after FirstAtOrAfter found %d at %d", minOffset, moff, mstamp, mok, merr, off, stamp)
+		}
 	})
 }

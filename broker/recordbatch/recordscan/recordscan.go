@@ -68,55 +68,91 @@ const attrLogAppendTime = 0x08
 // batch's first timestamp plus the record's delta, or the batch's max
 // timestamp in a LogAppendTime batch, as Kafka reads them.
 func FirstAtOrAfter(batch []byte, ts, minOffset int64) (offset, timestamp int64, ok bool, err error) {
+	offset, timestamp = -1, -1
+	err = eachRecord(batch, ts, minOffset, func(off, recTs int64) bool {
+		if recTs >= ts && off >= minOffset {
+			offset, timestamp, ok = off, recTs, true
+			return false
+		}
+		return true
+	})
+	if err != nil || !ok {
+		return -1, -1, false, err
+	}
+	return offset, timestamp, true, nil
+}
+
+// MaxAtOrAfter reads the batch as FirstAtOrAfter does and returns the
+// offset and timestamp of its first record with the largest timestamp among
+// those whose offset is at least minOffset; ok is false when it has none
+// (ListOffsets' MAX_TIMESTAMP, for the batch the log start offset cuts into).
+func MaxAtOrAfter(batch []byte, minOffset int64) (offset, timestamp int64, ok bool, err error) {
+	offset, timestamp = -1, -1
+	err = eachRecord(batch, -1<<63, minOffset, func(off, recTs int64) bool {
+		if off >= minOffset && (!ok || recTs > timestamp) {
+			offset, timestamp, ok = off, recTs, true
+		}
+		return true
+	})
+	if err != nil || !ok {
+		return -1, -1, false, err
+	}
+	return offset, timestamp, true, nil
+}
+
+// eachRecord calls fn with each record's offset and timestamp, in order,
+// until fn returns false, unless the header rules out every record (no
+// timestamp reaches ts, or no offset minOffset).
+func eachRecord(batch []byte, ts, minOffset int64, fn func(offset, timestamp int64) bool) error {
 	h, err := recordbatch.ParseHeader(batch)
 	if err != nil {
-		return -1, -1, false, err
+		return err
 	}
 	base := int64(binary.BigEndian.Uint64(batch[0:8]))
 	if h.MaxTimestamp < ts || base+int64(h.LastOffsetDelta) < minOffset {
-		return -1, -1, false, nil // the header rules the batch out
+		return nil // the header rules the batch out
 	}
 	r, closeFn, err := decompressed(batch[recordbatch.HeaderSize:h.Length], h.Compression())
 	if err != nil {
-		return -1, -1, false, err
+		return err
 	}
 	defer closeFn()
 	rd := &countingReader{r: bufio.NewReaderSize(&boundedReader{r: r, left: maxRecordBytes}, 4<<10)}
 	for i := int32(0); i < h.RecordCount; i++ {
 		length, err := rd.varint()
 		if err != nil {
-			return -1, -1, false, corrupt(i, "length: %v", err)
+			return corrupt(i, "length: %v", err)
 		}
 		rd.n = 0
 		if _, err := rd.ReadByte(); err != nil { // attributes, unused
-			return -1, -1, false, corrupt(i, "attributes: %v", err)
+			return corrupt(i, "attributes: %v", err)
 		}
 		tsDelta, err := rd.varint()
 		if err != nil {
-			return -1, -1, false, corrupt(i, "timestamp delta: %v", err)
+			return corrupt(i, "timestamp delta: %v", err)
 		}
 		offsetDelta, err := rd.varint()
 		if err != nil {
-			return -1, -1, false, corrupt(i, "offset delta: %v", err)
+			return corrupt(i, "offset delta: %v", err)
 		}
 		if length < rd.n {
-			return -1, -1, false, corrupt(i, "length %d is shorter than its first fields", length)
+			return corrupt(i, "length %d is shorter than its first fields", length)
 		}
 		if offsetDelta < 0 || offsetDelta > int64(h.LastOffsetDelta) {
-			return -1, -1, false, corrupt(i, "offset delta %d outside 0..%d", offsetDelta, h.LastOffsetDelta)
+			return corrupt(i, "offset delta %d outside 0..%d", offsetDelta, h.LastOffsetDelta)
 		}
 		recTs := h.FirstTimestamp + tsDelta
 		if h.Attributes&attrLogAppendTime != 0 {
 			recTs = h.MaxTimestamp
 		}
-		if off := base + offsetDelta; recTs >= ts && off >= minOffset {
-			return off, recTs, true, nil
+		if !fn(base+offsetDelta, recTs) {
+			return nil
 		}
 		if err := rd.skip(length - rd.n); err != nil {
-			return -1, -1, false, corrupt(i, "body: %v", err)
+			return corrupt(i, "body: %v", err)
 		}
 	}
-	return -1, -1, false, nil
+	return nil
 }
 
 // corrupt reports a record that does not parse; a read that failed on a

@@ -136,6 +136,25 @@ func TestFirstAtOrAfter_EveryCodec_FirstRecordAtOrAfterBoth(t *testing.T) {
 }
 
 // In a LogAppendTime batch every record carries the batch's max timestamp.
+// The first record with the largest timestamp at or after an offset:
+// ListOffsets' MAX_TIMESTAMP within a batch the log start cuts into.
+func TestMaxAtOrAfter_EveryCodec(t *testing.T) {
+	for _, c := range codecs {
+		t.Run(c.name, func(t *testing.T) {
+			b := build(t, c.codec, 100, 1000, 0, rec{0, "a"}, rec{20, "b"}, rec{3, "c"}, rec{20, "d"}, rec{5, "e"})
+			for _, tc := range []struct {
+				minOffset     int64
+				offset, stamp int64 // -1: none
+			}{{0, 101, 1020}, {102, 103, 1020}, {104, 104, 1005}, {105, -1, -1}} {
+				off, ts, ok, err := MaxAtOrAfter(b, tc.minOffset)
+				if err != nil || ok != (tc.offset >= 0) || (ok && (off != tc.offset || ts != tc.stamp)) {
+					t.Errorf("MaxAtOrAfter(%d) = %d, %d, %v, %v; want %d, %d", tc.minOffset, off, ts, ok, err, tc.offset, tc.stamp)
+				}
+			}
+		})
+	}
+}
+
 func TestFirstAtOrAfter_LogAppendTime_EveryRecordAtTheMaxTimestamp(t *testing.T) {
 	b := fiveRecords(t, 0, attrLogAppendTime)
 	if off, ts, ok, err := FirstAtOrAfter(b, 1004, 0); err != nil || !ok || off != 100 || ts != 1020 {

@@ -21,11 +21,13 @@ var APINotes = map[int16]string{
 		"Idempotent producers (sequence numbers checked, retried batches answered with their first offset). " +
 		"Transactional batches refused.",
 	1: "Long poll (MinBytes, MaxWaitMillis). No fetch sessions: clients send full requests. " +
-		"Topics by name only (topic ids, v13+, are not served).",
+		"Topics by name only (topic ids, v13+, are not served). " +
+		"Each batch carries the leader epoch (Raft term) that wrote it; a stale current leader epoch is FENCED_LEADER_EPOCH.",
 	2: "Earliest (-2), latest (-1), and by timestamp: the first record at or after it (in compressed batches too), with its timestamp. " +
-		"Max timestamp (-3, v7) is not served.",
+		"Max timestamp (-3, v7+): the first record with the largest timestamp. " +
+		"The leader epoch of the offset; a stale current leader epoch is FENCED_LEADER_EPOCH.",
 	3: "The Raft leader leads every partition; every voter is a replica and in sync. " +
-		"Topic auto-creation, answered with the new topic's leader at once. Leader epochs are -1.",
+		"Topic auto-creation, answered with the new topic's leader at once. The leader epoch is the Raft term.",
 	8: "Classic consumer groups: one Raft entry per request, answered once applied on the coordinator (the Raft leader). " +
 		"Generation -1 with no member (kcat, tools) only for an empty or unknown group. Offsets survive leader failover.",
 	9: "From the coordinator's applied state; -1 for a partition with no committed offset. v8 batches groups.",
@@ -48,6 +50,15 @@ var APINotes = map[int16]string{
 	21: "Moves each partition's log start offset (-1: the high watermark); fetches below it are OFFSET_OUT_OF_RANGE. " +
 		"One Raft entry per request; sent to the leader.",
 	22: "Idempotent producers. A transactional id is refused with TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which clients treat as fatal.",
+	23: "Where a leader epoch (a Raft term) ends: the next epoch's first offset, the high watermark for the current one, " +
+		"so clients' truncation checks pass across failovers. Sent to the leader.",
+	32: "TOPIC (every config raftline honours, with its source: DYNAMIC_TOPIC_CONFIG, STATIC_BROKER_CONFIG or DEFAULT_CONFIG; " +
+		"synonyms and documentation when asked) and BROKER (the node's own, read-only). Any node answers.",
+	33: "Topic configs replaced (those left out go back to the node's defaults), checked as CreateTopics checks them; validate only. " +
+		"Any node takes it and forwards it to the leader. Broker configs are flags: INVALID_REQUEST.",
+	35: "One log directory per node (its partitions directory), each partition's size, offset lag 0, the filesystem's total and usable bytes (v4).",
+	37: "Grows a topic; a decrease or the same count is INVALID_PARTITIONS, no manual assignment. Sent to the controller.",
+	44: "SET, DELETE, and APPEND/SUBTRACT for list configs (cleanup.policy; INVALID_CONFIG on others), as AlterConfigs otherwise.",
 	60: "Brokers only (endpoint type 1).",
 }
 
