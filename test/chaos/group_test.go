@@ -1,0 +1,93 @@
+//go:build chaos && linux
+
+package chaos
+
+import (
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/raftline/raftline/test/chaos/harness"
+)
+
+// Scenario 14. Leader failover in the middle of a consumer group's life. Two
+// members consume under load, committing every 500 ms; the leader, which
+// coordinates every group, is SIGKILLed. What the group had committed must
+// survive: the new coordinator answers OffsetFetch with offsets no lower, and
+// the group never reads again a record below them. The group rebalances on
+// the new leader and every member consumes again; a third member then joins
+// and the group rebalances once more; and (finish) every acknowledged record
+// is read by the group at least once.
+func TestChaos_GroupLeaderFailover_OffsetsSurviveGroupContinues(t *testing.T) {
+	s := begin(t, "14 group failover", "SIGKILL the leader in the middle of a consumer group's life, restart it; a member joins after")
+	c := s.cluster()
+	p := s.loadWithGroup(300, 2)
+	g := s.group
+	leader := c.WaitLeader(10*time.Second, nil)
+
+	// The last offsets the group committed before the kill, as the
+	// coordinator answers them: one for every partition.
+	var before map[int32]int64
+	harness.WaitFor(t, 30*time.Second, "group "+g.Name+" to have committed every partition", func() error {
+		var err error
+		if before, err = g.Committed(5 * time.Second); err != nil {
+			return err
+		}
+		for part := range int32(harness.Partitions) {
+			if before[part] <= 0 {
+				return fmt.Errorf("committed %v", before)
+			}
+		}
+		return nil
+	})
+
+	killedAt := time.Now()
+	how := c.Kill(leader)
+	_, err := net.DialTimeout("tcp", leader.Kafka, time.Second)
+	if err == nil {
+		err = fmt.Errorf("%s still accepts connections", leader.Kafka)
+	} else {
+		err = nil
+	}
+	s.prove(fmt.Sprintf("leader %s with the group committed at %v; its Kafka port refuses connections", how, before), err)
+	newLeader := c.WaitNewLeader(15*time.Second, c.Running(), leader)
+	s.note("%v took over from %v", newLeader, leader)
+
+	var after map[int32]int64
+	harness.WaitFor(t, 30*time.Second, "the new coordinator to answer OffsetFetch", func() error {
+		after, err = g.Committed(5*time.Second, c.Running()...)
+		return err
+	})
+	s.figure("kill to the group's offsets read from the new coordinator", time.Since(killedAt), 0)
+	for part, off := range before {
+		if after[part] < off {
+			s.fail("partition %d: the group had committed %d before the failover, the new coordinator says %d", part, off, after[part])
+		}
+	}
+
+	consuming, err := g.RebalancedAfter(killedAt, 30*time.Second)
+	if err != nil {
+		s.fail("group %s did not rebalance and consume again after the failover: %v", g.Name, err)
+	} else {
+		s.figure("group failover: kill to every member consuming again", consuming.Sub(killedAt), 0)
+	}
+	p.WaitMoreAcks(t, 500, 30*time.Second)
+
+	joinedAt := time.Now()
+	g.Join()
+	consuming, err = g.RebalancedAfter(joinedAt, 30*time.Second)
+	if err != nil {
+		s.fail("group %s did not rebalance when a third member joined after the failover: %v", g.Name, err)
+	} else {
+		s.figure("join after the failover: to every member consuming again", consuming.Sub(joinedAt), 0)
+	}
+
+	c.Start(leader)
+	c.WaitReady(30*time.Second, c.Nodes...)
+	s.finish()
+	if again := g.ReadAgainBelow(before); len(again) > 0 {
+		s.fail("group %s read again %d records below the offsets it had committed before the failover, e.g. %v",
+			g.Name, len(again), again[:min(len(again), 5)])
+	}
+}
