@@ -217,7 +217,7 @@ func (r *Runner) runOnce(ctx context.Context, res Result) (Result, error) {
 		lagger = nil
 	}
 	lagStopped := r.pollCommittedLag(progressCtx, lagger)
-	defer func() { <-lagStopped }()
+	defer func() { stopProgress(); <-lagStopped }()
 
 	consCtx, stopConsumers := context.WithCancel(ctx)
 	defer stopConsumers()
