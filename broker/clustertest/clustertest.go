@@ -23,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/raftline/raftline/broker/groups/coordinator"
 	"github.com/raftline/raftline/broker/httpapi"
 	"github.com/raftline/raftline/broker/kafka"
 	"github.com/raftline/raftline/broker/raftnode"
@@ -106,6 +107,13 @@ func Start(t testing.TB, opts Options) *Cluster {
 				Addr:              "127.0.0.1:" + strconv.Itoa(ports[0]),
 				AutoCreateTopics:  true,
 				DefaultPartitions: 1,
+			},
+			// Groups form in tests as soon as their members joined,
+			// with a short delay as `raftline dev` has, and sessions
+			// as short as a second may be asked for.
+			Groups: coordinator.Config{
+				InitialRebalanceDelay: 100 * time.Millisecond,
+				MinSessionTimeout:     time.Second,
 			},
 		}
 		boot = append(boot, raft.Server{ID: raftnode.ServerID(int32(i)), Address: raft.ServerAddress(n.Cfg.Raft.Addr), Suffrage: raft.Voter})

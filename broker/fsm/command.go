@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/raftline/raftline/broker/groups"
 )
 
 // Op identifies a command in a Raft log entry.
@@ -21,6 +23,8 @@ const (
 	OpRetention     Op = 5 // apply retention.ms / retention.bytes as of the entry's time
 	OpInitProducer  Op = 6 // allocate an idempotent producer id
 	OpDeleteRecords Op = 7 // move partitions' log start offsets up (DeleteRecords)
+	// 8 and 9 are the admin APIs'.
+	OpGroup Op = 10 // a change to consumer groups (groups.Command); 11-14 are reserved for groups
 )
 
 func (o Op) String() string {
@@ -39,6 +43,8 @@ func (o Op) String() string {
 		return "init_producer"
 	case OpDeleteRecords:
 		return "delete_records"
+	case OpGroup:
+		return "group"
 	}
 	return fmt.Sprintf("op(%d)", uint8(o))
 }
@@ -66,6 +72,7 @@ type Command struct {
 	Produce  []ProducePartition
 	Producer *InitProducer
 	Records  *DeleteRecords
+	Group    *groups.Command
 }
 
 // Broker is a registered broker's addresses: each node registers its own
@@ -142,6 +149,11 @@ func Encode(c Command) ([]byte, error) {
 			return nil, fmt.Errorf("%w: %s without partitions", ErrMalformed, c.Op)
 		}
 		payload = c.Records
+	case OpGroup:
+		if c.Group == nil {
+			return nil, fmt.Errorf("%w: %s without its command", ErrMalformed, c.Op)
+		}
+		payload = c.Group
 	case OpRetention:
 		return buf, nil
 	case OpInitProducer:
@@ -212,6 +224,9 @@ func Decode(data []byte) (Command, error) {
 	case OpDeleteRecords:
 		c.Records = new(DeleteRecords)
 		err = json.Unmarshal(payload, c.Records)
+	case OpGroup:
+		c.Group = new(groups.Command)
+		err = json.Unmarshal(payload, c.Group)
 	default:
 		return c, fmt.Errorf("%w: %d", ErrUnknownOp, c.Op)
 	}

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/raftline/raftline/broker/groups"
 	"github.com/raftline/raftline/broker/topicrules"
 )
 
@@ -26,6 +27,13 @@ func everyOp() []Command {
 		{Op: OpDeleteRecords, TimeMs: 1_700_000_000_007, Records: &DeleteRecords{Partitions: []DeleteRecordsPartition{
 			{Topic: "orders", Partition: 0, Offset: 2},
 			{Topic: "orders", Partition: 11, Offset: -1},
+		}}},
+		{Op: OpGroup, TimeMs: 1_700_000_000_008, Group: &groups.Command{Kind: groups.KindJoin, Group: "g", Join: &groups.Join{
+			MemberID: "c-1", NewMember: true, InstanceID: "i", ClientID: "c", ClientHost: "/10.0.0.9", SessionTimeoutMs: 45000,
+			RebalanceTimeoutMs: 60000, ProtocolType: "consumer", Protocols: []groups.Protocol{{Name: "range", Metadata: []byte{0, 1}}}, InitialDelay: true,
+		}}},
+		{Op: OpGroup, TimeMs: 9, Group: &groups.Command{Kind: groups.KindCommit, Group: "g", Commit: &groups.Commit{
+			MemberID: "c-1", Generation: 1, Offsets: []groups.PartitionOffset{{Topic: "orders", Partition: 1, Offset: 5, LeaderEpoch: 2, Metadata: "m"}},
 		}}},
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/raftline/raftline/broker/groups"
 	"github.com/raftline/raftline/broker/recordbatch"
 	"github.com/raftline/raftline/broker/topicrules"
 )
@@ -79,7 +80,9 @@ type ApplyResult struct {
 	// is the partition's new log start offset (Kafka's low watermark).
 	Partitions []PartitionResult
 	ProducerID int64 // OpInitProducer
-	Err        error // OpCreateTopic / OpDeleteTopic: a kerr error, or nil
+	Err        error // OpCreateTopic / OpDeleteTopic / OpGroup: a kerr error, or nil
+	// Group is OpGroup's outcome.
+	Group *groups.Result
 }
 
 // State is the whole replicated state.
@@ -91,6 +94,13 @@ type State struct {
 	topics         map[string]*Topic
 	producers      map[int64]*producer
 	nextProducerID int64
+
+	// groups are the consumer groups, under their own lock so that
+	// reading them never waits for a produce. Lock order: mu, then
+	// groupsMu.
+	groupsMu      sync.RWMutex
+	groups        *groups.Groups
+	groupsChanged chan struct{} // nil until someone waits; under notifyMu
 
 	failMu sync.Mutex
 	failed error // the storage error that stopped the state (ErrStorage)
@@ -113,6 +123,7 @@ func newState(st store) *State {
 		brokers:   map[int32]Broker{},
 		topics:    map[string]*Topic{},
 		producers: map[int64]*producer{},
+		groups:    groups.New(),
 	}
 }
 
@@ -211,6 +222,10 @@ func (s *State) ApplyCommand(index uint64, c Command) ApplyResult {
 			return ApplyResult{Err: kerr.UnknownTopicOrPartition}
 		}
 		delete(s.topics, c.Delete)
+		s.groupsMu.Lock()
+		s.groups.DeleteTopic(c.Delete)
+		s.groupsMu.Unlock()
+		s.notifyGroups()
 		if err := s.store.drop(t); err != nil {
 			s.fail(fmt.Errorf("delete topic %s: %w", t.Name, err))
 			return ApplyResult{Err: kerr.KafkaStorageError}
@@ -227,6 +242,8 @@ func (s *State) ApplyCommand(index uint64, c Command) ApplyResult {
 			parts = c.Records.Partitions
 		}
 		return ApplyResult{Partitions: s.deleteRecords(parts)}
+	case OpGroup:
+		return s.applyGroup(c)
 	case OpInitProducer:
 		s.mu.Lock()
 		defer s.mu.Unlock()

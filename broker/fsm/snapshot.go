@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/raftline/raftline/broker/groups"
 	"github.com/raftline/raftline/broker/seglog"
 )
 
@@ -44,6 +45,9 @@ type snapMeta struct {
 	Topics         []snapTopic    `json:"topics"`
 	Producers      []snapProducer `json:"producers"`
 	NextProducerID int64          `json:"next_producer_id"`
+	// Groups are the consumer groups (groups.Groups' JSON); absent from
+	// snapshots written before them, which restore with none.
+	Groups json.RawMessage `json:"groups,omitempty"`
 }
 
 type snapTopic struct {
@@ -100,6 +104,10 @@ func (s *State) Snapshot() (*Snapshot, error) {
 	m := &snap.meta
 	m.NextProducerID = s.nextProducerID
 	m.Brokers = s.brokersSortedLocked()
+	if err := s.snapshotGroups(m); err != nil {
+		snap.Release()
+		return nil, err
+	}
 	for _, name := range s.topicNamesLocked() {
 		t := s.topics[name]
 		st := snapTopic{Name: t.Name, ID: t.ID, Configs: t.Configs}
@@ -316,7 +324,7 @@ func (s *State) Restore(r io.Reader, open OpenFile) (err error) {
 			}
 		}
 	}()
-	brokers, topics, producers, next, err := readSnapshot(br, rs)
+	brokers, topics, producers, next, gs, err := readSnapshot(br, rs)
 	if err != nil {
 		return err
 	}
@@ -328,6 +336,7 @@ func (s *State) Restore(r io.Reader, open OpenFile) (err error) {
 		return err
 	}
 	s.brokers, s.topics, s.producers, s.nextProducerID = brokers, topics, producers, next
+	s.restoreGroups(gs)
 	return nil
 }
 
@@ -344,6 +353,10 @@ func (s *State) restoreFiles(br *bufio.Reader, open OpenFile) error {
 		return fmt.Errorf("%w: it lists partition files and none came with it", ErrBadSnapshot)
 	}
 	brokers, producers := m.brokersAndProducers()
+	gs, err := m.groups()
+	if err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	topics, err := s.store.restoreFiles(s.topics, m.Topics, open)
@@ -356,17 +369,18 @@ func (s *State) restoreFiles(br *bufio.Reader, open OpenFile) error {
 		return err
 	}
 	s.brokers, s.topics, s.producers, s.nextProducerID = brokers, topics, producers, m.NextProducerID
+	s.restoreGroups(gs)
 	return nil
 }
 
 // readSnapshot reads a snapshot, building its partitions with rs.
-func readSnapshot(br *bufio.Reader, rs restoration) (map[int32]Broker, map[string]*Topic, map[int64]*producer, int64, error) {
+func readSnapshot(br *bufio.Reader, rs restoration) (map[int32]Broker, map[string]*Topic, map[int64]*producer, int64, *groups.Groups, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrBadSnapshot, fmt.Sprintf(format, args...))
 	}
 	m, err := readMeta(br, snapshotMagic)
 	if err != nil {
-		return nil, nil, nil, 0, err
+		return nil, nil, nil, 0, nil, err
 	}
 	topics := map[string]*Topic{}
 	var hdr [batchHeaderSize]byte
@@ -374,17 +388,17 @@ func readSnapshot(br *bufio.Reader, rs restoration) (map[int32]Broker, map[strin
 		t := &Topic{Name: st.Name, ID: st.ID, Configs: st.Configs}
 		for i, sp := range st.Partitions {
 			if sp.Batches < 0 {
-				return nil, nil, nil, 0, bad("topic %q: %d batches", st.Name, sp.Batches)
+				return nil, nil, nil, 0, nil, bad("topic %q: %d batches", st.Name, sp.Batches)
 			}
 			pb, err := rs.partition(t, i, sp.Start, sp.Next)
 			if err != nil {
-				return nil, nil, nil, 0, err
+				return nil, nil, nil, 0, nil, err
 			}
 			// The count is not trusted for allocation: the batches it
 			// promises must still be read.
 			for range sp.Batches {
 				if _, err := io.ReadFull(br, hdr[:]); err != nil {
-					return nil, nil, nil, 0, bad("%v", err)
+					return nil, nil, nil, 0, nil, bad("%v", err)
 				}
 				b := snapBatch{
 					BaseOffset:   int64(binary.BigEndian.Uint64(hdr[0:])),
@@ -394,26 +408,30 @@ func readSnapshot(br *bufio.Reader, rs restoration) (map[int32]Broker, map[strin
 				}
 				size := binary.BigEndian.Uint32(hdr[32:])
 				if size > maxBatchSize {
-					return nil, nil, nil, 0, bad("batch of %d bytes", size)
+					return nil, nil, nil, 0, nil, bad("batch of %d bytes", size)
 				}
 				b.Data = pb.buffer(int(size))
 				if _, err := io.ReadFull(br, b.Data); err != nil {
-					return nil, nil, nil, 0, bad("%v", err)
+					return nil, nil, nil, 0, nil, bad("%v", err)
 				}
 				if err := pb.add(b); err != nil {
-					return nil, nil, nil, 0, err
+					return nil, nil, nil, 0, nil, err
 				}
 			}
 			log, err := pb.finish()
 			if err != nil {
-				return nil, nil, nil, 0, err
+				return nil, nil, nil, 0, nil, err
 			}
 			t.Partitions = append(t.Partitions, log)
 		}
 		topics[t.Name] = t
 	}
 	brokers, producers := m.brokersAndProducers()
-	return brokers, topics, producers, m.NextProducerID, nil
+	gs, err := m.groups()
+	if err != nil {
+		return nil, nil, nil, 0, nil, err
+	}
+	return brokers, topics, producers, m.NextProducerID, gs, nil
 }
 
 // readMeta reads a snapshot's magic, which must be magic, and its meta.
@@ -472,4 +490,40 @@ func (s *State) brokersSortedLocked() []Broker {
 		out = append(out, s.brokers[id])
 	}
 	return out
+}
+
+// snapshotGroups writes the consumer groups into the meta, as JSON taken
+// now: the snapshot is written later, while entries go on being applied.
+func (s *State) snapshotGroups(m *snapMeta) error {
+	s.groupsMu.RLock()
+	defer s.groupsMu.RUnlock()
+	if s.groups.Len() == 0 {
+		return nil
+	}
+	js, err := json.Marshal(s.groups)
+	if err != nil {
+		return err
+	}
+	m.Groups = js
+	return nil
+}
+
+// groups reads the meta's consumer groups; a snapshot without any has none.
+func (m *snapMeta) groups() (*groups.Groups, error) {
+	gs := groups.New()
+	if len(m.Groups) == 0 {
+		return gs, nil
+	}
+	if err := json.Unmarshal(m.Groups, gs); err != nil {
+		return nil, fmt.Errorf("%w: consumer groups: %v", ErrBadSnapshot, err)
+	}
+	return gs, nil
+}
+
+// restoreGroups makes gs the consumer groups; the caller holds mu.
+func (s *State) restoreGroups(gs *groups.Groups) {
+	s.groupsMu.Lock()
+	s.groups = gs
+	s.groupsMu.Unlock()
+	s.notifyGroups()
 }

@@ -12,23 +12,13 @@ import (
 
 // FindCoordinator v0-4.
 //
-// raftline has neither a group coordinator nor a transaction coordinator. It
-// serves this request so that clients of either learn so at once, instead of
-// retrying connections the broker closes on an API it does not know (sarama's
-// transactional producer took 44 s to give up that way, librdkafka's group
-// consumers waited silently for ever). Each key type gets the answer that
-// makes the clients in docs/COMPATIBILITY.md give up or report at once, as
-// test/compat checks:
+// Each key type gets the coordinator the clients can use:
 //
-//   - GROUP (0, and every v0 request): INVALID_REQUEST, with an error message
-//     saying that consumer groups are not supported, which librdkafka shows.
-//     The other clients show their own text for the code (franz-go's and
-//     sarama's send the reader to the broker's log, where the node says why,
-//     at most once a minute), and none retries the lookup as if the answer
-//     could change. COORDINATOR_NOT_AVAILABLE would read as "try again":
-//     librdkafka, kafka-python and franz-go retry it silently for ever.
-//     GROUP_AUTHORIZATION_FAILED and UNSUPPORTED_VERSION are reported as
-//     promptly but point at ACLs and version negotiation.
+//   - GROUP (0, and every v0 request): the Raft leader, which coordinates
+//     every group (the group APIs answer NOT_COORDINATOR on any other node,
+//     and clients look the coordinator up again). With no leader known the
+//     answer is COORDINATOR_NOT_AVAILABLE, which clients retry, as Kafka
+//     answers while a coordinator moves.
 //   - TRANSACTION (1): this node is named the coordinator and InitProducerID
 //     refuses the transactional id (22_init_producer_id.go). Clients retry a
 //     failed coordinator lookup (sarama 50 times over 5 s, librdkafka for
@@ -45,9 +35,6 @@ const (
 	coordinatorGroup       = 0
 	coordinatorTransaction = 1
 )
-
-// noGroupsMessage is the error message of a group's lookup.
-const noGroupsMessage = "raftline does not support consumer groups: assign partitions and keep offsets in the application"
 
 func handleFindCoordinator(l *Listener, _ context.Context, r *request) func() kmsg.Response {
 	req := r.kreq.(*kmsg.FindCoordinatorRequest)
@@ -72,8 +59,12 @@ func (l *Listener) coordinator(keyType int8, key string, external bool) kmsg.Fin
 	c.Key, c.NodeID, c.Port = key, -1, -1
 	switch keyType {
 	case coordinatorGroup:
-		c.ErrorCode, c.ErrorMessage = kerr.InvalidRequest.Code, kmsg.StringPtr(noGroupsMessage)
-		groupRefusals.log(l.log, "refused a consumer group: raftline does not support consumer groups", "group", key)
+		leader, ok := l.leaderBroker(external)
+		if !ok {
+			c.ErrorCode = kerr.CoordinatorNotAvailable.Code
+			break
+		}
+		c.NodeID, c.Host, c.Port = leader.NodeID, leader.Host, leader.Port
 	case coordinatorTransaction:
 		self, ok := l.self(external)
 		if !ok { // this node's own address is unusable: no coordinator to name
@@ -87,6 +78,21 @@ func (l *Listener) coordinator(keyType int8, key string, external bool) kmsg.Fin
 	return c
 }
 
+// leaderBroker is the Raft leader as Metadata lists it to a client of the
+// listener, when one is known.
+func (l *Listener) leaderBroker(external bool) (kmsg.MetadataResponseBroker, bool) {
+	leader := l.cluster.Leader()
+	if leader < 0 {
+		return kmsg.MetadataResponseBroker{}, false
+	}
+	for _, b := range l.brokers(external) {
+		if b.NodeID == leader {
+			return b, true
+		}
+	}
+	return kmsg.MetadataResponseBroker{}, false
+}
+
 // self is this node as Metadata lists it to a client of the listener.
 func (l *Listener) self(external bool) (kmsg.MetadataResponseBroker, bool) {
 	for _, b := range l.brokers(external) {
@@ -98,8 +104,8 @@ func (l *Listener) self(external bool) (kmsg.MetadataResponseBroker, bool) {
 }
 
 // refusalLog bounds the log lines written for a feature raftline refuses:
-// clients retry a refused group lookup every second or so for as long as
-// they run, and one line a minute says as much as sixty. It is shared by the
+// clients retry a refused transactional producer for as long as they run,
+// and one line a minute says as much as sixty. It is shared by the
 // listeners of a process, which is one node outside tests.
 type refusalLog struct {
 	mu      sync.Mutex
@@ -110,7 +116,7 @@ type refusalLog struct {
 // refusalLogEvery is the least time between two lines of one refusalLog.
 const refusalLogEvery = time.Minute
 
-var groupRefusals, transactionRefusals refusalLog
+var transactionRefusals refusalLog
 
 // log writes msg at Info unless a line went out less than refusalLogEvery
 // ago; the next line counts the refusals left out.

@@ -41,6 +41,7 @@ type conn struct {
 	l        *Listener
 	c        net.Conn
 	external bool
+	host     string // the client's host, for group members
 	ctx      context.Context
 	cancel   context.CancelFunc
 	budget   *connBudget
@@ -77,7 +78,7 @@ func (l *Listener) serveConn(c net.Conn, external bool) {
 	ctx, cancel := context.WithCancel(l.ctx)
 	defer cancel()
 	now := time.Now()
-	cn := &conn{l: l, c: c, external: external, ctx: ctx, cancel: cancel,
+	cn := &conn{l: l, c: c, external: external, host: clientHost(c.RemoteAddr()), ctx: ctx, cancel: cancel,
 		budget: newConnBudget(l.cfg.MaxConnInflightBytes), firstDeadline: now.Add(l.cfg.FirstRequestTimeout), lastRead: now}
 	queue := make(chan *inflight, l.cfg.MaxInflight)
 	writerDone := make(chan struct{})
@@ -116,6 +117,18 @@ func (l *Listener) serveConn(c net.Conn, external bool) {
 			in.resp <- resp
 		}()
 	}
+}
+
+// clientHost is a peer as Kafka names a group member's host: "/" and its IP.
+func clientHost(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return "/" + a.String()
+	}
+	return "/" + host
 }
 
 // release gives back a handled request's bytes to both budgets.
@@ -182,7 +195,7 @@ func (cn *conn) readRequest() (*request, int64, error) {
 		cn.release(held)
 		return nil, 0, err
 	}
-	req.external = cn.external
+	req.external, req.clientHost = cn.external, cn.host
 	return req, held, nil
 }
 

@@ -28,6 +28,9 @@ type request struct {
 	clientID string
 	kreq     kmsg.Request // nil for an ApiVersions request above our range
 	external bool         // arrived on the external listener
+	// clientHost is the client's address as Kafka reports a group
+	// member's host ("/" and the IP).
+	clientHost string
 }
 
 // readFrame reads one size-prefixed frame, refusing sizes above max before

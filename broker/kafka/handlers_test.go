@@ -461,7 +461,7 @@ func TestFakeMetadata_AutoCreateWithNoLeader_LeaderNotAvailable(t *testing.T) {
 	}
 }
 
-func TestFakeFindCoordinator_GroupsRefusedTransactionsNamedHere(t *testing.T) {
+func TestFakeFindCoordinator_GroupsAnswerTheLeader_TransactionsNamedHere(t *testing.T) {
 	fake := clusterfake.New(1)
 	addr := listen(t, fake)
 	find := func(version int16, keyType int8) *kmsg.FindCoordinatorResponse {
@@ -470,16 +470,12 @@ func TestFakeFindCoordinator_GroupsRefusedTransactionsNamedHere(t *testing.T) {
 		req.CoordinatorKey, req.CoordinatorType = "key", keyType
 		return rawRequest(t, addr, req).(*kmsg.FindCoordinatorResponse)
 	}
+	host, port, _ := net.SplitHostPort(addr)
 	for _, v := range []int16{0, 1, 2} {
-		r := find(v, 0)
-		if !errors.Is(code(r.ErrorCode), kerr.InvalidRequest) || r.NodeID != -1 {
-			t.Errorf("v%d group: %v, node %d; want INVALID_REQUEST, no node", v, code(r.ErrorCode), r.NodeID)
-		}
-		if v >= 1 && (r.ErrorMessage == nil || !strings.Contains(*r.ErrorMessage, "does not support consumer groups")) {
-			t.Errorf("v%d group: message %v", v, r.ErrorMessage)
+		if r := find(v, 0); r.ErrorCode != 0 || r.NodeID != 1 || r.Host != host || strconv.Itoa(int(r.Port)) != port {
+			t.Errorf("v%d group: %v, node %d at %s:%d; want the leader, this node, %s", v, code(r.ErrorCode), r.NodeID, r.Host, r.Port, addr)
 		}
 	}
-	host, port, _ := net.SplitHostPort(addr)
 	if r := find(1, 1); r.ErrorCode != 0 || r.NodeID != 1 || r.Host != host || strconv.Itoa(int(r.Port)) != port {
 		t.Errorf("transaction: %v, node %d at %s:%d; want this node, %s", code(r.ErrorCode), r.NodeID, r.Host, r.Port, addr)
 	}
@@ -499,9 +495,14 @@ func TestFakeFindCoordinator_GroupsRefusedTransactionsNamedHere(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.Version != 4 || len(resp.Coordinators) != 2 || resp.Coordinators[1].Key != "b" ||
-		!errors.Is(code(resp.Coordinators[1].ErrorCode), kerr.InvalidRequest) {
+	if resp.Version != 4 || len(resp.Coordinators) != 2 || resp.Coordinators[1].Key != "b" || resp.Coordinators[1].NodeID != 1 {
 		t.Fatalf("v%d batch of groups: %+v", resp.Version, resp.Coordinators)
+	}
+
+	// With no leader known, the group's coordinator is not available yet.
+	fake.SetLeader(-1)
+	if r := find(1, 0); !errors.Is(code(r.ErrorCode), kerr.CoordinatorNotAvailable) || r.NodeID != -1 {
+		t.Errorf("group with no leader: %v, node %d; want COORDINATOR_NOT_AVAILABLE", code(r.ErrorCode), r.NodeID)
 	}
 }
 

@@ -27,6 +27,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/raftline/raftline/broker/cluster"
+	"github.com/raftline/raftline/broker/groups"
 )
 
 // Config configures the Kafka listener. In a raftline node it is
@@ -124,6 +125,11 @@ type Tracer interface {
 	StartProduce(ctx context.Context, topic string, partition int32, records int, batches [][]byte) (extensions []byte, end func(err error))
 	// StartFetch starts a receive span for one topic.
 	StartFetch(ctx context.Context, topic string) func(records int64, err error)
+	// StartRequest starts the span of one request that is neither a
+	// produce nor a fetch (JoinGroup, SyncGroup, OffsetCommit), named
+	// name, with attrs as key and value pairs, and returns the function
+	// ending it with the request's outcome.
+	StartRequest(ctx context.Context, name string, attrs ...string) func(err error)
 }
 
 // Cluster is what the Kafka layer needs from the replicated state;
@@ -160,6 +166,24 @@ type Cluster interface {
 	// there from a follower.
 	AutoCreateTopic(ctx context.Context, spec cluster.TopicSpec) error
 	InitProducer(ctx context.Context) (int64, error)
+
+	// The group coordinator (broker/groups/coordinator). Every group is
+	// coordinated by the leader; on another node each answers
+	// NOT_COORDINATOR, and COORDINATOR_LOAD_IN_PROGRESS on a new leader
+	// until it has applied what its predecessor committed. Errors are kerr
+	// errors; per item errors come in the request's order.
+	JoinGroup(ctx context.Context, group string, j groups.Join, requireMemberID bool) (*groups.JoinResponse, error)
+	SyncGroup(ctx context.Context, group string, s groups.Sync) ([]byte, error)
+	Heartbeat(group, memberID, instanceID string, generation int32) error
+	LeaveGroup(ctx context.Context, group string, members []groups.LeavingMember) ([]error, error)
+	CommitOffsets(ctx context.Context, group string, c groups.Commit) ([]error, error)
+	// GroupOffsets, DescribeGroup and ListGroups call fn under the groups'
+	// read lock: it must copy what it keeps.
+	GroupOffsets(group string, fn func(map[string]map[int32]groups.Offset)) error
+	DescribeGroup(group string, fn func(*groups.Group)) error
+	ListGroups(fn func(*groups.Group)) error
+	DeleteGroups(ctx context.Context, names []string) ([]error, error)
+	DeleteGroupOffsets(ctx context.Context, group string, parts []groups.TopicPartition) ([]error, error)
 }
 
 // Listener is the Kafka listener of one node.
@@ -399,6 +423,15 @@ func (l *Listener) sleep(d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+// startSpan starts a request's span through the Tracer, if any; group is
+// the consumer group it concerns.
+func (l *Listener) startSpan(ctx context.Context, name, group string) func(error) {
+	if l.tracer == nil {
+		return func(error) {}
+	}
+	return l.tracer.StartRequest(ctx, name, "messaging.consumer.group.name", group)
 }
 
 type nopObserver struct{}

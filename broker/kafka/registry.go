@@ -105,6 +105,59 @@ func errorCodes(resp kmsg.Response) []int16 {
 		for _, c := range r.Coordinators {
 			add(c.ErrorCode)
 		}
+	case *kmsg.OffsetCommitResponse:
+		for _, t := range r.Topics {
+			for _, p := range t.Partitions {
+				add(p.ErrorCode)
+			}
+		}
+	case *kmsg.OffsetFetchResponse:
+		add(r.ErrorCode)
+		for _, t := range r.Topics {
+			for _, p := range t.Partitions {
+				add(p.ErrorCode)
+			}
+		}
+		for _, g := range r.Groups {
+			add(g.ErrorCode)
+			for _, t := range g.Topics {
+				for _, p := range t.Partitions {
+					add(p.ErrorCode)
+				}
+			}
+		}
+	case *kmsg.JoinGroupResponse:
+		// MEMBER_ID_REQUIRED is the protocol's normal first answer to a
+		// v4+ member, not a failure.
+		if r.ErrorCode != kerr.MemberIDRequired.Code {
+			add(r.ErrorCode)
+		}
+	case *kmsg.HeartbeatResponse:
+		add(r.ErrorCode)
+	case *kmsg.LeaveGroupResponse:
+		add(r.ErrorCode)
+		for _, m := range r.Members {
+			add(m.ErrorCode)
+		}
+	case *kmsg.SyncGroupResponse:
+		add(r.ErrorCode)
+	case *kmsg.DescribeGroupsResponse:
+		for _, g := range r.Groups {
+			add(g.ErrorCode)
+		}
+	case *kmsg.ListGroupsResponse:
+		add(r.ErrorCode)
+	case *kmsg.DeleteGroupsResponse:
+		for _, g := range r.Groups {
+			add(g.ErrorCode)
+		}
+	case *kmsg.OffsetDeleteResponse:
+		add(r.ErrorCode)
+		for _, t := range r.Topics {
+			for _, p := range t.Partitions {
+				add(p.ErrorCode)
+			}
+		}
 	}
 	return out
 }

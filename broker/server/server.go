@@ -21,6 +21,7 @@ import (
 	"github.com/raftline/raftline/broker/cluster/raftcluster"
 	"github.com/raftline/raftline/broker/freespace"
 	"github.com/raftline/raftline/broker/fsm"
+	"github.com/raftline/raftline/broker/groups/coordinator"
 	"github.com/raftline/raftline/broker/httpapi"
 	"github.com/raftline/raftline/broker/kafka"
 	"github.com/raftline/raftline/broker/raftnode"
@@ -60,6 +61,10 @@ type Config struct {
 	// Kafka configures the Kafka listener (kafka.New): addresses, cluster
 	// id, request limits, topic defaults, the Observer and the Tracer.
 	Kafka kafka.Config
+	// Groups configures the group coordinator the node runs while it
+	// leads (coordinator.New): the initial rebalance delay, offsets
+	// retention, session timeout bounds. Start sets its Logger.
+	Groups coordinator.Config
 
 	// HTTPAddr is the address for HTTP: /healthz, /readyz, /v1/cluster,
 	// and HTTPHandlers.
@@ -155,6 +160,8 @@ func Start(cfg Config) (*Server, error) {
 	s.FreeSpace = space
 	s.Cluster = raftcluster.New(node)
 	s.Cluster.GateProduces(space.Check)
+	cfg.Groups.Logger = cfg.Logger
+	s.Cluster.ServeGroups(ctx, cfg.Groups)
 	if cfg.NodeStarted != nil {
 		cfg.NodeStarted(Started{Node: node, Cluster: s.Cluster, FreeSpace: space})
 	}

@@ -160,6 +160,26 @@ func (t *Tracer) StartFetch(ctx context.Context, topic string) func(int64, error
 	}
 }
 
+// StartRequest implements kafka.Tracer: a server span named after the
+// request, with the attributes given as key and value pairs.
+func (t *Tracer) StartRequest(ctx context.Context, name string, attrs ...string) func(error) {
+	kv := []attribute.KeyValue{semconv.MessagingSystemKafka}
+	for i := 0; i+1 < len(attrs); i += 2 {
+		kv = append(kv, attribute.String(attrs[i], attrs[i+1]))
+	}
+	_, span := t.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(kv...))
+	if !span.IsRecording() {
+		return func(error) {}
+	}
+	return func(err error) {
+		if err != nil {
+			span.SetAttributes(semconv.ErrorTypeKey.String(kcode.OfError(err)))
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}
+}
+
 // RPCSent implements raftnode.Observer: each traced entry an
 // AppendEntries carries to a follower gets a replicate span, ended by the
 // response.

@@ -9,12 +9,14 @@
 package clusterfake
 
 import (
+	"context"
 	"fmt"
 	"sync"
 
 	"github.com/raftline/raftline/broker/cluster"
 	"github.com/raftline/raftline/broker/cluster/raftcluster"
 	"github.com/raftline/raftline/broker/fsm"
+	"github.com/raftline/raftline/broker/groups/coordinator"
 )
 
 // Cluster is the fake: raftcluster.Cluster on an in-memory node. It starts
@@ -29,6 +31,14 @@ type Cluster struct {
 func New(self int32) *Cluster {
 	n := &node{state: fsm.New(), self: self, leader: self, voters: []int32{self}}
 	return &Cluster{Cluster: raftcluster.NewOn(n), node: n}
+}
+
+// ServeGroupsFor has the fake coordinate groups until the test ends, with
+// cfg (no initial rebalance delay, Kafka's session bounds, unless set).
+func (c *Cluster) ServeGroupsFor(t interface{ Cleanup(func()) }, cfg coordinator.Config) {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	c.ServeGroups(ctx, cfg)
 }
 
 // SetLeader makes id the leader (-1: none known). A write that needs the
@@ -110,6 +120,9 @@ func (n *node) Voters() ([]int32, error) {
 	defer n.mu.Unlock()
 	return append([]int32(nil), n.voters...), nil
 }
+
+// Barrier has nothing to wait for: every entry is applied when proposed.
+func (n *node) Barrier(context.Context) error { return nil }
 
 // Role is leader or follower.
 func (n *node) Role() string {

@@ -1,6 +1,9 @@
 package raftcluster
 
 import (
+	"context"
+	"time"
+
 	"github.com/hashicorp/raft"
 
 	"github.com/raftline/raftline/broker/fsm"
@@ -35,6 +38,9 @@ type Node interface {
 	Voters() ([]int32, error)
 	// Role is leader, follower, candidate or shutdown.
 	Role() string
+	// Barrier returns once every entry committed before the call is
+	// applied on this node, which must lead.
+	Barrier(ctx context.Context) error
 }
 
 // Pending is a proposed entry: Stored is closed once the entry is in this
@@ -80,6 +86,14 @@ func (r raftNode) Voters() ([]int32, error) {
 		}
 	}
 	return ids, nil
+}
+
+func (r raftNode) Barrier(ctx context.Context) error {
+	var timeout time.Duration
+	if d, ok := ctx.Deadline(); ok {
+		timeout = max(time.Until(d), time.Millisecond)
+	}
+	return fromNode(r.n.Raft().Barrier(timeout).Error())
 }
 
 func (r raftNode) Role() string {

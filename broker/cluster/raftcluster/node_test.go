@@ -42,10 +42,11 @@ func (s *stubNode) Forward(cmd fsm.Command) Pending {
 	return done{}
 }
 
-func (s *stubNode) IsLeader() bool           { return s.leader }
-func (s *stubNode) Leader() int32            { return -1 }
-func (s *stubNode) Voters() ([]int32, error) { return nil, nil }
-func (s *stubNode) Role() string             { return "follower" }
+func (s *stubNode) IsLeader() bool                { return s.leader }
+func (s *stubNode) Leader() int32                 { return -1 }
+func (s *stubNode) Voters() ([]int32, error)      { return nil, nil }
+func (s *stubNode) Role() string                  { return "follower" }
+func (s *stubNode) Barrier(context.Context) error { return nil }
 
 type done struct{}
 

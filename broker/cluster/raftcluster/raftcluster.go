@@ -32,6 +32,7 @@ import (
 
 	"github.com/raftline/raftline/broker/cluster"
 	"github.com/raftline/raftline/broker/fsm"
+	"github.com/raftline/raftline/broker/groups/coordinator"
 	"github.com/raftline/raftline/broker/raftnode"
 	"github.com/raftline/raftline/broker/seglog"
 )
@@ -159,8 +160,9 @@ func (v View) Appended() <-chan struct{} { return v.state.Appended() }
 type Cluster struct {
 	View
 	node   Node
-	client *http.Client // forwards metadata changes to the leader
-	gate   func() error // asked before each produce (GateProduces); nil admits all
+	client *http.Client             // forwards metadata changes to the leader
+	gate   func() error             // asked before each produce (GateProduces); nil admits all
+	coord  *coordinator.Coordinator // the group coordinator (ServeGroups); nil serves none
 }
 
 // New returns the cluster as seen from a Raft node. It is cheap and keeps no
@@ -187,9 +189,3 @@ func (c *Cluster) Role() string { return c.node.Role() }
 // Voters are the ids of the voters in the Raft configuration: every
 // partition's replicas.
 func (c *Cluster) Voters() ([]int32, error) { return c.node.Voters() }
-
-// ConsumerGroups returns every consumer group this node has applied, sorted
-// by name.
-func (v View) ConsumerGroups() []cluster.ConsumerGroup {
-	return nil
-}

@@ -59,6 +59,10 @@ func Defaults() Options {
 func (o Options) Spec() clusterspec.Spec {
 	s := clusterspec.Local(o.Host, o.DataDir, o.Nodes, o.KafkaPort, o.HTTPPort, o.RaftPort)
 	s.Args = append([]string{
+		// A consumer group's first rebalance waits 3s by default for
+		// more members; on a laptop, and in the tests run against dev,
+		// a group is formed by one person or one test at a time.
+		"--group-initial-rebalance-delay", "100ms",
 		"--default-partitions", strconv.Itoa(o.DefaultPartitions),
 		"--default-retention-bytes", strconv.FormatInt(o.DefaultRetentionBytes, 10),
 		"--log-level", o.LogLevel,

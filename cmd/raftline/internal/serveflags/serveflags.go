@@ -86,6 +86,8 @@ func ParseServe(args []string, getenv func(string) string, help io.Writer) (*Ser
 		trailing      = fs.Uint64("trailing-logs", 10240, "Raft entries kept after a snapshot, so slow followers catch up without one")
 		logLevel      = fs.String("log-level", "info", "debug, info, warn or error")
 		logFormat     = fs.String("log-format", "text", "text or json")
+		groupDelay    = fs.Duration("group-initial-rebalance-delay", 3*time.Second, "how long the first rebalance of an empty consumer group waits for more members to join, extended by each new one up to the rebalance timeout (Kafka's group.initial.rebalance.delay.ms; 0: none)")
+		offsetsRet    = fs.Duration("offsets-retention", 7*24*time.Hour, "how long a consumer group's committed offsets are kept once the group is empty, or, for a group that only commits, since their commit (Kafka's offsets.retention.minutes)")
 		faultExit     = fs.Duration("storage-fault-exit-delay", 15*time.Second, "after a storage fault (the node's disk failed: it stops leading and serving Kafka at once), how long /readyz and /metrics still say why before the process exits with status 3 (0: exit at once)")
 	)
 	kafkaFrontDoor := kafkaFrontDoor(fs.FlagSet)
@@ -229,6 +231,11 @@ func ParseServe(args []string, getenv func(string) string, help io.Writer) (*Ser
 		bad("storage-fault-exit-delay", "%v is not between 0 and 10m", *faultExit)
 	}
 	out.FaultExitDelay = *faultExit
+	if *groupDelay < 0 || *groupDelay > 5*time.Minute {
+		bad("group-initial-rebalance-delay", "%v is not between 0 and 5m", *groupDelay)
+	}
+	c.Groups.InitialRebalanceDelay = *groupDelay
+	c.Groups.OffsetsRetention = positive("offsets-retention", *offsetsRet)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
