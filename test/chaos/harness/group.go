@@ -4,15 +4,19 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/raftline/raftline/loadgen/ledger"
 )
@@ -85,6 +89,21 @@ type Group struct {
 	readMu sync.Mutex
 	read   map[int32]map[int64]bool // offsets read, per partition
 	again  map[int32][]int64        // offsets read more than once
+	// backwards lists records read again below an offset the coordinator
+	// had acknowledged committing before the reader got the partition.
+	backwards []string
+	// resets are franz-go's data-loss reports: a fetch answered
+	// OFFSET_OUT_OF_RANGE at an offset a member had read up to, after
+	// which it starts again per its reset offset (the start).
+	resets []string
+	// acked is, per partition, the offset commits the coordinator
+	// acknowledged, in the order heard.
+	acked map[int32][]ackedCommit
+}
+
+type ackedCommit struct {
+	at     time.Time
+	offset int64
 }
 
 // Member is one consumer of a Group.
@@ -103,6 +122,9 @@ type Member struct {
 	// assignment (zero until then).
 	readAfter time.Time
 	errs      map[string]int
+	// commits counts commit outcomes by kind ("ok" or the error), per
+	// partition, auto-commits and those before partitions move alike.
+	commits map[string]int
 }
 
 // StartGroup starts a consumer group of members members on topic, reading
@@ -113,7 +135,7 @@ func (c *Cluster) StartGroup(book *Book, topic, name string, members int) *Group
 	if book.group == nil {
 		c.t.Fatal("StartGroup needs a book made by NewGroupBook")
 	}
-	g := &Group{Name: name, c: c, topic: topic, ledger: book.group, read: map[int32]map[int64]bool{}, again: map[int32][]int64{}}
+	g := &Group{Name: name, c: c, topic: topic, ledger: book.group, read: map[int32]map[int64]bool{}, again: map[int32][]int64{}, acked: map[int32][]ackedCommit{}}
 	for range members {
 		g.Join()
 	}
@@ -126,15 +148,16 @@ func (g *Group) Join() *Member {
 	g.c.t.Helper()
 	g.mu.Lock()
 	g.seq++
-	m := &Member{Name: fmt.Sprintf("m%d", g.seq), group: g, done: make(chan struct{}), errs: map[string]int{}}
+	m := &Member{Name: fmt.Sprintf("m%d", g.seq), group: g, done: make(chan struct{}), errs: map[string]int{}, commits: map[string]int{}}
 	g.mu.Unlock()
 	opts := append(GroupOptions(g.c.KafkaAddrs(), g.topic, g.Name),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, a map[string][]int32) { m.assign(len(a[g.topic])) }),
 		kgo.OnPartitionsRevoked(func(ctx context.Context, cl *kgo.Client, r map[string][]int32) {
 			m.partitions.Add(-int64(len(r[g.topic])))
 			// A failed commit shows as redelivered records.
-			_ = cl.CommitUncommittedOffsets(ctx)
+			cl.CommitOffsetsSync(ctx, cl.UncommittedOffsets(), m.commitDone)
 		}),
+		kgo.AutoCommitCallback(m.commitDone),
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, l map[string][]int32) {
 			m.partitions.Add(-int64(len(l[g.topic])))
 		}),
@@ -151,6 +174,47 @@ func (g *Group) Join() *Member {
 	g.members = append(g.members, m)
 	g.mu.Unlock()
 	return m
+}
+
+func (m *Member) commitDone(_ *kgo.Client, req *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err != nil {
+		m.commits[errKind(err)]++
+		return
+	}
+	asked := map[int32]int64{}
+	for _, t := range req.Topics {
+		for _, p := range t.Partitions {
+			asked[p.Partition] = p.Offset
+		}
+	}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				m.commits[errKind(err)]++
+				continue
+			}
+			m.commits["ok"]++
+			if off, ok := asked[p.Partition]; ok && t.Topic == m.group.topic {
+				m.group.readMu.Lock()
+				m.group.acked[p.Partition] = append(m.group.acked[p.Partition], ackedCommit{now, off})
+				m.group.readMu.Unlock()
+			}
+		}
+	}
+}
+
+// Commits returns the member's commit outcomes per partition, by kind.
+func (m *Member) Commits() map[string]int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string]int, len(m.commits))
+	for k, v := range m.commits {
+		out[k] = v
+	}
+	return out
 }
 
 func (m *Member) assign(n int) {
@@ -173,17 +237,30 @@ func (m *Member) loop(ctx context.Context) {
 		}
 		now := time.Now()
 		fs.EachError(func(_ string, _ int32, err error) {
+			var loss *kgo.ErrDataLoss
+			if errors.As(err, &loss) {
+				m.group.readMu.Lock()
+				m.group.resets = append(m.group.resets, fmt.Sprintf("%s partition %d: read to %d, reset to %d",
+					m.Name, loss.Partition, loss.ConsumedTo, loss.ResetTo))
+				m.group.readMu.Unlock()
+			}
 			m.mu.Lock()
 			m.errs[errKind(err)]++
 			m.mu.Unlock()
 		})
 		n := 0
+		m.mu.Lock()
+		var assignedAt time.Time
+		if len(m.assigned) > 0 {
+			assignedAt = m.assigned[len(m.assigned)-1]
+		}
+		m.mu.Unlock()
 		fs.EachRecord(func(r *kgo.Record) {
 			n++
 			if id, ok := ParseValue(r.Value); ok {
 				m.group.ledger.Consumed(r.Partition, r.Offset, id)
 			}
-			m.group.sawOffset(r.Partition, r.Offset)
+			m.group.sawOffset(r.Partition, r.Offset, assignedAt)
 		})
 		if n > 0 {
 			m.read.Add(int64(n))
@@ -196,7 +273,9 @@ func (m *Member) loop(ctx context.Context) {
 	}
 }
 
-func (g *Group) sawOffset(p int32, off int64) {
+// sawOffset records a read of offset off of partition p by a member whose
+// assignment arrived at assignedAt.
+func (g *Group) sawOffset(p int32, off int64, assignedAt time.Time) {
 	g.readMu.Lock()
 	defer g.readMu.Unlock()
 	if g.read[p] == nil {
@@ -204,26 +283,50 @@ func (g *Group) sawOffset(p int32, off int64) {
 	}
 	if g.read[p][off] {
 		g.again[p] = append(g.again[p], off)
+		// The member fetched the partition's committed offset after its
+		// assignment arrived: any commit acknowledged before then is at
+		// or below it, so it cannot read again below such a commit.
+		for _, c := range g.acked[p] {
+			if c.at.Before(assignedAt) && off < c.offset {
+				g.backwards = append(g.backwards, fmt.Sprintf("partition %d offset %d, read again by a member assigned at %s, after a commit of offset %d was acknowledged at %s",
+					p, off, assignedAt.Format("15:04:05.000"), c.offset, c.at.Format("15:04:05.000")))
+				break
+			}
+		}
 	}
 	g.read[p][off] = true
 }
 
-// ReadAgainBelow lists the offsets the group read more than once below the
-// given committed offsets: records it had committed and read again, which
-// only a group whose committed offsets went back can do.
-func (g *Group) ReadAgainBelow(committed map[int32]int64) []string {
+// Resets lists the members' offset resets after OFFSET_OUT_OF_RANGE.
+func (g *Group) Resets() []string {
 	g.readMu.Lock()
 	defer g.readMu.Unlock()
-	var out []string
-	for p, offs := range g.again {
-		for _, off := range offs {
-			if off < committed[p] {
-				out = append(out, fmt.Sprintf("partition %d offset %d (committed %d)", p, off, committed[p]))
-			}
+	return slices.Clone(g.resets)
+}
+
+// WentBack lists the records the group read again below an offset the
+// coordinator had acknowledged committing before the reading member got
+// the partition: a committed offset lost or gone back.
+func (g *Group) WentBack() []string {
+	g.readMu.Lock()
+	defer g.readMu.Unlock()
+	return slices.Clone(g.backwards)
+}
+
+// ReadAgain sums up, per partition, the offsets the group read more than
+// once: how many and their range.
+func (g *Group) ReadAgain() string {
+	g.readMu.Lock()
+	defer g.readMu.Unlock()
+	var parts []string
+	for p := range int32(Partitions) {
+		offs := g.again[p]
+		if len(offs) == 0 {
+			continue
 		}
+		parts = append(parts, fmt.Sprintf("partition %d: %d reads again of offsets %d-%d", p, len(offs), slices.Min(offs), slices.Max(offs)))
 	}
-	slices.Sort(out)
-	return out
+	return strings.Join(parts, "; ")
 }
 
 // Leave stops the member, which commits what it read and leaves the group.
@@ -325,6 +428,26 @@ func (g *Group) Drain(timeout time.Duration) (ledger.Report, error) {
 		return nil
 	})
 	return g.ledger.Report(), err
+}
+
+// WaitCommitted waits until the group has committed an offset past 0 for
+// every partition of the topic, and returns the offsets.
+func (g *Group) WaitCommitted(t testing.TB, timeout time.Duration) map[int32]int64 {
+	t.Helper()
+	var committed map[int32]int64
+	WaitFor(t, timeout, "group "+g.Name+" to commit every partition", func() error {
+		var err error
+		if committed, err = g.Committed(5 * time.Second); err != nil {
+			return err
+		}
+		for p := range int32(Partitions) {
+			if committed[p] <= 0 {
+				return fmt.Errorf("committed %v", committed)
+			}
+		}
+		return nil
+	})
+	return committed
 }
 
 // Committed returns the group's committed offsets of the topic, asking
