@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -33,6 +34,8 @@ type member struct {
 	mu        sync.Mutex
 	assigned  time.Time // the latest assignment
 	readAfter time.Time // the first read under it; zero until then
+	stopped   time.Time // partitions last revoked or lost
+	reads     []time.Time
 	errs      map[string]int
 }
 
@@ -61,8 +64,10 @@ func join(brokers []string, topic, group, name string, s clientSettings) (*membe
 			m.mu.Unlock()
 		}),
 		kgo.OnPartitionsRevoked(func(ctx context.Context, cl *kgo.Client, _ map[string][]int32) {
+			m.stop()
 			_ = cl.CommitUncommittedOffsets(ctx)
 		}),
+		kgo.OnPartitionsLost(func(context.Context, *kgo.Client, map[string][]int32) { m.stop() }),
 	)
 	if err != nil {
 		return nil, err
@@ -72,6 +77,12 @@ func join(brokers []string, topic, group, name string, s clientSettings) (*membe
 	m.cancel = cancel
 	go m.loop(ctx)
 	return m, nil
+}
+
+func (m *member) stop() {
+	m.mu.Lock()
+	m.stopped = time.Now()
+	m.mu.Unlock()
 }
 
 func (m *member) loop(ctx context.Context) {
@@ -85,8 +96,11 @@ func (m *member) loop(ctx context.Context) {
 		now := time.Now()
 		m.mu.Lock()
 		fs.EachError(func(_ string, _ int32, err error) { m.errs[err.Error()]++ })
-		if fs.NumRecords() > 0 && m.readAfter.IsZero() && !m.assigned.IsZero() {
-			m.readAfter = now
+		if fs.NumRecords() > 0 {
+			if m.readAfter.IsZero() && !m.assigned.IsZero() {
+				m.readAfter = now
+			}
+			m.reads = append(m.reads, now)
 		}
 		m.mu.Unlock()
 	}
@@ -110,6 +124,30 @@ func (m *member) consumingSince(t time.Time) (time.Time, bool) {
 	return m.readAfter, true
 }
 
+// consumingAgain returns when the member consumed again after an event at
+// t that may not rebalance the group (a coordinator's failover: franz-go
+// rejoins when a heartbeat fails, but a member whose retried heartbeat
+// reaches the new coordinator keeps its generation, as in Kafka): if it lost
+// its partitions at or after t, its first read under the assignment that
+// followed; otherwise its first read at or after resumed, when reads can
+// only be fresh ones.
+func (m *member) consumingAgain(t, resumed time.Time) (time.Time, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	from := resumed
+	if !m.stopped.Before(t) {
+		if !m.assigned.After(m.stopped) {
+			return time.Time{}, false
+		}
+		from = m.assigned
+	}
+	i, _ := slices.BinarySearchFunc(m.reads, from, func(a, b time.Time) int { return a.Compare(b) })
+	if i == len(m.reads) {
+		return time.Time{}, false
+	}
+	return m.reads[i], true
+}
+
 func (m *member) state() string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -121,11 +159,21 @@ func (m *member) state() string {
 // assignment received at or after t, and returns how long after t the last
 // of them did.
 func allConsumingSince(ctx context.Context, members []*member, t time.Time, timeout time.Duration) (time.Duration, error) {
+	return allConsuming(ctx, members, t, timeout, func(m *member) (time.Time, bool) { return m.consumingSince(t) })
+}
+
+// allConsumingAgain is allConsumingSince for an event that may not
+// rebalance the group (member.consumingAgain).
+func allConsumingAgain(ctx context.Context, members []*member, t, resumed time.Time, timeout time.Duration) (time.Duration, error) {
+	return allConsuming(ctx, members, t, timeout, func(m *member) (time.Time, bool) { return m.consumingAgain(t, resumed) })
+}
+
+func allConsuming(ctx context.Context, members []*member, t time.Time, timeout time.Duration, since func(*member) (time.Time, bool)) (time.Duration, error) {
 	var last time.Time
 	err := poll(ctx, timeout, 5*time.Millisecond, func() error {
 		last = time.Time{}
 		for _, m := range members {
-			at, ok := m.consumingSince(t)
+			at, ok := since(m)
 			if !ok {
 				return fmt.Errorf("not consuming again: %s", m.state())
 			}
@@ -136,4 +184,11 @@ func allConsumingSince(ctx context.Context, members []*member, t time.Time, time
 		return nil
 	})
 	return last.Sub(t), err
+}
+
+// rejoinedSince reports whether the member lost its partitions at or after t.
+func (m *member) rejoinedSince(t time.Time) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return !m.stopped.Before(t)
 }

@@ -21,11 +21,15 @@ type rebalanceRun struct {
 	JoinMs     float64 `json:"join_ms"`     // a third member joins two
 	FailoverMs float64 `json:"failover_ms"` // the leader, the coordinator, is SIGKILLed
 	ElectionMs float64 `json:"election_ms"` // of which: kill to an agreed new leader
-	Err        string  `json:"error,omitempty"`
+	// Rejoined is how many of the three members lost their partitions in
+	// the failover (the others kept their generation), counted once all
+	// consumed again.
+	Rejoined int    `json:"rejoined"`
+	Err      string `json:"error,omitempty"`
 }
 
 func (r rebalanceRun) String() string {
-	s := fmt.Sprintf("leave %.0f ms, join %.0f ms, leader failover %.0f ms (election %.0f ms)", r.LeaveMs, r.JoinMs, r.FailoverMs, r.ElectionMs)
+	s := fmt.Sprintf("leave %.0f ms, join %.0f ms, leader failover %.0f ms (election %.0f ms, %d of 3 members rejoined)", r.LeaveMs, r.JoinMs, r.FailoverMs, r.ElectionMs, r.Rejoined)
 	if r.Err != "" {
 		s += ": " + r.Err
 	}
@@ -102,9 +106,15 @@ func rebalanceOnce(ctx context.Context, c *cluster, s clientSettings, i int) (r 
 	if _, err := c.leader(30*time.Second, leader); err != nil {
 		return r, fmt.Errorf("no new leader after killing node %d: %w", leader, err)
 	}
-	r.ElectionMs = ms(time.Since(t0))
-	if d, err = allConsumingSince(ctx, members, t0, 60*time.Second); err != nil {
+	elected := time.Now()
+	r.ElectionMs = ms(elected.Sub(t0))
+	if d, err = allConsumingAgain(ctx, members, t0, elected, 60*time.Second); err != nil {
 		return r, fmt.Errorf("leader failover: %w", err)
+	}
+	for _, m := range members {
+		if m.rejoinedSince(t0) {
+			r.Rejoined++
+		}
 	}
 	r.FailoverMs = ms(d)
 	if err := c.start(leader); err != nil {

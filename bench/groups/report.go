@@ -24,7 +24,13 @@ func report(w io.Writer, res *result) {
 		fmt.Fprintln(w, "|---|---|---|")
 		fmt.Fprintf(w, "| a member leaves (3 -> 2) | %.0f ms | up to %v |\n", median(leave), c.Heartbeat)
 		fmt.Fprintf(w, "| a member joins (2 -> 3) | %.0f ms | up to %v |\n", median(join), c.Heartbeat)
+		rejoined := 0
+		for _, r := range res.Rebalance {
+			rejoined += r.Rejoined
+		}
 		fmt.Fprintf(w, "| leader (coordinator) SIGKILLed | %.0f ms (election: %.0f ms) | up to %v |\n", median(fail), median(elect), c.Heartbeat)
+		fmt.Fprintf(w, "\nIn the failovers %d of %d members lost their partitions and rejoined; the others kept their generation.\n",
+			rejoined, 3*len(res.Rebalance))
 		for _, r := range res.Rebalance {
 			if r.Err != "" {
 				fmt.Fprintf(w, "\nrun failed: %s\n", r.Err)

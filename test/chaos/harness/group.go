@@ -121,7 +121,11 @@ type Member struct {
 	// readAfter is when the first record was read after the last
 	// assignment (zero until then).
 	readAfter time.Time
-	errs      map[string]int
+	// stopped is when partitions were last revoked or lost; reads are
+	// when each poll that returned records did.
+	stopped time.Time
+	reads   []time.Time
+	errs    map[string]int
 	// commits counts commit outcomes by kind ("ok" or the error), per
 	// partition, auto-commits and those before partitions move alike.
 	commits map[string]int
@@ -153,14 +157,12 @@ func (g *Group) Join() *Member {
 	opts := append(GroupOptions(g.c.KafkaAddrs(), g.topic, g.Name),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, a map[string][]int32) { m.assign(len(a[g.topic])) }),
 		kgo.OnPartitionsRevoked(func(ctx context.Context, cl *kgo.Client, r map[string][]int32) {
-			m.partitions.Add(-int64(len(r[g.topic])))
+			m.stop(len(r[g.topic]))
 			// A failed commit shows as redelivered records.
 			cl.CommitOffsetsSync(ctx, cl.UncommittedOffsets(), m.commitDone)
 		}),
 		kgo.AutoCommitCallback(m.commitDone),
-		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, l map[string][]int32) {
-			m.partitions.Add(-int64(len(l[g.topic])))
-		}),
+		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, l map[string][]int32) { m.stop(len(l[g.topic])) }),
 	)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -217,6 +219,13 @@ func (m *Member) Commits() map[string]int {
 	return out
 }
 
+func (m *Member) stop(n int) {
+	m.partitions.Add(-int64(n))
+	m.mu.Lock()
+	m.stopped = time.Now()
+	m.mu.Unlock()
+}
+
 func (m *Member) assign(n int) {
 	m.partitions.Add(int64(n))
 	m.mu.Lock()
@@ -268,6 +277,7 @@ func (m *Member) loop(ctx context.Context) {
 			if m.readAfter.IsZero() {
 				m.readAfter = now
 			}
+			m.reads = append(m.reads, now)
 			m.mu.Unlock()
 		}
 	}
@@ -371,6 +381,37 @@ func (m *Member) ConsumingSince(t time.Time) (time.Time, bool) {
 	return m.readAfter, true
 }
 
+// ConsumingAgain reports when the member consumed again after an event at
+// t that may or may not rebalance the group: if it lost or gave up its
+// partitions at or after t, its first read under the assignment that
+// followed; otherwise (it kept its partitions) its first read at or after
+// resumed, a time after t when reads can only be fresh ones, such as when
+// a new leader was agreed after the old one was killed.
+func (m *Member) ConsumingAgain(t, resumed time.Time) (time.Time, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	from := resumed
+	if !m.stopped.Before(t) {
+		if len(m.assigned) == 0 || !m.assigned[len(m.assigned)-1].After(m.stopped) {
+			return time.Time{}, false
+		}
+		from = m.assigned[len(m.assigned)-1]
+	}
+	i, _ := slices.BinarySearchFunc(m.reads, from, func(a, b time.Time) int { return a.Compare(b) })
+	if i == len(m.reads) {
+		return time.Time{}, false
+	}
+	return m.reads[i], true
+}
+
+// Reassigned reports whether the member lost or gave up its partitions at
+// or after t.
+func (m *Member) Reassigned(t time.Time) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return !m.stopped.Before(t)
+}
+
 // Assignments is how many assignments the member has received.
 func (m *Member) Assignments() int {
 	m.mu.Lock()
@@ -403,6 +444,27 @@ func (g *Group) RebalancedAfter(t time.Time, timeout time.Duration) (time.Time, 
 			at, ok := m.ConsumingSince(t)
 			if !ok {
 				return fmt.Errorf("%s: no assignment since %s followed by a read (%d assignments, %d partitions, errors %v)",
+					m.Name, t.Format("15:04:05.000"), m.Assignments(), m.partitions.Load(), m.Errors())
+			}
+			if at.After(last) {
+				last = at
+			}
+		}
+		return nil
+	})
+	return last, err
+}
+
+// ConsumingAgainAfter waits until every member consumes again after an
+// event at t (Member.ConsumingAgain) and returns when the last of them did.
+func (g *Group) ConsumingAgainAfter(t, resumed time.Time, timeout time.Duration) (time.Time, error) {
+	var last time.Time
+	err := Poll(timeout, func() error {
+		last = time.Time{}
+		for _, m := range g.Members() {
+			at, ok := m.ConsumingAgain(t, resumed)
+			if !ok {
+				return fmt.Errorf("%s: not consuming again since %s (%d assignments, %d partitions, errors %v)",
 					m.Name, t.Format("15:04:05.000"), m.Assignments(), m.partitions.Load(), m.Errors())
 			}
 			if at.After(last) {
