@@ -45,6 +45,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRequest$$' -fuzztime $(call fuzztime,100000x) ./broker/kafka
 	$(GO) test -run '^$$' -fuzz '^FuzzReadFrame$$' -fuzztime $(call fuzztime,100000x) ./broker/kafka
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCommand$$' -fuzztime $(call fuzztime,300000x) ./broker/fsm
+	$(GO) test -run '^$$' -fuzz '^FuzzApply$$' -fuzztime $(call fuzztime,100000x) ./broker/groups
 	$(GO) test -run '^$$' -fuzz '^FuzzParseBatch$$' -fuzztime $(call fuzztime,500000x) ./broker/recordbatch
 	$(GO) test -run '^$$' -fuzz '^FuzzFirstAtOrAfter$$' -fuzztime $(call fuzztime,200000x) ./broker/recordbatch/recordscan
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenSegment$$' -fuzztime $(call fuzztime,1500x) ./broker/seglog

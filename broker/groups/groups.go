@@ -12,7 +12,7 @@
 // requests) is the coordinator's, on the leader (broker/groups/coordinator).
 //
 // The semantics and error codes follow Apache Kafka's GroupCoordinator and
-// GroupMetadata (classic protocol); see DESIGN.md.
+// GroupMetadata (classic protocol); see ../DESIGN.md, Consumer groups.
 package groups
 
 import (

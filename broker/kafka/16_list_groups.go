@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -23,10 +24,10 @@ func handleListGroups(l *Listener, _ context.Context, r *request) func() kmsg.Re
 		resp := req.ResponseKind().(*kmsg.ListGroupsResponse)
 		states := map[string]bool{}
 		for _, s := range req.StatesFilter {
-			states[s] = true
+			states[strings.ToLower(s)] = true // Kafka parses the names case-insensitively
 		}
 		err := l.cluster.ListGroups(func(g *groups.Group) {
-			if len(states) > 0 && !states[string(g.State)] {
+			if len(states) > 0 && !states[strings.ToLower(string(g.State))] {
 				return
 			}
 			rg := kmsg.NewListGroupsResponseGroup()

@@ -529,6 +529,15 @@ func TestGroup_AdminAPIs_DescribeListDeleteOffsetsAndGroups(t *testing.T) {
 	c := clustertest.Start(t, clustertest.Options{})
 	c.CreateTopic("a", 1)
 	c.CreateTopic("b", 1)
+	// kadm resolves topics through Metadata, from any node.
+	clustertest.WaitFor(t, 10*time.Second, "every node to apply the topics", func() bool {
+		for _, n := range c.Nodes {
+			if len(n.Server().Cluster.Topics()) != 2 {
+				return false
+			}
+		}
+		return true
+	})
 	adm := kadm.NewClient(c.Client())
 	ctx := clustertest.Ctx(t)
 
@@ -574,4 +583,64 @@ func TestGroup_AdminAPIs_DescribeListDeleteOffsetsAndGroups(t *testing.T) {
 		}
 		return true
 	})
+}
+
+func TestGroup_WholeClusterRestarted_GroupsFromSnapshotAndLog(t *testing.T) {
+	c := clustertest.Start(t, clustertest.Options{})
+	c.CreateTopic("kept", 2)
+	clustertest.WaitFor(t, 10*time.Second, "every node to apply the topic", func() bool {
+		for _, n := range c.Nodes {
+			if _, ok := n.Server().Cluster.Topic("kept"); !ok {
+				return false
+			}
+		}
+		return true
+	})
+	adm := kadm.NewClient(c.Client())
+	commit := func(group string, at int64) {
+		offs := kadm.Offsets{}
+		offs.AddOffset("kept", 1, at, -1)
+		if resp, err := adm.CommitOffsets(clustertest.Ctx(t), group, offs); err != nil || resp.Error() != nil {
+			t.Fatalf("commit %s: %v %v", group, err, resp.Error())
+		}
+	}
+	// One group's commit is in a snapshot, the other's only in the log
+	// after it.
+	commit("in-snapshot", 11)
+	for _, n := range c.Nodes {
+		clustertest.Wait(t, 10*time.Second, "a snapshot", func() error {
+			if _, ok := groupOn(n, "in-snapshot"); !ok {
+				return errors.New("commit not applied yet")
+			}
+			return n.Server().Node.Snapshot()
+		})
+	}
+	commit("in-log", 22)
+	clustertest.WaitFor(t, 10*time.Second, "every node to apply the second commit", func() bool {
+		for _, n := range c.Nodes {
+			if _, ok := groupOn(n, "in-log"); !ok {
+				return false
+			}
+		}
+		return true
+	})
+	for _, n := range c.Nodes {
+		c.Kill(n)
+	}
+	for _, n := range c.Nodes {
+		c.StartNode(n)
+	}
+	adm = kadm.NewClient(c.Client())
+	for group, want := range map[string]int64{"in-snapshot": 11, "in-log": 22} {
+		clustertest.Wait(t, 30*time.Second, "the restarted cluster to serve "+group+"'s offset", func() error {
+			offs, err := adm.FetchOffsets(clustertest.Ctx(t), group)
+			if err != nil {
+				return err
+			}
+			if o, ok := offs.Lookup("kept", 1); !ok || o.At != want {
+				return fmt.Errorf("%s: %+v, want offset %d", group, o, want)
+			}
+			return nil
+		})
+	}
 }

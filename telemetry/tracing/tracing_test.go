@@ -256,6 +256,19 @@ func TestStartFetch_ReceiveSpan(t *testing.T) {
 	}
 }
 
+func TestStartRequest_GroupSpanWithItsOutcome(t *testing.T) {
+	tr, rec := newTracer(t, sdktrace.AlwaysSample())
+	tr.StartRequest(context.Background(), "JoinGroup", "messaging.consumer.group.name", "billing")(kerr.RebalanceInProgress)
+	s := spanNamed(rec, "JoinGroup")
+	if s == nil {
+		t.Fatal("no JoinGroup span")
+	}
+	if attr(s, "messaging.consumer.group.name").AsString() != "billing" || attr(s, "messaging.system").AsString() != "kafka" ||
+		attr(s, "error.type").AsString() != "REBALANCE_IN_PROGRESS" {
+		t.Errorf("attributes %v", s.Attributes())
+	}
+}
+
 // TestReplicateCommitApply_ChildrenOfPropose drives the Raft-side events as
 // a leader and a follower would see one entry.
 func TestReplicateCommitApply_ChildrenOfPropose(t *testing.T) {

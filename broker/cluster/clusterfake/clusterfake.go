@@ -47,6 +47,7 @@ func (c *Cluster) ServeGroupsFor(t interface{ Cleanup(func()) }, cfg coordinator
 func (c *Cluster) SetLeader(id int32) {
 	c.node.mu.Lock()
 	c.node.leader = id
+	c.node.term++
 	c.node.mu.Unlock()
 }
 
@@ -86,6 +87,7 @@ type node struct {
 	index  uint64
 	self   int32
 	leader int32
+	term   uint64
 	voters []int32
 	fail   error
 }
@@ -123,6 +125,13 @@ func (n *node) Voters() ([]int32, error) {
 
 // Barrier has nothing to wait for: every entry is applied when proposed.
 func (n *node) Barrier(context.Context) error { return nil }
+
+// Term counts the leaders the node was given (SetLeader).
+func (n *node) Term() uint64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.term
+}
 
 // Role is leader or follower.
 func (n *node) Role() string {

@@ -63,7 +63,7 @@ func (c *Cluster) ServeGroups(ctx context.Context, cfg coordinator.Config) {
 // the leader.
 type groupBackend struct{ c *Cluster }
 
-func (b groupBackend) IsLeader() bool                    { return b.c.node.IsLeader() }
+func (b groupBackend) Leading() (bool, uint64)           { return b.c.node.IsLeader(), b.c.node.Term() }
 func (b groupBackend) Barrier(ctx context.Context) error { return b.c.node.Barrier(ctx) }
 func (b groupBackend) Read(fn func(*groups.Groups))      { b.c.node.State().ReadGroups(fn) }
 func (b groupBackend) Changed() <-chan struct{}          { return b.c.node.State().GroupsChanged() }

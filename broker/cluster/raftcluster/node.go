@@ -41,6 +41,8 @@ type Node interface {
 	// Barrier returns once every entry committed before the call is
 	// applied on this node, which must lead.
 	Barrier(ctx context.Context) error
+	// Term is the Raft term this node is in.
+	Term() uint64
 }
 
 // Pending is a proposed entry: Stored is closed once the entry is in this
@@ -95,6 +97,8 @@ func (r raftNode) Barrier(ctx context.Context) error {
 	}
 	return fromNode(r.n.Raft().Barrier(timeout).Error())
 }
+
+func (r raftNode) Term() uint64 { return r.n.Raft().CurrentTerm() }
 
 func (r raftNode) Role() string {
 	switch r.n.Raft().State() {

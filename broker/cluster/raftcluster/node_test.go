@@ -47,6 +47,7 @@ func (s *stubNode) Leader() int32                 { return -1 }
 func (s *stubNode) Voters() ([]int32, error)      { return nil, nil }
 func (s *stubNode) Role() string                  { return "follower" }
 func (s *stubNode) Barrier(context.Context) error { return nil }
+func (s *stubNode) Term() uint64                  { return 1 }
 
 type done struct{}
 

@@ -76,9 +76,10 @@ func (c *Config) defaults() {
 
 // Backend is what the coordinator needs of its node.
 type Backend interface {
-	// IsLeader reports whether this node leads: the leader is every
-	// group's coordinator.
-	IsLeader() bool
+	// Leading reports whether this node leads, and the Raft term it has
+	// seen: the leader is every group's coordinator, and a new term is a
+	// new leadership even when this node led the one before.
+	Leading() (leader bool, term uint64)
 	// Barrier returns once every entry committed before it was called is
 	// applied here, so a new leader answers from the whole state.
 	Barrier(ctx context.Context) error
@@ -103,8 +104,10 @@ type Coordinator struct {
 	mu      sync.Mutex
 	leading bool
 	ready   bool          // the barrier after gaining leadership passed
+	readyCh chan struct{} // closed when ready is set
 	lost    chan struct{} // closed when leadership is lost
 	epoch   uint64        // counts leadership gains
+	term    uint64        // the term of the leadership held
 	// sessions: when each member was last heard from, by group.
 	sessions map[string]map[string]time.Time
 	// waiting counts each member's requests in flight: a member waiting
@@ -161,12 +164,16 @@ func (c *Coordinator) Run(ctx context.Context) {
 // it, it forgets every timer (each starts afresh, lazily, at the next sweep)
 // and runs the barrier; on losing it, it wakes every waiting request.
 func (c *Coordinator) observe() {
-	leader := c.b.IsLeader()
+	leader, term := c.b.Leading()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
-	case leader && !c.leading:
-		c.leading, c.ready = true, false
+	case leader && (!c.leading || term != c.term):
+		// Leadership lost and won again between two looks is lost
+		// too: the requests waiting were answered by the old term.
+		c.loseLocked()
+		c.leading, c.ready, c.term = true, false, term
+		c.readyCh = make(chan struct{})
 		c.epoch++
 		c.lost = make(chan struct{})
 		c.sessions = map[string]map[string]time.Time{}
@@ -205,6 +212,7 @@ func (c *Coordinator) barrier(epoch uint64) {
 		}
 		if err == nil {
 			c.ready = true
+			close(c.readyCh)
 			c.mu.Unlock()
 			return
 		}
@@ -214,19 +222,33 @@ func (c *Coordinator) barrier(epoch uint64) {
 	}
 }
 
+// loadWait is how long a request to a new leader waits for its barrier
+// before it is answered COORDINATOR_LOAD_IN_PROGRESS: a barrier usually
+// passes within a few milliseconds, sooner than a client's retry backoff.
+const loadWait = 500 * time.Millisecond
+
 // serving is nil when this node coordinates and has loaded the groups, and
 // returns the channel closed when it stops leading.
 func (c *Coordinator) serving() (<-chan struct{}, error) {
 	c.observe()
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	leading, ready, readyCh, lost := c.leading, c.ready, c.readyCh, c.lost
+	c.mu.Unlock()
 	switch {
-	case !c.leading:
+	case !leading:
 		return nil, kerr.NotCoordinator
-	case !c.ready:
-		return nil, kerr.CoordinatorLoadInProgress
+	case !ready:
+		t := time.NewTimer(loadWait)
+		defer t.Stop()
+		select {
+		case <-readyCh:
+		case <-lost:
+			return nil, kerr.NotCoordinator
+		case <-t.C:
+			return nil, kerr.CoordinatorLoadInProgress
+		}
 	}
-	return c.lost, nil
+	return lost, nil
 }
 
 // touch records that a member was heard from.

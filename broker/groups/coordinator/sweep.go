@@ -20,7 +20,9 @@ func (c *Coordinator) sweep(ctx context.Context) {
 		c.mu.Unlock()
 		return
 	}
+	anyGroup := false
 	c.b.Read(func(gs *groups.Groups) {
+		anyGroup = gs.Len() > 0
 		for name := range c.sessions {
 			if gs.Get(name) == nil {
 				delete(c.sessions, name)
@@ -43,7 +45,7 @@ func (c *Coordinator) sweep(ctx context.Context) {
 			delete(c.pending, name)
 		}
 	}
-	if c.cfg.OffsetsRetention > 0 && now.After(c.nextRetention) {
+	if c.cfg.OffsetsRetention > 0 && anyGroup && now.After(c.nextRetention) {
 		c.nextRetention = now.Add(c.cfg.OffsetsRetentionCheck)
 		cmds = append(cmds, groups.Command{Kind: groups.KindExpireOffsets, RetentionMs: c.cfg.OffsetsRetention.Milliseconds()})
 	}

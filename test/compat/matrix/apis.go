@@ -26,8 +26,20 @@ var APINotes = map[int16]string{
 		"Max timestamp (-3, v7) is not served.",
 	3: "The Raft leader leads every partition; every voter is a replica and in sync. " +
 		"Topic auto-creation, answered with the new topic's leader at once. Leader epochs are -1.",
-	10: "Consumer groups refused with INVALID_REQUEST and a message saying so; for a transactional id " +
-		"the node names itself, and InitProducerID refuses it.",
+	8: "Classic consumer groups: one Raft entry per request, answered once applied on the coordinator (the Raft leader). " +
+		"Generation -1 with no member (kcat, tools) only for an empty or unknown group. Offsets survive leader failover.",
+	9: "From the coordinator's applied state; -1 for a partition with no committed offset. v8 batches groups.",
+	10: "Consumer groups: the Raft leader, which coordinates every group (COORDINATOR_NOT_AVAILABLE while no leader is known). " +
+		"For a transactional id the node names itself, and InitProducerID refuses it.",
+	11: "Classic protocol, static membership (group.instance.id), MEMBER_ID_REQUIRED (v4+). Membership is replicated; " +
+		"an empty group's first rebalance waits --group-initial-rebalance-delay (3 s; raftline dev 100 ms).",
+	12: "Sessions are kept in the leader's memory; a new leader gives every member a full session timeout.",
+	13: "By member id, or a batch by member or instance id (v3+).",
+	14: "The leader's assignments are replicated; the other members wait for them on the applied state.",
+	15: "Members with metadata and assignment in a Stable group, as Kafka. No authorized operations.",
+	16: "The leader lists every group; other nodes coordinate none and list none. State filter (v4).",
+	42: "Empty groups only (NON_EMPTY_GROUP otherwise), with their committed offsets.",
+	47: "GROUP_SUBSCRIBED_TO_TOPIC for a topic the live group's members subscribe to.",
 	18: "Every key listed here, with exactly the versions served.",
 	19: "Replication factor -1 or at most the number of voters (every topic is on every voter); no manual assignment. " +
 		"Configs: retention.ms, retention.bytes, max.message.bytes, cleanup.policy=delete, segment.bytes (1 MiB to 2 GiB-1), segment.ms (at least a minute). " +
