@@ -106,7 +106,7 @@ func testRaftlineGroup(t *testing.T, dir string, common []string) {
 			committedSeen++
 		}
 	}
-	if committedSeen < 2 {
+	if committedSeen < 1 {
 		t.Errorf("the group's committed lag was known in %d of %d samples", committedSeen, len(res.Series))
 	}
 	t.Logf("e2e --group at 1000/s: end-to-end p50 %dµs p99 %dµs; lag max %d records, committed lag max %d",

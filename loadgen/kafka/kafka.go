@@ -198,7 +198,8 @@ func groupRefused(err error) bool {
 // partitions of the topic, as kadm computes it from DescribeGroups,
 // OffsetFetch and ListOffsets: for each partition the end offset minus the
 // committed offset, or the whole partition where nothing is committed. A
-// group the broker does not know yet has no lag to report.
+// group the broker does not know yet, or that has neither offsets nor
+// members assigned for the topic, has no lag to report.
 func (c *Clients) CommittedLag(ctx context.Context) (int64, error) {
 	lags, err := kadm.NewClient(c.admin).Lag(ctx, c.cfg.Group)
 	if err != nil {
@@ -213,8 +214,14 @@ func (c *Clients) CommittedLag(ctx context.Context) (int64, error) {
 	case l.State == "Dead":
 		return 0, fmt.Errorf("group %q: %w", c.cfg.Group, kerr.GroupIDNotFound)
 	}
+	parts, ok := l.Lag[c.cfg.Topic]
+	if !ok {
+		// Nothing committed and no member assigned yet: kadm would sum
+		// nothing and say 0, which is not what the group lags by.
+		return 0, fmt.Errorf("group %q has no offsets or assignments for topic %q yet", c.cfg.Group, c.cfg.Topic)
+	}
 	var n int64
-	for _, pl := range l.Lag[c.cfg.Topic] {
+	for _, pl := range parts {
 		if pl.Err != nil {
 			return 0, fmt.Errorf("group %q partition %d: %w", c.cfg.Group, pl.Partition, pl.Err)
 		}
