@@ -13,7 +13,7 @@ LDFLAGS := -X github.com/raftline/raftline/broker/server.Version=$(VERSION)
 FUZZTIME ?=
 fuzztime = $(if $(FUZZTIME),$(FUZZTIME),$(1))
 
-.PHONY: all build run test tools vet unit system chaos fuzz bench-telemetry image up down down-volumes load bench bench-core bench-core-compare bench-storage dashboards alerts metrics-doc compat-doc clean
+.PHONY: all build run test tools vet unit system chaos fuzz bench-telemetry image up down down-volumes load bench bench-core bench-core-compare bench-storage bench-groups dashboards alerts metrics-doc compat-doc clean
 
 all: build
 
@@ -80,6 +80,14 @@ bench-storage:
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/raftline ./cmd/raftline
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/loadgen ./cmd/loadgen
 	$(GO) run ./bench/storage --json bench/results/storage.json $(BENCH_STORAGE_ARGS)
+
+# Consumer-group figures: rebalance time of a 3-member group on a leave, a
+# join and a leader failover, and end-to-end latency through a group beside
+# the same without one at 1,000 and 20,000 records/s (about 8 minutes; see
+# docs/BENCHMARKS.md). Flags: make bench-groups BENCH_GROUPS_ARGS='--runs 3'
+bench-groups:
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/raftline ./cmd/raftline
+	$(GO) run ./bench/groups --raftline $(BIN)/raftline --json bench/results/groups.json $(BENCH_GROUPS_ARGS)
 
 # The load generator's baseline scenarios; JSON under bench/results/, summary
 # in docs/BENCHMARKS.md. BROKERS=host:port,... uses an existing cluster.

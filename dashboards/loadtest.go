@@ -45,6 +45,10 @@ func loadTest() *dashboard.DashboardBuilder {
 			"Records the load generator consumed against records the brokers returned from Fetch. Fetched above consumed means records were fetched more than once, for example after a consumer restart.",
 			query(`sum(rate(loadgen_records_consumed_total{job="$loadgen_job"}[$__rate_interval]))`, "loadgen consumed"),
 			query(`sum(rate(raftline_fetched_records_total{job="$job", node_id=~"$node"}[$__rate_interval]))`, "broker fetched"))).
+		WithPanel(timeseriesPanel("Consumer lag", units.Short,
+			"Records acknowledged to the load generator that its consumers have not read yet (e2e), and, with --group, the group's lag by its committed offsets as the brokers report it, which trails by up to the client's auto-commit interval.",
+			query(`sum(loadgen_consumer_lag_records{job="$loadgen_job"})`, "not yet consumed"),
+			query(`sum by (group) (loadgen_consumer_group_committed_lag_records{job="$loadgen_job"})`, "committed lag {{group}}"))).
 		WithPanel(timeseriesPanel("Failures by kind", units.RecordsPerSecond,
 			"Records the load generator saw fail, per second, by error kind. Any sustained failure is a lost write from the client's point of view.",
 			query(`sum by (kind) (rate(loadgen_records_failed_total{job="$loadgen_job"}[$__rate_interval])) or vector(0)`, "{{kind}}"))).

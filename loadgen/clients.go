@@ -73,6 +73,34 @@ type Observer interface {
 	EndToEnd(d time.Duration)
 }
 
+// LagObserver is an Observer that is also told the consumer lag at every
+// progress interval: Lag with the records acknowledged to the run but not
+// yet consumed, CommittedLag with the group's lag by its committed offsets
+// as the broker reports it. Either is called only while it is known.
+type LagObserver interface {
+	Lag(records int64)
+	CommittedLag(records int64)
+}
+
+// GroupLagger is implemented by Clients that can ask the broker for the
+// configured group's committed lag: for every partition the group has an
+// offset for or is assigned, the high watermark minus the committed offset
+// (the whole partition where nothing is committed), summed. The runner polls
+// it once per progress interval while a group consumes.
+type GroupLagger interface {
+	CommittedLag(ctx context.Context) (int64, error)
+}
+
+// FatalError is a consumer error that no retry will cure, such as a broker
+// refusing the consumer group outright. A Source returns it from Poll to end
+// the run at once, instead of counting the same error until the drain
+// timeout; Run then returns it.
+type FatalError struct{ Err error }
+
+func (e *FatalError) Error() string { return e.Err.Error() }
+
+func (e *FatalError) Unwrap() error { return e.Err }
+
 // KindError is an error labelled with the kind it is counted under, such
 // as a Kafka error code name. Clients wrap their errors in it so that the
 // load loop can count them without knowing the client library.

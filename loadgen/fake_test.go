@@ -19,6 +19,11 @@ type fakeBroker struct {
 	swapNth  int // swap the record with the next one after both are acknowledged
 	stallAt  int // block Produce of this record for stallFor
 	stallFor time.Duration
+	// readGate, if set, holds every read until it is closed: consumers
+	// fall behind, as behind a rebalance.
+	readGate chan struct{}
+	// refuse, if set, is what every Poll returns instead of records.
+	refuse error
 }
 
 type fakeEntry struct {
@@ -94,6 +99,15 @@ func (b *fakeBroker) read(p int32, off int64, max int) ([]Message, int64) {
 
 type fakeClients struct{ b *fakeBroker }
 
+// fakeGroupClients are fakeClients that answer the group's committed lag
+// with lag().
+type fakeGroupClients struct {
+	fakeClients
+	lag func() int64
+}
+
+func (c fakeGroupClients) CommittedLag(context.Context) (int64, error) { return c.lag(), nil }
+
 func (c fakeClients) Sink(int) (Sink, error) { return &fakeSink{b: c.b}, nil }
 
 func (c fakeClients) Source(_ int, offsets map[int32]int64) (Source, error) {
@@ -133,6 +147,20 @@ type fakeSource struct {
 }
 
 func (s *fakeSource) Poll(ctx context.Context) ([]Message, []error) {
+	if s.b.refuse != nil {
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Millisecond):
+		}
+		return nil, []error{s.b.refuse}
+	}
+	if s.b.readGate != nil {
+		select {
+		case <-ctx.Done():
+			return nil, []error{ctx.Err()}
+		case <-s.b.readGate:
+		}
+	}
 	for ctx.Err() == nil {
 		var out []Message
 		for p, off := range s.next {

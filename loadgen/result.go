@@ -30,6 +30,8 @@ type Result struct {
 	Publish  *latency.Summary `json:"publish_latency,omitempty"`
 	EndToEnd *latency.Summary `json:"e2e_latency,omitempty"`
 	Verify   *ledger.Report   `json:"verify,omitempty"`
+	// Lag sums up the consumer lag of the series; nil when none was known.
+	Lag *Lag `json:"lag,omitempty"`
 
 	Series []Sample `json:"series"`
 }
@@ -83,6 +85,55 @@ type Sample struct {
 	Errors        map[string]int64 `json:"errors,omitempty"`
 	Publish       latency.Summary  `json:"publish_latency"`
 	EndToEnd      latency.Summary  `json:"e2e_latency"`
+	// Lag is the consumer lag at the end of the interval (e2e): records
+	// acknowledged to this run that the consumers have not read yet.
+	// CommittedLag is the group's lag by its committed offsets as the
+	// broker reported it during the interval (with --group): what a lag
+	// exporter or `kafka-consumer-groups --describe` would show, which
+	// trails Lag by up to the client's auto-commit interval. Each is
+	// absent while unknown.
+	Lag          *int64 `json:"lag,omitempty"`
+	CommittedLag *int64 `json:"committed_lag,omitempty"`
+}
+
+// Lag sums up a run's consumer lag series.
+type Lag struct {
+	Records   *LagStat `json:"records,omitempty"`   // Sample.Lag
+	Committed *LagStat `json:"committed,omitempty"` // Sample.CommittedLag
+}
+
+// LagStat is the largest value of one lag series, when it was reached
+// (seconds since the start), and the last value.
+type LagStat struct {
+	Max   int64   `json:"max"`
+	MaxAt float64 `json:"max_at"`
+	Final int64   `json:"final"`
+}
+
+func (l *LagStat) add(n *int64, at float64) *LagStat {
+	if n == nil {
+		return l
+	}
+	if l == nil {
+		l = &LagStat{Max: *n, MaxAt: at}
+	}
+	if *n > l.Max {
+		l.Max, l.MaxAt = *n, at
+	}
+	l.Final = *n
+	return l
+}
+
+func summarizeLag(series []Sample) *Lag {
+	var l Lag
+	for _, s := range series {
+		l.Records = l.Records.add(s.Lag, s.At)
+		l.Committed = l.Committed.add(s.CommittedLag, s.At)
+	}
+	if l.Records == nil && l.Committed == nil {
+		return nil
+	}
+	return &l
 }
 
 // ErrorCount is the total of Errors.

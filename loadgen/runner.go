@@ -59,6 +59,19 @@ type Runner struct {
 	posMu    sync.Mutex
 	position map[int32]int64 // next offset to consume, per partition
 	ackedTop map[int32]int64 // highest acknowledged offset + 1
+	// base is where this run's records begin in each partition (the end
+	// offsets before the first send, e2e only): a group that has not read
+	// a partition yet lags by what the run wrote there, not by the
+	// partition's history.
+	base map[int32]int64
+
+	// committedLag is the group's lag by its committed offsets, as the
+	// broker last reported it, or -1 while unknown.
+	committedLag atomic.Int64
+	// fatal is the first FatalError a consumer met; abort ends the run.
+	fatalMu sync.Mutex
+	fatal   error
+	abort   context.CancelFunc
 
 	sampleMu sync.Mutex
 	sampler  sampler
@@ -80,6 +93,7 @@ func New(cfg Config, clients Clients, opts Options) *Runner {
 	if r.obs == nil {
 		r.obs = nopObserver{}
 	}
+	r.committedLag.Store(-1)
 	if r.opts.ProgressInterval <= 0 {
 		r.opts.ProgressInterval = time.Second
 	}
@@ -111,6 +125,21 @@ func (r *Runner) Run(ctx context.Context) (Result, error) {
 	if err := c.Validate(); err != nil {
 		return res, err
 	}
+	// A consumer's FatalError cancels ctx, which ends the run as a second
+	// Ctrl-C would, and is returned with what was gathered.
+	ctx, r.abort = context.WithCancel(ctx)
+	defer r.abort()
+	res, err := r.runOnce(ctx, res)
+	r.fatalMu.Lock()
+	defer r.fatalMu.Unlock()
+	if err == nil && r.fatal != nil {
+		err = r.fatal
+	}
+	return res, err
+}
+
+func (r *Runner) runOnce(ctx context.Context, res Result) (Result, error) {
+	c := r.cfg
 	gens, err := r.generators()
 	if err != nil {
 		return res, err
@@ -127,6 +156,14 @@ func (r *Runner) Run(ctx context.Context) (Result, error) {
 		}
 		if len(starts) == 0 {
 			return res, fmt.Errorf("topic %q has no partitions", c.Topic)
+		}
+	}
+	if c.Command == CmdE2E {
+		r.base = starts // the end offsets, as the run produces
+		if r.base == nil {
+			if r.base, err = r.clients.Offsets(ctx, true); err != nil {
+				return res, fmt.Errorf("reading partition offsets: %w", err)
+			}
 		}
 	}
 
@@ -175,6 +212,12 @@ func (r *Runner) Run(ctx context.Context) (Result, error) {
 	progressCtx, stopProgress := context.WithCancel(context.Background())
 	progressStopped := r.reportProgress(progressCtx)
 	defer func() { stopProgress(); <-progressStopped }()
+	lagger, _ := r.clients.(GroupLagger)
+	if c.Group == "" || c.Command == CmdProduce {
+		lagger = nil
+	}
+	lagStopped := r.pollCommittedLag(progressCtx, lagger)
+	defer func() { stopProgress(); <-lagStopped }()
 
 	consCtx, stopConsumers := context.WithCancel(ctx)
 	defer stopConsumers()
@@ -207,6 +250,13 @@ func (r *Runner) Run(ctx context.Context) (Result, error) {
 	consumers.Wait()
 	stopProgress()
 	<-progressStopped
+	<-lagStopped
+	// Members leave the group, committing what they read, before the
+	// last look at the group's committed lag.
+	closeAll(sources)
+	if lagger != nil && ctx.Err() == nil {
+		r.sampleCommittedLag(ctx, lagger, 5*time.Second)
+	}
 
 	r.emit(time.Now())
 	res.Interrupted = r.interrupted.Load() || ctx.Err() != nil
@@ -254,6 +304,15 @@ type onceSink struct {
 
 func (s *onceSink) Close() { s.once.Do(s.Sink.Close) }
 
+// onceSource lets the run close consumers before its last look at the
+// group and again on its way out.
+type onceSource struct {
+	Source
+	once sync.Once
+}
+
+func (s *onceSource) Close() { s.once.Do(s.Source.Close) }
+
 // openSources creates n consumers: in the group if starts is nil, otherwise
 // each reading its share of the partitions from those offsets.
 func (r *Runner) openSources(starts map[int32]int64, n int) ([]Source, error) {
@@ -279,7 +338,7 @@ func (r *Runner) openSources(starts map[int32]int64, n int) ([]Source, error) {
 			closeAll(sources)
 			return nil, fmt.Errorf("consumer %d: %w", i, err)
 		}
-		sources = append(sources, s)
+		sources = append(sources, &onceSource{Source: s})
 	}
 	return sources, nil
 }
@@ -407,6 +466,9 @@ func (r *Runner) consume(ctx context.Context, src Source, ownOnly bool, finish f
 		if ctx.Err() == nil {
 			for _, err := range errs {
 				r.cons.errs.add(ErrorKind(err))
+				if fe := (*FatalError)(nil); errors.As(err, &fe) {
+					r.fail(err)
+				}
 			}
 		}
 		now := time.Now()
@@ -447,6 +509,16 @@ func (r *Runner) consume(ctx context.Context, src Source, ownOnly bool, finish f
 			finish()
 		}
 	}
+}
+
+// fail ends the run at once with err, the first such error winning.
+func (r *Runner) fail(err error) {
+	r.fatalMu.Lock()
+	if r.fatal == nil {
+		r.fatal = err
+	}
+	r.fatalMu.Unlock()
+	r.abort()
 }
 
 func (r *Runner) advance(top map[int32]int64) {
@@ -547,10 +619,77 @@ func (r *Runner) emit(now time.Time) {
 	}
 	// An interval that began before the end of warmup is part of it.
 	s := r.sampler.take(now, r.sampler.last.Before(r.measureStart), r.sent.Load(), r.prod, r.cons)
+	lo, _ := r.obs.(LagObserver)
+	if r.base != nil {
+		n := r.lagRecords()
+		s.Lag = &n
+		if lo != nil {
+			lo.Lag(n)
+		}
+	}
+	if n := r.committedLag.Load(); n >= 0 {
+		s.CommittedLag = &n
+		if lo != nil {
+			lo.CommittedLag(n)
+		}
+	}
 	r.series = append(r.series, s)
 	if r.opts.Progress != nil {
 		r.opts.Progress(s)
 	}
+}
+
+// lagRecords is how many records acknowledged to the run the consumers have
+// not read yet, by offsets: in each partition from the consumers' position
+// (or where the run began writing, if further) to the highest acknowledged
+// offset. Records other writers put in between count too, as in any lag.
+func (r *Runner) lagRecords() int64 {
+	r.posMu.Lock()
+	defer r.posMu.Unlock()
+	var n int64
+	for p, top := range r.ackedTop {
+		if d := top - max(r.position[p], r.base[p]); d > 0 {
+			n += d
+		}
+	}
+	return n
+}
+
+// pollCommittedLag asks l for the group's committed lag every progress
+// interval until ctx ends, and closes the returned channel then. With l nil
+// it does nothing.
+func (r *Runner) pollCommittedLag(ctx context.Context, l GroupLagger) <-chan struct{} {
+	done := make(chan struct{})
+	if l == nil {
+		close(done)
+		return done
+	}
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(r.opts.ProgressInterval)
+		defer tick.Stop()
+		for {
+			r.sampleCommittedLag(ctx, l, r.opts.ProgressInterval)
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return done
+}
+
+// sampleCommittedLag asks once, within timeout (at least a second). An
+// answer that does not come leaves the lag unknown rather than stale.
+func (r *Runner) sampleCommittedLag(ctx context.Context, l GroupLagger, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, max(timeout, time.Second))
+	defer cancel()
+	n, err := l.CommittedLag(ctx)
+	if err != nil {
+		n = -1
+	}
+	r.committedLag.Store(n)
 }
 
 // fill copies the measurements into res.
@@ -573,6 +712,7 @@ func (r *Runner) fill(res *Result) {
 		rep := r.ledger.Report()
 		res.Verify = &rep
 	}
+	res.Lag = summarizeLag(r.series)
 }
 
 func closeAll[T interface{ Close() }](cs []T) {

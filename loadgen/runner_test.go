@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -159,6 +160,61 @@ func TestRunner_StopEndsEarlyAndKeepsResults(t *testing.T) {
 	}
 	if samples == 0 || len(res.Series) != samples {
 		t.Errorf("%d progress samples, %d in series", samples, len(res.Series))
+	}
+}
+
+// Consumers held back while records are acknowledged show as lag in the
+// samples; once they catch up it is 0, in the last sample and the summary.
+// With a group, the clients' committed lag is sampled beside it.
+func TestE2E_LagOverTime(t *testing.T) {
+	b := newFakeBroker(3)
+	b.readGate = make(chan struct{})
+	cfg := testConfig(CmdE2E)
+	cfg.Rate, cfg.Duration, cfg.Verify, cfg.Group = 2000, 400*time.Millisecond, true, "g"
+	clients := fakeGroupClients{fakeClients{b}, func() int64 { return 17 }}
+	r := New(cfg, clients, Options{ProgressInterval: 50 * time.Millisecond})
+	time.AfterFunc(200*time.Millisecond, func() { close(b.readGate) })
+	res, err := r.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Verify.OK() {
+		t.Fatalf("verify: %v", res.Verify)
+	}
+	var lagged bool
+	for _, s := range res.Series {
+		if s.Lag == nil || s.CommittedLag == nil {
+			t.Fatalf("sample at %.2fs without lag: %+v", s.At, s)
+		}
+		lagged = lagged || *s.Lag > 0
+	}
+	if !lagged {
+		t.Errorf("no sample shows lag while consumers were held back")
+	}
+	l := res.Lag
+	if l == nil || l.Records == nil || l.Committed == nil {
+		t.Fatalf("lag summary %+v", l)
+	}
+	// 2000/s held back for about 0.2s.
+	if l.Records.Max < 100 || l.Records.Final != 0 || l.Committed.Final != 17 {
+		t.Errorf("lag: records %+v committed %+v", *l.Records, *l.Committed)
+	}
+}
+
+// A consumer's FatalError ends the run at once, with the error, instead of
+// running to its duration and drain timeout.
+func TestRunner_FatalConsumerErrorEndsTheRun(t *testing.T) {
+	b := newFakeBroker(3)
+	b.refuse = &FatalError{Err: &KindError{Kind: "INVALID_REQUEST", Err: context.Canceled}}
+	cfg := testConfig(CmdE2E)
+	cfg.Rate, cfg.Duration, cfg.Group = 1000, time.Hour, "g"
+	start := time.Now()
+	_, err := New(cfg, fakeClients{b}, Options{}).Run(context.Background())
+	if fe := (*FatalError)(nil); !errors.As(err, &fe) {
+		t.Fatalf("Run returned %v, want the consumer's FatalError", err)
+	}
+	if took := time.Since(start); took > time.Minute {
+		t.Errorf("the run took %v to end", took)
 	}
 }
 

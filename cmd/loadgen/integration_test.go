@@ -73,6 +73,69 @@ func TestIntegration_RaftlineDev(t *testing.T) {
 		t.Errorf("e2e latencies: publish %+v e2e %+v", res.Publish, res.EndToEnd)
 	}
 	t.Logf("e2e at 1000/s: publish p99 %dµs, end-to-end p99 %dµs", res.Publish.P99Micros, res.EndToEnd.P99Micros)
+
+	t.Run("group", func(t *testing.T) { testRaftlineGroup(t, dir, common) })
+}
+
+// testRaftlineGroup runs e2e and consume through consumer groups of the
+// cluster's coordinator: three members share the partitions, every record
+// is consumed exactly once (a healthy group does not redeliver), and the
+// lag is reported over time, by the run and by the broker's committed
+// offsets, ending at 0 once the members have left.
+func testRaftlineGroup(t *testing.T, dir string, common []string) {
+	e := filepath.Join(dir, "e2e-group.json")
+	mustRun(t, exitOK, append([]string{"e2e", "--rate", "1000", "--duration", "3s", "--producers", "2", "--consumers", "3",
+		"--group", "loadgen-it-e2e", "--keys", "50", "--verify", "--json", e}, common...)...)
+	res := mustRead(t, e)
+	if v := res.Verify; v == nil || !v.OK() || v.Acked != 3000 {
+		t.Errorf("e2e --group --verify: %v", v)
+	}
+	l := res.Lag
+	if l == nil || l.Records == nil || l.Committed == nil {
+		t.Fatalf("e2e --group: lag summary %+v", l)
+	}
+	if l.Records.Final != 0 || l.Committed.Final != 0 {
+		t.Errorf("e2e --group: lag at the end: records %+v committed %+v, want 0 once consumed and committed", *l.Records, *l.Committed)
+	}
+	committedSeen := 0
+	for _, s := range res.Series {
+		if s.Lag == nil {
+			t.Errorf("sample at %.2fs has no lag", s.At)
+		}
+		if s.CommittedLag != nil {
+			committedSeen++
+		}
+	}
+	if committedSeen < 1 {
+		t.Errorf("the group's committed lag was known in %d of %d samples", committedSeen, len(res.Series))
+	}
+	t.Logf("e2e --group at 1000/s: end-to-end p50 %dµs p99 %dµs; lag max %d records, committed lag max %d",
+		res.EndToEnd.P50Micros, res.EndToEnd.P99Micros, l.Records.Max, l.Committed.Max)
+
+	// A new group reads the topic from its start; a second run of the same
+	// group resumes where the first committed and reads the rest.
+	c := filepath.Join(dir, "consume-group.json")
+	mustRun(t, exitOK, append([]string{"consume", "--records", "4000", "--duration", "60s", "--consumers", "2", "--group", "loadgen-it-consume", "--json", c}, common...)...)
+	first := mustRead(t, c)
+	if first.Consume.Records != 4000 || first.Consume.ErrorCount() != 0 {
+		t.Errorf("consume --group: %+v", first.Consume)
+	}
+	if first.Lag == nil || first.Lag.Committed == nil {
+		t.Fatalf("consume --group: no committed lag: %+v", first.Lag)
+	}
+	// The topic holds produce's 5000, e2e's 2500 and e2e --group's 3000.
+	// The members commit what they polled, which may be a little more
+	// than the 4000 counted.
+	const total = 5000 + 2500 + 3000
+	rest := first.Lag.Committed.Final
+	if rest <= 0 || rest > total-4000 {
+		t.Fatalf("consume --group: committed lag %d after reading 4000 of %d records, want (0, %d]", rest, total, total-4000)
+	}
+	mustRun(t, exitOK, append([]string{"consume", "--records", strconv.FormatInt(rest, 10), "--duration", "60s", "--group", "loadgen-it-consume", "--json", c}, common...)...)
+	second := mustRead(t, c)
+	if second.Consume.Records != rest || second.Lag == nil || second.Lag.Committed == nil || second.Lag.Committed.Final != 0 {
+		t.Errorf("consume --group, resumed: %+v lag %+v", second.Consume, second.Lag)
+	}
 }
 
 // startDevCluster runs `raftline dev` until the test ends and returns its

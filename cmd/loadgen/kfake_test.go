@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/raftline/raftline/loadgen"
 )
@@ -95,7 +97,56 @@ func TestCLI_Fake_ProduceConsumeE2E(t *testing.T) {
 			res.Produce.Sent, res.Publish.Count, res.EndToEnd.Count)
 	}
 
+	// Lag over time: every sample has the records not yet consumed and
+	// the group's committed lag; both are 0 once the members have left,
+	// committing what they read.
+	if l := res.Lag; l == nil || l.Records == nil || l.Committed == nil || l.Records.Final != 0 || l.Committed.Final != 0 {
+		t.Errorf("lag summary: %+v", l)
+	}
+	for _, s := range res.Series {
+		if s.Lag == nil {
+			t.Errorf("sample at %.2fs has no lag", s.At)
+		}
+	}
+
 	mustRun(t, exitOK, "compare", e, e)
+}
+
+// A broker that refuses the consumer group outright (raftline did, before
+// it had a coordinator: FindCoordinator answered INVALID_REQUEST) ends the
+// run at once with the reason, instead of counting the refusal on every
+// poll until the drain timeout and reporting every record lost.
+func TestCLI_Fake_GroupRefusedFailsAtOnce(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	c.ControlKey(int16(kmsg.FindCoordinator), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		r := req.(*kmsg.FindCoordinatorRequest)
+		if r.CoordinatorType != 0 {
+			return nil, nil, false
+		}
+		resp := r.ResponseKind().(*kmsg.FindCoordinatorResponse)
+		resp.ErrorCode = kerr.InvalidRequest.Code
+		for _, key := range r.CoordinatorKeys {
+			rc := kmsg.NewFindCoordinatorResponseCoordinator()
+			rc.Key, rc.NodeID, rc.ErrorCode = key, -1, kerr.InvalidRequest.Code
+			resp.Coordinators = append(resp.Coordinators, rc)
+		}
+		return resp, nil, true
+	})
+	brokers := strings.Join(c.ListenAddrs(), ",")
+	for _, args := range [][]string{
+		{"consume", "--group", "g", "--duration", "1h"},
+		{"e2e", "--group", "g", "--rate", "100", "--duration", "1h", "--verify"},
+	} {
+		code, stdout, stderr := runCLI(t, append(args, "--brokers", brokers, "--topic", "refused", "--quiet")...)
+		if code != exitFailed || !strings.Contains(stderr, "cannot join the consumer group") || !strings.Contains(stderr, "INVALID_REQUEST") {
+			t.Errorf("loadgen %s: exit %d, want %d naming the refusal\nstdout:\n%s\nstderr:\n%s", args[0], code, exitFailed, stdout, stderr)
+		}
+	}
 }
 
 func TestCLI_Fake_InterruptPrintsResultsSoFar(t *testing.T) {

@@ -165,7 +165,7 @@ func load(o options, stdout, stderr io.Writer, interrupts <-chan os.Signal) int 
 		opts.Progress = func(s loadgen.Sample) { fmt.Fprintln(stdout, report.Progress(cfg.Command, s)) }
 	}
 	if o.metricsAddr != "" {
-		m, srv, err := metrics.Serve(o.metricsAddr, cfg.Topic)
+		m, srv, err := metrics.Serve(o.metricsAddr, cfg.Topic, cfg.Group)
 		if err != nil {
 			fmt.Fprintf(stderr, "loadgen %s: --metrics-addr: %v\n", cfg.Command, err)
 			return exitFailed

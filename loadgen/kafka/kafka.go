@@ -10,6 +10,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -17,7 +18,10 @@ import (
 	"github.com/raftline/raftline/loadgen"
 )
 
-var _ loadgen.Clients = (*Clients)(nil)
+var (
+	_ loadgen.Clients     = (*Clients)(nil)
+	_ loadgen.GroupLagger = (*Clients)(nil)
+)
 
 // Clients creates franz-go producers and consumers for one Config and
 // answers questions about its topic with a shared admin client.
@@ -153,12 +157,77 @@ func (s source) Poll(ctx context.Context) ([]loadgen.Message, []error) {
 	}
 	fs := s.cl.PollFetches(ctx)
 	var errs []error
-	fs.EachError(func(_ string, _ int32, err error) { errs = append(errs, Wrap(err)) })
+	fs.EachError(func(_ string, _ int32, err error) {
+		err = Wrap(err)
+		if s.group && groupRefused(err) {
+			err = &loadgen.FatalError{Err: fmt.Errorf("cannot join the consumer group: %w", err)}
+		}
+		errs = append(errs, err)
+	})
 	msgs := make([]loadgen.Message, 0, fs.NumRecords())
 	fs.EachRecord(func(r *kgo.Record) {
 		msgs = append(msgs, loadgen.Message{Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value})
 	})
 	return msgs, errs
+}
+
+// groupRefused reports whether err is the group management loop's error
+// for an answer that no retry changes: the broker refusing the group itself
+// (raftline before it had a coordinator answered FindCoordinator with
+// INVALID_REQUEST), or refusing this client. franz-go retries such errors
+// for ever, handing each to a poll; the run would count them until its drain
+// timeout and report every record lost. Errors of a group's ordinary life
+// (rebalances, a moving coordinator, an expired member) are not among them.
+func groupRefused(err error) bool {
+	var sess *kgo.ErrGroupSession
+	if !errors.As(err, &sess) {
+		return false
+	}
+	for _, refusal := range []error{
+		kerr.InvalidRequest, kerr.UnsupportedVersion, kerr.GroupAuthorizationFailed,
+		kerr.InvalidGroupID, kerr.InconsistentGroupProtocol, kerr.GroupMaxSizeReached,
+	} {
+		if errors.Is(sess.Err, refusal) {
+			return true
+		}
+	}
+	return false
+}
+
+// CommittedLag is the group's lag by its committed offsets, summed over the
+// partitions of the topic, as kadm computes it from DescribeGroups,
+// OffsetFetch and ListOffsets: for each partition the end offset minus the
+// committed offset, or the whole partition where nothing is committed. A
+// group the broker does not know yet, or that has neither offsets nor
+// members assigned for the topic, has no lag to report.
+func (c *Clients) CommittedLag(ctx context.Context) (int64, error) {
+	lags, err := kadm.NewClient(c.admin).Lag(ctx, c.cfg.Group)
+	if err != nil {
+		return 0, err
+	}
+	l, ok := lags[c.cfg.Group]
+	switch {
+	case !ok:
+		return 0, fmt.Errorf("group %q: no answer", c.cfg.Group)
+	case l.Error() != nil:
+		return 0, l.Error()
+	case l.State == "Dead":
+		return 0, fmt.Errorf("group %q: %w", c.cfg.Group, kerr.GroupIDNotFound)
+	}
+	parts, ok := l.Lag[c.cfg.Topic]
+	if !ok {
+		// Nothing committed and no member assigned yet: kadm would sum
+		// nothing and say 0, which is not what the group lags by.
+		return 0, fmt.Errorf("group %q has no offsets or assignments for topic %q yet", c.cfg.Group, c.cfg.Topic)
+	}
+	var n int64
+	for _, pl := range parts {
+		if pl.Err != nil {
+			return 0, fmt.Errorf("group %q partition %d: %w", c.cfg.Group, pl.Partition, pl.Err)
+		}
+		n += max(pl.Lag, 0)
+	}
+	return n, nil
 }
 
 // Close leaves the group, if any, committing what was consumed.

@@ -15,7 +15,10 @@ import (
 	"github.com/raftline/raftline/loadgen"
 )
 
-var _ loadgen.Observer = (*Metrics)(nil)
+var (
+	_ loadgen.Observer    = (*Metrics)(nil)
+	_ loadgen.LagObserver = (*Metrics)(nil)
+)
 
 // Buckets span 50µs to 10s, the range docs/METRICS.md sets for the broker's
 // latency histograms, so that the two views of one load test line up.
@@ -30,10 +33,17 @@ type Metrics struct {
 	consumed prometheus.Counter
 	publish  prometheus.Observer
 	e2e      prometheus.Observer
+	// The lag gauges' series are created on the first Set, so that a lag
+	// that is never known is not exported as 0.
+	group   string
+	lag     *prometheus.GaugeVec
+	commLag *prometheus.GaugeVec
 }
 
-// New registers the loadgen metrics for topic with reg.
-func New(reg prometheus.Registerer, topic string) *Metrics {
+// New registers the loadgen metrics for topic with reg. group is the
+// consumer group, or "" for consumers without one; the committed-lag gauge
+// carries it and is exported only once a group's lag is known.
+func New(reg prometheus.Registerer, topic, group string) *Metrics {
 	counter := func(name, help string) prometheus.Counter {
 		c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, []string{"topic"})
 		reg.MustRegister(c)
@@ -49,6 +59,15 @@ func New(reg prometheus.Registerer, topic string) *Metrics {
 		Help: "Records that failed, by error kind.",
 	}, []string{"topic", "kind"})
 	reg.MustRegister(failed)
+	lag := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "loadgen_consumer_lag_records",
+		Help: "Records acknowledged to this run that its consumers have not read yet (e2e).",
+	}, []string{"topic"})
+	commLag := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "loadgen_consumer_group_committed_lag_records",
+		Help: "The consumer group's lag by its committed offsets, as the broker reports it.",
+	}, []string{"topic", "group"})
+	reg.MustRegister(lag, commLag)
 	return &Metrics{
 		topic:    topic,
 		sent:     counter("loadgen_records_sent_total", "Records handed to the client."),
@@ -57,8 +76,19 @@ func New(reg prometheus.Registerer, topic string) *Metrics {
 		consumed: counter("loadgen_records_consumed_total", "Records consumed."),
 		publish: histogram("loadgen_publish_latency_seconds",
 			"Send (intended send time in fixed-rate mode) to acknowledgement."),
-		e2e: histogram("loadgen_e2e_latency_seconds", "Produce timestamp to consume."),
+		e2e:     histogram("loadgen_e2e_latency_seconds", "Produce timestamp to consume."),
+		group:   group,
+		lag:     lag,
+		commLag: commLag,
 	}
+}
+
+// Lag sets the records acknowledged to the run and not yet consumed.
+func (m *Metrics) Lag(records int64) { m.lag.WithLabelValues(m.topic).Set(float64(records)) }
+
+// CommittedLag sets the group's lag by its committed offsets.
+func (m *Metrics) CommittedLag(records int64) {
+	m.commLag.WithLabelValues(m.topic, m.group).Set(float64(records))
 }
 
 // Sent counts a record handed to the client.
@@ -79,14 +109,14 @@ func (m *Metrics) Consumed() { m.consumed.Inc() }
 // EndToEnd observes a record's produce-to-consume latency.
 func (m *Metrics) EndToEnd(d time.Duration) { m.e2e.Observe(d.Seconds()) }
 
-// Serve registers the loadgen metrics for topic, with the Go runtime and
+// Serve registers the loadgen metrics for topic and group, with the Go runtime and
 // process collectors, and serves them at /metrics on addr until the returned
 // server is closed. Listening happens before Serve returns, so a busy port is
 // reported at once, and the server's Addr is the address listened on.
-func Serve(addr, topic string) (*Metrics, *http.Server, error) {
+func Serve(addr, topic, group string) (*Metrics, *http.Server, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m := New(reg, topic)
+	m := New(reg, topic, group)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, nil, err

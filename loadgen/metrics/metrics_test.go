@@ -20,7 +20,7 @@ import (
 // docs/METRICS.md), with their types, labels and HELP text, besides the Go
 // runtime and process collectors.
 func TestServe_ExportsTheCatalogue(t *testing.T) {
-	m, srv, err := Serve("127.0.0.1:0", "bench")
+	m, srv, err := Serve("127.0.0.1:0", "bench", "g1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,6 +30,8 @@ func TestServe_ExportsTheCatalogue(t *testing.T) {
 	m.Failed("NOT_LEADER_FOR_PARTITION")
 	m.Consumed()
 	m.EndToEnd(5 * time.Millisecond)
+	m.Lag(42)
+	m.CommittedLag(7)
 
 	resp, err := http.Get("http://" + srv.Addr + "/metrics")
 	if err != nil {
@@ -44,6 +46,8 @@ func TestServe_ExportsTheCatalogue(t *testing.T) {
 		`loadgen_records_consumed_total{topic="bench"} 1`,
 		`loadgen_publish_latency_seconds_sum{topic="bench"} 0.003`,
 		`loadgen_e2e_latency_seconds_count{topic="bench"} 1`,
+		`loadgen_consumer_lag_records{topic="bench"} 42`,
+		`loadgen_consumer_group_committed_lag_records{group="g1",topic="bench"} 7`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(string(body), want) {

@@ -53,6 +53,12 @@ func Progress(cmd string, s loadgen.Sample) string {
 			fmt.Fprintf(&b, "  e2e p50 %s p99 %s", Micros(s.EndToEnd.P50Micros), Micros(s.EndToEnd.P99Micros))
 		}
 	}
+	if s.Lag != nil {
+		fmt.Fprintf(&b, "  lag %d", *s.Lag)
+	}
+	if s.CommittedLag != nil {
+		fmt.Fprintf(&b, "  committed lag %d", *s.CommittedLag)
+	}
 	fmt.Fprintf(&b, "  errors %d", s.ErrorCount())
 	return b.String()
 }
@@ -114,6 +120,8 @@ func Write(w io.Writer, r loadgen.Result) {
 		}
 	}
 
+	writeLag(w, r)
+
 	if r.Verify != nil {
 		fmt.Fprintf(w, "\n%v\n", *r.Verify)
 		if r.Interrupted && r.Verify.Lost > 0 {
@@ -122,6 +130,22 @@ func Write(w io.Writer, r loadgen.Result) {
 		for _, e := range r.Verify.Examples {
 			fmt.Fprintf(w, "  %s\n", e)
 		}
+	}
+}
+
+// writeLag prints the consumer lag the series saw; the per-interval values
+// are in the progress lines and the JSON series.
+func writeLag(w io.Writer, r loadgen.Result) {
+	if r.Lag == nil {
+		return
+	}
+	fmt.Fprintln(w)
+	if l := r.Lag.Records; l != nil {
+		fmt.Fprintf(w, "consumer lag (acknowledged, not yet consumed): max %d records at %.1fs, %d at the end\n", l.Max, l.MaxAt, l.Final)
+	}
+	if l := r.Lag.Committed; l != nil {
+		fmt.Fprintf(w, "committed lag of group %s (the broker's, by committed offsets): max %d records at %.1fs, %d at the end\n",
+			r.Config.Group, l.Max, l.MaxAt, l.Final)
 	}
 }
 

@@ -106,4 +106,19 @@ func TestWriteAndProgress_ShowEveryMeasurement(t *testing.T) {
 			t.Errorf("progress line lacks %q: %s", want, line)
 		}
 	}
+
+	lag, committed := int64(120), int64(900)
+	line = Progress(loadgen.CmdE2E, loadgen.Sample{At: 4, Seconds: 1, Lag: &lag, CommittedLag: &committed})
+	if !strings.Contains(line, "lag 120") || !strings.Contains(line, "committed lag 900") {
+		t.Errorf("progress line lacks the lags: %s", line)
+	}
+	out.Reset()
+	Write(&out, loadgen.Result{Config: loadgen.Config{Command: loadgen.CmdE2E, Group: "g"},
+		Lag: &loadgen.Lag{Records: &loadgen.LagStat{Max: 120, MaxAt: 4, Final: 0}, Committed: &loadgen.LagStat{Max: 900, MaxAt: 5, Final: 0}}})
+	for _, want := range []string{"consumer lag (acknowledged, not yet consumed): max 120 records at 4.0s, 0 at the end",
+		"committed lag of group g", "max 900 records at 5.0s"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
 }

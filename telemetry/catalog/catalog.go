@@ -575,6 +575,16 @@ var sections = []Section{
 				Help: "Produce timestamp to consume.",
 				Doc:  "produce timestamp to consume",
 			},
+			{
+				Name: "loadgen_consumer_lag_records", Type: Gauge, Labels: []Label{topic},
+				Help: "Records acknowledged to this run that its consumers have not read yet (e2e).",
+				Doc:  "records acknowledged to this run that its consumers have not read yet, at each progress interval (e2e only)",
+			},
+			{
+				Name: "loadgen_consumer_group_committed_lag_records", Type: Gauge, Labels: []Label{topic, label("group")},
+				Help: "The consumer group's lag by its committed offsets, as the broker reports it.",
+				Doc:  "the consumer group's lag by its committed offsets (end offset minus committed offset, summed over the topic's partitions), read from the broker every progress interval (`--group` only)",
+			},
 		},
 	},
 }

@@ -107,7 +107,7 @@ func TestChaos_MinorityPartition_IsolatedFollowerAcceptsNothing(t *testing.T) {
 func TestChaos_LeaderIsolated_StepsDownNoMinorityAck(t *testing.T) {
 	s := begin(t, "03 leader isolated", "isolate the leader from both followers (clients still reach it), then heal")
 	c := s.cluster()
-	p := s.load(300)
+	p := s.loadWithGroup(300, 2)
 	leader := c.WaitLeader(10*time.Second, nil)
 	others := c.Others(leader)
 

@@ -21,7 +21,7 @@ import (
 func TestChaos_LeaderKilled_FailoverUnderLoad(t *testing.T) {
 	s := begin(t, "01 leader failure", "SIGKILL the leader under load, then restart it")
 	c := s.cluster()
-	p := s.load(300)
+	p := s.loadWithGroup(300, 2)
 	leader := c.WaitLeader(10*time.Second, nil)
 
 	killedAt := time.Now()
@@ -102,7 +102,7 @@ func TestChaos_CascadingFailures_QuorumLossFailsCleanly(t *testing.T) {
 func TestChaos_GracefulLeaderShutdown_TransfersLeadership(t *testing.T) {
 	s := begin(t, "06 graceful shutdown", "SIGTERM the leader under load, then restart it")
 	c := s.cluster()
-	p := s.load(300)
+	p := s.loadWithGroup(300, 2)
 	leader := c.WaitLeader(10*time.Second, nil)
 	before, err := leader.View()
 	if err != nil {
@@ -139,7 +139,7 @@ func TestChaos_GracefulLeaderShutdown_TransfersLeadership(t *testing.T) {
 func TestChaos_CrashRecovery_LogReplayRestoresState(t *testing.T) {
 	s := begin(t, "07 crash recovery", "SIGKILL a follower mid-load, restart; then SIGKILL all three at once, restart")
 	c := s.cluster()
-	p := s.load(300)
+	p := s.loadWithGroup(300, 2)
 	leader := c.WaitLeader(10*time.Second, nil)
 	f := c.Others(leader)[0]
 
@@ -236,7 +236,7 @@ func newestSnapshotIndex(dataDir string) uint64 {
 func TestChaos_RollingRestart_UnderLoad(t *testing.T) {
 	s := begin(t, "09 rolling restart", "SIGTERM and restart each node in turn under load")
 	c := s.cluster()
-	p := s.load(300)
+	p := s.loadWithGroup(300, 2)
 	leader := c.WaitLeader(10*time.Second, nil)
 	order := append(c.Others(leader), leader)
 	for _, n := range order {

@@ -42,6 +42,9 @@ type scenario struct {
 	c    *harness.Cluster
 	book *harness.Book
 	prod *harness.Producer
+	// group, if the scenario has one, consumes the topic throughout;
+	// finish checks it read every acknowledged record at least once.
+	group *harness.Group
 
 	unproven []string
 	finished bool
@@ -124,6 +127,21 @@ func (s *scenario) load(warm int) *harness.Producer {
 	s.book = harness.NewBook()
 	s.prod = s.c.StartProducer(s.book, topic, loadRate)
 	s.prod.WaitAcks(s.t, warm, 30*time.Second)
+	return s.prod
+}
+
+// loadWithGroup is load with a consumer group of members members reading
+// the topic from before the first record until the end of the scenario.
+func (s *scenario) loadWithGroup(warm, members int) *harness.Producer {
+	s.t.Helper()
+	s.c.CreateTopic(topic)
+	s.book = harness.NewGroupBook()
+	s.group = s.c.StartGroup(s.book, topic, "chaos-"+strings.ReplaceAll(s.row.Scenario, " ", "-"), members)
+	s.prod = s.c.StartProducer(s.book, topic, loadRate)
+	s.prod.WaitAcks(s.t, warm, 30*time.Second)
+	s.group.WaitConsuming(s.t, 30*time.Second)
+	// Faults hit a group with offsets committed, which must survive them.
+	s.group.WaitCommitted(s.t, 30*time.Second)
 	return s.prod
 }
 
@@ -258,6 +276,47 @@ func (s *scenario) commitIndex(n *harness.Node) uint64 {
 	return v.CommitIndex
 }
 
+// finishGroup waits for the scenario's consumer group to read every
+// acknowledged record: at least once, at the offset it was acknowledged at,
+// and never again below an offset whose commit the coordinator had
+// acknowledged before the reader got the partition. Other redeliveries (a
+// record read again after a rebalance or a failed commit) are what
+// at-least-once allows; they are counted, not failed.
+func (s *scenario) finishGroup() {
+	s.t.Helper()
+	rep, err := s.group.Drain(convergenceTimeout)
+	if err != nil {
+		s.fail("group %s: %v", s.group.Name, err)
+	}
+	s.t.Logf("group %s: %v", s.group.Name, rep.String())
+	s.count("group: acknowledged records the group never read", int(rep.Lost))
+	s.count("group: records read more than once (at-least-once redeliveries)", int(rep.Duplicated))
+	if rep.Duplicated > 0 {
+		s.note("group %s read records again: %s", s.group.Name, s.group.ReadAgain())
+	}
+	if back := s.group.WentBack(); len(back) > 0 {
+		s.fail("group %s: %d records read again below an acknowledged commit (committed offsets lost or gone back), e.g. %v",
+			s.group.Name, len(back), back[:min(len(back), 5)])
+	}
+	if resets := s.group.Resets(); len(resets) > 0 {
+		s.note("group %s: the broker answered OFFSET_OUT_OF_RANGE for offsets the group had read, and its members reset to the start: %v",
+			s.group.Name, resets)
+	}
+	if rep.Misplaced > 0 || rep.Conflicts > 0 {
+		s.fail("group %s read acknowledged records elsewhere than acknowledged: misplaced %d, conflicts %d: %v",
+			s.group.Name, rep.Misplaced, rep.Conflicts, rep.Examples)
+	}
+	if rep.Reordered > 0 {
+		s.note("group %s first read %d records after a later one of their partition: %v", s.group.Name, rep.Reordered, rep.Examples)
+	}
+	for _, m := range s.group.Members() {
+		s.t.Logf("group member %s: read %d, assignments %d, commits %v", m.Name, m.Read(), m.Assignments(), m.Commits())
+		if errs := m.Errors(); len(errs) > 0 {
+			s.note("group member %s: poll errors %v", m.Name, errs)
+		}
+	}
+}
+
 // finish stops the load, waits for every node to hold byte-identical
 // partition logs, reads everything back and checks the ledger: the
 // criteria every scenario shares.
@@ -303,6 +362,9 @@ func (s *scenario) finish() {
 	}
 	if rep.Duplicated > 0 {
 		s.note("%d records duplicated in the log despite the idempotent producer: %v", rep.Duplicated, rep.Examples)
+	}
+	if s.group != nil {
+		s.finishGroup()
 	}
 	s.finished = true
 }

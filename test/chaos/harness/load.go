@@ -27,7 +27,8 @@ import (
 // record, whoever wrote it, is checked.
 type Book struct {
 	*ledger.Ledger
-	next atomic.Uint64
+	next  atomic.Uint64
+	group *ledger.Ledger // NewGroupBook: hears every acknowledgement too
 }
 
 // NewBook returns an empty Book.
