@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -167,6 +168,26 @@ func (l *Listener) brokerConfigEntries() []configEntry {
 			"Partitions of a topic created without a count, or by producing to it."),
 		static("auto.create.topics.enable", strconv.FormatBool(l.cfg.AutoCreateTopics), "true", kmsg.ConfigTypeBoolean,
 			"Whether Metadata and Produce create a topic that does not exist."),
+	}
+	g := l.cfg.Groups
+	// An initial delay of 0 is a setting too; the others are left out
+	// when unset (a listener without a coordinator).
+	if g.MaxSessionTimeout > 0 {
+		out = append(out,
+			static("group.initial.rebalance.delay.ms", strconv.FormatInt(g.InitialRebalanceDelay.Milliseconds(), 10), "3000", kmsg.ConfigTypeInt,
+				"How long the first rebalance of an empty group waits for more members (--group-initial-rebalance-delay)."),
+			static("group.min.session.timeout.ms", strconv.FormatInt(g.MinSessionTimeout.Milliseconds(), 10), "6000", kmsg.ConfigTypeInt,
+				"The shortest session timeout a group member may ask for."),
+			static("group.max.session.timeout.ms", strconv.FormatInt(g.MaxSessionTimeout.Milliseconds(), 10), "1800000", kmsg.ConfigTypeInt,
+				"The longest session timeout a group member may ask for."))
+	}
+	if g.OffsetsRetention != 0 {
+		minutes := int64(-1)
+		if g.OffsetsRetention > 0 {
+			minutes = int64(g.OffsetsRetention / time.Minute)
+		}
+		out = append(out, static("offsets.retention.minutes", strconv.FormatInt(minutes, 10), "10080", kmsg.ConfigTypeInt,
+			"How long an empty group's committed offsets are kept (--offsets-retention)."))
 	}
 	if l.cfg.LogDir != "" {
 		out = append(out, static("log.dirs", l.cfg.LogDir, "", kmsg.ConfigTypeString, "Where this node keeps its partitions (one log directory)."))

@@ -201,6 +201,12 @@ func TestDescribeConfigs_Broker_ReadOnlyFlags(t *testing.T) {
 			"num.partitions":      {"2", kmsg.ConfigSourceStaticBrokerConfig},
 			"log.dirs":            {filepath.Join(n.Cfg.DataDir, "partitions"), kmsg.ConfigSourceStaticBrokerConfig},
 			"message.max.bytes":   {"1048588", kmsg.ConfigSourceDefaultConfig},
+			// The group coordinator's settings: clustertest's short
+			// initial delay and minimum session, the others Kafka's defaults.
+			"group.initial.rebalance.delay.ms": {"100", kmsg.ConfigSourceStaticBrokerConfig},
+			"group.min.session.timeout.ms":     {"1000", kmsg.ConfigSourceStaticBrokerConfig},
+			"group.max.session.timeout.ms":     {"1800000", kmsg.ConfigSourceDefaultConfig},
+			"offsets.retention.minutes":        {"10080", kmsg.ConfigSourceDefaultConfig},
 		} {
 			got := findConfig(t, rc, key)
 			if got.MaybeValue() != want.value || got.Source != want.source {

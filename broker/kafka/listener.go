@@ -100,6 +100,9 @@ type Config struct {
 	// usable) for DescribeLogDirs v4+; set by server.Start from its
 	// free-space monitor.
 	DiskUsage func() (total, usable int64, err error)
+	// Groups are the group coordinator's settings, which DescribeConfigs
+	// gives as Kafka's broker configs; set by server.Start.
+	Groups GroupSettings
 }
 
 // Observer is told what the listener does, for metrics. Every method must be
@@ -457,3 +460,13 @@ func (nopObserver) Fetched(string, int64, int64)               {}
 func (nopObserver) Rejected(string)                            {}
 func (nopObserver) BudgetWaited(string)                        {}
 func (nopObserver) InflightBytes(int64)                        {}
+
+// GroupSettings are the group coordinator's settings as DescribeConfigs
+// describes them (group.initial.rebalance.delay.ms,
+// offsets.retention.minutes, group.min.session.timeout.ms and
+// group.max.session.timeout.ms). Zero leaves a setting out.
+type GroupSettings struct {
+	InitialRebalanceDelay                time.Duration
+	OffsetsRetention                     time.Duration
+	MinSessionTimeout, MaxSessionTimeout time.Duration
+}

@@ -174,6 +174,13 @@ func Start(cfg Config) (*Server, error) {
 			kcfg.LogDir = filepath.Join(cfg.DataDir, "partitions")
 		}
 	}
+	groups := cfg.Groups.WithDefaults()
+	kcfg.Groups = kafka.GroupSettings{
+		InitialRebalanceDelay: groups.InitialRebalanceDelay,
+		OffsetsRetention:      groups.OffsetsRetention,
+		MinSessionTimeout:     groups.MinSessionTimeout,
+		MaxSessionTimeout:     groups.MaxSessionTimeout,
+	}
 	kcfg.DiskUsage = func() (int64, int64, error) {
 		u := space.Usage()
 		return u.Capacity, u.Free, u.Err

@@ -53,6 +53,13 @@ type Config struct {
 	Logger        *slog.Logger
 }
 
+// WithDefaults is c with its unset settings at their defaults: what the
+// coordinator runs with.
+func (c Config) WithDefaults() Config {
+	c.defaults()
+	return c
+}
+
 func (c *Config) defaults() {
 	if c.OffsetsRetention == 0 {
 		c.OffsetsRetention = 7 * 24 * time.Hour
