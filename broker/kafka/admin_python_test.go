@@ -37,9 +37,10 @@ func TestConfluentAdminClient(t *testing.T) {
 		t.Fatalf("admin_confluent.py: %v\n%s\n%s", err, out, stderr)
 	}
 	var res struct {
-		OK    bool     `json:"ok"`
-		Error string   `json:"error"`
-		Steps []string `json:"steps"`
+		OK        bool     `json:"ok"`
+		Error     string   `json:"error"`
+		Steps     []string `json:"steps"`
+		ClientLog []string `json:"client_log"`
 	}
 	if err := json.Unmarshal(out, &res); err != nil {
 		t.Fatalf("output %q: %v", out, err)
@@ -48,7 +49,7 @@ func TestConfluentAdminClient(t *testing.T) {
 		t.Log(s)
 	}
 	if !res.OK {
-		t.Fatalf("confluent-kafka: %s", res.Error)
+		t.Fatalf("confluent-kafka: %s\nthe consumer's last librdkafka log lines:\n%s", res.Error, strings.Join(res.ClientLog, "\n"))
 	}
 	c.WaitReplicasIdentical()
 	for _, n := range c.Nodes {

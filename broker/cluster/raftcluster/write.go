@@ -53,12 +53,12 @@ func (p produceProposal[P]) Result() (cluster.ProduceResult, error) {
 // CreateTopic creates a topic on this node, which must lead (ErrNotLeader
 // otherwise): Kafka's CreateTopics is answered by the controller only.
 func (c *Cluster) CreateTopic(ctx context.Context, spec cluster.TopicSpec) error {
-	return resultErr(c.applyHere(ctx, createTopic(spec)))
+	return resultErr(c.applyAnnounced(ctx, createTopic(spec)))
 }
 
 // DeleteTopic deletes a topic on this node, which must lead.
 func (c *Cluster) DeleteTopic(ctx context.Context, name string) error {
-	return resultErr(c.applyHere(ctx, fsm.Command{Op: fsm.OpDeleteTopic, Delete: name}))
+	return resultErr(c.applyAnnounced(ctx, fsm.Command{Op: fsm.OpDeleteTopic, Delete: name}))
 }
 
 // Retention has this node, which must lead, propose a retention pass: every
@@ -104,7 +104,7 @@ func (c *Cluster) AlterTopicConfigs(ctx context.Context, change cluster.ConfigCh
 // CreatePartitions grows a topic to count partitions on this node, which
 // must lead.
 func (c *Cluster) CreatePartitions(ctx context.Context, topic string, count int32) error {
-	return resultErr(c.applyHere(ctx, fsm.Command{Op: fsm.OpCreatePartitions, Grow: &fsm.CreatePartitions{Topic: topic, Count: count}}))
+	return resultErr(c.applyAnnounced(ctx, fsm.Command{Op: fsm.OpCreatePartitions, Grow: &fsm.CreatePartitions{Topic: topic, Count: count}}))
 }
 
 // AutoCreateTopic creates a topic on behalf of a client of any node: on the
@@ -160,6 +160,24 @@ func (c *Cluster) propose(cmd fsm.Command, extensions []byte, forwarded bool) Pe
 // for ctx. On a follower Raft refuses at once with ErrNotLeader.
 func (c *Cluster) applyHere(ctx context.Context, cmd fsm.Command) (fsm.ApplyResult, error) {
 	return await(ctx, c.propose(cmd, nil, false))
+}
+
+// applyAnnounced applies a change to what Metadata answers (a topic created,
+// deleted or grown) on this node, which must lead, and returns once a quorum
+// has also learnt that it is committed. A follower learns the commit index
+// only from the leader's next append, which an idle leader sends after the
+// Raft commit timeout (50 ms): clients that read Metadata from a follower
+// right after the admin call would see the old topic (librdkafka fails
+// records for a partition it does not know at once). A barrier is that next
+// append, sent now. Its failure does not undo the change, so it is not
+// reported; the followers then learn of it later, as in Kafka, where brokers
+// learn topic changes from the controller asynchronously.
+func (c *Cluster) applyAnnounced(ctx context.Context, cmd fsm.Command) (fsm.ApplyResult, error) {
+	res, err := c.applyHere(ctx, cmd)
+	if err == nil && res.Err == nil {
+		_ = c.node.Barrier(ctx)
+	}
+	return res, err
 }
 
 // await waits for p to be applied, or for ctx.

@@ -10,7 +10,9 @@ partition (Fetch with leader epochs). Prints one JSON object: {"ok": true,
 "steps": [...]} or {"ok": false, "error": "...", "steps": [...]}.
 """
 
+import collections
 import json
+import logging
 import sys
 import time
 
@@ -20,6 +22,20 @@ from confluent_kafka.admin import (AdminClient, ConfigResource, ConfigSource,
 
 bootstrap, topic, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
 steps = []
+
+# The consumer's librdkafka debug log, kept in memory and reported when a
+# check fails, so a failed run says what the client saw.
+client_log = collections.deque(maxlen=400)
+
+
+class _Keep(logging.Handler):
+    def emit(self, record):
+        client_log.append(record.getMessage())
+
+
+log = logging.getLogger("rdkafka")
+log.setLevel(logging.DEBUG)
+log.addHandler(_Keep())
 
 
 class CaseError(Exception):
@@ -102,20 +118,39 @@ def run():
     except ck.KafkaException as e:
         check(e.args[0].code() == ck.KafkaError.INVALID_PARTITIONS, "shrink refused: %s" % e.args[0].name())
 
-    p = ck.Producer({"bootstrap.servers": bootstrap, "acks": "all"})
+    # A follower learns of the growth from the leader's next append, which
+    # CreatePartitions sends before it answers; a follower may still apply
+    # it a moment later, and librdkafka fails a record for a partition its
+    # metadata does not have at once. So the producer starts from metadata
+    # that has the new partition, and delivery reports (not flush's count)
+    # say what was written.
+    p, deadline = None, time.monotonic() + timeout
+    while p is None:
+        p = ck.Producer({"bootstrap.servers": bootstrap, "acks": "all"})
+        if len(p.list_topics(topic, timeout=timeout).topics[topic].partitions) != 4:
+            p = None
+            if time.monotonic() > deadline:
+                raise CaseError("no producer's metadata has the new partition")
+    report = []
     for i in range(5):
-        p.produce(topic, value="r%d" % i, partition=3)
-    check(p.flush(timeout) == 0, "produced to the new partition")
-    c = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": topic, "enable.auto.commit": False})
+        p.produce(topic, value="r%d" % i, partition=3, on_delivery=lambda err, msg: report.append(err))
+    p.flush(timeout)
+    check(report == [None] * 5, "produced to the new partition")
+    c = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": topic, "enable.auto.commit": False,
+                     "debug": "consumer,fetch,topic,metadata,msg,broker"}, logger=log)
     try:
         c.assign([ck.TopicPartition(topic, 3, ck.OFFSET_BEGINNING)])
-        got, deadline = [], time.monotonic() + timeout
+        got, errs, deadline = [], [], time.monotonic() + timeout
         while len(got) < 5 and time.monotonic() < deadline:
             m = c.poll(0.2)
-            if m is None or m.error():
-                continue  # the group coordinator's refusal, partition EOF
+            if m is None:
+                continue
+            if m.error():
+                errs.append(str(m.error()))  # the group coordinator's refusal, partition EOF
+                continue
             got.append(m.value().decode())
-        check(got == ["r%d" % i for i in range(5)], "consumed the new partition: %s" % got)
+        check(got == ["r%d" % i for i in range(5)],
+              "consumed the new partition: %s (errors: %s)" % (got, errs[-5:]))
     finally:
         c.close()
 
@@ -124,4 +159,4 @@ try:
     run()
     print(json.dumps({"ok": True, "steps": steps}))
 except (CaseError, ck.KafkaException) as e:
-    print(json.dumps({"ok": False, "error": str(e), "steps": steps}))
+    print(json.dumps({"ok": False, "error": str(e), "steps": steps, "client_log": list(client_log)}))
