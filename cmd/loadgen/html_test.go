@@ -131,3 +131,31 @@ func boolInt(b bool) int {
 	}
 	return 0
 }
+
+// loadgen report writes the report of a saved result, also one written
+// before results had distributions.
+func TestReport_OfSavedResult(t *testing.T) {
+	base := writeResult(t, "base.json", 1000, 2000)
+	cur := writeResult(t, "cur.json", 900, 2500)
+	code, stdout, stderr := runCLI(t, "report", cur)
+	want := strings.TrimSuffix(cur, ".json") + ".html"
+	if code != exitOK || strings.TrimSpace(stdout) != want {
+		t.Fatalf("report: exit %d, stdout %q, want %s\n%s", code, stdout, want, stderr)
+	}
+	// The result has no series: its charts over time are empty.
+	if charts := svgSeries(t, want); len(charts) != 4 || len(charts[report.ChartDistribution]) != 1 {
+		t.Errorf("charts %v: want throughput, publish latency, the distribution and errors", charts)
+	}
+	out := filepath.Join(t.TempDir(), "x.html")
+	if code, _, stderr := runCLI(t, "report", "--compare", base, cur, "--out", out); code != exitOK {
+		t.Fatalf("report --compare: exit %d\n%s", code, stderr)
+	}
+	if charts := svgSeries(t, out); strings.Join(charts[report.ChartDistribution], ",") != "base publish,new publish" {
+		t.Errorf("overlay distribution series %q", charts[report.ChartDistribution])
+	}
+	for _, args := range [][]string{{"report"}, {"report", base, cur}, {"report", "/does/not/exist.json"}} {
+		if code, _, _ := runCLI(t, args...); code != exitUsage {
+			t.Errorf("%q: exit %d, want %d", args, code, exitUsage)
+		}
+	}
+}

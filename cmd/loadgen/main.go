@@ -44,6 +44,8 @@ usage:
   loadgen e2e [flags]       produce and consume at once; both latencies
   loadgen compare [flags] BASE.json NEW.json
                             compare two --json results; exit 1 on a regression
+  loadgen report [flags] RESULT.json
+                            write the HTML report of a --json result
 
 Run 'loadgen COMMAND -h' for a command's flags.
 `
@@ -72,6 +74,8 @@ func run(args []string, stdout, stderr io.Writer, interrupts <-chan os.Signal) i
 		return load(o, stdout, stderr, interrupts)
 	case "compare":
 		return compare(args[1:], stdout, stderr)
+	case "report":
+		return htmlReport(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

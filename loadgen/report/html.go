@@ -261,10 +261,12 @@ func latencyChart(runs []Run, id, title string, f func(loadgen.Sample) latency.S
 	return c.svg()
 }
 
+const distributionTitle = "Latency by percentile (HdrHistogram plot)"
+
 // distributionChart is HdrHistogram's percentile plot: latency against
 // percentile on a 1/(1-p) axis, so that 90%, 99%, 99.9% are equally spaced.
 func distributionChart(runs []Run) template.HTML {
-	c := chart{ID: ChartDistribution, Title: "Latency by percentile (HdrHistogram percentile distribution)",
+	c := chart{ID: ChartDistribution, Title: distributionTitle,
 		XLabel: "percentile", YLabel: "latency", XLog: true, YFormat: fmtMicros, YMinZero: true, Empty: "no latencies recorded"}
 	var maxX float64
 	for i, run := range runs {
@@ -283,6 +285,8 @@ func distributionChart(runs []Run) template.HTML {
 			pts := kind.d
 			if len(pts) == 0 {
 				pts = fromSummary(*kind.s)
+				// A result written before distributions were recorded.
+				c.Title = distributionTitle + ": " + name(runs, i, "summary percentiles only")
 			}
 			sr := series{Name: name(runs, i, kind.what), Color: palette[j], Dash: dash(runs, i)}
 			for _, p := range pts {

@@ -343,3 +343,24 @@ func keys[V any](m map[string]V) []string {
 	}
 	return out
 }
+
+func TestTickLabels(t *testing.T) {
+	_, _, ticks := niceLinear(0, 1)
+	var got []string
+	for _, v := range ticks {
+		got = append(got, fmtNum(v))
+	}
+	if s := strings.Join(got, " "); s != "0 0.2 0.4 0.6 0.8 1" {
+		t.Errorf("ticks %s", s)
+	}
+	for v, want := range map[float64]string{0: "0", 250: "250µs", 2500: "2.5ms", 1.2e6: "1.2s", 3 * 0.1 * 1e3: "300µs"} {
+		if got := fmtMicros(v); got != want {
+			t.Errorf("fmtMicros(%v) = %s, want %s", v, got, want)
+		}
+	}
+	for x, want := range map[float64]string{1: "0%", 10: "90%", 100: "99%", 1000: "99.9%", 1e5: "99.999%"} {
+		if got := percentOfTail(x); got != want {
+			t.Errorf("percentOfTail(%v) = %s, want %s", x, got, want)
+		}
+	}
+}

@@ -122,8 +122,11 @@ func fmtNum(v float64) string {
 	case a >= 1e4 && math.Mod(v, 1e3) == 0:
 		return strconv.FormatFloat(v/1e3, 'f', -1, 64) + "k"
 	}
-	return strconv.FormatFloat(v, 'f', -1, 64)
+	return short(v)
 }
+
+// short formats v with at most ten significant digits, so that 3*0.2 is 0.6.
+func short(v float64) string { return strconv.FormatFloat(v, 'g', 10, 64) }
 
 // fmtMicros labels a latency axis given in microseconds.
 func fmtMicros(us float64) string {
@@ -131,11 +134,11 @@ func fmtMicros(us float64) string {
 	case us == 0:
 		return "0"
 	case us >= 1e6:
-		return strconv.FormatFloat(us/1e6, 'f', -1, 64) + "s"
+		return short(us/1e6) + "s"
 	case us >= 1e3:
-		return strconv.FormatFloat(us/1e3, 'f', -1, 64) + "ms"
+		return short(us/1e3) + "ms"
 	}
-	return strconv.FormatFloat(us, 'f', -1, 64) + "µs"
+	return short(us) + "µs"
 }
 
 // px writes a coordinate with one decimal.
