@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/raftline/raftline/internal/chromium"
 	"github.com/raftline/raftline/loadgen/report"
 )
 
@@ -59,7 +60,7 @@ func TestCLI_Fake_HTMLReportBesideJSON_AndCompareOverlay(t *testing.T) {
 	brokers := fakeBrokers(t)
 	dir := t.TempDir()
 	common := []string{"--brokers", brokers, "--topic", "html", "--partitions", "3", "--quiet",
-		"--rate", "2000", "--duration", "1500ms", "--warmup", "200ms"}
+		"--rate", "2000", "--duration", "3s", "--warmup", "500ms"}
 
 	base := filepath.Join(dir, "base.json")
 	mustRun(t, exitOK, append([]string{"e2e", "--json", base}, common...)...)
@@ -107,6 +108,15 @@ func TestCLI_Fake_HTMLReportBesideJSON_AndCompareOverlay(t *testing.T) {
 	if charts := svgSeries(t, overlay); len(charts[report.ChartE2EOverTime]) != 6 {
 		t.Errorf("overlay.html e2e latency series %q, want p50, p99, p99.9 of both runs", charts[report.ChartE2EOverTime])
 	}
+
+	// The reports of the runs, as a browser draws them.
+	b := chromium.Start(t)
+	b.Open(t, filepath.Join(dir, "base.html")).CheckCharts(t, "base.html", map[string]int{
+		report.ChartThroughput: 2, report.ChartPublishOverTime: 3, report.ChartE2EOverTime: 3,
+		report.ChartDistribution: 2, report.ChartErrors: 1})
+	b.Open(t, filepath.Join(dir, "new.html")).CheckCharts(t, "new.html", map[string]int{
+		report.ChartThroughput: 4, report.ChartPublishOverTime: 6, report.ChartE2EOverTime: 6,
+		report.ChartDistribution: 4, report.ChartErrors: 2})
 }
 
 func TestBadFlags_Compare(t *testing.T) {
