@@ -81,13 +81,13 @@ func Start(t testing.TB) *Browser {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ownGroup(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
+	// Chromium's helper processes (zygote, renderers) write to the user data
+	// directory until they exit; the directory is removed after this.
+	t.Cleanup(func() { stop(t, cmd) })
 	found := make(chan string, 1)
 	var log bytes.Buffer
 	go func() {
