@@ -60,6 +60,11 @@ echo "== max throughput, 1 KiB, acks=all"
 lg max-1k produce --topic bench-max --size 1024 --acks all
 max=$(python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["produce"]["records_per_sec"]))' "$OUT/max-1k.json")
 half=$((max / 2))
+if [ "$half" -lt 1 ]; then
+  # --rate 0 would be another max-rate run, not the fixed-rate scenario.
+  echo "max throughput run measured $max records/s: no fixed rate to run at half of it" >&2
+  exit 1
+fi
 echo "== fixed rate at half of that ($half records/s), 1 KiB, acks=all"
 lg half-1k produce --topic bench-half --size 1024 --acks all --rate "$half"
 echo "== end-to-end latency at 1000 records/s, 1 KiB"
