@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -362,5 +363,32 @@ func TestTickLabels(t *testing.T) {
 		if got := percentOfTail(x); got != want {
 			t.Errorf("percentOfTail(%v) = %s, want %s", x, got, want)
 		}
+	}
+}
+
+// Intervals without latencies break the line; a point alone between two
+// gaps is drawn as a dot.
+func TestChart_GapsAndLonePoints(t *testing.T) {
+	nan := math.NaN()
+	c := chart{ID: "c", Series: []series{{Name: "s", Color: "#000", X: []float64{1, 2, 3, 4, 5, 6}, Y: []float64{1, 2, nan, 3, nan, 4}}}}
+	var root node
+	if err := xml.Unmarshal([]byte(c.svg()), &root); err != nil {
+		t.Fatal(err)
+	}
+	var d string
+	var dots int
+	root.walk(func(n node) {
+		switch n.XMLName.Local {
+		case "path":
+			d = n.attr("d")
+		case "circle":
+			dots++
+		}
+	})
+	if got := regexp.MustCompile(`[ML]`).FindAllString(d, -1); strings.Join(got, "") != "MLMM" {
+		t.Errorf("path %q: commands %v, want M L M M", d, got)
+	}
+	if dots != 2 {
+		t.Errorf("%d dots, want 2 (the points at x 4 and 6)", dots)
 	}
 }

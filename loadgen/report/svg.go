@@ -259,35 +259,39 @@ func (c chart) svg() template.HTML {
 	fmt.Fprintf(&b, `<text class="ylabel" transform="translate(16 %s) rotate(-90)">%s</text>`, px((bottom+float64(top))/2), esc(c.YLabel))
 
 	for _, s := range c.Series {
-		var d strings.Builder
-		pen := false
-		for i := range s.X {
+		ok := func(i int) bool {
+			if i < 0 || i >= len(s.X) {
+				return false
+			}
 			x, y := s.X[i], s.Y[i]
-			if math.IsNaN(x) || math.IsNaN(y) || (c.XLog && x <= 0) || (c.YLog && y <= 0) {
-				pen = false
+			return !math.IsNaN(x) && !math.IsNaN(y) && (!c.XLog || x > 0) && (!c.YLog || y > 0)
+		}
+		var d strings.Builder
+		var dots [][2]float64
+		for i := range s.X {
+			if !ok(i) {
 				continue
 			}
+			x, y := xs.at(s.X[i]), ys.at(s.Y[i])
 			cmd := "L"
-			if !pen {
+			if !ok(i - 1) {
 				cmd = "M"
+				if !ok(i + 1) {
+					// A lone point has no line to it: drawn as a dot too.
+					dots = append(dots, [2]float64{x, y})
+				}
 			}
 			if d.Len() > 0 {
 				d.WriteByte(' ')
 			}
-			fmt.Fprintf(&d, "%s%s,%s", cmd, px(xs.at(x)), px(ys.at(y)))
-			pen = true
+			fmt.Fprintf(&d, "%s%s,%s", cmd, px(x), px(y))
 		}
 		if d.Len() == 0 {
 			continue
 		}
-		// A lone point is drawn as a dot, since a one-point path has no
-		// length.
 		fmt.Fprintf(&b, `<path class="series" data-series="%s" d="%s" stroke="%s"%s/>`, esc(s.Name), d.String(), s.Color, dashAttr(s.Dash))
-		if strings.Count(d.String(), "M") == strings.Count(d.String(), " ")+1 {
-			for _, p := range strings.Split(d.String(), " ") {
-				xy := strings.SplitN(p[1:], ",", 2)
-				fmt.Fprintf(&b, `<circle cx="%s" cy="%s" r="2.5" fill="%s"/>`, xy[0], xy[1], s.Color)
-			}
+		for _, xy := range dots {
+			fmt.Fprintf(&b, `<circle class="dot" cx="%s" cy="%s" r="2.5" fill="%s"/>`, px(xy[0]), px(xy[1]), s.Color)
 		}
 	}
 	b.WriteString(`</svg>`)
