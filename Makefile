@@ -89,8 +89,9 @@ bench-groups:
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/raftline ./cmd/raftline
 	$(GO) run ./bench/groups --raftline $(BIN)/raftline --json bench/results/groups.json $(BENCH_GROUPS_ARGS)
 
-# The load generator's baseline scenarios; JSON under bench/results/, summary
-# in docs/BENCHMARKS.md. BROKERS=host:port,... uses an existing cluster.
+# The load generator's baseline scenarios; JSON and HTML reports under
+# bench/results/, summary linking them in docs/BENCHMARKS.md.
+# BROKERS=host:port,... uses an existing cluster.
 bench:
 	./scripts/bench.sh
 

@@ -33,6 +33,13 @@ type Result struct {
 	// Lag sums up the consumer lag of the series; nil when none was known.
 	Lag *Lag `json:"lag,omitempty"`
 
+	// PublishDistribution and EndToEndDistribution are the percentile
+	// distributions of Publish and EndToEnd (latency.Recorder.Distribution),
+	// for the HTML report's percentile plot. Absent in results written
+	// before they were recorded.
+	PublishDistribution  []latency.Point `json:"publish_distribution,omitempty"`
+	EndToEndDistribution []latency.Point `json:"e2e_distribution,omitempty"`
+
 	Series []Sample `json:"series"`
 }
 

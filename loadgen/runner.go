@@ -700,12 +700,14 @@ func (r *Runner) fill(res *Result) {
 		res.Produce.Sent = r.sentMeasured.Load()
 		s := r.prod.lat.Summary()
 		res.Publish = &s
+		res.PublishDistribution = r.prod.lat.Distribution()
 	}
 	if r.cons != nil {
 		res.Consume = r.cons.throughput()
 		if r.cfg.Command != CmdProduce {
 			s := r.cons.lat.Summary()
 			res.EndToEnd = &s
+			res.EndToEndDistribution = r.cons.lat.Distribution()
 		}
 	}
 	if r.ledger != nil {

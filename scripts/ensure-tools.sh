@@ -7,7 +7,9 @@
 # mount namespace, test/internal/diskfault), and the Python Kafka clients
 # of the compatibility suite (test/compat): confluent-kafka (librdkafka) and
 # kafka-python, for Debian's /usr/bin/python3, which test/compat runs rather
-# than whatever python3 comes first on PATH. Debian packages only.
+# than whatever python3 comes first on PATH, and Debian's chromium (the
+# loadgen HTML report is opened headless in a test, loadgen/report). Debian
+# packages only.
 set -euo pipefail
 
 need=()
@@ -22,6 +24,7 @@ command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
 command -v mkfs.ext4 >/dev/null 2>&1 || need+=(e2fsprogs)
 /usr/bin/python3 -c 'import confluent_kafka' >/dev/null 2>&1 || need+=(python3-confluent-kafka)
 /usr/bin/python3 -c 'import kafka' >/dev/null 2>&1 || need+=(python3-kafka)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -15,8 +15,10 @@ func compare(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("loadgen compare", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var th report.Thresholds
-	fs.Float64Var(&th.ThroughputDrop, "throughput-drop", 5, "fail when records/s falls by more than this many percent")
-	fs.Float64Var(&th.P99Rise, "p99-rise", 10, "fail when publish or end-to-end p99 rises by more than this many percent")
+	fs.Float64Var(&th.ThroughputDrop, "throughput-drop", report.DefaultThresholds.ThroughputDrop, "fail when records/s falls by more than this many percent")
+	fs.Float64Var(&th.P99Rise, "p99-rise", report.DefaultThresholds.P99Rise, "fail when publish or end-to-end p99 rises by more than this many percent")
+	var htmlOut string
+	fs.StringVar(&htmlOut, "html", "", "also write an HTML report with both runs overlaid to this file")
 
 	// Flags may come before, between or after the two files.
 	var files []string
@@ -63,6 +65,13 @@ func compare(args []string, stdout, stderr io.Writer) int {
 	}
 	c := report.Compare(base, cur, th)
 	report.WriteComparison(stdout, c)
+	if htmlOut != "" {
+		runs := []report.Run{{Label: "base", Result: base}, {Label: "new", Result: cur}}
+		if err := writeHTML(htmlOut, th, runs...); err != nil {
+			fmt.Fprintf(stderr, "loadgen compare: --html: %v\n", err)
+			return exitFailed
+		}
+	}
 	if !c.OK() {
 		return exitFailed
 	}

@@ -21,6 +21,10 @@ type options struct {
 	cfg         loadgen.Config
 	jsonPath    string
 	metricsAddr string
+	// comparePath is --compare's baseline, read when the flags are parsed
+	// into baseline; the HTML report overlays it.
+	comparePath string
+	baseline    *loadgen.Result
 	quiet       bool
 	// partitionsSet says whether --partitions was given, to warn when an
 	// existing topic has another count.
@@ -57,7 +61,8 @@ func loadFlags(cmd string, o *options) (*flag.FlagSet, *rawFlags) {
 	fs.IntVar(&raw.replication, "replication", -1, "replication factor of the topic if it is created (-1: broker default)")
 	fs.DurationVar(&c.Duration, "duration", 0, "how long to run after warmup; 0 runs until --records or Ctrl-C (default 1m unless --records is given)")
 	fs.DurationVar(&c.Warmup, "warmup", 0, "time at the start that is run but not measured")
-	fs.StringVar(&o.jsonPath, "json", "", "write the full result to this file, for baselines and compare")
+	fs.StringVar(&o.jsonPath, "json", "", "write the full result to this file, for baselines and compare, and an HTML report beside it (FILE with .html)")
+	fs.StringVar(&o.comparePath, "compare", "", "overlay this baseline result (a --json file) on the HTML report, with the comparison (needs --json)")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics while running")
 	fs.BoolVar(&o.quiet, "quiet", false, "do not print a progress line every second")
 
@@ -151,6 +156,16 @@ func parseLoadFlags(cmd string, args []string, stdout io.Writer) (options, error
 		// Found out now rather than after the run.
 		if fi, err := os.Stat(filepath.Dir(o.jsonPath)); err != nil || !fi.IsDir() {
 			bad("--json %s: no such directory", o.jsonPath)
+		}
+	}
+	if o.comparePath != "" {
+		if o.jsonPath == "" {
+			bad("--compare %s: needs --json, beside which the HTML report is written", o.comparePath)
+		}
+		if base, err := readResult(o.comparePath); err != nil {
+			bad("--compare: %v", err)
+		} else {
+			o.baseline = &base
 		}
 	}
 	if !set["duration"] && c.Records == 0 {

@@ -10,10 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raftline/raftline/internal/chromium"
 	"github.com/raftline/raftline/internal/clusterspec"
 	"github.com/raftline/raftline/internal/testports"
 	"github.com/raftline/raftline/loadgen"
 	"github.com/raftline/raftline/loadgen/kafka"
+	"github.com/raftline/raftline/loadgen/report"
 )
 
 // TestIntegration_RaftlineDev builds raftline, starts its 3-node local
@@ -73,6 +75,17 @@ func TestIntegration_RaftlineDev(t *testing.T) {
 		t.Errorf("e2e latencies: publish %+v e2e %+v", res.Publish, res.EndToEnd)
 	}
 	t.Logf("e2e at 1000/s: publish p99 %dµs, end-to-end p99 %dµs", res.Publish.P99Micros, res.EndToEnd.P99Micros)
+	// Its HTML report, beside the JSON, as a browser draws it: the errors
+	// chart has all errors and each kind seen.
+	kinds := map[string]bool{}
+	for _, s := range res.Series {
+		for k := range s.Errors {
+			kinds[k] = true
+		}
+	}
+	chromium.Start(t).Open(t, filepath.Join(dir, "e2e.html")).CheckCharts(t, "e2e.html", map[string]int{
+		report.ChartThroughput: 2, report.ChartPublishOverTime: 3, report.ChartE2EOverTime: 3,
+		report.ChartDistribution: 2, report.ChartErrors: 1 + len(kinds)})
 
 	t.Run("group", func(t *testing.T) { testRaftlineGroup(t, dir, common) })
 }

@@ -5,6 +5,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -41,6 +44,8 @@ usage:
   loadgen e2e [flags]       produce and consume at once; both latencies
   loadgen compare [flags] BASE.json NEW.json
                             compare two --json results; exit 1 on a regression
+  loadgen report [flags] RESULT.json
+                            write the HTML report of a --json result
 
 Run 'loadgen COMMAND -h' for a command's flags.
 `
@@ -69,6 +74,8 @@ func run(args []string, stdout, stderr io.Writer, interrupts <-chan os.Signal) i
 		return load(o, stdout, stderr, interrupts)
 	case "compare":
 		return compare(args[1:], stdout, stderr)
+	case "report":
+		return htmlReport(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
@@ -198,6 +205,14 @@ func load(o options, stdout, stderr io.Writer, interrupts <-chan os.Signal) int 
 			fmt.Fprintf(stderr, "loadgen %s: --json: %v\n", cfg.Command, err)
 			status = exitFailed
 		}
+		runs := []report.Run{{Label: "this run", Result: res}}
+		if o.baseline != nil {
+			runs = []report.Run{{Label: "base", Result: *o.baseline}, {Label: "new", Result: res}}
+		}
+		if err := writeHTML(htmlPath(o.jsonPath), report.DefaultThresholds, runs...); err != nil {
+			fmt.Fprintf(stderr, "loadgen %s: HTML report: %v\n", cfg.Command, err)
+			status = exitFailed
+		}
 	}
 	switch {
 	case status != exitOK:
@@ -230,6 +245,24 @@ func writeJSON(path string, res loadgen.Result) error {
 		return err
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// htmlPath is where the HTML report of a --json file goes: beside it, with
+// the extension .html.
+func htmlPath(jsonPath string) string {
+	base := strings.TrimSuffix(jsonPath, filepath.Ext(jsonPath))
+	if base+".html" == jsonPath {
+		return jsonPath + ".html"
+	}
+	return base + ".html"
+}
+
+func writeHTML(path string, th report.Thresholds, runs ...report.Run) error {
+	var b bytes.Buffer
+	if err := report.WriteHTML(&b, th, runs...); err != nil {
+		return err
+	}
+	return os.WriteFile(path, b.Bytes(), 0o644)
 }
 
 func readResult(path string) (loadgen.Result, error) {

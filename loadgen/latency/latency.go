@@ -3,6 +3,7 @@
 package latency
 
 import (
+	"math"
 	"sync"
 	"time"
 
@@ -133,4 +134,44 @@ func (r *Recorder) TakeInterval() Summary {
 // Negative values (clock skew between producer and consumer hosts) become 0.
 func micros(d time.Duration) int64 {
 	return clampTo(d.Microseconds(), 0, highest)
+}
+
+// Point is one point of a latency distribution: Percentile percent of the
+// values are at most Micros.
+type Point struct {
+	Percentile float64 `json:"p"`
+	Micros     int64   `json:"us"`
+}
+
+// Distribution returns the percentile distribution of everything passed to
+// Record, as HdrHistogram's percentile plots show it: ten points per decade
+// of 1/(1-p) (0%, 20.6%, 36.9%, ... 90%, ... 99%, ...), as far as the count
+// resolves (1/(1-p) at most Count), then the maximum at 100%. Empty when
+// nothing was recorded.
+func (r *Recorder) Distribution() []Point {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	x := &r.total
+	n := x.h.TotalCount()
+	if n == 0 {
+		return nil
+	}
+	var ps []float64
+	for k := 0; ; k++ {
+		inv := math.Pow(10, float64(k)/10) // 1/(1-p)
+		if inv > float64(n) {
+			break
+		}
+		ps = append(ps, 100*(1-1/inv))
+	}
+	vs := x.h.ValueAtPercentilesSlice(ps)
+	out := make([]Point, 0, len(ps)+1)
+	for i, p := range ps {
+		v := clampTo(vs[i], x.lo, x.hi)
+		if i == 0 {
+			v = x.lo // the 0th percentile is the exact minimum
+		}
+		out = append(out, Point{Percentile: p, Micros: v})
+	}
+	return append(out, Point{Percentile: 100, Micros: x.hi})
 }

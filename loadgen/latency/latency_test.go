@@ -86,3 +86,28 @@ func TestSummary_Empty(t *testing.T) {
 		t.Fatalf("got %+v", s)
 	}
 }
+
+func TestDistribution_LadderAndExtremes(t *testing.T) {
+	r := NewRecorder()
+	for i := 1; i <= 10000; i++ {
+		r.Record(time.Duration(i) * time.Microsecond)
+	}
+	d := r.Distribution()
+	// 1/(1-p) from 1 to 10^4 at ten steps a decade, and the maximum.
+	if len(d) != 42 {
+		t.Fatalf("%d points, want 42: %v", len(d), d)
+	}
+	if d[0] != (Point{0, 1}) || d[len(d)-1] != (Point{100, 10000}) {
+		t.Errorf("ends %v %v, want {0 1} and {100 10000}", d[0], d[len(d)-1])
+	}
+	for i := 1; i < len(d); i++ {
+		if d[i].Percentile <= d[i-1].Percentile || d[i].Micros < d[i-1].Micros {
+			t.Fatalf("not increasing at %d: %v then %v", i, d[i-1], d[i])
+		}
+	}
+	within(t, "p90", d[10].Micros, 9000)
+	within(t, "p99", d[20].Micros, 9900)
+	if NewRecorder().Distribution() != nil {
+		t.Error("empty recorder has a distribution")
+	}
+}
