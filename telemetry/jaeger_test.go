@@ -105,7 +105,9 @@ func TestJaeger_ProduceOverOTLP_WholeTraceFoundThroughQueryAPI(t *testing.T) {
 				parent = byID[r.SpanID].OperationName
 			}
 		}
-		want := map[string]string{"send e2e": "", "propose": "send e2e", "replicate": "propose", "commit": "propose", "apply": "propose"}[s.OperationName]
+		// The Produce span's parent is the producer's span, which is not
+		// in Jaeger.
+		want := map[string]string{"Produce": "", "send e2e": "Produce", "propose": "send e2e", "replicate": "propose", "commit": "propose", "apply": "propose"}[s.OperationName]
 		if parent != want {
 			t.Errorf("%s span's parent is %q, want %q", s.OperationName, parent, want)
 		}
@@ -122,7 +124,7 @@ func TestJaeger_ProduceOverOTLP_WholeTraceFoundThroughQueryAPI(t *testing.T) {
 	}
 }
 
-// missingSpans says what the trace still lacks: send, propose, commit, a
+// missingSpans says what the trace still lacks: Produce, send, propose, commit, a
 // replicate to each follower from the leader, and an apply on every node.
 func missingSpans(tr *jaegertest.Trace, leader int32) string {
 	instance := func(s jaegertest.Span) string {
@@ -139,7 +141,7 @@ func missingSpans(tr *jaegertest.Trace, leader int32) string {
 		case "replicate":
 			replicatedTo = append(replicatedTo, jaegertest.Tag(s.Tags, "raft.follower.id"))
 			fallthrough
-		case "send e2e", "propose", "commit":
+		case "Produce", "send e2e", "propose", "commit":
 			if instance(s) != strconv.Itoa(int(leader)) {
 				bad = append(bad, s.OperationName+" from node "+instance(s))
 			}
@@ -149,7 +151,7 @@ func missingSpans(tr *jaegertest.Trace, leader int32) string {
 	slices.Sort(replicatedTo)
 	replicatedTo = slices.Compact(replicatedTo)
 	var missing []string
-	for _, op := range []string{"send e2e", "propose", "commit"} {
+	for _, op := range []string{"Produce", "send e2e", "propose", "commit"} {
 		if count[op] != 1 {
 			missing = append(missing, strconv.Itoa(count[op])+" "+op)
 		}

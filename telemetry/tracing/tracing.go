@@ -11,6 +11,7 @@ package tracing
 
 import (
 	"context"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -38,6 +39,8 @@ const (
 	AttrLogIndex   = attribute.Key("raft.log.index")
 	AttrLogTerm    = attribute.Key("raft.log.term")
 	AttrFollowerID = attribute.Key("raft.follower.id")
+	// AttrAcks is a Produce request's acks (-1, 0 or 1).
+	AttrAcks = attribute.Key("messaging.kafka.acks")
 )
 
 var (
@@ -74,6 +77,46 @@ func (w *write) endPropose(err error) {
 // New returns a Tracer creating spans with tp.
 func New(tp trace.TracerProvider) *Tracer {
 	return &Tracer{tracer: tp.Tracer(ScopeName)}
+}
+
+// StartServer implements kafka.Tracer: the SERVER span of one Produce or
+// Fetch request, parent of its per-partition send (or per-topic receive)
+// spans. When a Produce request's records carry exactly one producer trace
+// context (W3C traceparent headers), that context is the span's parent, so
+// the producer's trace id leads into the broker; with several, the send
+// spans link to them all. Reading them costs a scan of the records (and
+// decompressing compressed batches) on the connection's reading goroutine,
+// only while tracing is on.
+func (t *Tracer) StartServer(ctx context.Context, r kafka.ServerRequest) (context.Context, func([]int16)) {
+	attrs := []attribute.KeyValue{semconv.MessagingSystemKafka, semconv.MessagingClientID(r.ClientID)}
+	if host, port, err := net.SplitHostPort(r.Peer); err == nil {
+		p, _ := strconv.Atoi(port)
+		attrs = append(attrs, semconv.NetworkPeerAddress(host), semconv.NetworkPeerPort(p))
+	} else if r.Peer != "" {
+		attrs = append(attrs, semconv.NetworkPeerAddress(r.Peer))
+	}
+	if r.API == "Produce" {
+		attrs = append(attrs, AttrAcks.Int(int(r.Acks)))
+		if scs := ProducerContexts(r.Batches, 2); len(scs) == 1 {
+			ctx = trace.ContextWithRemoteSpanContext(ctx, scs[0])
+		}
+	}
+	ctx, span := t.tracer.Start(ctx, r.API, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...))
+	if !span.IsRecording() {
+		span.End()
+		return ctx, nil
+	}
+	return ctx, func(errCodes []int16) {
+		for _, c := range errCodes {
+			if c != 0 {
+				name := kcode.Name(c)
+				span.SetAttributes(semconv.ErrorTypeKey.String(name))
+				span.SetStatus(codes.Error, name)
+				break
+			}
+		}
+		span.End()
+	}
 }
 
 // StartProduce implements kafka.Tracer.

@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/raftline/raftline/broker/cluster"
+	"github.com/raftline/raftline/broker/kafka"
 	"github.com/raftline/raftline/broker/raftnode"
 )
 
@@ -337,5 +338,63 @@ func TestEntryApplied_FailedEntry_ErrorTypeIsTheKafkaCode(t *testing.T) {
 	}
 	if !s.StartTime().Equal(start) || s.EndTime().Sub(s.StartTime()) != 2*time.Millisecond {
 		t.Errorf("apply span %v..%v, want the apply's own start and duration", s.StartTime(), s.EndTime())
+	}
+}
+
+// TestStartServer_OneProducerContextIsTheParent: a Produce request whose
+// records carry one producer context (however many records) is a child of
+// it, its send spans children of the request; with two contexts it starts
+// its own trace.
+func TestStartServer_OneProducerContextIsTheParent(t *testing.T) {
+	a := spanContext(t, "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7")
+	b := spanContext(t, "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331")
+	withA := []kmsg.Record{{Value: []byte("1"), Headers: []kmsg.Header{{Key: "traceparent", Value: tp(a)}}}, {Value: []byte("2"), Headers: []kmsg.Header{{Key: "traceparent", Value: tp(a)}}}}
+	withB := []kmsg.Record{{Value: []byte("3"), Headers: []kmsg.Header{{Key: "traceparent", Value: tp(b)}}}}
+	one := [][]byte{recordBatch(t, kgo.NoCompression(), 0, withA), recordBatch(t, kgo.ZstdCompression(), 4, withA)}
+	two := [][]byte{recordBatch(t, kgo.NoCompression(), 0, withA), recordBatch(t, kgo.NoCompression(), 0, withB)}
+
+	tr, rec := newTracer(t, sdktrace.ParentBased(sdktrace.AlwaysSample()))
+	ctx, end := tr.StartServer(context.Background(), kafka.ServerRequest{API: "Produce", ClientID: "app", Peer: "10.0.0.7:51234", Acks: -1, Batches: one})
+	_, endSend := tr.StartProduce(ctx, "orders", 0, 4, nil)
+	endSend(nil)
+	end(nil)
+	s, send := spanNamed(rec, "Produce"), spanNamed(rec, "send orders")
+	if s == nil || send == nil {
+		t.Fatalf("spans %v", rec.Ended())
+	}
+	if s.Parent().SpanID() != a.SpanID() || s.Parent().TraceID() != a.TraceID() || s.SpanKind() != trace.SpanKindServer {
+		t.Errorf("Produce span parent %v kind %v, want the producer's %v, server", s.Parent(), s.SpanKind(), a)
+	}
+	if send.Parent().SpanID() != s.SpanContext().SpanID() {
+		t.Errorf("send span's parent %v, want the Produce span", send.Parent())
+	}
+	if attr(s, "messaging.client.id").AsString() != "app" || attr(s, "messaging.kafka.acks").AsInt64() != -1 ||
+		attr(s, "network.peer.address").AsString() != "10.0.0.7" || attr(s, "network.peer.port").AsInt64() != 51234 ||
+		s.Status().Code != codes.Unset {
+		t.Errorf("attributes %v status %v", s.Attributes(), s.Status())
+	}
+
+	tr, rec = newTracer(t, sdktrace.ParentBased(sdktrace.AlwaysSample()))
+	_, end = tr.StartServer(context.Background(), kafka.ServerRequest{API: "Produce", Batches: two})
+	end([]int16{0, kerr.NotLeaderForPartition.Code})
+	s = spanNamed(rec, "Produce")
+	if s.Parent().IsValid() {
+		t.Errorf("two producer contexts, yet the Produce span's parent is %v", s.Parent())
+	}
+	if attr(s, "error.type").AsString() != "NOT_LEADER_OR_FOLLOWER" || s.Status().Code != codes.Error {
+		t.Errorf("failed request: attributes %v status %v", s.Attributes(), s.Status())
+	}
+}
+
+// TestStartServer_NotSampled_NoEnd: an unsampled producer context makes
+// the request unsampled (parent-based), with no function to call.
+func TestStartServer_NotSampled_NoEnd(t *testing.T) {
+	a := spanContext(t, "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7")
+	unsampled := []byte("00-" + a.TraceID().String() + "-" + a.SpanID().String() + "-00")
+	batch := recordBatch(t, kgo.NoCompression(), 0, []kmsg.Record{{Value: []byte("1"), Headers: []kmsg.Header{{Key: "traceparent", Value: unsampled}}}})
+	tr, rec := newTracer(t, sdktrace.ParentBased(sdktrace.AlwaysSample()))
+	ctx, end := tr.StartServer(context.Background(), kafka.ServerRequest{API: "Produce", Batches: [][]byte{batch}})
+	if end != nil || trace.SpanContextFromContext(ctx).IsSampled() || len(rec.Ended()) != 0 {
+		t.Fatalf("unsampled request: end %v, context %v, %d spans", end != nil, trace.SpanContextFromContext(ctx), len(rec.Ended()))
 	}
 }
