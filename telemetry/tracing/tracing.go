@@ -39,6 +39,8 @@ const (
 	AttrLogIndex   = attribute.Key("raft.log.index")
 	AttrLogTerm    = attribute.Key("raft.log.term")
 	AttrFollowerID = attribute.Key("raft.follower.id")
+	// AttrLogEntries is the number of entries one log store write held.
+	AttrLogEntries = attribute.Key("raft.log.entries")
 	// AttrAcks is a Produce request's acks (-1, 0 or 1).
 	AttrAcks = attribute.Key("messaging.kafka.acks")
 )
@@ -256,6 +258,34 @@ func (t *Tracer) RPCSent(e raftnode.RPCSent) func(raftnode.RPCDone) {
 			}
 			s.End()
 		}
+	}
+}
+
+// LogsStored implements raftnode.Observer: each traced entry of a log store
+// write gets a store span, the write and its fsync, on every node; on the
+// leader, whose proposal it is, a queue span before it, from the proposal
+// to the leader taking it off Raft's queue and appending it
+// (raft.Log.AppendedAt).
+func (t *Tracer) LogsStored(e raftnode.LogsStored) {
+	end := time.Now()
+	start := end.Add(-e.Duration)
+	for _, l := range e.Logs {
+		sc, ok := DecodeContext(l.Extensions)
+		if !ok {
+			continue
+		}
+		ctx := trace.ContextWithRemoteSpanContext(context.Background(), sc)
+		if v, ok := t.pending.Load(sc.SpanID()); ok && !l.AppendedAt.IsZero() {
+			_, q := t.tracer.Start(ctx, "queue", trace.WithTimestamp(v.(*write).start),
+				trace.WithAttributes(AttrLogIndex.Int64(int64(l.Index))))
+			q.End(trace.WithTimestamp(l.AppendedAt))
+		}
+		_, span := t.tracer.Start(ctx, "store", trace.WithTimestamp(start),
+			trace.WithAttributes(AttrLogIndex.Int64(int64(l.Index)), AttrLogEntries.Int(len(e.Logs))))
+		if e.Err != nil {
+			span.SetStatus(codes.Error, e.Err.Error())
+		}
+		span.End(trace.WithTimestamp(end))
 	}
 }
 

@@ -271,12 +271,17 @@ func TestStartRequest_GroupSpanWithItsOutcome(t *testing.T) {
 }
 
 // TestReplicateCommitApply_ChildrenOfPropose drives the Raft-side events as
-// a leader and a follower would see one entry.
+// a leader and a follower would see one entry: queue (leader), store (log
+// write and fsync, both), replicate, commit, apply.
 func TestReplicateCommitApply_ChildrenOfPropose(t *testing.T) {
 	tr, rec := newTracer(t, sdktrace.ParentBased(sdktrace.NeverSample()))
 	leaderTr, leaderRec := newTracer(t, sdktrace.AlwaysSample())
 	ext, end := leaderTr.StartProduce(context.Background(), "t", 0, 1, nil)
-	entry := &raft.Log{Index: 7, Term: 2, Type: raft.LogCommand, Extensions: ext}
+	appended := time.Now()
+	entry := &raft.Log{Index: 7, Term: 2, Type: raft.LogCommand, Extensions: ext, AppendedAt: appended}
+	stored := raftnode.LogsStored{Logs: []*raft.Log{{Index: 6, Term: 2}, entry}, Duration: time.Millisecond}
+	leaderTr.LogsStored(stored)
+	tr.LogsStored(stored)
 	done := leaderTr.RPCSent(raftnode.RPCSent{Target: "2", Request: &raft.AppendEntriesRequest{Term: 2, Entries: []*raft.Log{{Index: 6, Term: 2}, entry}}})
 	if done == nil {
 		t.Fatal("no replicate span for a traced entry")
@@ -294,7 +299,8 @@ func TestReplicateCommitApply_ChildrenOfPropose(t *testing.T) {
 	end(nil)
 
 	propose := spanNamed(leaderRec, "propose")
-	for _, s := range []sdktrace.ReadOnlySpan{spanNamed(leaderRec, "replicate"), spanNamed(leaderRec, "commit"), spanNamed(leaderRec, "apply"), spanNamed(rec, "apply")} {
+	for _, s := range []sdktrace.ReadOnlySpan{spanNamed(leaderRec, "replicate"), spanNamed(leaderRec, "commit"), spanNamed(leaderRec, "apply"), spanNamed(rec, "apply"),
+		spanNamed(leaderRec, "queue"), spanNamed(leaderRec, "store"), spanNamed(rec, "store")} {
 		if s == nil {
 			t.Fatalf("missing span: leader %v, follower %v", leaderRec.Ended(), rec.Ended())
 		}
@@ -317,8 +323,14 @@ func TestReplicateCommitApply_ChildrenOfPropose(t *testing.T) {
 	if c := spanNamed(leaderRec, "commit"); !c.StartTime().Equal(propose.StartTime()) {
 		t.Errorf("commit starts %v, propose %v", c.StartTime(), propose.StartTime())
 	}
-	if n := len(rec.Ended()); n != 1 {
-		t.Errorf("follower recorded %d spans, want its apply only", n)
+	if q := spanNamed(leaderRec, "queue"); !q.StartTime().Equal(propose.StartTime()) || !q.EndTime().Equal(appended) {
+		t.Errorf("queue span %v..%v, want from the proposal %v to the append %v", q.StartTime(), q.EndTime(), propose.StartTime(), appended)
+	}
+	if st := spanNamed(rec, "store"); st.EndTime().Sub(st.StartTime()) != time.Millisecond || attr(st, AttrLogEntries).AsInt64() != 2 {
+		t.Errorf("store span %v long, raft.log.entries %v; want the write's 1ms, 2", st.EndTime().Sub(st.StartTime()), attr(st, AttrLogEntries))
+	}
+	if n := len(rec.Ended()); n != 2 {
+		t.Errorf("follower recorded %d spans, want its store and apply only", n)
 	}
 }
 
