@@ -263,6 +263,9 @@ func (cn *conn) writeResponses(queue <-chan *inflight) {
 		api := kmsg.NameForKey(in.req.key)
 		codes := errorCodes(resp)
 		l.obs.RequestDone(in.ctx, api, time.Since(in.at), codes)
+		if len(codes) > 0 {
+			l.log.DebugContext(in.ctx, "Kafka request answered with errors", "api", api, "client_id", in.req.clientID, "error_codes", codes)
+		}
 		if in.end != nil {
 			in.end(codes)
 		}
