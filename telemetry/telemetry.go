@@ -150,6 +150,7 @@ func (t *Telemetry) setUpTracing(res *resource.Resource) error {
 	if err != nil {
 		return err
 	}
+	sampler = OperationSampler(sampler, tc.Ratios)
 	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithSampler(sampler)}
 	if tc.Endpoint != "" {
 		exp, err := newExporter(tc)
