@@ -99,7 +99,12 @@ func (t *Tracer) StartServer(ctx context.Context, r kafka.ServerRequest) (contex
 	}
 	if r.API == "Produce" {
 		attrs = append(attrs, AttrAcks.Int(int(r.Acks)))
-		if scs := ProducerContexts(r.Batches, 2); len(scs) == 1 {
+		switch scs := ProducerContexts(r.Batches, 2); len(scs) {
+		case 0:
+			// Nothing for the send spans to link to: they need not
+			// scan the batches again.
+			ctx = context.WithValue(ctx, noProducerContexts{}, true)
+		case 1:
 			ctx = trace.ContextWithRemoteSpanContext(ctx, scs[0])
 		}
 	}
@@ -120,6 +125,10 @@ func (t *Tracer) StartServer(ctx context.Context, r kafka.ServerRequest) (contex
 		span.End()
 	}
 }
+
+// noProducerContexts marks a Produce request's context when StartServer
+// found no producer context in any of its records.
+type noProducerContexts struct{}
 
 // StartProduce implements kafka.Tracer.
 func (t *Tracer) StartProduce(ctx context.Context, topic string, partition int32, records int, batches [][]byte) ([]byte, func(error)) {
@@ -146,7 +155,7 @@ func (t *Tracer) StartProduce(ctx context.Context, topic string, partition int32
 	// them means decompressing the batches. The send span ends when both
 	// the write and the reading are done, at the write's end time.
 	sl := &sendLinks{span: send}
-	if len(batches) > 0 {
+	if len(batches) > 0 && ctx.Value(noProducerContexts{}) == nil {
 		sl.left.Store(2)
 		go func() {
 			for _, sc := range ProducerContexts(batches, MaxLinks) {

@@ -410,3 +410,25 @@ func TestStartServer_NotSampled_NoEnd(t *testing.T) {
 		t.Fatalf("unsampled request: end %v, context %v, %d spans", end != nil, trace.SpanContextFromContext(ctx), len(rec.Ended()))
 	}
 }
+
+// TestStartServer_NoProducerContext_SendSpanEndsWithItsWrite: records
+// without traceparent headers are scanned once, by StartServer; the send
+// span does not scan them again and ends as its write ends.
+func TestStartServer_NoProducerContext_SendSpanEndsWithItsWrite(t *testing.T) {
+	batch := recordBatch(t, kgo.ZstdCompression(), 4, []kmsg.Record{{Value: []byte("1")}, {Value: []byte("2")}})
+	tr, rec := newTracer(t, sdktrace.AlwaysSample())
+	ctx, end := tr.StartServer(context.Background(), kafka.ServerRequest{API: "Produce", Batches: [][]byte{batch}})
+	_, endSend := tr.StartProduce(ctx, "orders", 0, 2, [][]byte{batch})
+	endSend(nil)
+	send := spanNamed(rec, "send orders")
+	if send == nil {
+		t.Fatal("send span not ended with its write")
+	}
+	if len(send.Links()) != 0 {
+		t.Errorf("links %v", send.Links())
+	}
+	end(nil)
+	if p := spanNamed(rec, "Produce"); p == nil || p.Parent().IsValid() {
+		t.Errorf("Produce span %v", p)
+	}
+}
