@@ -26,6 +26,7 @@ run: build
 tools:
 	./scripts/ensure-tools.sh
 	./tools/jaeger/build.sh >/dev/null
+	./tools/otelcol/build.sh >/dev/null
 
 vet:
 	$(GO) vet ./...

@@ -3,6 +3,7 @@ package dashboards
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/common"
@@ -119,9 +120,16 @@ func nodeVariable() *dashboard.QueryVariableBuilder {
 		})
 }
 
-// query is one PromQL target; legend is Grafana's legend format.
+// query is one PromQL target; legend is Grafana's legend format. A latency
+// quantile read from a histogram's buckets shows the buckets' exemplars:
+// each is a request's trace id, which the Prometheus datasource links to
+// the trace in Jaeger (compose/grafana/provisioning/datasources).
 func query(expr, legend string) *prometheus.DataqueryBuilder {
-	return prometheus.NewDataqueryBuilder().Expr(expr).LegendFormat(legend)
+	q := prometheus.NewDataqueryBuilder().Expr(expr).LegendFormat(legend)
+	if strings.Contains(expr, "histogram_quantile(") && strings.Contains(expr, "_bucket") {
+		q.Exemplar(true)
+	}
+	return q
 }
 
 // refID names targets A, B, C... so the order in the JSON never changes.

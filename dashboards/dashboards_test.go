@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
 
 	"github.com/raftline/raftline/internal/promql"
 )
@@ -250,5 +251,38 @@ func forEachExpr(t *testing.T, f func(where, expr string)) {
 				f(d.UID+" / "+p.Title, e)
 			}
 		}
+	}
+}
+
+// A latency read from a histogram's buckets shows their exemplars, each a
+// request's trace id that the Prometheus datasource links to Jaeger; a
+// query that reads no buckets asks for none.
+func TestLatencyQuantilesShowExemplars(t *testing.T) {
+	n := 0
+	for _, d := range mustBuild(t) {
+		for _, p := range panels(d) {
+			for _, tg := range p.Targets {
+				var q *prometheus.Dataquery
+				switch v := tg.(type) {
+				case prometheus.Dataquery:
+					q = &v
+				case *prometheus.Dataquery:
+					q = v
+				default:
+					continue
+				}
+				buckets := strings.Contains(q.Expr, "histogram_quantile(") && strings.Contains(q.Expr, "_bucket")
+				on := q.Exemplar != nil && *q.Exemplar
+				if buckets != on {
+					t.Errorf("%s / %s: exemplar %v for %s", *d.Uid, deref(p.Title), on, q.Expr)
+				}
+				if on {
+					n++
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no latency quantile query shows exemplars")
 	}
 }

@@ -32,6 +32,9 @@ type TracingConfig struct {
 	Sampler    string
 	SamplerArg string
 	Queue      spanqueue.Options
+	// Ratios are head sampling ratios per operation (OpProduce, OpFetch,
+	// OpGroup) for the traces raftline starts; see OperationSampler.
+	Ratios map[string]float64
 }
 
 // FromEnv reads the standard OpenTelemetry variables: OTEL_SERVICE_NAME,

@@ -1,6 +1,7 @@
 package telemetry
 
 import (
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"time"
@@ -31,6 +32,10 @@ func (t *Telemetry) Configure(c *server.Config) {
 	}
 	if t.tracer != nil {
 		c.Kafka.Tracer = t.tracer
+		// Lines logged while serving a traced request name its span.
+		if c.Logger != nil {
+			c.Logger = slog.New(LogHandler(c.Logger.Handler()))
+		}
 	}
 
 	prevSync := c.Raft.FSM.Segments.OnSync

@@ -105,7 +105,10 @@ func TestJaeger_ProduceOverOTLP_WholeTraceFoundThroughQueryAPI(t *testing.T) {
 				parent = byID[r.SpanID].OperationName
 			}
 		}
-		want := map[string]string{"send e2e": "", "propose": "send e2e", "replicate": "propose", "commit": "propose", "apply": "propose"}[s.OperationName]
+		// The Produce span's parent is the producer's span, which is not
+		// in Jaeger.
+		want := map[string]string{"Produce": "", "send e2e": "Produce", "propose": "send e2e", "replicate": "propose", "commit": "propose", "apply": "propose",
+			"queue": "propose", "store": "propose"}[s.OperationName]
 		if parent != want {
 			t.Errorf("%s span's parent is %q, want %q", s.OperationName, parent, want)
 		}
@@ -122,13 +125,14 @@ func TestJaeger_ProduceOverOTLP_WholeTraceFoundThroughQueryAPI(t *testing.T) {
 	}
 }
 
-// missingSpans says what the trace still lacks: send, propose, commit, a
-// replicate to each follower from the leader, and an apply on every node.
+// missingSpans says what the trace still lacks: Produce, send, propose,
+// queue, commit, a replicate to each follower from the leader, and a store
+// and an apply on every node.
 func missingSpans(tr *jaegertest.Trace, leader int32) string {
 	instance := func(s jaegertest.Span) string {
 		return jaegertest.Tag(tr.Processes[s.ProcessID].Tags, "service.instance.id")
 	}
-	var applied, replicatedTo []string
+	var applied, stored, replicatedTo []string
 	count := map[string]int{}
 	var bad []string
 	for _, s := range tr.Spans {
@@ -136,26 +140,32 @@ func missingSpans(tr *jaegertest.Trace, leader int32) string {
 		switch s.OperationName {
 		case "apply":
 			applied = append(applied, instance(s))
+		case "store":
+			stored = append(stored, instance(s))
 		case "replicate":
 			replicatedTo = append(replicatedTo, jaegertest.Tag(s.Tags, "raft.follower.id"))
 			fallthrough
-		case "send e2e", "propose", "commit":
+		case "Produce", "send e2e", "propose", "commit", "queue":
 			if instance(s) != strconv.Itoa(int(leader)) {
 				bad = append(bad, s.OperationName+" from node "+instance(s))
 			}
 		}
 	}
 	slices.Sort(applied)
+	slices.Sort(stored)
 	slices.Sort(replicatedTo)
 	replicatedTo = slices.Compact(replicatedTo)
 	var missing []string
-	for _, op := range []string{"send e2e", "propose", "commit"} {
+	for _, op := range []string{"Produce", "send e2e", "propose", "commit", "queue"} {
 		if count[op] != 1 {
 			missing = append(missing, strconv.Itoa(count[op])+" "+op)
 		}
 	}
 	if !slices.Equal(applied, []string{"1", "2", "3"}) {
 		missing = append(missing, "apply spans from nodes "+strings.Join(applied, ","))
+	}
+	if !slices.Equal(stored, []string{"1", "2", "3"}) {
+		missing = append(missing, "store spans from nodes "+strings.Join(stored, ","))
 	}
 	if len(replicatedTo) != 2 || slices.Contains(replicatedTo, strconv.Itoa(int(leader))) {
 		missing = append(missing, "replicate spans to "+strings.Join(replicatedTo, ","))
@@ -203,7 +213,8 @@ func TestCluster_ReceiverStuck_ProducesUnaffectedAndDropsCounted(t *testing.T) {
 	}
 	leader := c.Leader()
 	fams := scrape(t, leader)
-	// Eight spans per produce on the leader, 16 fit in the queue, at most
+	// Several spans per produce on the leader (Produce, send, propose,
+	// queue, store, replicate, commit, apply), 16 fit in the queue, at most
 	// one batch of 8 is held by the stuck export.
 	if v := value(fams, "raftline_trace_spans_dropped_total", map[string]string{"reason": "queue_full"}); v < produces {
 		t.Errorf("leader dropped %v spans for %d traced produces into a queue of 16", v, produces)

@@ -1,6 +1,7 @@
 package telemetry
 
 import (
+	"context"
 	"time"
 
 	"github.com/raftline/raftline/broker/kafka"
@@ -21,9 +22,9 @@ func (f kafkaFanout) ConnClosed() {
 	}
 }
 
-func (f kafkaFanout) RequestDone(api string, d time.Duration, codes []int16) {
+func (f kafkaFanout) RequestDone(ctx context.Context, api string, d time.Duration, codes []int16) {
 	for _, o := range f {
-		o.RequestDone(api, d, codes)
+		o.RequestDone(ctx, api, d, codes)
 	}
 }
 

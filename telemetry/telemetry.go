@@ -125,7 +125,11 @@ func New(cfg Config) (*Telemetry, error) {
 	if t.groups, err = groupmetrics.New(meter, groupmetrics.Options{MaxSeries: cfg.ConsumerLagMaxSeries}); err != nil {
 		return nil, err
 	}
-	t.handler = promhttp.HandlerFor(t.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+	// OpenMetrics, when the scraper asks for it, carries the exemplars: the
+	// latency histograms are recorded with the request's (or the Raft
+	// entry's) trace context, and the SDK's default trace_based exemplar
+	// filter keeps those of sampled spans, one per bucket.
+	t.handler = promhttp.HandlerFor(t.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, EnableOpenMetrics: true})
 
 	if err := t.setUpTracing(res); err != nil {
 		t.mp.Shutdown(context.Background())
@@ -146,6 +150,7 @@ func (t *Telemetry) setUpTracing(res *resource.Resource) error {
 	if err != nil {
 		return err
 	}
+	sampler = OperationSampler(sampler, tc.Ratios)
 	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithSampler(sampler)}
 	if tc.Endpoint != "" {
 		exp, err := newExporter(tc)

@@ -37,14 +37,14 @@ func handleFetch(l *Listener, ctx context.Context, r *request) func() kmsg.Respo
 		defer timer.Stop()
 		for {
 			appended := l.cluster.Appended()
-			resp, size, failed := l.collectFetch(req)
+			resp, size, failed := l.collectFetch(ctx, req)
 			if size >= int(req.MinBytes) || wait <= 0 || failed {
 				return l.fetched(resp, spans)
 			}
 			select {
 			case <-appended:
 			case <-timer.C:
-				resp, _, _ = l.collectFetch(req)
+				resp, _, _ = l.collectFetch(ctx, req)
 				return l.fetched(resp, spans)
 			case <-ctx.Done():
 				for _, end := range spans {
@@ -114,7 +114,7 @@ func countRecords(b []byte) int64 {
 
 // collectFetch reads what the request asks for as of now, and reports whether
 // any partition failed (an error is answered at once, not after the long poll).
-func (l *Listener) collectFetch(req *kmsg.FetchRequest) (resp *kmsg.FetchResponse, size int, failed bool) {
+func (l *Listener) collectFetch(ctx context.Context, req *kmsg.FetchRequest) (resp *kmsg.FetchResponse, size int, failed bool) {
 	resp = req.ResponseKind().(*kmsg.FetchResponse)
 	if req.SessionID != 0 {
 		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
@@ -153,7 +153,7 @@ func (l *Listener) collectFetch(req *kmsg.FetchRequest) (resp *kmsg.FetchRespons
 					var err error
 					if sp.RecordBatches, err = part.AppendBatches(sp.RecordBatches, rp.FetchOffset, limit); err != nil {
 						sp.ErrorCode = cluster.ErrorCode(err)
-						l.storageReadFailed(rt.Topic, rp.Partition, err)
+						l.storageReadFailed(ctx, rt.Topic, rp.Partition, err)
 					}
 					remaining -= len(sp.RecordBatches)
 					size += len(sp.RecordBatches)

@@ -27,7 +27,7 @@ import (
 
 func init() { register(2, 1, 7, handleListOffsets) }
 
-func handleListOffsets(l *Listener, _ context.Context, r *request) func() kmsg.Response {
+func handleListOffsets(l *Listener, ctx context.Context, r *request) func() kmsg.Response {
 	req := r.kreq.(*kmsg.ListOffsetsRequest)
 	return func() kmsg.Response {
 		resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
@@ -51,7 +51,7 @@ func handleListOffsets(l *Listener, _ context.Context, r *request) func() kmsg.R
 				} else if sp.Offset, sp.Timestamp, err = offsetFor(part, rp.Timestamp); err != nil {
 					sp.Offset, sp.Timestamp = -1, -1
 					sp.ErrorCode = cluster.ErrorCode(err)
-					l.storageReadFailed(rt.Topic, rp.Partition, err)
+					l.storageReadFailed(ctx, rt.Topic, rp.Partition, err)
 				} else if _, next := part.Offsets(); sp.Offset >= next {
 					sp.LeaderEpoch = epoch
 				} else if sp.Offset >= 0 {

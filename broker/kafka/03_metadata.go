@@ -121,7 +121,7 @@ func (l *Listener) autoCreate(ctx context.Context, name string) kmsg.MetadataRes
 	spec := cluster.TopicSpec{Name: name, Partitions: l.cfg.DefaultPartitions, Configs: configs}
 	switch code := cluster.ErrorCode(l.cluster.AutoCreateTopic(ctx, spec)); code {
 	case 0:
-		l.log.Info("auto-created topic", "topic", name, "partitions", spec.Partitions)
+		l.log.InfoContext(ctx, "auto-created topic", "topic", name, "partitions", spec.Partitions)
 	case kerr.TopicAlreadyExists.Code:
 	case kerr.NotLeaderForPartition.Code:
 		// No leader to create it: what Kafka says when it has no

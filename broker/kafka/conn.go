@@ -63,6 +63,10 @@ type inflight struct {
 	req  *request
 	resp chan kmsg.Response // nil response: write nothing (acks=0)
 	at   time.Time
+	// ctx is the request's context: the connection's, with the request's
+	// server span when it is traced (end ends that span).
+	ctx context.Context
+	end func(errorCodes []int16)
 }
 
 func (l *Listener) serveConn(c net.Conn, external bool) {
@@ -96,12 +100,15 @@ func (l *Listener) serveConn(c net.Conn, external bool) {
 			cn.closing(err)
 			return
 		}
-		in := &inflight{req: req, resp: make(chan kmsg.Response, 1), at: time.Now()}
+		in := &inflight{req: req, resp: make(chan kmsg.Response, 1), at: time.Now(), ctx: ctx}
 		cn.pending.Add(1)
+		if l.tracer != nil {
+			in.ctx, in.end = cn.startServer(ctx, req)
+		}
 		// Prepare runs here, on the reading goroutine, so that produce
 		// requests on one connection enter the Raft log in the order
 		// they were sent; the waiting runs on its own goroutine.
-		finish := l.prepare(ctx, req)
+		finish := l.prepare(in.ctx, req)
 		select {
 		case queue <- in:
 		case <-ctx.Done():
@@ -117,6 +124,26 @@ func (l *Listener) serveConn(c net.Conn, external bool) {
 			in.resp <- resp
 		}()
 	}
+}
+
+// startServer starts a Produce or Fetch request's server span; other
+// requests get none (the group ones have their own, Listener.startSpan).
+func (cn *conn) startServer(ctx context.Context, req *request) (context.Context, func([]int16)) {
+	sr := ServerRequest{ClientID: req.clientID, Peer: cn.c.RemoteAddr().String()}
+	switch kr := req.kreq.(type) {
+	case *kmsg.ProduceRequest:
+		sr.API, sr.Acks = "Produce", kr.Acks
+		for _, t := range kr.Topics {
+			for _, p := range t.Partitions {
+				sr.Batches = append(sr.Batches, p.Records)
+			}
+		}
+	case *kmsg.FetchRequest:
+		sr.API = "Fetch"
+	default:
+		return ctx, nil
+	}
+	return cn.l.tracer.StartServer(ctx, sr)
 }
 
 // clientHost is a peer as Kafka names a group member's host: "/" and its IP.
@@ -234,7 +261,14 @@ func (cn *conn) writeResponses(queue <-chan *inflight) {
 	for in := range queue {
 		resp := <-in.resp
 		api := kmsg.NameForKey(in.req.key)
-		l.obs.RequestDone(api, time.Since(in.at), errorCodes(resp))
+		codes := errorCodes(resp)
+		l.obs.RequestDone(in.ctx, api, time.Since(in.at), codes)
+		if len(codes) > 0 {
+			l.log.DebugContext(in.ctx, "Kafka request answered with errors", "api", api, "client_id", in.req.clientID, "error_codes", codes)
+		}
+		if in.end != nil {
+			in.end(codes)
+		}
 		if resp == nil {
 			cn.pending.Add(-1)
 			continue

@@ -32,12 +32,12 @@ type doorObserver struct {
 	inflight atomic.Int64
 }
 
-func (o *doorObserver) ConnOpened()                                {}
-func (o *doorObserver) ConnClosed()                                {}
-func (o *doorObserver) RequestDone(string, time.Duration, []int16) {}
-func (o *doorObserver) Produced(string, int64, int64)              {}
-func (o *doorObserver) Fetched(string, int64, int64)               {}
-func (o *doorObserver) InflightBytes(d int64)                      { o.inflight.Add(d) }
+func (o *doorObserver) ConnOpened()                                                 {}
+func (o *doorObserver) ConnClosed()                                                 {}
+func (o *doorObserver) RequestDone(context.Context, string, time.Duration, []int16) {}
+func (o *doorObserver) Produced(string, int64, int64)                               {}
+func (o *doorObserver) Fetched(string, int64, int64)                                {}
+func (o *doorObserver) InflightBytes(d int64)                                       { o.inflight.Add(d) }
 
 func (o *doorObserver) Rejected(reason string) {
 	o.mu.Lock()

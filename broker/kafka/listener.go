@@ -111,8 +111,10 @@ type Observer interface {
 	ConnOpened()
 	ConnClosed()
 	// RequestDone reports one request, with the non-zero error codes its
-	// response carried (one per partition or topic that failed).
-	RequestDone(api string, d time.Duration, errorCodes []int16)
+	// response carried (one per partition or topic that failed). ctx is
+	// the request's: it carries the request's span (Tracer.StartServer)
+	// when there is one, so a latency can point at its trace.
+	RequestDone(ctx context.Context, api string, d time.Duration, errorCodes []int16)
 	Produced(topic string, records, bytes int64)
 	Fetched(topic string, records, bytes int64)
 	// Rejected reports a connection the listener closed, by reason: a
@@ -130,6 +132,11 @@ type Observer interface {
 // Tracer lets telemetry wrap the produce path in spans without this package
 // importing OpenTelemetry. Nil means no tracing.
 type Tracer interface {
+	// StartServer starts the server span of one Produce or Fetch request
+	// and returns the context carrying it, which the request's handler,
+	// its other spans, its log lines and its metrics are given, and the
+	// function ending it with the error codes its response carried.
+	StartServer(ctx context.Context, r ServerRequest) (context.Context, func(errorCodes []int16))
 	// StartProduce starts the span of one partition's batches and returns
 	// the trace context to carry in the Raft entry and a function ending the
 	// span with the partition's outcome.
@@ -141,6 +148,19 @@ type Tracer interface {
 	// name, with attrs as key and value pairs, and returns the function
 	// ending it with the request's outcome.
 	StartRequest(ctx context.Context, name string, attrs ...string) func(err error)
+}
+
+// ServerRequest describes a request to Tracer.StartServer.
+type ServerRequest struct {
+	API      string // Kafka API name, "Produce" or "Fetch"
+	ClientID string
+	Peer     string // the client's address, host:port
+	// Acks is a Produce request's acks (-1, 0 or 1).
+	Acks int16
+	// Batches are a Produce request's record batches, unchecked, in
+	// request order: the tracer reads the producers' trace contexts from
+	// them.
+	Batches [][]byte
 }
 
 // Cluster is what the Kafka layer needs from the replicated state;
@@ -452,14 +472,14 @@ func (l *Listener) startSpan(ctx context.Context, name, group string) func(error
 
 type nopObserver struct{}
 
-func (nopObserver) ConnOpened()                                {}
-func (nopObserver) ConnClosed()                                {}
-func (nopObserver) RequestDone(string, time.Duration, []int16) {}
-func (nopObserver) Produced(string, int64, int64)              {}
-func (nopObserver) Fetched(string, int64, int64)               {}
-func (nopObserver) Rejected(string)                            {}
-func (nopObserver) BudgetWaited(string)                        {}
-func (nopObserver) InflightBytes(int64)                        {}
+func (nopObserver) ConnOpened()                                                 {}
+func (nopObserver) ConnClosed()                                                 {}
+func (nopObserver) RequestDone(context.Context, string, time.Duration, []int16) {}
+func (nopObserver) Produced(string, int64, int64)                               {}
+func (nopObserver) Fetched(string, int64, int64)                                {}
+func (nopObserver) Rejected(string)                                             {}
+func (nopObserver) BudgetWaited(string)                                         {}
+func (nopObserver) InflightBytes(int64)                                         {}
 
 // GroupSettings are the group coordinator's settings as DescribeConfigs
 // describes them (group.initial.rebalance.delay.ms,

@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"context"
 	"errors"
 	"strconv"
 	"sync"
@@ -29,7 +30,7 @@ type storageLog struct {
 // first, then at most once per storageLogInterval per partition, with the
 // number of failures in between. Other read errors (out of range after
 // retention, a deleted topic) are a client's ordinary business.
-func (l *Listener) storageReadFailed(topic string, partition int32, err error) {
+func (l *Listener) storageReadFailed(ctx context.Context, topic string, partition int32, err error) {
 	if !errors.Is(err, cluster.ErrStorage) {
 		return
 	}
@@ -48,5 +49,5 @@ func (l *Listener) storageReadFailed(topic string, partition int32, err error) {
 	skipped := s.skipped[key]
 	s.last[key], s.skipped[key] = now, 0
 	s.mu.Unlock()
-	l.log.Error("cannot read a partition from disk; answering KAFKA_STORAGE_ERROR", "topic", topic, "partition", partition, "err", err, "failures_not_logged", skipped)
+	l.log.ErrorContext(ctx, "cannot read a partition from disk; answering KAFKA_STORAGE_ERROR", "topic", topic, "partition", partition, "err", err, "failures_not_logged", skipped)
 }

@@ -80,6 +80,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
+	tracing.Ratios = cfg.TraceSampleRatios
 	log := cfg.Logger(stderr)
 	cfg.Server.Logger = log
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("telemetry", "err", err) }))
@@ -93,7 +94,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	tel.Configure(&cfg.Server)
 	if tel.Tracing() {
-		log.Info("exporting traces", "endpoint", tracing.Endpoint, "protocol", tracing.Protocol, "sampler", tracing.Sampler, "sampler_arg", tracing.SamplerArg)
+		log.Info("exporting traces", "endpoint", tracing.Endpoint, "protocol", tracing.Protocol, "sampler", tracing.Sampler, "sampler_arg", tracing.SamplerArg, "sample_ratios", tracing.Ratios)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

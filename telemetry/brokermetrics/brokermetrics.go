@@ -192,12 +192,14 @@ func (m *Metrics) ConnOpened() { m.conns.Add(context.Background(), 1) }
 // ConnClosed implements kafka.Observer.
 func (m *Metrics) ConnClosed() { m.conns.Add(context.Background(), -1) }
 
-// RequestDone implements kafka.Observer.
-func (m *Metrics) RequestDone(api string, d time.Duration, errorCodes []int16) {
+// RequestDone implements kafka.Observer. The latency is recorded with the
+// request's context: when its span is sampled, the bucket's exemplar
+// carries its trace id.
+func (m *Metrics) RequestDone(reqCtx context.Context, api string, d time.Duration, errorCodes []int16) {
 	ctx := context.Background()
 	o := m.apis.Get(api)
 	m.requests.Add(ctx, 1, o.Add...)
-	m.duration.Record(ctx, d.Seconds(), o.Record...)
+	m.duration.Record(reqCtx, d.Seconds(), o.Record...)
 	for _, c := range errorCodes {
 		m.errors.Add(ctx, 1, m.errs.Get(apiCode{api, c}).Add...)
 	}

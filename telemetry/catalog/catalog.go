@@ -258,7 +258,7 @@ var sections = []Section{
 			{
 				Name: "raft_commit_duration_seconds", Type: Histogram, Labels: []Label{nodeID},
 				Help: "On the leader: time from appending an entry to its log (raft.Log.AppendedAt) to a quorum of voters holding it, per command entry.",
-				Doc:  "on the leader: propose to commit of a broker write (from the leader appending the entry to its log to a quorum of voters holding it)",
+				Doc:  "on the leader: propose to commit of a broker write (from the leader appending the entry to its log to a quorum of voters holding it); exemplars (OpenMetrics) carry a traced write's trace id",
 			},
 			{
 				Name: "raft_fsm_apply_duration_seconds", Type: Histogram, Labels: []Label{nodeID},
@@ -320,7 +320,7 @@ var sections = []Section{
 			{
 				Name: "raftline_kafka_request_duration_seconds", Type: Histogram, Labels: []Label{nodeID, api},
 				Help: "Kafka request latency from the request read to its response written, by API name.",
-				Doc:  "request latency from read to response written",
+				Doc:  "request latency from read to response written; exemplars (OpenMetrics) carry a traced Produce or Fetch request's trace id",
 			},
 			{
 				Name: "raftline_produced_records_total", Type: Counter, Labels: []Label{nodeID, topic},

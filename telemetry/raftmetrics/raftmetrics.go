@@ -19,9 +19,11 @@ import (
 	"github.com/hashicorp/raft"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/raftline/raftline/broker/raftnode"
 	"github.com/raftline/raftline/telemetry/internal/instr"
+	"github.com/raftline/raftline/telemetry/tracing"
 )
 
 // Source is the running node the gauges read; *raftnode.Node is one.
@@ -202,10 +204,16 @@ func (m *Metrics) LogsStored(e raftnode.LogsStored) {
 	m.storeDur.Record(context.Background(), e.Duration.Seconds())
 }
 
-// EntryCommitted records the commit latency of an entry this node led.
+// EntryCommitted records the commit latency of an entry this node led,
+// with the trace context the entry carries (its propose span), if any, so
+// the bucket's exemplar points at the write's trace.
 func (m *Metrics) EntryCommitted(e raftnode.EntryCommitted) {
 	if !e.AppendedAt.IsZero() {
-		m.commitDur.Record(context.Background(), e.At.Sub(e.AppendedAt).Seconds())
+		ctx := context.Background()
+		if sc, ok := tracing.DecodeContext(e.Extensions); ok {
+			ctx = trace.ContextWithSpanContext(ctx, sc)
+		}
+		m.commitDur.Record(ctx, e.At.Sub(e.AppendedAt).Seconds())
 	}
 }
 

@@ -48,11 +48,19 @@ const recordsOffset = 61
 func ProducerContexts(batches [][]byte, max int) []trace.SpanContext {
 	var out []trace.SpanContext
 	seen := map[trace.SpanID]bool{}
+	// Records of one producer span repeat the same header: each distinct
+	// value is parsed once (a map lookup by string(bytes) does not
+	// allocate).
+	parsed := map[string]bool{}
 	for _, b := range batches {
 		if len(out) >= max {
 			break
 		}
 		scanBatch(b, func(traceparent, tracestate []byte) bool {
+			if parsed[string(traceparent)] {
+				return true
+			}
+			parsed[string(traceparent)] = true
 			carrier := propagation.MapCarrier{"traceparent": string(traceparent)}
 			if tracestate != nil {
 				carrier["tracestate"] = string(tracestate)

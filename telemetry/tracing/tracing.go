@@ -11,6 +11,7 @@ package tracing
 
 import (
 	"context"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -38,6 +39,10 @@ const (
 	AttrLogIndex   = attribute.Key("raft.log.index")
 	AttrLogTerm    = attribute.Key("raft.log.term")
 	AttrFollowerID = attribute.Key("raft.follower.id")
+	// AttrLogEntries is the number of entries one log store write held.
+	AttrLogEntries = attribute.Key("raft.log.entries")
+	// AttrAcks is a Produce request's acks (-1, 0 or 1).
+	AttrAcks = attribute.Key("messaging.kafka.acks")
 )
 
 var (
@@ -76,6 +81,55 @@ func New(tp trace.TracerProvider) *Tracer {
 	return &Tracer{tracer: tp.Tracer(ScopeName)}
 }
 
+// StartServer implements kafka.Tracer: the SERVER span of one Produce or
+// Fetch request, parent of its per-partition send (or per-topic receive)
+// spans. When a Produce request's records carry exactly one producer trace
+// context (W3C traceparent headers), that context is the span's parent, so
+// the producer's trace id leads into the broker; with several, the send
+// spans link to them all. Reading them costs a scan of the records (and
+// decompressing compressed batches) on the connection's reading goroutine,
+// only while tracing is on.
+func (t *Tracer) StartServer(ctx context.Context, r kafka.ServerRequest) (context.Context, func([]int16)) {
+	attrs := []attribute.KeyValue{semconv.MessagingSystemKafka, semconv.MessagingClientID(r.ClientID)}
+	if host, port, err := net.SplitHostPort(r.Peer); err == nil {
+		p, _ := strconv.Atoi(port)
+		attrs = append(attrs, semconv.NetworkPeerAddress(host), semconv.NetworkPeerPort(p))
+	} else if r.Peer != "" {
+		attrs = append(attrs, semconv.NetworkPeerAddress(r.Peer))
+	}
+	if r.API == "Produce" {
+		attrs = append(attrs, AttrAcks.Int(int(r.Acks)))
+		switch scs := ProducerContexts(r.Batches, 2); len(scs) {
+		case 0:
+			// Nothing for the send spans to link to: they need not
+			// scan the batches again.
+			ctx = context.WithValue(ctx, noProducerContexts{}, true)
+		case 1:
+			ctx = trace.ContextWithRemoteSpanContext(ctx, scs[0])
+		}
+	}
+	ctx, span := t.tracer.Start(ctx, r.API, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...))
+	if !span.IsRecording() {
+		span.End()
+		return ctx, nil
+	}
+	return ctx, func(errCodes []int16) {
+		for _, c := range errCodes {
+			if c != 0 {
+				name := kcode.Name(c)
+				span.SetAttributes(semconv.ErrorTypeKey.String(name))
+				span.SetStatus(codes.Error, name)
+				break
+			}
+		}
+		span.End()
+	}
+}
+
+// noProducerContexts marks a Produce request's context when StartServer
+// found no producer context in any of its records.
+type noProducerContexts struct{}
+
 // StartProduce implements kafka.Tracer.
 func (t *Tracer) StartProduce(ctx context.Context, topic string, partition int32, records int, batches [][]byte) ([]byte, func(error)) {
 	ctx, send := t.tracer.Start(ctx, "send "+topic,
@@ -101,7 +155,7 @@ func (t *Tracer) StartProduce(ctx context.Context, topic string, partition int32
 	// them means decompressing the batches. The send span ends when both
 	// the write and the reading are done, at the write's end time.
 	sl := &sendLinks{span: send}
-	if len(batches) > 0 {
+	if len(batches) > 0 && ctx.Value(noProducerContexts{}) == nil {
 		sl.left.Store(2)
 		go func() {
 			for _, sc := range ProducerContexts(batches, MaxLinks) {
@@ -213,6 +267,34 @@ func (t *Tracer) RPCSent(e raftnode.RPCSent) func(raftnode.RPCDone) {
 			}
 			s.End()
 		}
+	}
+}
+
+// LogsStored implements raftnode.Observer: each traced entry of a log store
+// write gets a store span, the write and its fsync, on every node; on the
+// leader, whose proposal it is, a queue span before it, from the proposal
+// to the leader taking it off Raft's queue and appending it
+// (raft.Log.AppendedAt).
+func (t *Tracer) LogsStored(e raftnode.LogsStored) {
+	end := time.Now()
+	start := end.Add(-e.Duration)
+	for _, l := range e.Logs {
+		sc, ok := DecodeContext(l.Extensions)
+		if !ok {
+			continue
+		}
+		ctx := trace.ContextWithRemoteSpanContext(context.Background(), sc)
+		if v, ok := t.pending.Load(sc.SpanID()); ok && !l.AppendedAt.IsZero() {
+			_, q := t.tracer.Start(ctx, "queue", trace.WithTimestamp(v.(*write).start),
+				trace.WithAttributes(AttrLogIndex.Int64(int64(l.Index))))
+			q.End(trace.WithTimestamp(l.AppendedAt))
+		}
+		_, span := t.tracer.Start(ctx, "store", trace.WithTimestamp(start),
+			trace.WithAttributes(AttrLogIndex.Int64(int64(l.Index)), AttrLogEntries.Int(len(e.Logs))))
+		if e.Err != nil {
+			span.SetStatus(codes.Error, e.Err.Error())
+		}
+		span.End(trace.WithTimestamp(end))
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/raftline/raftline/broker/cluster"
+	"github.com/raftline/raftline/broker/kafka"
 	"github.com/raftline/raftline/broker/raftnode"
 )
 
@@ -270,12 +271,17 @@ func TestStartRequest_GroupSpanWithItsOutcome(t *testing.T) {
 }
 
 // TestReplicateCommitApply_ChildrenOfPropose drives the Raft-side events as
-// a leader and a follower would see one entry.
+// a leader and a follower would see one entry: queue (leader), store (log
+// write and fsync, both), replicate, commit, apply.
 func TestReplicateCommitApply_ChildrenOfPropose(t *testing.T) {
 	tr, rec := newTracer(t, sdktrace.ParentBased(sdktrace.NeverSample()))
 	leaderTr, leaderRec := newTracer(t, sdktrace.AlwaysSample())
 	ext, end := leaderTr.StartProduce(context.Background(), "t", 0, 1, nil)
-	entry := &raft.Log{Index: 7, Term: 2, Type: raft.LogCommand, Extensions: ext}
+	appended := time.Now()
+	entry := &raft.Log{Index: 7, Term: 2, Type: raft.LogCommand, Extensions: ext, AppendedAt: appended}
+	stored := raftnode.LogsStored{Logs: []*raft.Log{{Index: 6, Term: 2}, entry}, Duration: time.Millisecond}
+	leaderTr.LogsStored(stored)
+	tr.LogsStored(stored)
 	done := leaderTr.RPCSent(raftnode.RPCSent{Target: "2", Request: &raft.AppendEntriesRequest{Term: 2, Entries: []*raft.Log{{Index: 6, Term: 2}, entry}}})
 	if done == nil {
 		t.Fatal("no replicate span for a traced entry")
@@ -293,7 +299,8 @@ func TestReplicateCommitApply_ChildrenOfPropose(t *testing.T) {
 	end(nil)
 
 	propose := spanNamed(leaderRec, "propose")
-	for _, s := range []sdktrace.ReadOnlySpan{spanNamed(leaderRec, "replicate"), spanNamed(leaderRec, "commit"), spanNamed(leaderRec, "apply"), spanNamed(rec, "apply")} {
+	for _, s := range []sdktrace.ReadOnlySpan{spanNamed(leaderRec, "replicate"), spanNamed(leaderRec, "commit"), spanNamed(leaderRec, "apply"), spanNamed(rec, "apply"),
+		spanNamed(leaderRec, "queue"), spanNamed(leaderRec, "store"), spanNamed(rec, "store")} {
 		if s == nil {
 			t.Fatalf("missing span: leader %v, follower %v", leaderRec.Ended(), rec.Ended())
 		}
@@ -316,8 +323,14 @@ func TestReplicateCommitApply_ChildrenOfPropose(t *testing.T) {
 	if c := spanNamed(leaderRec, "commit"); !c.StartTime().Equal(propose.StartTime()) {
 		t.Errorf("commit starts %v, propose %v", c.StartTime(), propose.StartTime())
 	}
-	if n := len(rec.Ended()); n != 1 {
-		t.Errorf("follower recorded %d spans, want its apply only", n)
+	if q := spanNamed(leaderRec, "queue"); !q.StartTime().Equal(propose.StartTime()) || !q.EndTime().Equal(appended) {
+		t.Errorf("queue span %v..%v, want from the proposal %v to the append %v", q.StartTime(), q.EndTime(), propose.StartTime(), appended)
+	}
+	if st := spanNamed(rec, "store"); st.EndTime().Sub(st.StartTime()) != time.Millisecond || attr(st, AttrLogEntries).AsInt64() != 2 {
+		t.Errorf("store span %v long, raft.log.entries %v; want the write's 1ms, 2", st.EndTime().Sub(st.StartTime()), attr(st, AttrLogEntries))
+	}
+	if n := len(rec.Ended()); n != 2 {
+		t.Errorf("follower recorded %d spans, want its store and apply only", n)
 	}
 }
 
@@ -337,5 +350,112 @@ func TestEntryApplied_FailedEntry_ErrorTypeIsTheKafkaCode(t *testing.T) {
 	}
 	if !s.StartTime().Equal(start) || s.EndTime().Sub(s.StartTime()) != 2*time.Millisecond {
 		t.Errorf("apply span %v..%v, want the apply's own start and duration", s.StartTime(), s.EndTime())
+	}
+}
+
+// TestStartServer_OneProducerContextIsTheParent: a Produce request whose
+// records carry one producer context (however many records) is a child of
+// it, its send spans children of the request; with two contexts it starts
+// its own trace.
+func TestStartServer_OneProducerContextIsTheParent(t *testing.T) {
+	a := spanContext(t, "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7")
+	b := spanContext(t, "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331")
+	withA := []kmsg.Record{{Value: []byte("1"), Headers: []kmsg.Header{{Key: "traceparent", Value: tp(a)}}}, {Value: []byte("2"), Headers: []kmsg.Header{{Key: "traceparent", Value: tp(a)}}}}
+	withB := []kmsg.Record{{Value: []byte("3"), Headers: []kmsg.Header{{Key: "traceparent", Value: tp(b)}}}}
+	one := [][]byte{recordBatch(t, kgo.NoCompression(), 0, withA), recordBatch(t, kgo.ZstdCompression(), 4, withA)}
+	two := [][]byte{recordBatch(t, kgo.NoCompression(), 0, withA), recordBatch(t, kgo.NoCompression(), 0, withB)}
+
+	tr, rec := newTracer(t, sdktrace.ParentBased(sdktrace.AlwaysSample()))
+	ctx, end := tr.StartServer(context.Background(), kafka.ServerRequest{API: "Produce", ClientID: "app", Peer: "10.0.0.7:51234", Acks: -1, Batches: one})
+	_, endSend := tr.StartProduce(ctx, "orders", 0, 4, nil)
+	endSend(nil)
+	end(nil)
+	s, send := spanNamed(rec, "Produce"), spanNamed(rec, "send orders")
+	if s == nil || send == nil {
+		t.Fatalf("spans %v", rec.Ended())
+	}
+	if s.Parent().SpanID() != a.SpanID() || s.Parent().TraceID() != a.TraceID() || s.SpanKind() != trace.SpanKindServer {
+		t.Errorf("Produce span parent %v kind %v, want the producer's %v, server", s.Parent(), s.SpanKind(), a)
+	}
+	if send.Parent().SpanID() != s.SpanContext().SpanID() {
+		t.Errorf("send span's parent %v, want the Produce span", send.Parent())
+	}
+	if attr(s, "messaging.client.id").AsString() != "app" || attr(s, "messaging.kafka.acks").AsInt64() != -1 ||
+		attr(s, "network.peer.address").AsString() != "10.0.0.7" || attr(s, "network.peer.port").AsInt64() != 51234 ||
+		s.Status().Code != codes.Unset {
+		t.Errorf("attributes %v status %v", s.Attributes(), s.Status())
+	}
+
+	tr, rec = newTracer(t, sdktrace.ParentBased(sdktrace.AlwaysSample()))
+	_, end = tr.StartServer(context.Background(), kafka.ServerRequest{API: "Produce", Batches: two})
+	end([]int16{0, kerr.NotLeaderForPartition.Code})
+	s = spanNamed(rec, "Produce")
+	if s.Parent().IsValid() {
+		t.Errorf("two producer contexts, yet the Produce span's parent is %v", s.Parent())
+	}
+	if attr(s, "error.type").AsString() != "NOT_LEADER_OR_FOLLOWER" || s.Status().Code != codes.Error {
+		t.Errorf("failed request: attributes %v status %v", s.Attributes(), s.Status())
+	}
+}
+
+// TestStartServer_NotSampled_NoEnd: an unsampled producer context makes
+// the request unsampled (parent-based), with no function to call.
+func TestStartServer_NotSampled_NoEnd(t *testing.T) {
+	a := spanContext(t, "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7")
+	unsampled := []byte("00-" + a.TraceID().String() + "-" + a.SpanID().String() + "-00")
+	batch := recordBatch(t, kgo.NoCompression(), 0, []kmsg.Record{{Value: []byte("1"), Headers: []kmsg.Header{{Key: "traceparent", Value: unsampled}}}})
+	tr, rec := newTracer(t, sdktrace.ParentBased(sdktrace.AlwaysSample()))
+	ctx, end := tr.StartServer(context.Background(), kafka.ServerRequest{API: "Produce", Batches: [][]byte{batch}})
+	if end != nil || trace.SpanContextFromContext(ctx).IsSampled() || len(rec.Ended()) != 0 {
+		t.Fatalf("unsampled request: end %v, context %v, %d spans", end != nil, trace.SpanContextFromContext(ctx), len(rec.Ended()))
+	}
+}
+
+// TestStartServer_NoProducerContext_SendSpanEndsWithItsWrite: records
+// without traceparent headers are scanned once, by StartServer; the send
+// span does not scan them again and ends as its write ends.
+func TestStartServer_NoProducerContext_SendSpanEndsWithItsWrite(t *testing.T) {
+	batch := recordBatch(t, kgo.ZstdCompression(), 4, []kmsg.Record{{Value: []byte("1")}, {Value: []byte("2")}})
+	tr, rec := newTracer(t, sdktrace.AlwaysSample())
+	ctx, end := tr.StartServer(context.Background(), kafka.ServerRequest{API: "Produce", Batches: [][]byte{batch}})
+	_, endSend := tr.StartProduce(ctx, "orders", 0, 2, [][]byte{batch})
+	endSend(nil)
+	send := spanNamed(rec, "send orders")
+	if send == nil {
+		t.Fatal("send span not ended with its write")
+	}
+	if len(send.Links()) != 0 {
+		t.Errorf("links %v", send.Links())
+	}
+	end(nil)
+	if p := spanNamed(rec, "Produce"); p == nil || p.Parent().IsValid() {
+		t.Errorf("Produce span %v", p)
+	}
+}
+
+// BenchmarkStartServerScan is the cost StartServer adds to a traced
+// Produce: scanning a request of 100 records of 100 bytes for producer
+// contexts, each record carrying the same traceparent, uncompressed and
+// zstd-compressed.
+func BenchmarkStartServerScan(b *testing.B) {
+	sc := spanContext(b, "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7")
+	recs := make([]kmsg.Record, 100)
+	for i := range recs {
+		recs[i] = kmsg.Record{Value: bytes.Repeat([]byte{byte(i)}, 100), Headers: []kmsg.Header{{Key: "traceparent", Value: tp(sc)}}}
+	}
+	for _, c := range []struct {
+		name  string
+		codec kgo.CompressionCodec
+		id    int16
+	}{{"none", kgo.NoCompression(), 0}, {"zstd", kgo.ZstdCompression(), 4}} {
+		batches := [][]byte{recordBatch(b, c.codec, c.id, recs)}
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if len(ProducerContexts(batches, 2)) != 1 {
+					b.Fatal("want one context")
+				}
+			}
+		})
 	}
 }

@@ -44,6 +44,13 @@ var httpClient = &http.Client{Timeout: 5 * time.Second}
 // a leader. Their command lines come from internal/clusterspec.
 func startCluster(t testing.TB, ps *procs, dir string, ports []int, extra ...string) *cluster {
 	t.Helper()
+	return startClusterEnv(t, ps, dir, ports, nil, extra...)
+}
+
+// startClusterEnv is startCluster with env added to the nodes' environment
+// (systest.ChildEnv).
+func startClusterEnv(t testing.TB, ps *procs, dir string, ports []int, env []string, extra ...string) *cluster {
+	t.Helper()
 	const n = 3
 	c := &cluster{}
 	spec := clusterspec.Spec{Args: extra}
@@ -58,6 +65,9 @@ func startCluster(t testing.TB, ps *procs, dir string, ports []int, extra ...str
 		nd := &node{id: int(sn.ID), kafka: sn.KafkaAddr(), http: sn.HTTPAddr(), raft: sn.RaftAddr()}
 		nd.proc = ps.add(newProc(dir, fmt.Sprintf("node-%d", nd.id), raftlineBin, spec.ServeArgs(sn)...))
 		nd.Noise = snapshotChatter
+		if env != nil {
+			nd.Env = systest.ChildEnv(env...)
+		}
 		c.nodes = append(c.nodes, nd)
 	}
 	for _, nd := range c.nodes {

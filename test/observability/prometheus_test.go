@@ -102,6 +102,9 @@ func startPrometheus(t testing.TB, ps *procs, dir, addr string, cfg promConfig) 
 		"--storage.tsdb.path="+filepath.Join(dir, "prometheus-data"),
 		"--web.listen-address="+addr,
 		"--log.level=info",
+		// As compose/compose.yaml: the latency histograms' exemplars
+		// (trace ids) are kept.
+		"--enable-feature=exemplar-storage",
 	))
 	if err := p.Start(); err != nil {
 		t.Fatal(err)

@@ -36,6 +36,9 @@ type Serve struct {
 	// ConsumerLagMaxSeries caps the consumer group partitions /metrics
 	// exports lag for (telemetry.Config.ConsumerLagMaxSeries).
 	ConsumerLagMaxSeries int
+	// TraceSampleRatios are head sampling ratios per operation
+	// (telemetry.TracingConfig.Ratios).
+	TraceSampleRatios map[string]float64
 }
 
 // EnvName is the environment variable that sets a flag: RAFTLINE_ and the

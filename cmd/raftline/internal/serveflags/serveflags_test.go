@@ -484,3 +484,21 @@ func TestParseServe_ConsumerLagMaxSeries(t *testing.T) {
 		}
 	}
 }
+
+// --trace-sample-ratios sets head sampling per operation; an unknown
+// operation or a ratio outside [0, 1] is refused.
+func TestParseServe_TraceSampleRatios(t *testing.T) {
+	if s := mustParse(t, noEnv, "--node-id=1"); len(s.TraceSampleRatios) != 0 {
+		t.Errorf("default %v, want none", s.TraceSampleRatios)
+	}
+	s := mustParse(t, env(map[string]string{"RAFTLINE_TRACE_SAMPLE_RATIOS": "produce=0.1, fetch=0"}), "--node-id=1")
+	if len(s.TraceSampleRatios) != 2 || s.TraceSampleRatios["produce"] != 0.1 || s.TraceSampleRatios["fetch"] != 0 {
+		t.Errorf("from RAFTLINE_TRACE_SAMPLE_RATIOS: %v", s.TraceSampleRatios)
+	}
+	for _, v := range []string{"raft=0.5", "produce=2", "produce", "produce=0.1,produce=0.2", "fetch=x"} {
+		_, err := parse(t, noEnv, "--node-id=1", "--trace-sample-ratios="+v)
+		if got := flagsNamed(t, err); !slices.Equal(got, []string{"trace-sample-ratios"}) {
+			t.Errorf("--trace-sample-ratios=%s: errors name %v: %v", v, got, err)
+		}
+	}
+}
