@@ -12,38 +12,42 @@ func raftInternals() *dashboard.DashboardBuilder {
 	return newDashboard(UIDRaft, "raftline / Raft internals",
 		"Raft latency, replication, elections, log and snapshots per node.").
 		WithRow(dashboard.NewRowBuilder("Latency")).
-		WithPanel(withLimits(timeseriesPanel("Commit latency", units.Seconds,
-			"Time from proposing a broker write to its commit by a quorum, p50 and p99. Only the leader proposes, so only it has data. Dashed lines: 100 ms (orange), 500 ms (red).",
+		WithPanel(withAlertLimit(timeseriesPanel("Commit latency", units.Seconds,
+			"Time from proposing a broker write to its commit by a quorum, p50 and p99. Only the leader proposes, so only it has data."+
+				alertLimitText("RaftCommitLatencyHigh", alertLimit.CommitP99, fmtSeconds),
 			query(`histogram_quantile(0.99, sum by (node_id, le) (rate(raft_commit_duration_seconds_bucket{job="$job", node_id=~"$node"}[$__rate_interval])))`, "{{node_id}} p99"),
 			query(`histogram_quantile(0.50, sum by (node_id, le) (rate(raft_commit_duration_seconds_bucket{job="$job", node_id=~"$node"}[$__rate_interval])))`, "{{node_id}} p50")).
 			Span(thirdWidth),
-			0.1, 0.5)).
+			alertLimit.CommitP99)).
 		WithPanel(withLimits(timeseriesPanel("FSM apply latency", units.Seconds,
 			"Time to apply one committed entry to the broker state machine, p50 and p99, on every node. Slow applies delay acknowledgements and grow the commit-to-applied backlog. Dashed lines: 50 ms (orange), 250 ms (red).",
 			query(`histogram_quantile(0.99, sum by (node_id, le) (rate(raft_fsm_apply_duration_seconds_bucket{job="$job", node_id=~"$node"}[$__rate_interval])))`, "{{node_id}} p99"),
 			query(`histogram_quantile(0.50, sum by (node_id, le) (rate(raft_fsm_apply_duration_seconds_bucket{job="$job", node_id=~"$node"}[$__rate_interval])))`, "{{node_id}} p50")).
 			Span(thirdWidth),
 			0.05, 0.25)).
-		WithPanel(withLimits(timeseriesPanel("Log append (fsync) p99", units.Seconds,
-			"99th percentile duration of the log store's StoreLogs call, which includes the fsync every commit waits for. A slow disk shows here first. Dashed lines: 50 ms (orange), 500 ms (red).",
+		WithPanel(withAlertLimit(timeseriesPanel("Log append (fsync) p99", units.Seconds,
+			"99th percentile duration of the log store's StoreLogs call, which includes the fsync every commit waits for. A slow disk shows here first."+
+				alertLimitText("RaftFsyncSlow", alertLimit.FsyncP99, fmtSeconds),
 			query(`histogram_quantile(0.99, sum by (node_id, le) (rate(raft_log_store_append_duration_seconds_bucket{job="$job", node_id=~"$node"}[$__rate_interval])))`, "{{node_id}}")).
 			Span(thirdWidth),
-			0.05, 0.5)).
+			alertLimit.FsyncP99)).
 		WithRow(dashboard.NewRowBuilder("Replication")).
 		WithPanel(timeseriesPanel("AppendEntries by direction", units.OpsPerSecond,
 			"AppendEntries RPCs carrying log entries, per second, sent (by the leader) and received (by followers). Heartbeats are counted separately.",
 			query(`sum by (node_id, direction) (rate(raft_append_entries_total{job="$job", node_id=~"$node"}[$__rate_interval]))`, "{{node_id}} {{direction}}")).
 			Span(thirdWidth)).
-		WithPanel(withLimits(timeseriesPanel("Follower lag", units.Short,
-			"On the leader: entries between its last log index and each follower's matched index. A follower that keeps growing is falling behind and may need a snapshot. Dashed lines: 100 (orange), 1000 entries (red).",
+		WithPanel(withAlertLimit(timeseriesPanel("Follower lag", units.Short,
+			"On the leader: entries between its last log index and each follower's matched index. A follower that keeps growing is falling behind and may need a snapshot."+
+				alertLimitText("RaftFollowerLagging", alertLimit.FollowerLag, fmtCount),
 			query(`raft_follower_lag_entries{job="$job", node_id=~"$node"}`, "{{node_id}} → {{follower_id}}")).
 			Span(thirdWidth),
-			100, 1000)).
-		WithPanel(withLimits(timeseriesPanel("Last contact with leader", units.Seconds,
-			"Seconds since each follower last heard from the leader (0 on the leader). Approaching the heartbeat timeout triggers an election. Dashed lines: 200 ms (orange), 500 ms (red).",
+			alertLimit.FollowerLag)).
+		WithPanel(withAlertLimit(timeseriesPanel("Last contact with leader", units.Seconds,
+			"Seconds since each follower last heard from the leader (0 on the leader). Approaching the heartbeat timeout triggers an election."+
+				alertLimitText("RaftLastContactHigh", alertLimit.LastContact, fmtSeconds),
 			query(`raft_last_contact_seconds{job="$job", node_id=~"$node"}`, "{{node_id}}")).
 			Span(thirdWidth),
-			0.2, 0.5)).
+			alertLimit.LastContact)).
 		WithPanel(timeseriesPanel("Heartbeats by direction", units.OpsPerSecond,
 			"Empty AppendEntries (heartbeats) per second. The leader sends, followers receive; a follower whose received rate drops to zero has lost the leader.",
 			query(`sum by (node_id, direction) (rate(raft_heartbeats_total{job="$job", node_id=~"$node"}[$__rate_interval]))`, "{{node_id}} {{direction}}")).
