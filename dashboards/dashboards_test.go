@@ -13,6 +13,7 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 
 	"github.com/raftline/raftline/internal/promql"
+	"github.com/raftline/raftline/telemetry"
 )
 
 func mustBuild(t *testing.T) []dashboard.Dashboard {
@@ -111,7 +112,7 @@ func TestDashboardIdentity(t *testing.T) {
 	}
 	for _, want := range []string{
 		"raftline / Cluster overview", "raftline / Raft internals", "raftline / Broker",
-		"raftline / Consumers", "raftline / Node", "raftline / Load test",
+		"raftline / Consumers", "raftline / Node", "raftline / Load test", "raftline / Produce journey",
 	} {
 		if !titles[want] {
 			t.Errorf("no dashboard titled %q", want)
@@ -189,6 +190,10 @@ func TestEveryPanelHasUnitDescriptionAndQuery(t *testing.T) {
 			if strings.TrimSpace(deref(p.Description)) == "" {
 				t.Errorf("%s: no description", where)
 			}
+			if !isPrometheusPanel(p) {
+				checkTracePanel(t, d, p, where)
+				continue
+			}
 			if p.Datasource == nil || deref(p.Datasource.Uid) != "${datasource}" {
 				t.Errorf("%s: datasource is not ${datasource}", where)
 			}
@@ -249,6 +254,35 @@ func forEachExpr(t *testing.T, f func(where, expr string)) {
 			for _, e := range p.Exprs {
 				f(d.UID+" / "+p.Title, e)
 			}
+		}
+	}
+}
+
+// A panel that does not read Prometheus searches traces: through the
+// dashboard's jaeger datasource variable, for the service raftline's spans
+// carry.
+func checkTracePanel(t *testing.T, d dashboard.Dashboard, p dashboard.Panel, where string) {
+	t.Helper()
+	if p.Datasource == nil || deref(p.Datasource.Uid) != "${traces}" || deref(p.Datasource.Type) != "jaeger" {
+		t.Errorf("%s: neither ${datasource} (Prometheus) nor ${traces} (Jaeger)", where)
+	}
+	if !slices.ContainsFunc(d.Templating.List, func(v dashboard.VariableModel) bool {
+		return v.Name == "traces" && v.Type == dashboard.VariableTypeDatasource && deref(v.Query.String) == "jaeger" &&
+			deref(v.Current.Value.String) == DefaultTracesDatasourceUID
+	}) {
+		t.Errorf("%s: dashboard has no traces variable of plugin type jaeger defaulting to %q", where, DefaultTracesDatasourceUID)
+	}
+	if len(p.Targets) == 0 {
+		t.Errorf("%s: no target", where)
+	}
+	for _, tg := range p.Targets {
+		q, ok := tg.(JaegerQuery)
+		if !ok {
+			t.Errorf("%s: target %T is not a Jaeger search", where, tg)
+			continue
+		}
+		if q.QueryType != "search" || q.Service != telemetry.DefaultServiceName || q.Operation == "" {
+			t.Errorf("%s: Jaeger query %+v does not search service %q by operation", where, q, telemetry.DefaultServiceName)
 		}
 	}
 }

@@ -29,8 +29,10 @@ type DashboardQueries struct {
 	Panels []Panel
 }
 
-// Queries returns, for every dashboard, every panel's title and PromQL. It
-// reads the built dashboards, so it lists exactly what Grafana will run.
+// Queries returns, for every dashboard, every Prometheus panel's title and
+// PromQL. It reads the built dashboards, so it lists exactly what Grafana
+// will run. Panels of other data sources (the Jaeger trace search) are left
+// out; TracePanels lists those.
 func Queries() ([]DashboardQueries, error) {
 	ds, err := Build()
 	if err != nil {
@@ -40,6 +42,9 @@ func Queries() ([]DashboardQueries, error) {
 	for _, d := range ds {
 		dq := DashboardQueries{UID: *d.Uid, Title: *d.Title}
 		for _, p := range panels(d) {
+			if !isPrometheusPanel(p) {
+				continue
+			}
 			dq.Panels = append(dq.Panels, Panel{Title: deref(p.Title), Type: p.Type, Exprs: exprs(p)})
 		}
 		out = append(out, dq)
@@ -216,4 +221,35 @@ func sortedUnique(ss []string) []string {
 		}
 	}
 	return out
+}
+
+// isPrometheusPanel reports whether a panel reads the $datasource
+// Prometheus; the others read traces (see TracePanels).
+func isPrometheusPanel(p dashboard.Panel) bool {
+	return p.Datasource == nil || deref(p.Datasource.Uid) == "${datasource}"
+}
+
+// TracePanel is a panel that searches traces rather than Prometheus.
+type TracePanel struct {
+	Dashboard, Title string
+	Query            JaegerQuery
+}
+
+// TracePanels lists every panel whose targets are Jaeger searches.
+func TracePanels() ([]TracePanel, error) {
+	ds, err := Build()
+	if err != nil {
+		return nil, err
+	}
+	var out []TracePanel
+	for _, d := range ds {
+		for _, p := range panels(d) {
+			for _, t := range p.Targets {
+				if q, ok := t.(JaegerQuery); ok {
+					out = append(out, TracePanel{Dashboard: *d.Uid, Title: deref(p.Title), Query: q})
+				}
+			}
+		}
+	}
+	return out, nil
 }
