@@ -145,6 +145,11 @@ func TestVariables(t *testing.T) {
 			deref(ds.Current.Value.String) != DefaultDatasourceUID {
 			t.Errorf("%s: datasource variable must be of plugin type prometheus, defaulting to uid %q", *d.Uid, DefaultDatasourceUID)
 		}
+		c, ok := vars["cluster"]
+		if !ok || c.IncludeAll == nil || !*c.IncludeAll || deref(c.AllValue) != ".*" ||
+			!strings.Contains(deref(c.Query.String), ", cluster)") {
+			t.Errorf("%s: cluster variable must offer the cluster label with All = .*", *d.Uid)
+		}
 		if _, ok := vars["job"]; !ok {
 			t.Errorf("%s: no job variable", *d.Uid)
 		}
@@ -210,13 +215,21 @@ func TestEveryPanelHasUnitDescriptionAndQuery(t *testing.T) {
 var rangeSel = regexp.MustCompile(`\[([^\]]*)\]`)
 
 // A fixed window breaks at some scrape interval or zoom level;
-// $__rate_interval always spans at least four scrapes.
+// $__rate_interval always spans at least four scrapes. The one exception is
+// a trend (deriv, predict_linear), which needs hours whatever the zoom: it
+// takes diskTrendWindow, the window of the alert it estimates for.
 func TestEveryRateUsesRateInterval(t *testing.T) {
 	forEachExpr(t, func(where, e string) {
 		for _, c := range promql.Calls(e, "rate", "irate", "increase") {
 			if !strings.Contains(c.Args, "[$__rate_interval]") {
 				t.Errorf("%s: %s without [$__rate_interval]: %s", where, c.Func, c.Args)
 			}
+		}
+		for _, c := range promql.Calls(e, "deriv", "predict_linear") {
+			if !strings.Contains(c.Args, "["+diskTrendWindow+"]") {
+				t.Errorf("%s: %s without [%s]: %s", where, c.Func, diskTrendWindow, c.Args)
+			}
+			e = strings.Replace(e, c.Args, "", 1)
 		}
 		for _, m := range rangeSel.FindAllStringSubmatch(e, -1) {
 			if m[1] != "$__rate_interval" {
@@ -239,12 +252,23 @@ func TestEverySelectorIsScopedToItsJob(t *testing.T) {
 			if s.Label("job") != want {
 				t.Errorf("%s: %s{%s} must match job=%q", where, s.Metric, s.Matchers, want)
 			}
+			if !strings.Contains(s.Matchers, `cluster=~"$cluster"`) {
+				t.Errorf("%s: %s{%s} must match cluster=~\"$cluster\"", where, s.Metric, s.Matchers)
+			}
 		}
 	})
 }
 
+// forEachExpr calls f with every panel query and every annotation query.
 func forEachExpr(t *testing.T, f func(where, expr string)) {
 	t.Helper()
+	for _, d := range mustBuild(t) {
+		for _, a := range d.Annotations.List {
+			if a.Expr != nil {
+				f(*d.Uid+" / annotation "+a.Name, *a.Expr)
+			}
+		}
+	}
 	qs, err := Queries()
 	if err != nil {
 		t.Fatal(err)

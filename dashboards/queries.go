@@ -92,8 +92,11 @@ func deref(s *string) string {
 type Vars struct {
 	RateInterval string // $__rate_interval, a PromQL duration
 	Interval     string // $__interval, a PromQL duration
-	Job          string // $job: the brokers' Prometheus job
-	LoadgenJob   string // $loadgen_job: the load generator's Prometheus job
+	// Cluster is $cluster: a regular expression over the cluster label,
+	// ".*" for "All" (which also matches series without the label).
+	Cluster    string
+	Job        string // $job: the brokers' Prometheus job
+	LoadgenJob string // $loadgen_job: the load generator's Prometheus job
 	// Node is $node: a regular expression over node_id, inserted as is.
 	// ".*" is what Grafana sends for "All"; a single node id selects one node.
 	Node string
@@ -109,6 +112,7 @@ func DefaultVars() Vars {
 	return Vars{
 		RateInterval: "1m",
 		Interval:     "15s",
+		Cluster:      ".*",
 		Job:          "raftline",
 		LoadgenJob:   "loadgen",
 		Node:         ".*",
@@ -128,6 +132,7 @@ func Expand(expr string, v Vars) (string, error) {
 	values := map[string]string{
 		"__rate_interval": v.RateInterval,
 		"__interval":      v.Interval,
+		"cluster":         v.Cluster,
 		"job":             v.Job,
 		"loadgen_job":     v.LoadgenJob,
 		"node":            v.Node,

@@ -29,6 +29,9 @@ var panelsWithAlertLimit = []struct{ uid, title string }{
 	{UIDRaft, "Log append (fsync) p99"},
 	{UIDRaft, "Follower lag"},
 	{UIDRaft, "Last contact with leader"},
+	{UIDOverview, "Slowest follower"},
+	{UIDJourney, "1. Log write and fsync"},
+	{UIDJourney, "3. Commit"},
 }
 
 func redStep(p dashboard.Panel) (float64, bool) {
@@ -87,6 +90,22 @@ func thresholdSteps(p dashboard.Panel) map[string]float64 {
 		}
 	}
 	return m
+}
+
+// The overview's write error ratio is BrokerProduceErrorRate's ratio, with
+// its threshold.
+func TestWriteErrorRatioThreshold(t *testing.T) {
+	c := alerts.DefaultConfig()
+	p := findPanel(t, UIDOverview, "Write error ratio")
+	if red, ok := redStep(p); !ok || red != c.ProduceErrorRatio {
+		t.Errorf("red threshold %v, alert threshold %v", red, c.ProduceErrorRatio)
+	}
+	if warn := thresholdSteps(p)["orange"]; warn != c.ProduceErrorRatio*alertWarnShare {
+		t.Errorf("orange threshold %v, want %v", warn, c.ProduceErrorRatio*alertWarnShare)
+	}
+	if deref(p.FieldConfig.Defaults.Unit) != "percentunit" {
+		t.Errorf("unit %q, want a ratio (percentunit)", deref(p.FieldConfig.Defaults.Unit))
+	}
 }
 
 // The descriptions state the lines in words, from the same values.

@@ -122,5 +122,5 @@ func dataLink(title, u string) cog.Builder[dashboard.DashboardLink] {
 // same time range, data source and job.
 func nodeLink() cog.Builder[dashboard.DashboardLink] {
 	return dataLink("Node ${__field.labels.node_id}: process, runtime and disk",
-		"/d/"+UIDNode+"/raftline-node?var-node=${__field.labels.node_id}&${__url_time_range}&${datasource:queryparam}&${job:queryparam}")
+		"/d/"+UIDNode+"/raftline-node?var-node=${__field.labels.node_id}&${__url_time_range}&${datasource:queryparam}&${cluster:queryparam}&${job:queryparam}")
 }
