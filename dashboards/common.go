@@ -3,6 +3,7 @@ package dashboards
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/common"
@@ -181,6 +182,9 @@ func timeseriesPanel(title, unit, description string, targets ...*prometheus.Dat
 	for i, t := range targets {
 		p.WithTarget(t.RefId(refID(i)))
 	}
+	if perNode(targets) {
+		p.DataLinks(nodeLinks())
+	}
 	return p
 }
 
@@ -200,6 +204,9 @@ func statPanel(title, unit, description string, targets ...*prometheus.Dataquery
 		Orientation(common.VizOrientationAuto)
 	for i, t := range targets {
 		p.WithTarget(t.RefId(refID(i)))
+	}
+	if perNode(targets) {
+		p.DataLinks(nodeLinks())
 	}
 	return p
 }
@@ -262,4 +269,23 @@ func fixedColor(color string) []dashboard.DynamicConfigValue {
 		Id:    "color",
 		Value: map[string]any{"mode": "fixed", "fixedColor": color},
 	}}
+}
+
+// perNode reports whether every target draws one series per node (its
+// legend names the node): such panels link to the Node dashboard.
+func perNode(targets []*prometheus.DataqueryBuilder) bool {
+	if len(targets) == 0 {
+		return false
+	}
+	for _, t := range targets {
+		q, err := t.Build()
+		if err != nil {
+			return false
+		}
+		pq, ok := q.(prometheus.Dataquery)
+		if !ok || pq.LegendFormat == nil || !strings.Contains(*pq.LegendFormat, "{{node_id}}") {
+			return false
+		}
+	}
+	return true
 }

@@ -51,7 +51,6 @@ func journey() *dashboard.DashboardBuilder {
 			query(`clamp_min(sum by (node_id) (rate(raftline_kafka_request_duration_seconds_sum{job="$job", cluster=~"$cluster", node_id=~"$node", api="Produce"}[$__rate_interval])) / sum by (node_id) (rate(raftline_kafka_request_duration_seconds_count{job="$job", cluster=~"$cluster", node_id=~"$node", api="Produce"}[$__rate_interval]) > 0) - on (node_id) (sum by (node_id) (rate(raft_commit_duration_seconds_sum{job="$job", cluster=~"$cluster", node_id=~"$node"}[$__rate_interval])) / sum by (node_id) (rate(raft_commit_duration_seconds_count{job="$job", cluster=~"$cluster", node_id=~"$node"}[$__rate_interval]) > 0)) - on (node_id) (sum by (node_id) (rate(raft_fsm_apply_duration_seconds_sum{job="$job", cluster=~"$cluster", node_id=~"$node"}[$__rate_interval])) / sum by (node_id) (rate(raft_fsm_apply_duration_seconds_count{job="$job", cluster=~"$cluster", node_id=~"$node"}[$__rate_interval]) > 0)), 0)`, "{{node_id}} queue and response")).
 			Stacking(stackNormal()).
 			FillOpacity(40).
-			DataLinks([]cog.Builder[dashboard.DashboardLink]{nodeLink()}).
 			Span(fullWidth))
 }
 
@@ -61,7 +60,7 @@ func stackNormal() *common.StackingConfigBuilder {
 
 // latencyPanel is a p50 and p99 graph of one histogram, per the labels
 // in by, with exemplars (a trace id on a bucket's sample links to its
-// trace) and a link to the Node dashboard of the series clicked.
+// trace); timeseriesPanel links it to the Node dashboard.
 func latencyPanel(title, description, bucketSelector string, by ...string) *timeseries.PanelBuilder {
 	labels := ""
 	legend := ""
@@ -76,6 +75,5 @@ func latencyPanel(title, description, bucketSelector string, by ...string) *time
 		return query(`histogram_quantile(`+quantile+`, sum by (`+labels+`le) (rate(`+bucketSelector+`[$__rate_interval])))`, legend+" "+name).
 			Exemplar(true)
 	}
-	return timeseriesPanel(title, units.Seconds, description, q("0.99", "p99"), q("0.50", "p50")).
-		DataLinks([]cog.Builder[dashboard.DashboardLink]{nodeLink()})
+	return timeseriesPanel(title, units.Seconds, description, q("0.99", "p99"), q("0.50", "p50"))
 }

@@ -3,8 +3,11 @@ package dashboards
 import (
 	"encoding/json"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 )
 
 // Data links to the Node dashboard carry the clicked series' node, the
@@ -35,6 +38,17 @@ func TestNodeDataLinks(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+	for _, want := range []struct{ uid, title string }{
+		{UIDOverview, "Raft state per node"}, {UIDOverview, "Disk full in"}, {UIDOverview, "Version per node"},
+		{UIDRaft, "Follower lag"}, {UIDJourney, "2. Replication round trip per follower"},
+	} {
+		p := findPanel(t, want.uid, want.title)
+		if !slices.ContainsFunc(p.FieldConfig.Defaults.Links, func(l dashboard.DashboardLink) bool {
+			return strings.HasPrefix(deref(l.Url), "/d/"+UIDNode+"/")
+		}) {
+			t.Errorf("%s / %s: per-node panel without a link to the Node dashboard", want.uid, want.title)
 		}
 	}
 	if n == 0 {

@@ -64,21 +64,18 @@ func overview() *dashboard.DashboardBuilder {
 			query(`(raftline_storage_free_bytes{job="$job", cluster=~"$cluster", node_id=~"$node"} - raftline_storage_min_free_bytes{job="$job", cluster=~"$cluster", node_id=~"$node"}) / clamp_min(-deriv(raftline_storage_free_bytes{job="$job", cluster=~"$cluster", node_id=~"$node"}[`+diskTrendWindow+`]), 0.001)`, "{{node_id}}")).
 			Thresholds(thresholds("red", step{24 * 3600, "orange"}, step{7 * 24 * 3600, "green"})).
 			Mappings(notFilling(30 * 24 * 3600)).
-			TextMode(common.BigValueTextModeValueAndName).
-			DataLinks(nodeLinks())).
+			TextMode(common.BigValueTextModeValueAndName)).
 		WithPanel(statPanel("Resident memory", units.BytesIEC,
 			"Resident set size per node (process_resident_memory_bytes). raftline exports no memory limit; compare with the container's or host's limit. The Node dashboard has heap and GC.",
 			query(`process_resident_memory_bytes{job="$job", cluster=~"$cluster", node_id=~"$node"}`, "{{node_id}}")).
 			TextMode(common.BigValueTextModeValueAndName).
 			GraphMode(common.BigValueGraphModeArea).
-			ColorMode(common.BigValueColorModeNone).
-			DataLinks(nodeLinks())).
+			ColorMode(common.BigValueColorModeNone)).
 		WithPanel(statPanel("Version per node", units.NoUnit,
 			"The raftline version each node runs (raftline_build_info). Two versions at once is a rolling upgrade in progress.",
 			query(`max by (node_id, version) (raftline_build_info{job="$job", cluster=~"$cluster", node_id=~"$node"})`, "{{node_id}}: {{version}}")).
 			TextMode(common.BigValueTextModeName).
-			ColorMode(common.BigValueColorModeNone).
-			DataLinks(nodeLinks())).
+			ColorMode(common.BigValueColorModeNone)).
 		WithPanel(statPanel("Term", units.NoUnit,
 			"Highest raft term any node reports. Every election increments it, so a term that keeps climbing is an election storm.",
 			query(`max(raft_current_term{job="$job", cluster=~"$cluster"})`, "term")).
@@ -93,6 +90,7 @@ func overview() *dashboard.DashboardBuilder {
 		WithPanel(timeseriesPanel("Firing alerts by name", units.Short,
 			"Alerts firing over time by name and severity (Prometheus' ALERTS series): when each started and stopped. Alertmanager (the provisioned alertmanager data source) has the silences and routing.",
 			query(`count by (alertname, severity) (ALERTS{job="$job", cluster=~"$cluster", alertstate="firing"})`, "{{alertname}} ({{severity}})")).
+			NoValue("no alert fired in the time range").
 			Span(fullWidth)).
 		WithRow(dashboard.NewRowBuilder("Raft")).
 		WithPanel(statPanel("Nodes without leader", units.NoUnit,
@@ -122,17 +120,14 @@ func overview() *dashboard.DashboardBuilder {
 				Sort(common.SortOrderNone))).
 		WithPanel(withLimits(timeseriesPanel("Leader changes", units.Short,
 			"Leader changes each node observed per interval (increase of raft_leader_elections_total). Every surviving node counts each change, so in an election storm all lines rise together. Dashed lines: 1 change (orange), 3 (red).",
-			query(`sum by (node_id) (increase(raft_leader_elections_total{job="$job", cluster=~"$cluster", node_id=~"$node"}[$__rate_interval]))`, "{{node_id}}")).
-			DataLinks(nodeLinks()),
+			query(`sum by (node_id) (increase(raft_leader_elections_total{job="$job", cluster=~"$cluster", node_id=~"$node"}[$__rate_interval]))`, "{{node_id}}")),
 			1, 3)).
 		WithPanel(timeseriesPanel("Commit index", units.Short,
 			"Highest committed raft index per node. The lines should lie on top of each other; one falling behind is a node not keeping up with replication.",
-			query(`raft_commit_index{job="$job", cluster=~"$cluster", node_id=~"$node"}`, "{{node_id}}")).
-			DataLinks(nodeLinks())).
+			query(`raft_commit_index{job="$job", cluster=~"$cluster", node_id=~"$node"}`, "{{node_id}}"))).
 		WithPanel(timeseriesPanel("Commit rate per node", units.OpsPerSecond,
 			"Raft log entries committed per second on each node. The commit index only grows, so rate() measures progress; a node restart shows as a counter reset, not a negative spike.",
-			query(`rate(raft_commit_index{job="$job", cluster=~"$cluster", node_id=~"$node"}[$__rate_interval])`, "{{node_id}}")).
-			DataLinks(nodeLinks())).
+			query(`rate(raft_commit_index{job="$job", cluster=~"$cluster", node_id=~"$node"}[$__rate_interval])`, "{{node_id}}"))).
 		WithRow(dashboard.NewRowBuilder("Traffic")).
 		WithPanel(timeseriesPanel("Produce / fetch throughput", units.RecordsPerSecond,
 			"Records accepted by Produce and returned by Fetch per second, summed over the selected nodes.",
@@ -142,13 +137,11 @@ func overview() *dashboard.DashboardBuilder {
 		WithPanel(withLimits(timeseriesPanel("Produce latency p99", units.Seconds,
 			"99th percentile Produce request latency per node, from request read to response written; it includes the raft commit. Dashed lines: 100 ms (orange), 500 ms (red).",
 			query(`histogram_quantile(0.99, sum by (node_id, le) (rate(raftline_kafka_request_duration_seconds_bucket{job="$job", cluster=~"$cluster", node_id=~"$node", api="Produce"}[$__rate_interval])))`, "{{node_id}}")).
-			DataLinks(nodeLinks()).
 			Span(thirdWidth),
 			0.1, 0.5)).
 		WithPanel(timeseriesPanel("Fetch latency p99", units.Seconds,
 			"99th percentile Fetch request latency per node. Fetch long-polls until data arrives or the client's max wait expires, so a value near the client's fetch max wait is normal on an idle topic.",
 			query(`histogram_quantile(0.99, sum by (node_id, le) (rate(raftline_kafka_request_duration_seconds_bucket{job="$job", cluster=~"$cluster", node_id=~"$node", api="Fetch"}[$__rate_interval])))`, "{{node_id}}")).
-			DataLinks(nodeLinks()).
 			Span(thirdWidth)).
 		WithRow(dashboard.NewRowBuilder("Consumers")).
 		// Every node exports the same lag: the max over nodes per
