@@ -262,12 +262,12 @@ func TestEverySelectorIsScopedToItsJob(t *testing.T) {
 // forEachExpr calls f with every panel query and every annotation query.
 func forEachExpr(t *testing.T, f func(where, expr string)) {
 	t.Helper()
-	for _, d := range mustBuild(t) {
-		for _, a := range d.Annotations.List {
-			if a.Expr != nil {
-				f(*d.Uid+" / annotation "+a.Name, *a.Expr)
-			}
-		}
+	as, err := Annotations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range as {
+		f(a.Dashboard+" / annotation "+a.Name, a.Expr)
 	}
 	qs, err := Queries()
 	if err != nil {

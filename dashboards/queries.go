@@ -258,3 +258,28 @@ func TracePanels() ([]TracePanel, error) {
 	}
 	return out, nil
 }
+
+// Annotation is one dashboard annotation that runs PromQL.
+type Annotation struct {
+	Dashboard, Name string
+	// Expr is the query as in the JSON: variables are not expanded.
+	Expr string
+}
+
+// Annotations lists every dashboard's PromQL annotations: events such as
+// elections and restarts marked on every graph.
+func Annotations() ([]Annotation, error) {
+	ds, err := Build()
+	if err != nil {
+		return nil, err
+	}
+	var out []Annotation
+	for _, d := range ds {
+		for _, a := range d.Annotations.List {
+			if a.Expr != nil {
+				out = append(out, Annotation{Dashboard: *d.Uid, Name: a.Name, Expr: *a.Expr})
+			}
+		}
+	}
+	return out, nil
+}
