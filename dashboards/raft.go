@@ -62,6 +62,10 @@ func raftInternals() *dashboard.DashboardBuilder {
 			query(`raft_commit_index{job="$job", cluster=~"$cluster", node_id=~"$node"} - raft_applied_index{job="$job", cluster=~"$cluster", node_id=~"$node"}`, "{{node_id}}")).
 			Span(thirdWidth),
 			100, 1000)).
+		WithPanel(timeseriesPanel("Replication round trip p99 per follower", units.Seconds,
+			"On the leader: 99th percentile round trip of the AppendEntries carrying entries to each follower (raft_replication_rtt_seconds): the network both ways and the follower's log write and fsync. One follower far above the others is a slow disk or link on that follower; a commit waits for the quorum's fastest, so it hurts writes only when a majority is slow. raftline / Produce journey sets it beside the other stages.",
+			query(`histogram_quantile(0.99, sum by (node_id, follower_id, le) (rate(raft_replication_rtt_seconds_bucket{job="$job", cluster=~"$cluster", node_id=~"$node"}[$__rate_interval])))`, "{{node_id}} → {{follower_id}}")).
+			Span(fullWidth)).
 		WithRow(dashboard.NewRowBuilder("Elections and membership")).
 		WithPanel(timeseriesPanel("Term per node", units.Short,
 			"Raft term per node. Terms agree in a healthy cluster; a node whose term runs ahead is campaigning without winning, typically because it is partitioned.",
