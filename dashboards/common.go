@@ -53,6 +53,7 @@ func newDashboard(uid, title, description string, extraVars ...cog.Builder[dashb
 		Timezone(common.TimeZoneBrowser).
 		Tooltip(dashboard.DashboardCursorSyncCrosshair).
 		WithVariable(datasourceVariable()).
+		WithVariable(clusterVariable()).
 		WithVariable(jobVariable("job", "Broker job", "raftline_build_info", "raftline")).
 		WithVariable(nodeVariable()).
 		Link(dashboard.NewDashboardLinkBuilder("raftline").
@@ -83,7 +84,7 @@ func datasourceVariable() *dashboard.DatasourceVariableBuilder {
 // jobVariable offers the Prometheus jobs that export metric, starting on
 // def. It is single-valued: queries match it with job="$name".
 func jobVariable(name, label, metric, def string) *dashboard.QueryVariableBuilder {
-	q := fmt.Sprintf("label_values(%s, job)", metric)
+	q := fmt.Sprintf(`label_values(%s{cluster=~"$cluster"}, job)`, metric)
 	return dashboard.NewQueryVariableBuilder(name).
 		Label(label).
 		Datasource(datasource()).
@@ -98,11 +99,36 @@ func jobVariable(name, label, metric, def string) *dashboard.QueryVariableBuilde
 		})
 }
 
+// clusterVariable selects a cluster by the cluster label, which
+// compose/prometheus.yml sets as an external label: it is on the series a
+// global view (Thanos, Mimir, federation) holds, and on alerts, but a single
+// Prometheus keeps its own series without it. "All" is ".*", which also
+// matches series without the label, so the same dashboards work against
+// both; with one cluster per Prometheus the variable offers no values and
+// stays on All.
+func clusterVariable() *dashboard.QueryVariableBuilder {
+	q := `label_values(raftline_build_info, cluster)`
+	return dashboard.NewQueryVariableBuilder("cluster").
+		Label("Cluster").
+		Datasource(datasource()).
+		Query(dashboard.StringOrMap{String: cog.ToPtr(q)}).
+		Definition(q).
+		Refresh(dashboard.VariableRefreshOnDashboardLoad).
+		Sort(dashboard.VariableSortAlphabeticalAsc).
+		IncludeAll(true).
+		AllValue(".*").
+		Current(dashboard.VariableOption{
+			Selected: cog.ToPtr(true),
+			Text:     dashboard.StringOrArrayOfString{String: cog.ToPtr("All")},
+			Value:    dashboard.StringOrArrayOfString{String: cog.ToPtr("$__all")},
+		})
+}
+
 // nodeVariable selects raft nodes by node_id. "All" expands to ".*" rather
 // than an alternation of every id so that queries stay short and a node that
 // joins later is included without a reload.
 func nodeVariable() *dashboard.QueryVariableBuilder {
-	q := `label_values(raftline_build_info{job="$job"}, node_id)`
+	q := `label_values(raftline_build_info{job="$job", cluster=~"$cluster"}, node_id)`
 	return dashboard.NewQueryVariableBuilder("node").
 		Label("Node").
 		Datasource(datasource()).
@@ -163,6 +189,9 @@ func timeseriesPanel(title, unit, description string, targets ...*prometheus.Dat
 	for i, t := range targets {
 		p.WithTarget(t.RefId(refID(i)))
 	}
+	if perNode(targets) {
+		p.DataLinks(nodeLinks())
+	}
 	return p
 }
 
@@ -182,6 +211,9 @@ func statPanel(title, unit, description string, targets ...*prometheus.Dataquery
 		Orientation(common.VizOrientationAuto)
 	for i, t := range targets {
 		p.WithTarget(t.RefId(refID(i)))
+	}
+	if perNode(targets) {
+		p.DataLinks(nodeLinks())
 	}
 	return p
 }
@@ -244,4 +276,23 @@ func fixedColor(color string) []dashboard.DynamicConfigValue {
 		Id:    "color",
 		Value: map[string]any{"mode": "fixed", "fixedColor": color},
 	}}
+}
+
+// perNode reports whether every target draws one series per node (its
+// legend names the node): such panels link to the Node dashboard.
+func perNode(targets []*prometheus.DataqueryBuilder) bool {
+	if len(targets) == 0 {
+		return false
+	}
+	for _, t := range targets {
+		q, err := t.Build()
+		if err != nil {
+			return false
+		}
+		pq, ok := q.(prometheus.Dataquery)
+		if !ok || pq.LegendFormat == nil || !strings.Contains(*pq.LegendFormat, "{{node_id}}") {
+			return false
+		}
+	}
+	return true
 }

@@ -16,7 +16,7 @@ import (
 
 // groupLag is a group-partition's lag in records, one series per
 // group-partition whatever the number of nodes.
-const groupLag = `max by (group, topic, partition) (raftline_consumer_group_lag{job="$job", group=~"$group"})`
+const groupLag = `max by (group, topic, partition) (raftline_consumer_group_lag{job="$job", cluster=~"$cluster", group=~"$group"})`
 
 // consumers answers "are the applications keeping up with what is
 // written?": lag per group and partition in records and in time, and what
@@ -28,7 +28,7 @@ func consumers() *dashboard.DashboardBuilder {
 		WithRow(dashboard.NewRowBuilder("Groups")).
 		WithPanel(statPanel("Groups", units.NoUnit,
 			"Consumer groups the cluster holds (selected by the group variable), with or without members.",
-			query(`count(max by (group) (raftline_consumer_group_members{job="$job", group=~"$group"}))`, "groups")).
+			query(`count(max by (group) (raftline_consumer_group_members{job="$job", cluster=~"$cluster", group=~"$group"}))`, "groups")).
 			ColorMode(common.BigValueColorModeNone)).
 		WithPanel(statPanel("Total lag", units.Short,
 			"Records the selected groups have yet to consume, summed over their partitions. A number that keeps climbing is a group falling behind; see the lag per group below.",
@@ -37,19 +37,19 @@ func consumers() *dashboard.DashboardBuilder {
 			ColorMode(common.BigValueColorModeNone)).
 		WithPanel(statPanel("Oldest unconsumed record", units.Seconds,
 			"Age of the oldest record any selected group has yet to consume (0 when every group is caught up). Orange from 1 minute, red from 5 minutes, where ConsumerGroupLagGrowing starts to count.",
-			query(`max(raftline_consumer_group_lag_seconds{job="$job", group=~"$group"})`, "age")).
+			query(`max(raftline_consumer_group_lag_seconds{job="$job", cluster=~"$cluster", group=~"$group"})`, "age")).
 			Thresholds(limits(60, 300))).
 		WithPanel(statPanel("Lagging groups without members", units.NoUnit,
 			"Groups with lag and no member to consume it: nothing will catch them up until a consumer joins. Red from 1; see ConsumerGroupLagNoMembers.",
-			query(`count(sum by (group) (`+groupLag+`) > 0 and on (group) max by (group) (raftline_consumer_group_members{job="$job", group=~"$group"}) == 0) or vector(0)`, "groups")).
+			query(`count(sum by (group) (`+groupLag+`) > 0 and on (group) max by (group) (raftline_consumer_group_members{job="$job", cluster=~"$cluster", group=~"$group"}) == 0) or vector(0)`, "groups")).
 			Thresholds(thresholds("green", step{1, "red"}))).
 		WithPanel(statPanel("Groups rebalancing", units.NoUnit,
 			"Groups in PreparingRebalance or CompletingRebalance now: their members consume nothing until the rebalance completes. Brief on every join or leave; a group that stays here is stuck.",
-			query(`count(max by (group) (raftline_consumer_group_state{job="$job", group=~"$group", state=~"PreparingRebalance|CompletingRebalance"}) == 1) or vector(0)`, "groups")).
+			query(`count(max by (group) (raftline_consumer_group_state{job="$job", cluster=~"$cluster", group=~"$group", state=~"PreparingRebalance|CompletingRebalance"}) == 1) or vector(0)`, "groups")).
 			Thresholds(thresholds("green", step{1, "orange"}))).
 		WithPanel(statPanel("Lag series dropped", units.Short,
 			"Group-partitions left out of the per-partition lag series per interval, because more than --consumer-lag-max-series had committed offsets (the smallest lags are left out). Above 0 the per-partition panels miss partitions: raise the cap.",
-			query(`max(increase(raftline_consumer_group_series_dropped_total{job="$job"}[$__rate_interval]))`, "dropped")).
+			query(`max(increase(raftline_consumer_group_series_dropped_total{job="$job", cluster=~"$cluster"}[$__rate_interval]))`, "dropped")).
 			Thresholds(thresholds("green", step{1, "orange"}))).
 		WithRow(dashboard.NewRowBuilder("Lag")).
 		WithPanel(timeseriesPanel("Lag per group", units.Short,
@@ -57,14 +57,14 @@ func consumers() *dashboard.DashboardBuilder {
 			query(`sum by (group) (`+groupLag+`)`, "{{group}}"))).
 		WithPanel(withLimits(timeseriesPanel("Oldest unconsumed record per group", units.Seconds,
 			"Age of the oldest record each group has yet to consume, over its partitions: now minus the timestamp of the batch at its committed offset. It rises a second per second while a group commits nothing, and falls to 0 when it catches up. Dashed lines: 1 minute (orange), 5 minutes (red).",
-			query(`max by (group) (raftline_consumer_group_lag_seconds{job="$job", group=~"$group"})`, "{{group}}")),
+			query(`max by (group) (raftline_consumer_group_lag_seconds{job="$job", cluster=~"$cluster", group=~"$group"})`, "{{group}}")),
 			60, 300)).
 		WithPanel(timeseriesPanel("Lag per partition", units.Short,
 			"The 20 group-partitions with the most records to consume. One partition far above its group's others is a slow or stuck consumer of that partition, or a hot key.",
 			query(`topk(20, `+groupLag+`)`, "{{group}} {{topic}}/{{partition}}"))).
 		WithPanel(timeseriesPanel("Oldest unconsumed record per partition", units.Seconds,
 			"The 20 group-partitions whose oldest unconsumed record is oldest.",
-			query(`topk(20, max by (group, topic, partition) (raftline_consumer_group_lag_seconds{job="$job", group=~"$group"}))`, "{{group}} {{topic}}/{{partition}}"))).
+			query(`topk(20, max by (group, topic, partition) (raftline_consumer_group_lag_seconds{job="$job", cluster=~"$cluster", group=~"$group"}))`, "{{group}} {{topic}}/{{partition}}"))).
 		WithRow(dashboard.NewRowBuilder("Membership and rebalances")).
 		WithPanel(statetimeline.NewPanelBuilder().
 			Title("Group state").
@@ -75,7 +75,7 @@ func consumers() *dashboard.DashboardBuilder {
 			Span(halfWidth).
 			// As the raft state panel: each state to a code, the union taken,
 			// then the max over nodes.
-			WithTarget(query(`max by (group) ((raftline_consumer_group_state{job="$job", group=~"$group", state="Stable"} == 1) * 4 or (raftline_consumer_group_state{job="$job", group=~"$group", state="CompletingRebalance"} == 1) * 3 or (raftline_consumer_group_state{job="$job", group=~"$group", state="PreparingRebalance"} == 1) * 2 or (raftline_consumer_group_state{job="$job", group=~"$group", state="Empty"} == 1) or (raftline_consumer_group_state{job="$job", group=~"$group", state="Dead"} == 1) * 0)`, "{{group}}").RefId("A")).
+			WithTarget(query(`max by (group) ((raftline_consumer_group_state{job="$job", cluster=~"$cluster", group=~"$group", state="Stable"} == 1) * 4 or (raftline_consumer_group_state{job="$job", cluster=~"$cluster", group=~"$group", state="CompletingRebalance"} == 1) * 3 or (raftline_consumer_group_state{job="$job", cluster=~"$cluster", group=~"$group", state="PreparingRebalance"} == 1) * 2 or (raftline_consumer_group_state{job="$job", cluster=~"$cluster", group=~"$group", state="Empty"} == 1) or (raftline_consumer_group_state{job="$job", cluster=~"$cluster", group=~"$group", state="Dead"} == 1) * 0)`, "{{group}}").RefId("A")).
 			Mappings(valueMappings(
 				mapped{"0", "Dead", "red"},
 				mapped{"1", "Empty", "purple"},
@@ -88,21 +88,21 @@ func consumers() *dashboard.DashboardBuilder {
 				Sort(common.SortOrderNone))).
 		WithPanel(timeseriesPanel("Members per group", units.Short,
 			"Members of each group. A drop to 0 with lag left is ConsumerGroupLagNoMembers; steps during a deploy are consumers restarting.",
-			query(`max by (group) (raftline_consumer_group_members{job="$job", group=~"$group"})`, "{{group}}"))).
+			query(`max by (group) (raftline_consumer_group_members{job="$job", cluster=~"$cluster", group=~"$group"})`, "{{group}}"))).
 		WithPanel(withLimits(timeseriesPanel("Rebalances", units.Short,
 			"Rebalances (completed join rounds: the group's generation) per interval. A deploy makes a burst, about two per restarted member; rebalances that never stop are members being thrown out and rejoining (max.poll.interval.ms, session timeouts). Dashed lines: 1 (orange), 5 (red) per interval.",
-			query(`max by (group) (increase(raftline_consumer_group_rebalances_total{job="$job", group=~"$group"}[$__rate_interval]))`, "{{group}}")),
+			query(`max by (group) (increase(raftline_consumer_group_rebalances_total{job="$job", cluster=~"$cluster", group=~"$group"}[$__rate_interval]))`, "{{group}}")),
 			1, 5)).
 		WithPanel(timeseriesPanel("Offset commit rate", units.OpsPerSecond,
 			"Offset commits applied per second, per group. It follows the clients' commit interval (5 s for auto-commit) times the members; a group with members whose commits stop is stuck, and its lag in seconds climbs.",
-			query(`max by (group) (rate(raftline_consumer_group_offset_commits_total{job="$job", group=~"$group"}[$__rate_interval]))`, "{{group}}")))
+			query(`max by (group) (rate(raftline_consumer_group_offset_commits_total{job="$job", cluster=~"$cluster", group=~"$group"}[$__rate_interval]))`, "{{group}}")))
 }
 
 // groupVariable selects consumer groups, multi-valued with "All" = ".*" as
 // the node variable, so a group created later is included without a
 // reload.
 func groupVariable() *dashboard.QueryVariableBuilder {
-	q := `label_values(raftline_consumer_group_members{job="$job"}, group)`
+	q := `label_values(raftline_consumer_group_members{job="$job", cluster=~"$cluster"}, group)`
 	return dashboard.NewQueryVariableBuilder("group").
 		Label("Group").
 		Datasource(datasource()).

@@ -20,6 +20,7 @@ const (
 	UIDConsumers = "raftline-consumers"
 	UIDNode      = "raftline-node"
 	UIDLoadTest  = "raftline-loadtest"
+	UIDJourney   = "raftline-journey"
 )
 
 // registry lists the dashboards in the order they are generated and listed.
@@ -29,6 +30,7 @@ var registry = []struct {
 }{
 	{UIDOverview, overview},
 	{UIDRaft, raftInternals},
+	{UIDJourney, journey},
 	{UIDBroker, broker},
 	{UIDConsumers, consumers},
 	{UIDNode, node},

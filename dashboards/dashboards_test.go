@@ -14,6 +14,7 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
 
 	"github.com/raftline/raftline/internal/promql"
+	"github.com/raftline/raftline/telemetry"
 )
 
 func mustBuild(t *testing.T) []dashboard.Dashboard {
@@ -112,7 +113,7 @@ func TestDashboardIdentity(t *testing.T) {
 	}
 	for _, want := range []string{
 		"raftline / Cluster overview", "raftline / Raft internals", "raftline / Broker",
-		"raftline / Consumers", "raftline / Node", "raftline / Load test",
+		"raftline / Consumers", "raftline / Node", "raftline / Load test", "raftline / Produce journey",
 	} {
 		if !titles[want] {
 			t.Errorf("no dashboard titled %q", want)
@@ -144,6 +145,11 @@ func TestVariables(t *testing.T) {
 		if !ok || ds.Type != dashboard.VariableTypeDatasource || deref(ds.Query.String) != "prometheus" ||
 			deref(ds.Current.Value.String) != DefaultDatasourceUID {
 			t.Errorf("%s: datasource variable must be of plugin type prometheus, defaulting to uid %q", *d.Uid, DefaultDatasourceUID)
+		}
+		c, ok := vars["cluster"]
+		if !ok || c.IncludeAll == nil || !*c.IncludeAll || deref(c.AllValue) != ".*" ||
+			!strings.Contains(deref(c.Query.String), ", cluster)") {
+			t.Errorf("%s: cluster variable must offer the cluster label with All = .*", *d.Uid)
 		}
 		if _, ok := vars["job"]; !ok {
 			t.Errorf("%s: no job variable", *d.Uid)
@@ -190,6 +196,10 @@ func TestEveryPanelHasUnitDescriptionAndQuery(t *testing.T) {
 			if strings.TrimSpace(deref(p.Description)) == "" {
 				t.Errorf("%s: no description", where)
 			}
+			if !isPrometheusPanel(p) {
+				checkTracePanel(t, d, p, where)
+				continue
+			}
 			if p.Datasource == nil || deref(p.Datasource.Uid) != "${datasource}" {
 				t.Errorf("%s: datasource is not ${datasource}", where)
 			}
@@ -206,13 +216,21 @@ func TestEveryPanelHasUnitDescriptionAndQuery(t *testing.T) {
 var rangeSel = regexp.MustCompile(`\[([^\]]*)\]`)
 
 // A fixed window breaks at some scrape interval or zoom level;
-// $__rate_interval always spans at least four scrapes.
+// $__rate_interval always spans at least four scrapes. The one exception is
+// a trend (deriv, predict_linear), which needs hours whatever the zoom: it
+// takes diskTrendWindow, the window of the alert it estimates for.
 func TestEveryRateUsesRateInterval(t *testing.T) {
 	forEachExpr(t, func(where, e string) {
 		for _, c := range promql.Calls(e, "rate", "irate", "increase") {
 			if !strings.Contains(c.Args, "[$__rate_interval]") {
 				t.Errorf("%s: %s without [$__rate_interval]: %s", where, c.Func, c.Args)
 			}
+		}
+		for _, c := range promql.Calls(e, "deriv", "predict_linear") {
+			if !strings.Contains(c.Args, "["+diskTrendWindow+"]") {
+				t.Errorf("%s: %s without [%s]: %s", where, c.Func, diskTrendWindow, c.Args)
+			}
+			e = strings.Replace(e, c.Args, "", 1)
 		}
 		for _, m := range rangeSel.FindAllStringSubmatch(e, -1) {
 			if m[1] != "$__rate_interval" {
@@ -235,12 +253,23 @@ func TestEverySelectorIsScopedToItsJob(t *testing.T) {
 			if s.Label("job") != want {
 				t.Errorf("%s: %s{%s} must match job=%q", where, s.Metric, s.Matchers, want)
 			}
+			if !strings.Contains(s.Matchers, `cluster=~"$cluster"`) {
+				t.Errorf("%s: %s{%s} must match cluster=~\"$cluster\"", where, s.Metric, s.Matchers)
+			}
 		}
 	})
 }
 
+// forEachExpr calls f with every panel query and every annotation query.
 func forEachExpr(t *testing.T, f func(where, expr string)) {
 	t.Helper()
+	as, err := Annotations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range as {
+		f(a.Dashboard+" / annotation "+a.Name, a.Expr)
+	}
 	qs, err := Queries()
 	if err != nil {
 		t.Fatal(err)
@@ -284,5 +313,34 @@ func TestLatencyQuantilesShowExemplars(t *testing.T) {
 	}
 	if n == 0 {
 		t.Error("no latency quantile query shows exemplars")
+	}
+}
+
+// A panel that does not read Prometheus searches traces: through the
+// dashboard's jaeger datasource variable, for the service raftline's spans
+// carry.
+func checkTracePanel(t *testing.T, d dashboard.Dashboard, p dashboard.Panel, where string) {
+	t.Helper()
+	if p.Datasource == nil || deref(p.Datasource.Uid) != "${traces}" || deref(p.Datasource.Type) != "jaeger" {
+		t.Errorf("%s: neither ${datasource} (Prometheus) nor ${traces} (Jaeger)", where)
+	}
+	if !slices.ContainsFunc(d.Templating.List, func(v dashboard.VariableModel) bool {
+		return v.Name == "traces" && v.Type == dashboard.VariableTypeDatasource && deref(v.Query.String) == "jaeger" &&
+			deref(v.Current.Value.String) == DefaultTracesDatasourceUID
+	}) {
+		t.Errorf("%s: dashboard has no traces variable of plugin type jaeger defaulting to %q", where, DefaultTracesDatasourceUID)
+	}
+	if len(p.Targets) == 0 {
+		t.Errorf("%s: no target", where)
+	}
+	for _, tg := range p.Targets {
+		q, ok := tg.(JaegerQuery)
+		if !ok {
+			t.Errorf("%s: target %T is not a Jaeger search", where, tg)
+			continue
+		}
+		if q.QueryType != "search" || q.Service != telemetry.DefaultServiceName || q.Operation == "" {
+			t.Errorf("%s: Jaeger query %+v does not search service %q by operation", where, q, telemetry.DefaultServiceName)
+		}
 	}
 }

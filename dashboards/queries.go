@@ -29,8 +29,10 @@ type DashboardQueries struct {
 	Panels []Panel
 }
 
-// Queries returns, for every dashboard, every panel's title and PromQL. It
-// reads the built dashboards, so it lists exactly what Grafana will run.
+// Queries returns, for every dashboard, every Prometheus panel's title and
+// PromQL. It reads the built dashboards, so it lists exactly what Grafana
+// will run. Panels of other data sources (the Jaeger trace search) are left
+// out; TracePanels lists those.
 func Queries() ([]DashboardQueries, error) {
 	ds, err := Build()
 	if err != nil {
@@ -40,6 +42,9 @@ func Queries() ([]DashboardQueries, error) {
 	for _, d := range ds {
 		dq := DashboardQueries{UID: *d.Uid, Title: *d.Title}
 		for _, p := range panels(d) {
+			if !isPrometheusPanel(p) {
+				continue
+			}
 			dq.Panels = append(dq.Panels, Panel{Title: deref(p.Title), Type: p.Type, Exprs: exprs(p)})
 		}
 		out = append(out, dq)
@@ -87,8 +92,11 @@ func deref(s *string) string {
 type Vars struct {
 	RateInterval string // $__rate_interval, a PromQL duration
 	Interval     string // $__interval, a PromQL duration
-	Job          string // $job: the brokers' Prometheus job
-	LoadgenJob   string // $loadgen_job: the load generator's Prometheus job
+	// Cluster is $cluster: a regular expression over the cluster label,
+	// ".*" for "All" (which also matches series without the label).
+	Cluster    string
+	Job        string // $job: the brokers' Prometheus job
+	LoadgenJob string // $loadgen_job: the load generator's Prometheus job
 	// Node is $node: a regular expression over node_id, inserted as is.
 	// ".*" is what Grafana sends for "All"; a single node id selects one node.
 	Node string
@@ -104,6 +112,7 @@ func DefaultVars() Vars {
 	return Vars{
 		RateInterval: "1m",
 		Interval:     "15s",
+		Cluster:      ".*",
 		Job:          "raftline",
 		LoadgenJob:   "loadgen",
 		Node:         ".*",
@@ -123,6 +132,7 @@ func Expand(expr string, v Vars) (string, error) {
 	values := map[string]string{
 		"__rate_interval": v.RateInterval,
 		"__interval":      v.Interval,
+		"cluster":         v.Cluster,
 		"job":             v.Job,
 		"loadgen_job":     v.LoadgenJob,
 		"node":            v.Node,
@@ -216,4 +226,60 @@ func sortedUnique(ss []string) []string {
 		}
 	}
 	return out
+}
+
+// isPrometheusPanel reports whether a panel reads the $datasource
+// Prometheus; the others read traces (see TracePanels).
+func isPrometheusPanel(p dashboard.Panel) bool {
+	return p.Datasource == nil || deref(p.Datasource.Uid) == "${datasource}"
+}
+
+// TracePanel is a panel that searches traces rather than Prometheus.
+type TracePanel struct {
+	Dashboard, Title string
+	Query            JaegerQuery
+}
+
+// TracePanels lists every panel whose targets are Jaeger searches.
+func TracePanels() ([]TracePanel, error) {
+	ds, err := Build()
+	if err != nil {
+		return nil, err
+	}
+	var out []TracePanel
+	for _, d := range ds {
+		for _, p := range panels(d) {
+			for _, t := range p.Targets {
+				if q, ok := t.(JaegerQuery); ok {
+					out = append(out, TracePanel{Dashboard: *d.Uid, Title: deref(p.Title), Query: q})
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// Annotation is one dashboard annotation that runs PromQL.
+type Annotation struct {
+	Dashboard, Name string
+	// Expr is the query as in the JSON: variables are not expanded.
+	Expr string
+}
+
+// Annotations lists every dashboard's PromQL annotations: events such as
+// elections and restarts marked on every graph.
+func Annotations() ([]Annotation, error) {
+	ds, err := Build()
+	if err != nil {
+		return nil, err
+	}
+	var out []Annotation
+	for _, d := range ds {
+		for _, a := range d.Annotations.List {
+			if a.Expr != nil {
+				out = append(out, Annotation{Dashboard: *d.Uid, Name: a.Name, Expr: *a.Expr})
+			}
+		}
+	}
+	return out, nil
 }

@@ -24,6 +24,7 @@ import (
 var onlyOnLeader = map[string]bool{
 	"raft_follower_lag_entries":       true,
 	"raft_commit_duration_seconds":    true,
+	"raft_replication_rtt_seconds":    true,
 	"raftline_produced_records_total": true,
 	"raftline_produced_bytes_total":   true,
 	"raftline_fetched_records_total":  true,
@@ -227,18 +228,20 @@ func exportsExactlyTheCatalogue(t *testing.T, storage fsm.Storage) {
 		}
 		// follower_id values are node ids, as the alert rules join them.
 		if n == leader {
-			var ids []string
-			for _, m := range fams["raft_follower_lag_entries"].GetMetric() {
-				ids = append(ids, labels(m)["follower_id"])
-			}
-			slices.Sort(ids)
 			var want []string
 			for _, f := range c.Followers() {
 				want = append(want, strconv.Itoa(int(f.ID)))
 			}
 			slices.Sort(want)
-			if !slices.Equal(ids, want) {
-				t.Errorf("raft_follower_lag_entries follower_id values %v, want %v", ids, want)
+			for _, name := range []string{"raft_follower_lag_entries", "raft_replication_rtt_seconds"} {
+				var ids []string
+				for _, m := range fams[name].GetMetric() {
+					ids = append(ids, labels(m)["follower_id"])
+				}
+				slices.Sort(ids)
+				if !slices.Equal(ids, want) {
+					t.Errorf("%s follower_id values %v, want %v", name, ids, want)
+				}
 			}
 		}
 	}
@@ -334,6 +337,12 @@ func TestCluster_Metrics_RaftCountersRiseWithIdleTimeAndProduces(t *testing.T) {
 	}
 	if d := value(a, "raft_commit_duration_seconds", nil) - value(b, "raft_commit_duration_seconds", nil); d < records {
 		t.Errorf("raft_commit_duration_seconds observed %v more commits, want at least %d", d, records)
+	}
+	for _, f := range c.Followers() {
+		fid := map[string]string{"follower_id": strconv.Itoa(int(f.ID))}
+		if d := value(a, "raft_replication_rtt_seconds", fid) - value(b, "raft_replication_rtt_seconds", fid); d < 1 {
+			t.Errorf("raft_replication_rtt_seconds{follower_id=%d} timed %v more AppendEntries after produces, want at least 1", f.ID, d)
+		}
 	}
 	if v := value(a, "raftline_connections", nil); v < 1 {
 		t.Errorf("raftline_connections = %v on the leader with a client connected", v)

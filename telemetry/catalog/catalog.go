@@ -261,6 +261,11 @@ var sections = []Section{
 				Doc:  "on the leader: propose to commit of a broker write (from the leader appending the entry to its log to a quorum of voters holding it); exemplars (OpenMetrics) carry a traced write's trace id",
 			},
 			{
+				Name: "raft_replication_rtt_seconds", Type: Histogram, Labels: []Label{nodeID, label("follower_id")},
+				Help: "On the leader: round trip of one AppendEntries RPC that carried log entries to a follower, from sending it to its answer (the network both ways and the follower's log write and fsync), by follower_id. Failed RPCs are not timed.",
+				Doc:  "on the leader: AppendEntries round trip to each follower for RPCs carrying entries (network both ways plus the follower's log write and fsync), like etcd's peer round trip; heartbeats and failed RPCs are not timed",
+			},
+			{
 				Name: "raft_fsm_apply_duration_seconds", Type: Histogram, Labels: []Label{nodeID},
 				Help: "Time to apply one command entry to the FSM.",
 				Doc:  "time to apply one entry to the FSM",

@@ -55,6 +55,7 @@ type Metrics struct {
 	applyDur      metric.Float64Histogram
 	storeDur      metric.Float64Histogram
 	snapDur       metric.Float64Histogram
+	replRTT       metric.Float64Histogram
 	storageErrors metric.Int64Counter
 
 	sent, received, success, failure instr.Opt
@@ -126,6 +127,8 @@ func New(meter metric.Meter) (*Metrics, error) {
 		"Time to apply one command entry to the FSM.")
 	m.storeDur = histogram("raft_log_store_append_duration_seconds",
 		"Time of one log store StoreLogs call (one or more entries written and fsynced).")
+	m.replRTT = histogram("raft_replication_rtt_seconds",
+		"On the leader: round trip of one AppendEntries RPC that carried log entries to a follower, from sending it to its answer (the network both ways and the follower's log write and fsync), by follower_id. Failed RPCs are not timed.")
 	m.snapDur = histogram("raft_snapshot_duration_seconds",
 		"Time to persist one snapshot to the snapshot store.")
 	m.storageErrors = counter("raftline_storage_errors_total",
@@ -174,9 +177,19 @@ func (m *Metrics) LeaderObserved(raftnode.LeaderObserved) {
 	m.elections.Add(context.Background(), 1)
 }
 
-// RPCSent counts an RPC this node sent.
+// RPCSent counts an RPC this node sent and, for an AppendEntries that
+// carries entries (replication on the write path, not a heartbeat), times
+// its round trip to the follower once answered.
 func (m *Metrics) RPCSent(e raftnode.RPCSent) func(raftnode.RPCDone) {
 	m.count(e.Request, m.sent)
+	if ae, ok := e.Request.(*raft.AppendEntriesRequest); ok && len(ae.Entries) > 0 {
+		follower := m.followers.Get(e.Target)
+		return func(d raftnode.RPCDone) {
+			if d.Err == nil {
+				m.replRTT.Record(context.Background(), d.Duration.Seconds(), follower.Record...)
+			}
+		}
+	}
 	return nil
 }
 

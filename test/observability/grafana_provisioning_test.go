@@ -100,7 +100,8 @@ func templateVars(d map[string]any) map[string]bool {
 // panelProblems checks every panel, including those nested in rows: each
 // has a type and a grid position, and each query panel names its data
 // source through the ${datasource} variable and has targets with a refId
-// and a PromQL expression.
+// and a PromQL expression; a trace panel names the Jaeger data source
+// through ${traces} and has searches.
 func panelProblems(panels []any, row string) []string {
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
@@ -125,10 +126,29 @@ func panelProblems(panels []any, row string) []string {
 			continue
 		}
 		ds, _ := p["datasource"].(map[string]any)
+		targets, _ := p["targets"].([]any)
+		if dsType, _ := ds["type"].(string); dsType == "jaeger" {
+			// A trace panel: the Jaeger data source through the ${traces}
+			// variable, with searches rather than PromQL.
+			if uid, _ := ds["uid"].(string); uid != "${traces}" {
+				bad("%s: Jaeger datasource %v, want uid ${traces}", where, p["datasource"])
+			}
+			if len(targets) == 0 {
+				bad("%s: no targets", where)
+			}
+			for j, raw := range targets {
+				tg, _ := raw.(map[string]any)
+				ref, _ := tg["refId"].(string)
+				service, _ := tg["service"].(string)
+				if qt, _ := tg["queryType"].(string); ref == "" || qt != "search" || service == "" {
+					bad("%s: target %d is not a Jaeger search with a refId and a service: %v", where, j, tg)
+				}
+			}
+			continue
+		}
 		if uid, _ := ds["uid"].(string); uid != "${datasource}" && uid != "$datasource" {
 			bad("%s: datasource %v, want uid ${datasource} so the dashboard works with any Prometheus", where, p["datasource"])
 		}
-		targets, _ := p["targets"].([]any)
 		if len(targets) == 0 {
 			bad("%s: no targets", where)
 		}
