@@ -234,7 +234,9 @@ func (cn *conn) writeResponses(queue <-chan *inflight) {
 	for in := range queue {
 		resp := <-in.resp
 		api := kmsg.NameForKey(in.req.key)
-		l.obs.RequestDone(api, time.Since(in.at), errorCodes(resp))
+		d := time.Since(in.at)
+		l.obs.RequestDone(api, d, errorCodes(resp))
+		reportProduce(l.obs, d, resp)
 		if resp == nil {
 			cn.pending.Add(-1)
 			continue

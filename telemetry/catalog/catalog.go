@@ -323,6 +323,16 @@ var sections = []Section{
 				Doc:  "request latency from read to response written",
 			},
 			{
+				Name: "raftline_produce_partition_requests_total", Type: Counter, Labels: []Label{nodeID, label("error_code")},
+				Help: "Partitions of answered Produce requests (acks 1 or all), by the error code each was answered with: NONE for a partition written.",
+				Doc:  "the produce availability SLI: every partition of every answered Produce request (acks 1 or all), by its answer's error code, `NONE` when written (exported at 0 from start); acks=0 produces have no answer and are not counted",
+			},
+			{
+				Name: "raftline_produce_duration_seconds", Type: Histogram, Labels: []Label{nodeID},
+				Help: "Latency of answered Produce requests (acks 1 or all) whose every partition was written, from the request read to its response written.",
+				Doc:  "the produce latency SLI: answered Produce requests whose every partition was written (with acks=all, through the Raft commit), from read to response written; the latency objective's threshold is a bucket boundary",
+			},
+			{
 				Name: "raftline_produced_records_total", Type: Counter, Labels: []Label{nodeID, topic},
 				Help: "Records accepted by Produce on this node, by topic.",
 				Doc:  "records accepted by Produce on this node",
