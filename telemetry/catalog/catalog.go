@@ -29,6 +29,7 @@ import (
 const (
 	Job        = "raftline" // every raftline node
 	LoadgenJob = "loadgen"  // the load generator's --metrics-addr
+	CanaryJob  = "canary"   // the load generator's canary mode (loadgen canary), always on in compose
 )
 
 // Type is a metric's Prometheus type.
@@ -127,7 +128,8 @@ func All() []Metric {
 }
 
 // ByJob returns the metrics the exporters scraped under job serve: Job for
-// a raftline node, LoadgenJob for the load generator.
+// a raftline node, LoadgenJob for the load generator, CanaryJob for its
+// canary mode.
 func ByJob(job string) []Metric {
 	var out []Metric
 	for _, s := range sections {
@@ -594,6 +596,34 @@ var sections = []Section{
 				Name: "loadgen_consumer_group_committed_lag_records", Type: Gauge, Labels: []Label{topic, label("group")},
 				Help: "The consumer group's lag by its committed offsets, as the broker reports it.",
 				Doc:  "the consumer group's lag by its committed offsets (end offset minus committed offset, summed over the topic's partitions), read from the broker every progress interval (`--group` only)",
+			},
+		},
+	},
+	{
+		Title:  "Canary (`loadgen canary`)",
+		Intro:  "A few records a second produced (acks=all) to the canary topic and read back by the canary's own consumer, forever: the black-box SLI that the **raftline / Produce SLOs** dashboard draws beside the broker's. Served on `--metrics-addr` (9701), scraped as job `canary`. Every result is exported at 0 from start.",
+		Column: "meaning",
+		Job:    CanaryJob,
+		Metrics: []Metric{
+			{
+				Name: "loadgen_canary_produced_total", Type: Counter, Labels: []Label{label("result", "success", "failure")},
+				Help: "Canary records produced with acks=all, by result: success (acknowledged) or failure (an error, or no acknowledgement within the probe timeout).",
+				Doc:  "canary records produced with acks=all: `success` acknowledged, `failure` an error or no acknowledgement within `--timeout`",
+			},
+			{
+				Name: "loadgen_canary_consumed_total", Type: Counter, Labels: []Label{label("result", "success", "timeout")},
+				Help: "Acknowledged canary records, by result: success (read back by the canary's consumer) or timeout (not read back within the probe timeout).",
+				Doc:  "acknowledged canary records: `success` read back by the canary's consumer, `timeout` not read back within `--timeout` of their send",
+			},
+			{
+				Name: "loadgen_canary_publish_latency_seconds", Type: Histogram,
+				Help: "Canary records' time from send to acknowledgement (acks=all).",
+				Doc:  "a canary record's send to its acknowledgement, the client's view of the produce latency SLI (same buckets as the broker's)",
+			},
+			{
+				Name: "loadgen_canary_e2e_latency_seconds", Type: Histogram,
+				Help: "Canary records' time from send to being read back by the canary's consumer.",
+				Doc:  "a canary record's send to its being read back",
 			},
 		},
 	},
