@@ -89,6 +89,7 @@ type Vars struct {
 	Interval     string // $__interval, a PromQL duration
 	Job          string // $job: the brokers' Prometheus job
 	LoadgenJob   string // $loadgen_job: the load generator's Prometheus job
+	CanaryJob    string // $canary_job: the canary's (loadgen canary) Prometheus job
 	// Node is $node: a regular expression over node_id, inserted as is.
 	// ".*" is what Grafana sends for "All"; a single node id selects one node.
 	Node string
@@ -106,6 +107,7 @@ func DefaultVars() Vars {
 		Interval:     "15s",
 		Job:          "raftline",
 		LoadgenJob:   "loadgen",
+		CanaryJob:    "canary",
 		Node:         ".*",
 		Group:        ".*",
 	}
@@ -125,6 +127,7 @@ func Expand(expr string, v Vars) (string, error) {
 		"__interval":      v.Interval,
 		"job":             v.Job,
 		"loadgen_job":     v.LoadgenJob,
+		"canary_job":      v.CanaryJob,
 		"node":            v.Node,
 		"group":           v.Group,
 	}
@@ -177,7 +180,8 @@ func MetricNames() ([]string, error) {
 
 // MetricNamesByJob is MetricNames grouped by the Prometheus job each
 // selector matches, with variables expanded by DefaultVars: "raftline" for
-// the brokers and "loadgen" for the load generator.
+// the brokers, "loadgen" for the load generator and "canary" for its canary
+// mode.
 func MetricNamesByJob() (map[string][]string, error) {
 	qs, err := Queries()
 	if err != nil {
