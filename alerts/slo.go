@@ -241,15 +241,13 @@ func sloGroups(slos []SLO) []Group {
 			)
 		}
 	}
-	// The error ratio over the whole period, for the budget left
-	// (dashboards/slo.go): 30 days of raw samples are read only every 5
-	// minutes, which is plenty for a budget that moves over days.
-	period := Group{Name: "raftline.slo.period", Interval: Duration(5 * time.Minute)}
 	for _, s := range slos {
 		short.Rules = append(short.Rules, s.burnAlert(SeverityCritical), s.burnAlert(SeverityWarning))
-		period.Rules = append(period.Rules, Rule{Record: s.ErrorRatioRecord(s.Period), Expr: s.ErrorRatioExpr(s.Period)})
+		// The error ratio over the whole period, for the budget left
+		// (dashboards/slo.go), with the long windows every minute.
+		long.Rules = append(long.Rules, Rule{Record: s.ErrorRatioRecord(s.Period), Expr: s.ErrorRatioExpr(s.Period)})
 	}
-	return []Group{short, long, period}
+	return []Group{short, long}
 }
 
 // BurnCondition is one window pair's condition: the burn rate (error ratio

@@ -54,7 +54,7 @@ func sloRow(b *dashboard.DashboardBuilder, s alerts.SLO) *dashboard.DashboardBui
 		Thresholds(thresholds("red", step{s.Objective, "green"})).
 		Span(halfWidth / 2))
 	b = b.WithPanel(statPanel(s.Title+": error budget left, 30 days", units.PercentUnit,
-		fmt.Sprintf("Share of the 30-day error budget (%s of events may be bad) not yet spent, from the error ratio over the last 30 days (recorded every 5 minutes). Below 0 the objective is missed; orange under 25%%.", percentText(s.Budget())),
+		fmt.Sprintf("Share of the 30-day error budget (%s of events may be bad) not yet spent, from the error ratio over the last 30 days (recorded every minute). Below 0 the objective is missed; orange under 25%%.", percentText(s.Budget())),
 		query(fmt.Sprintf("1 - %s%s / %s", s.ErrorRatioRecord(s.Period), sel, budget), "budget left")).
 		Decimals(1).
 		Thresholds(thresholds("red", step{0, "orange"}, step{0.25, "green"})).
