@@ -138,10 +138,10 @@ func electionsRecord(cfg Config) string {
 
 // Groups returns raftline's rule groups for cfg.
 func Groups(cfg Config) []Group {
-	return []Group{
+	return append([]Group{
 		{Name: "raftline.recording", Rules: recordingRules(cfg)},
 		{Name: "raftline.alerts", Rules: alertingRules(cfg)},
-	}
+	}, sloGroups(SLOs())...)
 }
 
 func recordingRules(cfg Config) []Rule {

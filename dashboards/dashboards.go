@@ -35,6 +35,7 @@ var registry = []struct {
 	{UIDConsumers, consumers},
 	{UIDNode, node},
 	{UIDLoadTest, loadTest},
+	{UIDSLO, slo},
 }
 
 // Build builds every dashboard, running the SDK's validation, and numbers

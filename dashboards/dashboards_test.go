@@ -247,7 +247,10 @@ func TestEverySelectorIsScopedToItsJob(t *testing.T) {
 	forEachExpr(t, func(where, e string) {
 		for _, s := range promql.Selectors(e) {
 			want := "$job"
-			if strings.HasPrefix(s.Metric, "loadgen_") {
+			switch {
+			case strings.HasPrefix(s.Metric, "loadgen_canary_"):
+				want = "$canary_job"
+			case strings.HasPrefix(s.Metric, "loadgen_"):
 				want = "$loadgen_job"
 			}
 			if s.Label("job") != want {

@@ -97,6 +97,7 @@ type Vars struct {
 	Cluster    string
 	Job        string // $job: the brokers' Prometheus job
 	LoadgenJob string // $loadgen_job: the load generator's Prometheus job
+	CanaryJob  string // $canary_job: the canary's (loadgen canary) Prometheus job
 	// Node is $node: a regular expression over node_id, inserted as is.
 	// ".*" is what Grafana sends for "All"; a single node id selects one node.
 	Node string
@@ -115,6 +116,7 @@ func DefaultVars() Vars {
 		Cluster:      ".*",
 		Job:          "raftline",
 		LoadgenJob:   "loadgen",
+		CanaryJob:    "canary",
 		Node:         ".*",
 		Group:        ".*",
 	}
@@ -135,6 +137,7 @@ func Expand(expr string, v Vars) (string, error) {
 		"cluster":         v.Cluster,
 		"job":             v.Job,
 		"loadgen_job":     v.LoadgenJob,
+		"canary_job":      v.CanaryJob,
 		"node":            v.Node,
 		"group":           v.Group,
 	}
@@ -187,7 +190,8 @@ func MetricNames() ([]string, error) {
 
 // MetricNamesByJob is MetricNames grouped by the Prometheus job each
 // selector matches, with variables expanded by DefaultVars: "raftline" for
-// the brokers and "loadgen" for the load generator.
+// the brokers, "loadgen" for the load generator and "canary" for its canary
+// mode.
 func MetricNamesByJob() (map[string][]string, error) {
 	qs, err := Queries()
 	if err != nil {

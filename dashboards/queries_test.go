@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/raftline/raftline/alerts"
 	"github.com/raftline/raftline/telemetry/catalog"
 )
 
@@ -99,16 +100,21 @@ func TestMetricNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(byJob) != 2 {
-		t.Errorf("MetricNamesByJob has jobs %v, want raftline and loadgen", keys(byJob))
+	if len(byJob) != 3 {
+		t.Errorf("MetricNamesByJob has jobs %v, want raftline, loadgen and canary", keys(byJob))
 	}
 	for _, n := range byJob["raftline"] {
 		if strings.HasPrefix(n, "loadgen_") {
 			t.Errorf("%s listed under job raftline", n)
 		}
 	}
+	for _, n := range byJob["canary"] {
+		if !strings.HasPrefix(n, "loadgen_canary_") {
+			t.Errorf("%s listed under job canary", n)
+		}
+	}
 	for _, n := range byJob["loadgen"] {
-		if !strings.HasPrefix(n, "loadgen_") {
+		if !strings.HasPrefix(n, "loadgen_") || strings.HasPrefix(n, "loadgen_canary_") {
 			t.Errorf("%s listed under job loadgen", n)
 		}
 	}
@@ -132,11 +138,26 @@ func TestMetricNamesAreInTheCatalogue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Series the alert rules record (alerts/rules.yml) carry the job of
+	// the metrics they are computed from.
+	recorded := map[string]bool{}
+	for _, g := range alerts.Groups(alerts.DefaultConfig()) {
+		for _, r := range g.Rules {
+			if r.Record != "" {
+				recorded[r.Record] = true
+			}
+		}
+	}
 	for job, names := range byJob {
 		exported := map[string]bool{}
 		for _, m := range catalog.ByJob(job) {
 			for _, s := range m.Series() {
 				exported[s] = true
+			}
+		}
+		if job == catalog.Job {
+			for r := range recorded {
+				exported[r] = true
 			}
 		}
 		if len(exported) == 0 {

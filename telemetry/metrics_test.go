@@ -29,6 +29,8 @@ var onlyOnLeader = map[string]bool{
 	"raftline_produced_bytes_total":   true,
 	"raftline_fetched_records_total":  true,
 	"raftline_fetched_bytes_total":    true,
+	// Only written produces are timed; followers answer none.
+	"raftline_produce_duration_seconds": true,
 }
 
 // onlyOnDisk are the catalogued metrics of partitions kept in segment

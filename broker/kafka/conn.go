@@ -262,7 +262,9 @@ func (cn *conn) writeResponses(queue <-chan *inflight) {
 		resp := <-in.resp
 		api := kmsg.NameForKey(in.req.key)
 		codes := errorCodes(resp)
-		l.obs.RequestDone(in.ctx, api, time.Since(in.at), codes)
+		d := time.Since(in.at)
+		l.obs.RequestDone(in.ctx, api, d, codes)
+		reportProduce(l.obs, d, resp)
 		if len(codes) > 0 {
 			l.log.DebugContext(in.ctx, "Kafka request answered with errors", "api", api, "client_id", in.req.clientID, "error_codes", codes)
 		}

@@ -42,6 +42,8 @@ usage:
   loadgen produce [flags]   produce records; throughput and publish latency
   loadgen consume [flags]   consume records; throughput and end-to-end latency
   loadgen e2e [flags]       produce and consume at once; both latencies
+  loadgen canary [flags]    produce and consume a few records/s forever;
+                            success and latency on --metrics-addr
   loadgen compare [flags] BASE.json NEW.json
                             compare two --json results; exit 1 on a regression
   loadgen report [flags] RESULT.json
@@ -76,6 +78,15 @@ func run(args []string, stdout, stderr io.Writer, interrupts <-chan os.Signal) i
 		return compare(args[1:], stdout, stderr)
 	case "report":
 		return htmlReport(args[1:], stdout, stderr)
+	case "canary":
+		cfg, err := parseCanaryFlags(args[1:], stdout)
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		if err != nil {
+			return usageError(stderr, cmd, err)
+		}
+		return runCanary(cfg, stderr, interrupts)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

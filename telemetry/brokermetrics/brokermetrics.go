@@ -50,6 +50,11 @@ type Metrics struct {
 	waits       metric.Int64Counter
 	inflight    metric.Int64UpDownCounter
 
+	// The produce SLIs (slo.go).
+	prodPartitions metric.Int64Counter
+	prodDuration   metric.Float64Histogram
+	outcomes       *instr.OptCache[int16]
+
 	apis   *instr.OptCache[string]
 	errs   *instr.OptCache[apiCode]
 	topics *instr.OptCache[string]
@@ -106,6 +111,7 @@ func New(meter metric.Meter, version string) (*Metrics, error) {
 		"Kafka connections the broker closed, by reason: a request it refuses (unknown_api_key, unsupported_version, malformed, frame_too_large) or a limit the client went past (first_request_timeout, frame_timeout, idle_timeout, write_timeout, budget).")
 	m.waits = counter("raftline_kafka_budget_waits_total",
 		"Kafka requests that waited before being read because the request bytes in flight were at their limit, by scope: connection (its own earlier requests) or node.")
+	m.newProduceSLI(reg)
 	if reg.Err != nil {
 		return nil, reg.Err
 	}

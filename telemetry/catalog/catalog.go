@@ -29,6 +29,7 @@ import (
 const (
 	Job        = "raftline" // every raftline node
 	LoadgenJob = "loadgen"  // the load generator's --metrics-addr
+	CanaryJob  = "canary"   // the load generator's canary mode (loadgen canary), always on in compose
 )
 
 // Type is a metric's Prometheus type.
@@ -127,7 +128,8 @@ func All() []Metric {
 }
 
 // ByJob returns the metrics the exporters scraped under job serve: Job for
-// a raftline node, LoadgenJob for the load generator.
+// a raftline node, LoadgenJob for the load generator, CanaryJob for its
+// canary mode.
 func ByJob(job string) []Metric {
 	var out []Metric
 	for _, s := range sections {
@@ -326,6 +328,16 @@ var sections = []Section{
 				Name: "raftline_kafka_request_duration_seconds", Type: Histogram, Labels: []Label{nodeID, api},
 				Help: "Kafka request latency from the request read to its response written, by API name.",
 				Doc:  "request latency from read to response written; exemplars (OpenMetrics) carry a traced Produce or Fetch request's trace id",
+			},
+			{
+				Name: "raftline_produce_partition_requests_total", Type: Counter, Labels: []Label{nodeID, label("error_code")},
+				Help: "Partitions of answered Produce requests (acks 1 or all), by the error code each was answered with: NONE for a partition written.",
+				Doc:  "the produce availability SLI: every partition of every answered Produce request (acks 1 or all), by its answer's error code, `NONE` when written (exported at 0 from start); acks=0 produces have no answer and are not counted",
+			},
+			{
+				Name: "raftline_produce_duration_seconds", Type: Histogram, Labels: []Label{nodeID},
+				Help: "Latency of answered Produce requests (acks 1 or all) whose every partition was written, from the request read to its response written.",
+				Doc:  "the produce latency SLI: answered Produce requests whose every partition was written (with acks=all, through the Raft commit), from read to response written; the latency objective's threshold is a bucket boundary",
 			},
 			{
 				Name: "raftline_produced_records_total", Type: Counter, Labels: []Label{nodeID, topic},
@@ -589,6 +601,34 @@ var sections = []Section{
 				Name: "loadgen_consumer_group_committed_lag_records", Type: Gauge, Labels: []Label{topic, label("group")},
 				Help: "The consumer group's lag by its committed offsets, as the broker reports it.",
 				Doc:  "the consumer group's lag by its committed offsets (end offset minus committed offset, summed over the topic's partitions), read from the broker every progress interval (`--group` only)",
+			},
+		},
+	},
+	{
+		Title:  "Canary (`loadgen canary`)",
+		Intro:  "A few records a second produced (acks=all) to the canary topic and read back by the canary's own consumer, forever: the black-box SLI that the **raftline / Produce SLOs** dashboard draws beside the broker's. Served on `--metrics-addr` (9701), scraped as job `canary`. Every result is exported at 0 from start.",
+		Column: "meaning",
+		Job:    CanaryJob,
+		Metrics: []Metric{
+			{
+				Name: "loadgen_canary_produced_total", Type: Counter, Labels: []Label{label("result", "success", "failure")},
+				Help: "Canary records produced with acks=all, by result: success (acknowledged) or failure (an error, or no acknowledgement within the probe timeout).",
+				Doc:  "canary records produced with acks=all: `success` acknowledged, `failure` an error or no acknowledgement within `--timeout`",
+			},
+			{
+				Name: "loadgen_canary_consumed_total", Type: Counter, Labels: []Label{label("result", "success", "timeout")},
+				Help: "Acknowledged canary records, by result: success (read back by the canary's consumer) or timeout (not read back within the probe timeout).",
+				Doc:  "acknowledged canary records: `success` read back by the canary's consumer, `timeout` not read back within `--timeout` of their send",
+			},
+			{
+				Name: "loadgen_canary_publish_latency_seconds", Type: Histogram,
+				Help: "Canary records' time from send to acknowledgement (acks=all).",
+				Doc:  "a canary record's send to its acknowledgement, the client's view of the produce latency SLI (same buckets as the broker's)",
+			},
+			{
+				Name: "loadgen_canary_e2e_latency_seconds", Type: Histogram,
+				Help: "Canary records' time from send to being read back by the canary's consumer.",
+				Doc:  "a canary record's send to its being read back",
 			},
 		},
 	},

@@ -35,7 +35,7 @@ var (
 func TestCatalogue_Conventions(t *testing.T) {
 	seen := map[string]bool{}
 	for _, s := range Sections() {
-		if s.Title == "" || s.Column == "" || (s.Job != Job && s.Job != LoadgenJob) || len(s.Metrics) == 0 {
+		if s.Title == "" || s.Column == "" || (s.Job != Job && s.Job != LoadgenJob && s.Job != CanaryJob) || len(s.Metrics) == 0 {
 			t.Errorf("section %+v", s)
 		}
 		for _, m := range s.Metrics {
@@ -48,7 +48,7 @@ func TestCatalogue_Conventions(t *testing.T) {
 			if !metricName.MatchString(m.Name) || IsRuntime(m.Name) {
 				t.Errorf("%s: not a name of raftline's own", m.Name)
 			}
-			prefix := map[string][]string{Job: {"raft_", "raftline_"}, LoadgenJob: {"loadgen_"}}[s.Job]
+			prefix := map[string][]string{Job: {"raft_", "raftline_"}, LoadgenJob: {"loadgen_"}, CanaryJob: {"loadgen_canary_"}}[s.Job]
 			if !slices.ContainsFunc(prefix, func(p string) bool { return strings.HasPrefix(m.Name, p) }) {
 				t.Errorf("%s: job %s's metrics start with %v", m.Name, s.Job, prefix)
 			}
@@ -84,7 +84,7 @@ func TestCatalogue_Conventions(t *testing.T) {
 			if s.Job == Job && (!hasNode || m.Labels[0].Name != "node_id") {
 				t.Errorf("%s: a node's metric has node_id as its first label", m.Name)
 			}
-			if s.Job == LoadgenJob && hasNode {
+			if s.Job != Job && hasNode {
 				t.Errorf("%s: the load generator is not a node", m.Name)
 			}
 		}
@@ -112,8 +112,8 @@ func TestLookup(t *testing.T) {
 	if _, ok := Lookup("raft_commit_duration_seconds_bucket"); ok {
 		t.Error("Lookup found a histogram's series, not a metric")
 	}
-	if n, l := len(ByJob(Job)), len(ByJob(LoadgenJob)); n < 30 || l == 0 || n+l != len(All()) {
-		t.Errorf("ByJob: %d node metrics, %d load generator metrics, %d in all", n, l, len(All()))
+	if n, l, c := len(ByJob(Job)), len(ByJob(LoadgenJob)), len(ByJob(CanaryJob)); n < 30 || l == 0 || c == 0 || n+l+c != len(All()) {
+		t.Errorf("ByJob: %d node metrics, %d load generator metrics, %d canary metrics, %d in all", n, l, c, len(All()))
 	}
 	if !IsRuntime("go_goroutines") || !IsRuntime("process_cpu_seconds_total") || IsRuntime("raft_voters") {
 		t.Error("IsRuntime")

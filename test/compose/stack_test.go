@@ -309,9 +309,9 @@ func listens(f composeFile, hostport string) error {
 		if p != port {
 			return fmt.Errorf("%s: %s serves HTTP on %q", hostport, host, s.Environment["RAFTLINE_HTTP_ADDR"])
 		}
-	case host == "loadgen":
+	case host == "loadgen" || host == "canary":
 		if p := flagValue(s.Command, "metrics-addr"); p != ":"+port {
-			return fmt.Errorf("%s: loadgen serves metrics on %q", hostport, p)
+			return fmt.Errorf("%s: %s serves metrics on %q", hostport, host, p)
 		}
 	case host == "pager":
 		if p := flagValue(s.Command, "addr"); p != ":"+port {

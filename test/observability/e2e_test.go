@@ -63,6 +63,7 @@ const (
 	portAlertmanager
 	portWebhook
 	portLoadgen
+	portCanary
 	portCount
 )
 
@@ -80,6 +81,11 @@ type scenario struct {
 	// stormEndTerm is the raft term when the storm's last failover was
 	// over; a later term means elections the test did not make.
 	stormEndTerm uint64
+
+	// canary is loadgen canary, scraped as job canary: the black-box SLI
+	// of raftline / Produce SLOs.
+	canary     *proc
+	canaryAddr string
 }
 
 // TestAlertsAndDashboards_LiveClusterUnderLoad_FailoverThenElectionStorm
@@ -127,12 +133,20 @@ func TestAlertsAndDashboards_LiveClusterUnderLoad_FailoverThenElectionStorm(t *t
 	if err := s.loadgen.Start(); err != nil {
 		t.Fatal(err)
 	}
+	s.canaryAddr = hostPort(ports[portCanary])
+	s.canary = ps.add(newProc(dir, "canary", loadgenBin, "canary",
+		"--brokers", strings.Join(s.c.kafkaAddrs(), ","),
+		"--rate", "5", "--timeout", "10s", "--metrics-addr", s.canaryAddr))
+	if err := s.canary.Start(); err != nil {
+		t.Fatal(err)
+	}
 	s.prom = startPrometheus(t, ps, dir, hostPort(ports[portProm]), promConfig{
 		ExternalLabels: s.external,
 		RulesFile:      filepath.Join(repoRoot, "alerts", "rules.yml"),
 		Alertmanager:   hostPort(ports[portAlertmanager]),
 		Nodes:          nodeAddrs,
 		Loadgen:        s.lgAddr,
+		Canary:         s.canaryAddr,
 	})
 	// Registered after newProcs, so it runs while everything still runs.
 	t.Cleanup(func() { s.logHistory(t) })
@@ -162,6 +176,9 @@ func TestAlertsAndDashboards_LiveClusterUnderLoad_FailoverThenElectionStorm(t *t
 	if err := s.loadgen.ExitErr(); err != nil {
 		t.Errorf("the load generator stopped during the test: %v", err)
 	}
+	if err := s.canary.ExitErr(); err != nil {
+		t.Errorf("the canary stopped during the test: %v", err)
+	}
 	t.Logf("whole scenario took %v", time.Since(s.start).Round(time.Second))
 }
 
@@ -169,7 +186,7 @@ func TestAlertsAndDashboards_LiveClusterUnderLoad_FailoverThenElectionStorm(t *t
 // sees the load flowing.
 func (s *scenario) waitForScrapesAndLoad(t *testing.T) {
 	t.Helper()
-	waitFor(t, 60*time.Second, "Prometheus to scrape all three nodes and the load generator", func() error {
+	waitFor(t, 60*time.Second, "Prometheus to scrape all three nodes, the load generator and the canary", func() error {
 		if err := s.loadgen.ExitErr(); err != nil {
 			return err
 		}
@@ -182,8 +199,8 @@ func (s *scenario) waitForScrapesAndLoad(t *testing.T) {
 				return fmt.Errorf("target %s (job %s) is %s: %s", tg.ScrapeURL, tg.Labels["job"], tg.Health, tg.LastError)
 			}
 		}
-		if len(ts) != 4 {
-			return fmt.Errorf("%d targets, want 4", len(ts))
+		if len(ts) != 5 {
+			return fmt.Errorf("%d targets, want 5", len(ts))
 		}
 		return nil
 	})
@@ -718,7 +735,7 @@ func (s *scenario) everyVariableHasValues(t *testing.T) {
 	if len(vars) == 0 {
 		t.Fatal("no query variables found in dashboards/json")
 	}
-	wantValues := map[string][]string{"job": {"raftline"}, "loadgen_job": {"loadgen"}, "node": {"1", "2", "3"}}
+	wantValues := map[string][]string{"job": {"raftline"}, "loadgen_job": {"loadgen"}, "canary_job": {"canary"}, "node": {"1", "2", "3"}}
 	for _, v := range vars {
 		m := labelValuesQuery.FindStringSubmatch(v.query)
 		if m == nil {
@@ -785,6 +802,18 @@ func (s *scenario) everyReferencedMetricIsExported(t *testing.T) {
 	if err != nil {
 		t.Fatalf("load generator: %v", err)
 	}
+	canary, err := scrapeMetrics(s.canaryAddr)
+	if err != nil {
+		t.Fatalf("canary: %v", err)
+	}
+	// Series the rules record are Prometheus's, not an exporter's; the
+	// panels that read them are checked for data in everyPanelHasData.
+	recorded := map[string]bool{}
+	for _, g := range alerts.Groups(alerts.DefaultConfig()) {
+		for _, r := range g.Rules {
+			recorded[r.Record] = r.Record != ""
+		}
+	}
 
 	byJob, err := dashboards.MetricNamesByJob()
 	if err != nil {
@@ -799,7 +828,9 @@ func (s *scenario) everyReferencedMetricIsExported(t *testing.T) {
 	}
 	for job, names := range byJob {
 		for _, n := range names {
-			add(job, n, "dashboards")
+			if !recorded[n] {
+				add(job, n, "dashboards")
+			}
 		}
 	}
 	for _, n := range alerts.MetricNames() {
@@ -812,7 +843,10 @@ func (s *scenario) everyReferencedMetricIsExported(t *testing.T) {
 		}
 		name := regexp.MustCompile(`^[A-Za-z_:][A-Za-z0-9_:]*`).FindString(m[1])
 		job := alerts.Job
-		if strings.HasPrefix(name, "loadgen_") {
+		switch {
+		case strings.HasPrefix(name, "loadgen_canary_"):
+			job = "canary"
+		case strings.HasPrefix(name, "loadgen_"):
 			job = "loadgen"
 		}
 		add(job, name, "dashboard variable "+v.name)
@@ -825,6 +859,8 @@ func (s *scenario) everyReferencedMetricIsExported(t *testing.T) {
 			exported = func(n string) bool { return union[n] }
 		case "loadgen":
 			exported = func(n string) bool { return len(lg[n]) > 0 }
+		case "canary":
+			exported = func(n string) bool { return len(canary[n]) > 0 }
 		default:
 			t.Errorf("queries read job %q, which nothing in the test scrapes: %v", job, sortedKeys(names))
 			continue

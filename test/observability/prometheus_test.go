@@ -35,6 +35,7 @@ type promConfig struct {
 	Alertmanager   string
 	Nodes          []string // raftline HTTP addresses, job raftline
 	Loadgen        string   // load generator metrics address, job loadgen; "": none
+	Canary         string   // canary (loadgen canary) metrics address, job canary; "": none
 }
 
 func (c promConfig) yaml() ([]byte, error) {
@@ -43,6 +44,9 @@ func (c promConfig) yaml() ([]byte, error) {
 	}
 	if c.Loadgen != "" {
 		scrapes = append(scrapes, map[string]any{"job_name": "loadgen", "static_configs": []any{map[string]any{"targets": []string{c.Loadgen}}}})
+	}
+	if c.Canary != "" {
+		scrapes = append(scrapes, map[string]any{"job_name": "canary", "static_configs": []any{map[string]any{"targets": []string{c.Canary}}}})
 	}
 	doc := map[string]any{
 		"global": map[string]any{
