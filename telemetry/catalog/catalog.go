@@ -271,6 +271,11 @@ var sections = []Section{
 				Doc:  "log store StoreLogs call, including fsync",
 			},
 			{
+				Name: "raft_log_store_append_oldest_inflight_seconds", Type: Gauge, Labels: []Label{nodeID},
+				Help: "Age of the oldest log store write (StoreLogs, with its fsync) still running on this node, 0 when none is: a hung disk shows here while it hangs.",
+				Doc:  "age of the oldest log store write (StoreLogs, with its fsync) still running, 0 when none: a hung disk shows here while it hangs, where the append histogram records a write only once it returns",
+			},
+			{
 				Name: "raft_snapshots_total", Type: Counter, Labels: []Label{nodeID, label("result", "success", "failure")},
 				Help: "Snapshots this node took, by result: persisted (success) or failed while taking or persisting (failure).",
 				Doc:  "snapshots taken",
