@@ -30,7 +30,9 @@ func TestStoreNotifier_OldestInFlight_AgesWhileAWriteHangs(t *testing.T) {
 		t.Fatalf("oldest write in flight before any write: %v", d)
 	}
 	done := make(chan error, 1)
-	go func() { done <- s.StoreLogs([]*raft.Log{{Index: 1, Term: 1, Type: raft.LogCommand, Data: []byte("x")}}) }()
+	go func() {
+		done <- s.StoreLogs([]*raft.Log{{Index: 1, Term: 1, Type: raft.LogCommand, Data: []byte("x")}})
+	}()
 	<-hs.entered
 	started := time.Now()
 	first := s.oldestInFlight()
