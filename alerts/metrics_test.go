@@ -14,6 +14,7 @@ func TestMetricNames(t *testing.T) {
 	want := []string{
 		"process_max_fds",
 		"process_open_fds",
+		"process_resident_memory_bytes",
 		"process_start_time_seconds",
 		"raft_commit_duration_seconds_bucket",
 		"raft_current_term",
@@ -32,10 +33,12 @@ func TestMetricNames(t *testing.T) {
 		"raftline_kafka_budget_waits_total",
 		"raftline_kafka_request_errors_total",
 		"raftline_kafka_requests_total",
+		"raftline_memory_limit_bytes",
 		"raftline_storage_capacity_bytes",
 		"raftline_storage_errors_total",
 		"raftline_storage_free_bytes",
 		"raftline_storage_min_free_bytes",
+		"raftline_trace_spans_dropped_total",
 	}
 	if got := MetricNames(); !slices.Equal(got, want) {
 		t.Errorf("MetricNames() =\n%q\nwant\n%q", got, want)

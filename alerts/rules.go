@@ -60,6 +60,9 @@ type Config struct {
 	// AppendStall is how long one log store write on the leader may stay
 	// in flight before its commits count as stalled.
 	AppendStall time.Duration
+	// MemoryShare is the share of its memory limit a node may hold
+	// resident, sustained, before MemoryNearLimit fires.
+	MemoryShare float64
 
 	// FollowerLagEntries is how many entries a live follower may trail the
 	// leader by, sustained, before it is reported.
@@ -120,6 +123,7 @@ func DefaultConfig() Config {
 		CrashLoopRestarts:  3,
 		CrashLoopWindow:    Duration(15 * time.Minute),
 		AppendStall:        5 * time.Second,
+		MemoryShare:        0.9,
 		FollowerLagEntries: 5000,
 		CommitLatencyP99:   250 * time.Millisecond,
 		FsyncP99:           100 * time.Millisecond,
@@ -531,6 +535,31 @@ func alertingRules(cfg Config) []Rule {
 				fmt.Sprintf(" (threshold %d), in every window for %s. ", cfg.RebalanceStormCount, cfg.RebalanceStormFor)+
 				"Members are leaving and rejoining, typically a poll loop slower than max.poll.interval.ms, missed heartbeats or a crash loop; "+
 				"while it rebalances the group consumes nothing."),
+
+		// Resident memory against the limit the process runs under (its
+		// cgroup's memory.max, or GOMEMLIMIT): at the cgroup limit the
+		// kernel kills it, at GOMEMLIMIT the Go runtime spends its CPU on
+		// garbage collection. A node without a limit exports +Inf and
+		// this stays silent.
+		alert("MemoryNearLimit", SeverityWarning, Duration(10*time.Minute),
+			fmt.Sprintf("process_resident_memory_bytes%s\n/ on (job, cluster, instance, node_id)\nraftline_memory_limit_bytes%s\n> %s",
+				sel, sel, num(cfg.MemoryShare)),
+			"Node {{ $labels.node_id }} uses {{ $value | humanizePercentage }} of its memory limit.",
+			"raftline node {{ $labels.node_id }} ({{ $labels.instance }}) has held more than "+percent(cfg.MemoryShare)+
+				" of its memory limit resident for 10m ("+
+				`{{ with printf "raftline_memory_limit_bytes{job=%q,node_id=%q}" $labels.job $labels.node_id | query }}{{ . | first | value | humanize1024 }}B{{ end }}`+
+				", the smaller of its cgroup's memory.max and GOMEMLIMIT). At the cgroup limit the kernel kills it (an OOM kill, then a restart); "+
+				"near GOMEMLIMIT the Go runtime collects garbage constantly and every request slows."),
+
+		// Spans the node made and dropped: traces of produces are missing
+		// in Jaeger, nothing else. A ticket, after the drops lasted long
+		// enough to be more than a collector restart.
+		alert("TraceSpansDropped", SeverityWarning, Duration(15*time.Minute),
+			fmt.Sprintf(`sum by (job, cluster, instance, node_id, reason) (increase(raftline_trace_spans_dropped_total{job=%q}[10m])) > 0`, Job),
+			"Node {{ $labels.node_id }} is dropping trace spans ({{ $labels.reason }}).",
+			"raftline node {{ $labels.node_id }} dropped "+count+" finished spans in the last 10m ({{ $labels.reason }}), in every 10m for 15m: "+
+				"queue_full means the OTLP receiver is down or slower than spans are made, export_failed that it refuses them. "+
+				"Traces of the affected requests are missing; producing and consuming are not affected."),
 
 		alert("ScrapeTargetDown", SeverityWarning, Duration(3*time.Minute),
 			`up{job=~"raftline|loadgen"} == 0`,

@@ -387,6 +387,11 @@ var sections = []Section{
 				Doc:    "storage errors, by what the node was doing: a partition's segment files (`partition_write`), the Raft log (`raft_log_write`, `raft_log_read`), its term and vote (`raft_state_write`), a snapshot (`snapshot_write`), the data directory removed, replaced or refusing a probe write (`data_dir`). The first stops the node (one ERROR line `storage fault` names the operation, path and error; `/readyz` says why; the process exits with status 3 after `--storage-fault-exit-delay`); exported at 0 from start",
 			},
 			{
+				Name: "raftline_memory_limit_bytes", Type: Gauge, Labels: []Label{nodeID},
+				Help: "Memory this process may use: the smaller of its cgroup's limit (memory.max) and GOMEMLIMIT. +Inf when neither is set.",
+				Doc:  "memory the process may use: the smaller of its cgroup's limit (`memory.max`, v1 `memory.limit_in_bytes`) and `GOMEMLIMIT`, read when scraped; `+Inf` when neither is set",
+			},
+			{
 				Name: "raftline_build_info", Type: Gauge,
 				Labels: []Label{nodeID, label("version"), label("role", "leader", "follower", "candidate")},
 				Help:   "Always 1; labels carry the version and the node's current raft role.",
