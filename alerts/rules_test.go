@@ -97,7 +97,8 @@ func TestPromtool_TestRules(t *testing.T) {
 // promtoolTests is the part of a promtool unit test file this package
 // checks for coverage.
 type promtoolTests struct {
-	RuleFiles []string `yaml:"rule_files"`
+	RuleFiles      []string `yaml:"rule_files"`
+	GroupEvalOrder []string `yaml:"group_eval_order"`
 	Tests     []struct {
 		Name       string `yaml:"name"`
 		AlertTests []struct {
@@ -122,6 +123,16 @@ func TestPromtool_EveryAlertHasFiringAndQuietCases(t *testing.T) {
 		var pt promtoolTests
 		if err := yaml.Unmarshal(b, &pt); err != nil {
 			t.Fatalf("%s: %v", f, err)
+		}
+		// Without an order promtool evaluates the groups in map order, and an
+		// alert reading a series recorded at the same instant sees it one
+		// evaluation late at random.
+		var order []string
+		for _, g := range Groups(DefaultConfig()) {
+			order = append(order, g.Name)
+		}
+		if !slices.Equal(pt.GroupEvalOrder, order) {
+			t.Errorf("%s: group_eval_order = %v, want %v", f, pt.GroupEvalOrder, order)
 		}
 		if !slices.Equal(pt.RuleFiles, []string{"../rules.yml"}) {
 			t.Errorf("%s: rule_files = %v, want [../rules.yml] so the committed file is what is tested", f, pt.RuleFiles)
