@@ -172,9 +172,10 @@ func termChanges(window Duration) string {
 	return fmt.Sprintf("changes(%s[%s])", recTermMax, window)
 }
 
-// produceErrors is the cluster's Produce partition errors within window.
-func produceErrors(window string) string {
-	return fmt.Sprintf(`sum by (job, cluster) (increase(raftline_kafka_request_errors_total{job=%q, api="Produce"}[%s]))`, Job, window)
+// produceRequests is the Produce requests the cluster answered within
+// window: clients writing, whose writes every election stalls.
+func produceRequests(window string) string {
+	return fmt.Sprintf(`sum by (job, cluster) (increase(raftline_kafka_requests_total{job=%q, api="Produce"}[%s]))`, Job, window)
 }
 
 // quorumVoters is the largest voting membership any node reported within
@@ -249,18 +250,21 @@ func alertingRules(cfg Config) []Rule {
 	return []Rule{
 		// A storm pages only when it hurts writes: at least StormElections
 		// leader changes within StormWindow (more than a healthy 3-node
-		// rolling restart can make) while Produce requests fail. Elections
-		// without failing writes (no traffic, or clients that retried
-		// through) are RaftLeaderChurn's ticket.
+		// rolling restart can make) while clients produce, each election
+		// stalling their writes. Churn with no write to stall is
+		// RaftLeaderChurn's ticket. (Produce errors were tried as the
+		// impact and missed a live storm: clients meeting no leader are
+		// told so by Metadata, per partition, and time out, while the
+		// brokers return no Produce error.)
 		alert("RaftElectionStorm", SeverityCritical, cfg.StormFor,
 			fmt.Sprintf("(\n  %s\n  and on (job, cluster)\n  %s > 0\n)\n>= %d",
-				termChanges(cfg.StormWindow), produceErrors(window), cfg.StormElections),
-			"Raft leader election storm: "+count+" leader changes in "+window+" while produces fail.",
+				termChanges(cfg.StormWindow), produceRequests(window), cfg.StormElections),
+			"Raft leader election storm: "+count+" leader changes in "+window+" while clients produce.",
 			"The raft leader of job {{ $labels.job }} changed "+count+" times in the last "+window+
 				fmt.Sprintf(" (pages at %d; a single failover is 1, a rolling restart of 3 nodes at most 3), ", cfg.StormElections)+
-				"and Produce requests failed meanwhile ("+
-				`{{ with printf "sum(increase(raftline_kafka_request_errors_total{job=%q,api=\"Produce\"}[`+window+`]))" $labels.job | query }}{{ . | first | value | printf "%.0f" }}{{ end }}`+
-				" partition errors). Every election stalls all writes until the new leader commits: "+
+				"while clients sent "+
+				`{{ with printf "sum(increase(raftline_kafka_requests_total{job=%q,api=\"Produce\"}[`+window+`]))" $labels.job | query }}{{ . | first | value | printf "%.0f" }}{{ end }}`+
+				" Produce requests. Every election stalls all writes until the new leader commits, and producers time out: "+
 				"a crash loop, an overloaded node, a slow disk or a flapping network."),
 
 		// etcd's mixin: 4 leader changes in 15 minutes is a warning, as a
@@ -270,7 +274,7 @@ func alertingRules(cfg Config) []Rule {
 			"Raft leadership changed "+count+" times in "+cfg.ChurnWindow.String()+".",
 			"The raft leader of job {{ $labels.job }} changed "+count+" times in the last "+cfg.ChurnWindow.String()+
 				fmt.Sprintf(" (threshold %d; a rolling restart of 3 nodes makes at most 3). ", cfg.ChurnChanges)+
-				"Leadership is unstable; each change stalls writes for an election. RaftElectionStorm pages if produces fail with it."),
+				"Leadership is unstable; each change stalls writes for an election. RaftElectionStorm pages at 4 in 5m while clients produce."),
 
 		alert("RaftLeaderChanged", SeverityInfo, 0,
 			fmt.Sprintf("%s >= 1", termChanges(cfg.StormWindow)),
