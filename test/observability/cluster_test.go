@@ -17,6 +17,7 @@ import (
 type node struct {
 	id                int
 	kafka, http, raft string
+	dataDir           string
 	*proc
 }
 
@@ -44,6 +45,15 @@ var httpClient = &http.Client{Timeout: 5 * time.Second}
 // a leader. Their command lines come from internal/clusterspec.
 func startCluster(t testing.TB, ps *procs, dir string, ports []int, extra ...string) *cluster {
 	t.Helper()
+	return startClusterWrapped(t, ps, dir, ports, nil, extra...)
+}
+
+// startClusterWrapped is startCluster with each node's command line passed
+// through wrap (nil: none), which may give the node a filesystem of its own
+// (diskfault.Disk.Wrap) on its data directory.
+func startClusterWrapped(t testing.TB, ps *procs, dir string, ports []int,
+	wrap func(sn clusterspec.Node, bin string, args []string) (string, []string), extra ...string) *cluster {
+	t.Helper()
 	const n = 3
 	c := &cluster{}
 	spec := clusterspec.Spec{Args: extra}
@@ -56,7 +66,12 @@ func startCluster(t testing.TB, ps *procs, dir string, ports []int, extra ...str
 	}
 	for _, sn := range spec.Nodes {
 		nd := &node{id: int(sn.ID), kafka: sn.KafkaAddr(), http: sn.HTTPAddr(), raft: sn.RaftAddr()}
-		nd.proc = ps.add(newProc(dir, fmt.Sprintf("node-%d", nd.id), raftlineBin, spec.ServeArgs(sn)...))
+		bin, args := raftlineBin, spec.ServeArgs(sn)
+		if wrap != nil {
+			bin, args = wrap(sn, bin, args)
+		}
+		nd.dataDir = sn.DataDir
+		nd.proc = ps.add(newProc(dir, fmt.Sprintf("node-%d", nd.id), bin, args...))
 		nd.Noise = snapshotChatter
 		c.nodes = append(c.nodes, nd)
 	}
