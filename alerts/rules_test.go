@@ -99,7 +99,7 @@ func TestPromtool_TestRules(t *testing.T) {
 type promtoolTests struct {
 	RuleFiles      []string `yaml:"rule_files"`
 	GroupEvalOrder []string `yaml:"group_eval_order"`
-	Tests     []struct {
+	Tests          []struct {
 		Name       string `yaml:"name"`
 		AlertTests []struct {
 			Alertname string `yaml:"alertname"`
