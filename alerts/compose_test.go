@@ -35,6 +35,10 @@ func TestPrometheusConfig(t *testing.T) {
 	wantTargets := map[string][]string{
 		Job:       {"raftline-1:9644", "raftline-2:9644", "raftline-3:9644"},
 		"loadgen": {"loadgen:9700"},
+		// The monitoring scrapes itself and Alertmanager: failing rule
+		// evaluations and dropped notifications are there.
+		"prometheus":   {"localhost:9090"},
+		"alertmanager": {"alertmanager:9093"},
 	}
 	for job, want := range wantTargets {
 		if !slices.Equal(targets[job], want) {
@@ -84,8 +88,11 @@ func TestAlertmanagerConfig_Routing(t *testing.T) {
 	want := map[string]string{SeverityCritical: "pager", SeverityWarning: "ticket", SeverityInfo: "null"}
 	for name, sev := range severity {
 		receiver := want[sev]
-		if name == "RaftElectionStorm" {
+		switch name {
+		case "RaftElectionStorm":
 			receiver = "pager" // pages whatever its severity
+		case "Watchdog":
+			receiver = "deadmansswitch" // the heartbeat, to no person
 		}
 		got := route(map[string]string{"alertname": name, "severity": sev, "cluster": "raftline-local", "job": Job})
 		if got != receiver {
@@ -95,6 +102,10 @@ func TestAlertmanagerConfig_Routing(t *testing.T) {
 	// The storm pages even if someone lowers its severity.
 	if got := route(map[string]string{"alertname": "RaftElectionStorm", "severity": "warning"}); got != "pager" {
 		t.Errorf("RaftElectionStorm with severity=warning routes to %q, want pager", got)
+	}
+	// The heartbeat never pages, whatever labels it carries.
+	if got := route(map[string]string{"alertname": "Watchdog", "severity": "critical"}); got != "deadmansswitch" {
+		t.Errorf("Watchdog with severity=critical routes to %q, want deadmansswitch", got)
 	}
 	// Neither a severity nor a name: the root's receiver.
 	route(map[string]string{"alertname": "Other"})
@@ -144,6 +155,12 @@ func TestAlertmanagerConfig_GroupingAndInhibition(t *testing.T) {
 		{"RaftNoLeader", "RaftMemberDown", true},
 		{"RaftMemberDown", "ScrapeTargetDown", true},
 		{"RaftElectionStorm", "RaftLeaderChanged", true},
+		{"RaftElectionStorm", "RaftLeaderChurn", true},
+		{"RaftNodeCrashLooping", "RaftMemberDown", true},
+		// Nothing may silence the heartbeat or the crash loop's page.
+		{"RaftQuorumLost", "Watchdog", false},
+		{"RaftNoLeader", "Watchdog", false},
+		{"RaftQuorumLost", "RaftNodeCrashLooping", false},
 		{"DiskFreeSpaceBelowFloor", "DiskFillingUp", true},
 		{"ConsumerGroupRebalanceStorm", "ConsumerGroupLagGrowing", true},
 		{"RaftElectionStorm", "ConsumerGroupRebalanceStorm", true},

@@ -14,13 +14,18 @@ func TestMetricNames(t *testing.T) {
 	want := []string{
 		"process_max_fds",
 		"process_open_fds",
+		"process_resident_memory_bytes",
+		"process_start_time_seconds",
 		"raft_commit_duration_seconds_bucket",
+		"raft_current_term",
 		"raft_follower_lag_entries",
 		"raft_has_leader",
 		"raft_last_contact_seconds",
-		"raft_leader_elections_total",
 		"raft_log_store_append_duration_seconds_bucket",
+		"raft_log_store_append_oldest_inflight_seconds",
 		"raft_snapshots_total",
+		"raft_state",
+		"raft_voters",
 		"raftline_consumer_group_lag",
 		"raftline_consumer_group_lag_seconds",
 		"raftline_consumer_group_members",
@@ -28,6 +33,7 @@ func TestMetricNames(t *testing.T) {
 		"raftline_kafka_budget_waits_total",
 		"raftline_kafka_request_errors_total",
 		"raftline_kafka_requests_total",
+		"raftline_memory_limit_bytes",
 		"raftline_produce_duration_seconds_bucket",
 		"raftline_produce_duration_seconds_count",
 		"raftline_produce_partition_requests_total",
@@ -35,6 +41,7 @@ func TestMetricNames(t *testing.T) {
 		"raftline_storage_errors_total",
 		"raftline_storage_free_bytes",
 		"raftline_storage_min_free_bytes",
+		"raftline_trace_spans_dropped_total",
 	}
 	if got := MetricNames(); !slices.Equal(got, want) {
 		t.Errorf("MetricNames() =\n%q\nwant\n%q", got, want)

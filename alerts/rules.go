@@ -37,12 +37,32 @@ var recordName = regexp.MustCompile(`^[a-z][a-z0-9_]*:[a-z][a-z0-9_]*:[a-z0-9_]+
 // Config holds the thresholds the rules are generated with. alerts/DESIGN.md
 // explains each default.
 type Config struct {
-	// StormElections leader changes seen by one node within StormWindow
-	// make an election storm. A single failover is one per node.
+	// StormElections changes of the cluster's raft term within StormWindow,
+	// while Produce requests fail, make an election storm (a page). A single
+	// failover is one change; a healthy rolling restart of 3 nodes at most 3.
 	StormElections int
 	StormWindow    Duration
 	// StormFor is how long the storm condition must hold before paging.
 	StormFor Duration
+	// ChurnChanges changes of the cluster's raft term within ChurnWindow,
+	// held for ChurnFor, file a ticket (RaftLeaderChurn): etcd's mixin's
+	// "4 leader changes in 15 minutes".
+	ChurnChanges int
+	ChurnWindow  Duration
+	ChurnFor     Duration
+	// QuorumVotersWindow is how far back the largest voting membership is
+	// taken as the quorum's denominator.
+	QuorumVotersWindow Duration
+	// CrashLoopRestarts process restarts of one node within CrashLoopWindow
+	// make it crash-looping.
+	CrashLoopRestarts int
+	CrashLoopWindow   Duration
+	// AppendStall is how long one log store write on the leader may stay
+	// in flight before its commits count as stalled.
+	AppendStall time.Duration
+	// MemoryShare is the share of its memory limit a node may hold
+	// resident, sustained, before MemoryNearLimit fires.
+	MemoryShare float64
 
 	// FollowerLagEntries is how many entries a live follower may trail the
 	// leader by, sustained, before it is reported.
@@ -93,9 +113,17 @@ type Config struct {
 // DefaultConfig returns the thresholds rules.yml is generated with.
 func DefaultConfig() Config {
 	return Config{
-		StormElections:     3,
+		StormElections:     4,
 		StormWindow:        Duration(5 * time.Minute),
 		StormFor:           Duration(30 * time.Second),
+		ChurnChanges:       4,
+		ChurnWindow:        Duration(15 * time.Minute),
+		ChurnFor:           Duration(5 * time.Minute),
+		QuorumVotersWindow: Duration(time.Hour),
+		CrashLoopRestarts:  3,
+		CrashLoopWindow:    Duration(15 * time.Minute),
+		AppendStall:        5 * time.Second,
+		MemoryShare:        0.9,
 		FollowerLagEntries: 5000,
 		CommitLatencyP99:   250 * time.Millisecond,
 		FsyncP99:           100 * time.Millisecond,
@@ -130,10 +158,31 @@ const (
 	recGroupMembers = "job_group:raftline_consumer_group_members:max"
 )
 
-// electionsRecord names the per-node election count over the storm window,
-// e.g. node_id:raft_leader_elections:increase5m.
-func electionsRecord(cfg Config) string {
-	return "node_id:raft_leader_elections:increase" + cfg.StormWindow.String()
+// recTermMax is the cluster's raft term: the highest any node reports. The
+// term is persisted with the vote, so a restarted node reports the term it
+// had and the maximum never falls when a node restarts or disappears, unlike
+// a per-process counter that starts again at 0 and that increase() reads
+// as new elections.
+const recTermMax = "job:raft_current_term:max"
+
+// termChanges counts the steps the cluster's term took within window: one
+// per leader change, however many terms a split vote burnt between two
+// evaluations.
+func termChanges(window Duration) string {
+	return fmt.Sprintf("changes(%s[%s])", recTermMax, window)
+}
+
+// produceRequests is the Produce requests the cluster answered within
+// window: clients writing, whose writes every election stalls.
+func produceRequests(window string) string {
+	return fmt.Sprintf(`sum by (job, cluster) (increase(raftline_kafka_requests_total{job=%q, api="Produce"}[%s]))`, Job, window)
+}
+
+// quorumVoters is the largest voting membership any node reported within
+// QuorumVotersWindow, or the scraped targets without one.
+func quorumVoters(cfg Config) string {
+	return fmt.Sprintf("(\n  max by (job, cluster) (max_over_time(raft_voters{job=%q}[%s]))\n  or\n  count by (job, cluster) (up{job=%q})\n)",
+		Job, cfg.QuorumVotersWindow, Job)
 }
 
 // Groups returns raftline's rule groups for cfg.
@@ -147,30 +196,27 @@ func Groups(cfg Config) []Group {
 func recordingRules(cfg Config) []Rule {
 	return []Rule{
 		{
-			// raft_leader_elections_total rises on every node that sees a
-			// new leader, so the per-node increase is "elections in the
-			// window" and must not be summed across nodes.
-			Record: electionsRecord(cfg),
-			Expr: fmt.Sprintf(`sum by (job, node_id) (increase(raft_leader_elections_total{job=%q}[%s]))`,
-				Job, cfg.StormWindow),
+			// Restart-proof and cluster-level: see recTermMax.
+			Record: recTermMax,
+			Expr:   fmt.Sprintf(`max by (job, cluster) (raft_current_term{job=%q})`, Job),
 		},
 		{
 			Record: recCommitP99,
-			Expr: fmt.Sprintf(`histogram_quantile(0.99, sum by (job, node_id, le) (rate(raft_commit_duration_seconds_bucket{job=%q}[5m])))`,
+			Expr: fmt.Sprintf(`histogram_quantile(0.99, sum by (job, cluster, node_id, le) (rate(raft_commit_duration_seconds_bucket{job=%q}[5m])))`,
 				Job),
 		},
 		{
 			Record: recFsyncP99,
-			Expr: fmt.Sprintf(`histogram_quantile(0.99, sum by (job, node_id, le) (rate(raft_log_store_append_duration_seconds_bucket{job=%q}[5m])))`,
+			Expr: fmt.Sprintf(`histogram_quantile(0.99, sum by (job, cluster, node_id, le) (rate(raft_log_store_append_duration_seconds_bucket{job=%q}[5m])))`,
 				Job),
 		},
 		{
 			Record: recRequests,
-			Expr:   fmt.Sprintf(`sum by (job, api) (rate(raftline_kafka_requests_total{job=%q}[5m]))`, Job),
+			Expr:   fmt.Sprintf(`sum by (job, cluster, api) (rate(raftline_kafka_requests_total{job=%q}[5m]))`, Job),
 		},
 		{
 			Record: recErrors,
-			Expr:   fmt.Sprintf(`sum by (job, api) (rate(raftline_kafka_request_errors_total{job=%q}[5m]))`, Job),
+			Expr:   fmt.Sprintf(`sum by (job, cluster, api) (rate(raftline_kafka_request_errors_total{job=%q}[5m]))`, Job),
 		},
 		{
 			// Errors are counted per partition, requests per request, so
@@ -182,16 +228,16 @@ func recordingRules(cfg Config) []Rule {
 			// Every node exports the same lag: the max over nodes per
 			// partition, never the sum, then the group's partitions added.
 			Record: recGroupLag,
-			Expr: fmt.Sprintf(`sum by (job, group) (max by (job, group, topic, partition) (raftline_consumer_group_lag{job=%q}))`,
+			Expr: fmt.Sprintf(`sum by (job, cluster, group) (max by (job, cluster, group, topic, partition) (raftline_consumer_group_lag{job=%q}))`,
 				Job),
 		},
 		{
 			Record: recGroupLagAge,
-			Expr:   fmt.Sprintf(`max by (job, group) (raftline_consumer_group_lag_seconds{job=%q})`, Job),
+			Expr:   fmt.Sprintf(`max by (job, cluster, group) (raftline_consumer_group_lag_seconds{job=%q})`, Job),
 		},
 		{
 			Record: recGroupMembers,
-			Expr:   fmt.Sprintf(`max by (job, group) (raftline_consumer_group_members{job=%q})`, Job),
+			Expr:   fmt.Sprintf(`max by (job, cluster, group) (raftline_consumer_group_members{job=%q})`, Job),
 		},
 	}
 }
@@ -202,34 +248,102 @@ func alertingRules(cfg Config) []Rule {
 	window := cfg.StormWindow.String()
 	count := `{{ printf "%.0f" $value }}`
 	return []Rule{
+		// A storm pages only when it hurts writes: at least StormElections
+		// leader changes within StormWindow (more than a healthy 3-node
+		// rolling restart can make) while clients produce, each election
+		// stalling their writes. Churn with no write to stall is
+		// RaftLeaderChurn's ticket. (Produce errors were tried as the
+		// impact and missed a live storm: clients meeting no leader are
+		// told so by Metadata, per partition, and time out, while the
+		// brokers return no Produce error.)
 		alert("RaftElectionStorm", SeverityCritical, cfg.StormFor,
-			fmt.Sprintf("max by (job) (%s) >= %d", electionsRecord(cfg), cfg.StormElections),
-			"Raft leader election storm: "+count+" elections in "+window+".",
-			"A raftline node in job {{ $labels.job }} has seen "+count+" leader elections in the last "+window+
-				fmt.Sprintf(" (pages at %d; a single failover counts 1). ", cfg.StormElections)+
-				"Every election stalls all writes until the new leader commits, and repeated ones mean "+
-				"leadership is unstable: a crash loop, an overloaded node, a slow disk or a flapping network."),
+			fmt.Sprintf("(\n  %s\n  and on (job, cluster)\n  %s > 0\n)\n>= %d",
+				termChanges(cfg.StormWindow), produceRequests(window), cfg.StormElections),
+			"Raft leader election storm: "+count+" leader changes in "+window+" while clients produce.",
+			"The raft leader of job {{ $labels.job }} changed "+count+" times in the last "+window+
+				fmt.Sprintf(" (pages at %d; a single failover is 1, a rolling restart of 3 nodes at most 3), ", cfg.StormElections)+
+				"while clients sent "+
+				`{{ with printf "sum(increase(raftline_kafka_requests_total{job=%q,api=\"Produce\"}[`+window+`]))" $labels.job | query }}{{ . | first | value | printf "%.0f" }}{{ end }}`+
+				" Produce requests. Every election stalls all writes until the new leader commits, and producers time out: "+
+				"a crash loop, an overloaded node, a slow disk or a flapping network."),
+
+		// etcd's mixin: 4 leader changes in 15 minutes is a warning, as a
+		// healthy rolling restart of 3 nodes makes at most 3.
+		alert("RaftLeaderChurn", SeverityWarning, cfg.ChurnFor,
+			fmt.Sprintf("%s >= %d", termChanges(cfg.ChurnWindow), cfg.ChurnChanges),
+			"Raft leadership changed "+count+" times in "+cfg.ChurnWindow.String()+".",
+			"The raft leader of job {{ $labels.job }} changed "+count+" times in the last "+cfg.ChurnWindow.String()+
+				fmt.Sprintf(" (threshold %d; a rolling restart of 3 nodes makes at most 3). ", cfg.ChurnChanges)+
+				"Leadership is unstable; each change stalls writes for an election. RaftElectionStorm pages at 4 in 5m while clients produce."),
 
 		alert("RaftLeaderChanged", SeverityInfo, 0,
-			fmt.Sprintf("max by (job) (%s) >= 1", electionsRecord(cfg)),
+			fmt.Sprintf("%s >= 1", termChanges(cfg.StormWindow)),
 			"Raft leadership changed in the last "+window+".",
-			"raftline nodes in job {{ $labels.job }} saw "+count+" leader election(s) in the last "+window+
+			"The raft leader of job {{ $labels.job }} changed "+count+" time(s) in the last "+window+
 				". One is an ordinary failover and needs no action"+
-				fmt.Sprintf("; RaftElectionStorm pages at %d.", cfg.StormElections)),
+				fmt.Sprintf("; RaftLeaderChurn files a ticket at %d in %s.", cfg.ChurnChanges, cfg.ChurnWindow)),
 
 		alert("RaftNoLeader", SeverityCritical, Duration(time.Minute),
-			fmt.Sprintf("count by (job) (raft_has_leader%s == 0)\n==\ncount by (job) (raft_has_leader%s)", sel, sel),
+			fmt.Sprintf("count by (job, cluster) (raft_has_leader%s == 0)\n==\ncount by (job, cluster) (raft_has_leader%s)", sel, sel),
 			"No raft leader in {{ $labels.job }} for 1m.",
 			"None of the {{ $value }} reachable raftline nodes in job {{ $labels.job }} has known a leader for 1m. "+
 				"Produce requests fail and nothing commits until a leader is elected."),
 
+		// The majority is of the voting membership, the largest any node
+		// reported in the last hour, not of the scraped targets: a target
+		// that service discovery drops leaves count(up) and would shrink
+		// the majority with it. count(up) is the fallback for a cluster
+		// that exported no raft_voters in the last hour.
 		alert("RaftQuorumLost", SeverityCritical, Duration(time.Minute),
-			fmt.Sprintf("sum by (job) (up%s)\n<\nfloor(count by (job) (up%s) / 2) + 1", sel, sel),
+			fmt.Sprintf("sum by (job, cluster) (up%s)\n<\nfloor(%s / 2) + 1", sel, quorumVoters(cfg)),
 			"raftline has lost quorum: {{ $value }} node(s) up.",
 			"Only {{ $value }} of "+
-				`{{ with printf "count(up{job=%q})" $labels.job | query }}{{ . | first | value }}{{ end }}`+
-				" raftline nodes in job {{ $labels.job }} have been up for 1m, fewer than a majority. "+
+				`{{ with printf "max(max_over_time(raft_voters{job=%q}[`+cfg.QuorumVotersWindow.String()+`])) or count(up{job=%q})" $labels.job $labels.job | query }}{{ . | first | value }}{{ end }}`+
+				" raftline voters in job {{ $labels.job }} have been up for 1m, fewer than a majority. "+
 				"Without a majority no leader can be elected and no write can commit: produce is unavailable."),
+
+		// A leader whose disk hangs keeps its leadership (heartbeats go out
+		// from other goroutines) while nothing commits: the append
+		// histogram records a write only once it returns and commit latency
+		// only on commit, so neither shows it. The age of the write still in
+		// flight does. The leader writes only entries proposed to it, so a
+		// write in flight means writes arrive and wait.
+		alert("RaftCommitsStalled", SeverityCritical, Duration(30*time.Second),
+			fmt.Sprintf("raft_log_store_append_oldest_inflight_seconds%s > %s\nand on (job, cluster, node_id)\nraft_state{job=%q, state=\"leader\"} == 1",
+				sel, seconds(cfg.AppendStall), Job),
+			"Commits stalled on leader {{ $labels.node_id }}: a log write has hung for {{ $value | humanizeDuration }}.",
+			"The raft leader, node {{ $labels.node_id }} ({{ $labels.instance }}), has had a log store write (with its fsync) in flight for {{ $value | humanizeDuration }}"+
+				fmt.Sprintf(" (threshold %v, for 30s). ", cfg.AppendStall)+
+				"Nothing it leads commits meanwhile, and it keeps its leadership: every produce waits until its client times out. "+
+				"The disk under its data directory is hung or failing."),
+
+		// With no raftline target at all (discovery lost them, a relabelling
+		// or job rename, a Prometheus that lost its configuration) every
+		// other raftline alert is silent, RaftQuorumLost included.
+		alert("RaftlineTargetsAbsent", SeverityCritical, Duration(5*time.Minute),
+			fmt.Sprintf("absent(up%s)", sel),
+			"Prometheus scrapes no raftline target.",
+			"Prometheus has had no target in job "+Job+" for 5m: every raftline alert is blind, quorum loss included. "+
+				"Check service discovery and the scrape configuration."),
+
+		// A node that crashes and is restarted (by its supervisor) again
+		// and again is out of the cluster half the time and makes an
+		// election whenever it led; each restart replays its log. A deploy
+		// restarts each node once.
+		alert("RaftNodeCrashLooping", SeverityCritical, 0,
+			fmt.Sprintf("changes(process_start_time_seconds%s[%s]) >= %d", sel, cfg.CrashLoopWindow, cfg.CrashLoopRestarts),
+			"raftline node {{ $labels.instance }} is crash-looping.",
+			"raftline node {{ $labels.instance }}{{ with $labels.node_id }} (node_id {{ . }}){{ end }} has restarted "+count+
+				" times in the last "+cfg.CrashLoopWindow.String()+fmt.Sprintf(" (pages at %d; a deploy restarts a node once). ", cfg.CrashLoopRestarts)+
+				"While it is down the cluster has no redundancy, and every restart of a leader costs an election. Its log says why it exits."),
+
+		// Always firing: Alertmanager forwards it to a dead man's switch,
+		// which pages when it stops arriving (Prometheus, its rules or its
+		// path to Alertmanager are down).
+		alert("Watchdog", SeverityInfo, 0, "vector(1)",
+			"Alerting pipeline heartbeat.",
+			"Always firing, so that a dead man's switch outside this stack pages when it stops hearing from Alertmanager: "+
+				"then Prometheus, its rule evaluation or its notifications are down."),
 
 		alert("RaftMemberDown", SeverityWarning, Duration(2*time.Minute),
 			fmt.Sprintf("up%s == 0\nor\nraft_has_leader%s == 0", sel, sel),
@@ -242,7 +356,7 @@ func alertingRules(cfg Config) []Rule {
 		// dead follower's lag grows without bound and is RaftMemberDown's
 		// to report. This relies on follower_id values being node ids.
 		alert("RaftFollowerLagging", SeverityWarning, Duration(5*time.Minute),
-			fmt.Sprintf("raft_follower_lag_entries%s > %d\nand on (job, follower_id)\n"+
+			fmt.Sprintf("raft_follower_lag_entries%s > %d\nand on (job, cluster, follower_id)\n"+
 				`label_replace(raft_has_leader%s == 1, "follower_id", "$1", "node_id", "(.*)")`,
 				sel, cfg.FollowerLagEntries, sel),
 			"raft follower {{ $labels.follower_id }} is lagging behind the leader.",
@@ -269,7 +383,7 @@ func alertingRules(cfg Config) []Rule {
 		// election timeout between scrapes; the has_leader guard leaves
 		// nodes that lost their leader entirely to RaftMemberDown.
 		alert("RaftLastContactHigh", SeverityWarning, Duration(5*time.Minute),
-			fmt.Sprintf("max_over_time(raft_last_contact_seconds%s[1m]) > %s\nand on (job, node_id)\nraft_has_leader%s == 1",
+			fmt.Sprintf("max_over_time(raft_last_contact_seconds%s[1m]) > %s\nand on (job, cluster, node_id)\nraft_has_leader%s == 1",
 				sel, seconds(cfg.LastContact), sel),
 			"Node {{ $labels.node_id }} hears from its raft leader late.",
 			"Node {{ $labels.node_id }} has gone up to {{ $value | humanizeDuration }} without contact from its leader, "+
@@ -297,7 +411,7 @@ func alertingRules(cfg Config) []Rule {
 		// refused requests (unknown_api_key) a client's misconfiguration
 		// that the reject log summarises: neither is read here.
 		alert("KafkaRequestBudgetSaturated", SeverityWarning, Duration(10*time.Minute),
-			fmt.Sprintf(`sum by (job, node_id) (increase(raftline_kafka_budget_waits_total{job=%q, scope=%q}[5m])) > 0`,
+			fmt.Sprintf(`sum by (job, cluster, node_id) (increase(raftline_kafka_budget_waits_total{job=%q, scope=%q}[5m])) > 0`,
 				Job, "node"),
 			"Kafka request bytes budget saturated on node {{ $labels.node_id }}.",
 			"Node {{ $labels.node_id }} has reached its --kafka-node-max-inflight-bytes limit of request bytes in every 5m for 10m: "+
@@ -334,7 +448,7 @@ func alertingRules(cfg Config) []Rule {
 				" refused in the last 5m); clients retry until their delivery timeout. Free space or raise capacity; lowering the floor only delays a full disk."),
 
 		alert("SnapshotFailing", SeverityWarning, 0,
-			fmt.Sprintf(`sum by (job, node_id) (increase(raft_snapshots_total{job=%q, result="failure"}[30m])) > 0`, Job),
+			fmt.Sprintf(`sum by (job, cluster, node_id) (increase(raft_snapshots_total{job=%q, result="failure"}[30m])) > 0`, Job),
 			"raft snapshots are failing on node {{ $labels.node_id }}.",
 			count+" snapshot(s) failed on node {{ $labels.node_id }} in the last 30m. "+
 				"Until one succeeds the raft log cannot be compacted: it keeps growing on disk and restarts replay more of it."),
@@ -388,7 +502,7 @@ func alertingRules(cfg Config) []Rule {
 		// or two, then drains it: `for` is far longer. Groups without
 		// members are ConsumerGroupLagNoMembers'.
 		alert("ConsumerGroupLagGrowing", SeverityWarning, cfg.ConsumerLagGrowingFor,
-			fmt.Sprintf("deriv(%s[%s]) > 0\nand on (job, group)\n%s > %s\nand on (job, group)\n%s > 0",
+			fmt.Sprintf("deriv(%s[%s]) > 0\nand on (job, cluster, group)\n%s > %s\nand on (job, cluster, group)\n%s > 0",
 				recGroupLag, cfg.ConsumerLagGrowthWindow, recGroupLagAge, seconds(cfg.ConsumerLagMinAge), recGroupMembers),
 			"Consumer group {{ $labels.group }} is falling behind.",
 			"The lag of consumer group {{ $labels.group }} has grown for "+cfg.ConsumerLagGrowingFor.String()+
@@ -402,7 +516,7 @@ func alertingRules(cfg Config) []Rule {
 		// every member at once leaves a group empty for a rebalance or
 		// two, far less than `for`.
 		alert("ConsumerGroupLagNoMembers", SeverityWarning, cfg.ConsumerNoMembersFor,
-			fmt.Sprintf("%s > 0\nand on (job, group)\n%s == 0", recGroupLag, recGroupMembers),
+			fmt.Sprintf("%s > 0\nand on (job, cluster, group)\n%s == 0", recGroupLag, recGroupMembers),
 			"Consumer group {{ $labels.group }} has lag and no members.",
 			"Consumer group {{ $labels.group }} has had no members for "+cfg.ConsumerNoMembersFor.String()+
 				" while {{ $value | printf \"%.0f\" }} records wait for it; its oldest unconsumed record is "+
@@ -418,7 +532,7 @@ func alertingRules(cfg Config) []Rule {
 		// over the threshold in every window for `for`, so churn lasted
 		// window + for (30 minutes).
 		alert("ConsumerGroupRebalanceStorm", SeverityWarning, cfg.RebalanceStormFor,
-			fmt.Sprintf(`max by (job, group) (increase(raftline_consumer_group_rebalances_total{job=%q}[%s])) > %d`,
+			fmt.Sprintf(`max by (job, cluster, group) (increase(raftline_consumer_group_rebalances_total{job=%q}[%s])) > %d`,
 				Job, cfg.RebalanceStormWindow, cfg.RebalanceStormCount),
 			"Consumer group {{ $labels.group }} keeps rebalancing.",
 			"Consumer group {{ $labels.group }} rebalanced "+count+" times in the last "+cfg.RebalanceStormWindow.String()+
@@ -426,8 +540,33 @@ func alertingRules(cfg Config) []Rule {
 				"Members are leaving and rejoining, typically a poll loop slower than max.poll.interval.ms, missed heartbeats or a crash loop; "+
 				"while it rebalances the group consumes nothing."),
 
+		// Resident memory against the limit the process runs under (its
+		// cgroup's memory.max, or GOMEMLIMIT): at the cgroup limit the
+		// kernel kills it, at GOMEMLIMIT the Go runtime spends its CPU on
+		// garbage collection. A node without a limit exports +Inf and
+		// this stays silent.
+		alert("MemoryNearLimit", SeverityWarning, Duration(10*time.Minute),
+			fmt.Sprintf("process_resident_memory_bytes%s\n/ on (job, cluster, instance, node_id)\nraftline_memory_limit_bytes%s\n> %s",
+				sel, sel, num(cfg.MemoryShare)),
+			"Node {{ $labels.node_id }} uses {{ $value | humanizePercentage }} of its memory limit.",
+			"raftline node {{ $labels.node_id }} ({{ $labels.instance }}) has held more than "+percent(cfg.MemoryShare)+
+				" of its memory limit resident for 10m ("+
+				`{{ with printf "raftline_memory_limit_bytes{job=%q,node_id=%q}" $labels.job $labels.node_id | query }}{{ . | first | value | humanize1024 }}B{{ end }}`+
+				", the smaller of its cgroup's memory.max and GOMEMLIMIT). At the cgroup limit the kernel kills it (an OOM kill, then a restart); "+
+				"near GOMEMLIMIT the Go runtime collects garbage constantly and every request slows."),
+
+		// Spans the node made and dropped: traces of produces are missing
+		// in Jaeger, nothing else. A ticket, after the drops lasted long
+		// enough to be more than a collector restart.
+		alert("TraceSpansDropped", SeverityWarning, Duration(15*time.Minute),
+			fmt.Sprintf(`sum by (job, cluster, instance, node_id, reason) (increase(raftline_trace_spans_dropped_total{job=%q}[10m])) > 0`, Job),
+			"Node {{ $labels.node_id }} is dropping trace spans ({{ $labels.reason }}).",
+			"raftline node {{ $labels.node_id }} dropped "+count+" finished spans in the last 10m ({{ $labels.reason }}), in every 10m for 15m: "+
+				"queue_full means the OTLP receiver is down or slower than spans are made, export_failed that it refuses them. "+
+				"Traces of the affected requests are missing; producing and consuming are not affected."),
+
 		alert("ScrapeTargetDown", SeverityWarning, Duration(3*time.Minute),
-			`up{job=~"raftline|loadgen"} == 0`,
+			`up{job=~"raftline|loadgen|canary"} == 0`,
 			"Prometheus cannot scrape {{ $labels.instance }}.",
 			"Prometheus has failed to scrape {{ $labels.instance }} (job {{ $labels.job }}) for 3m. "+
 				"Its metrics are missing from dashboards and from every other alert; "+

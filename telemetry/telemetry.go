@@ -105,6 +105,7 @@ func New(cfg Config) (*Telemetry, error) {
 	if err := errors.Join(
 		reg.Register(collectors.NewGoCollector()),
 		reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})),
+		reg.Register(newMemoryLimitCollector()),
 	); err != nil {
 		return nil, err
 	}

@@ -568,6 +568,16 @@ func (n *Node) SnapshotsRestored() int64 { return n.fsm.restores.Load() }
 // LogDir is the directory holding the Raft log and snapshots, for size metrics.
 func (n *Node) LogDir() string { return n.dir }
 
+// OldestAppendInFlight is how long the oldest log store write still running
+// (StoreLogs, with its fsync) has been running, 0 when none is. Read at
+// scrape time, it shows a disk that hangs while it hangs.
+func (n *Node) OldestAppendInFlight() time.Duration {
+	if n.stored == nil {
+		return 0
+	}
+	return n.stored.oldestInFlight()
+}
+
 // LogEntries is the number of entries in the Raft log store (last index -
 // first index + 1; 0 when empty).
 func (n *Node) LogEntries() uint64 {

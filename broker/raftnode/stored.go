@@ -31,6 +31,49 @@ type storeNotifier struct {
 	obs     Observer // nil when none
 	node    *Node
 	dir     string // the log's directory, named in faults
+
+	// Writes in flight, by sequence number, with their start: a write
+	// that never returns (a hung disk) is seen while it hangs, which the
+	// write's duration, known only once it returns, cannot show.
+	inflightMu sync.Mutex
+	inflight   map[uint64]time.Time
+	seq        uint64
+}
+
+// begin records a write starting now and returns its sequence number.
+func (s *storeNotifier) begin() (uint64, time.Time) {
+	now := time.Now()
+	s.inflightMu.Lock()
+	defer s.inflightMu.Unlock()
+	if s.inflight == nil {
+		s.inflight = map[uint64]time.Time{}
+	}
+	s.seq++
+	s.inflight[s.seq] = now
+	return s.seq, now
+}
+
+func (s *storeNotifier) end(seq uint64) {
+	s.inflightMu.Lock()
+	delete(s.inflight, seq)
+	s.inflightMu.Unlock()
+}
+
+// oldestInFlight is how long the oldest write still in the store has been
+// running, 0 when none is.
+func (s *storeNotifier) oldestInFlight() time.Duration {
+	s.inflightMu.Lock()
+	defer s.inflightMu.Unlock()
+	var oldest time.Time
+	for _, t := range s.inflight {
+		if oldest.IsZero() || t.Before(oldest) {
+			oldest = t
+		}
+	}
+	if oldest.IsZero() {
+		return 0
+	}
+	return time.Since(oldest)
 }
 
 func (s *storeNotifier) watch(data []byte, ch chan struct{}) *byte {
@@ -65,15 +108,10 @@ func (s *storeNotifier) StoreLogs(logs []*raft.Log) error {
 	if err := s.node.refused(); err != nil {
 		return err
 	}
-	var start time.Time
-	var took time.Duration
-	if s.obs != nil {
-		start = time.Now()
-	}
+	seq, start := s.begin()
 	err := s.LogStore.StoreLogs(logs)
-	if s.obs != nil {
-		took = time.Since(start)
-	}
+	took := time.Since(start)
+	s.end(seq)
 	if err == nil {
 		for _, l := range logs {
 			if len(l.Data) == 0 {

@@ -278,6 +278,11 @@ var sections = []Section{
 				Doc:  "log store StoreLogs call, including fsync",
 			},
 			{
+				Name: "raft_log_store_append_oldest_inflight_seconds", Type: Gauge, Labels: []Label{nodeID},
+				Help: "Age of the oldest log store write (StoreLogs, with its fsync) still running on this node, 0 when none is: a hung disk shows here while it hangs.",
+				Doc:  "age of the oldest log store write (StoreLogs, with its fsync) still running, 0 when none: a hung disk shows here while it hangs, where the append histogram records a write only once it returns",
+			},
+			{
 				Name: "raft_snapshots_total", Type: Counter, Labels: []Label{nodeID, label("result", "success", "failure")},
 				Help: "Snapshots this node took, by result: persisted (success) or failed while taking or persisting (failure).",
 				Doc:  "snapshots taken",
@@ -397,6 +402,11 @@ var sections = []Section{
 				Labels: []Label{nodeID, label("op", "partition_write", "raft_log_write", "raft_log_read", "raft_state_write", "snapshot_write", "data_dir")},
 				Help:   "Storage errors this node met, by what it was doing: partition_write, raft_log_write, raft_log_read, raft_state_write, snapshot_write, data_dir. The first stops the node: it stops leading and serving, /readyz says why, and the process exits.",
 				Doc:    "storage errors, by what the node was doing: a partition's segment files (`partition_write`), the Raft log (`raft_log_write`, `raft_log_read`), its term and vote (`raft_state_write`), a snapshot (`snapshot_write`), the data directory removed, replaced or refusing a probe write (`data_dir`). The first stops the node (one ERROR line `storage fault` names the operation, path and error; `/readyz` says why; the process exits with status 3 after `--storage-fault-exit-delay`); exported at 0 from start",
+			},
+			{
+				Name: "raftline_memory_limit_bytes", Type: Gauge, Labels: []Label{nodeID},
+				Help: "Memory this process may use: the smaller of its cgroup's limit (memory.max) and GOMEMLIMIT. +Inf when neither is set.",
+				Doc:  "memory the process may use: the smaller of its cgroup's limit (`memory.max`, v1 `memory.limit_in_bytes`) and `GOMEMLIMIT`, read when scraped; `+Inf` when neither is set",
 			},
 			{
 				Name: "raftline_build_info", Type: Gauge,

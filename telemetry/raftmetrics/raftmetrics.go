@@ -34,6 +34,9 @@ type Source interface {
 	// FollowerMatches is nil unless the node leads.
 	FollowerMatches() map[raft.ServerID]uint64
 	Configuration() []raft.Server
+	// OldestAppendInFlight is the age of the oldest log store write still
+	// running, 0 when none is.
+	OldestAppendInFlight() time.Duration
 }
 
 var (
@@ -267,6 +270,8 @@ func (m *Metrics) gauges(meter metric.Meter) error {
 		"Time the last snapshot this node persisted took (0 before the first).")
 	lastContact := reg.SecondsGauge("raft_last_contact_seconds",
 		"Seconds since this node last heard from the leader (0 on the leader; since start when never).")
+	appendInFlight := reg.SecondsGauge("raft_log_store_append_oldest_inflight_seconds",
+		"Age of the oldest log store write (StoreLogs, with its fsync) still running on this node, 0 when none is: a hung disk shows here while it hangs.")
 	if reg.Err != nil {
 		return reg.Err
 	}
@@ -299,6 +304,7 @@ func (m *Metrics) gauges(meter metric.Meter) error {
 		default:
 			o.ObserveFloat64(lastContact, time.Since(lc).Seconds())
 		}
+		o.ObserveFloat64(appendInFlight, a.src.OldestAppendInFlight().Seconds())
 		o.ObserveInt64(logEntries, int64(a.src.LogEntries()))
 		nv := 0
 		for _, s := range a.src.Configuration() {
@@ -313,7 +319,7 @@ func (m *Metrics) gauges(meter metric.Meter) error {
 		}
 		o.ObserveInt64(logSize, dirSize(filepath.Join(a.src.LogDir(), "wal")))
 		return nil
-	}, logEntries, term, commit, state, leaderInfo, hasLeader, applied, voters, lag, logSize, snapSize, snapLast, lastContact)
+	}, logEntries, term, commit, state, leaderInfo, hasLeader, applied, voters, lag, logSize, snapSize, snapLast, lastContact, appendInFlight)
 	return err
 }
 

@@ -17,6 +17,7 @@ import (
 type node struct {
 	id                int
 	kafka, http, raft string
+	dataDir           string
 	*proc
 }
 
@@ -44,12 +45,29 @@ var httpClient = &http.Client{Timeout: 5 * time.Second}
 // a leader. Their command lines come from internal/clusterspec.
 func startCluster(t testing.TB, ps *procs, dir string, ports []int, extra ...string) *cluster {
 	t.Helper()
-	return startClusterEnv(t, ps, dir, ports, nil, extra...)
+	return startClusterWith(t, ps, dir, ports, nil, nil, extra...)
 }
 
 // startClusterEnv is startCluster with env added to the nodes' environment
 // (systest.ChildEnv).
 func startClusterEnv(t testing.TB, ps *procs, dir string, ports []int, env []string, extra ...string) *cluster {
+	t.Helper()
+	return startClusterWith(t, ps, dir, ports, env, nil, extra...)
+}
+
+// startClusterWrapped is startCluster with each node's command line passed
+// through wrap (nil: none), which may give the node a filesystem of its own
+// (diskfault.Disk.Wrap) on its data directory.
+func startClusterWrapped(t testing.TB, ps *procs, dir string, ports []int,
+	wrap func(sn clusterspec.Node, bin string, args []string) (string, []string), extra ...string) *cluster {
+	t.Helper()
+	return startClusterWith(t, ps, dir, ports, nil, wrap, extra...)
+}
+
+// startClusterWith starts the cluster with env added to the nodes'
+// environment and their command lines passed through wrap (either nil: none).
+func startClusterWith(t testing.TB, ps *procs, dir string, ports []int, env []string,
+	wrap func(sn clusterspec.Node, bin string, args []string) (string, []string), extra ...string) *cluster {
 	t.Helper()
 	const n = 3
 	c := &cluster{}
@@ -63,7 +81,12 @@ func startClusterEnv(t testing.TB, ps *procs, dir string, ports []int, env []str
 	}
 	for _, sn := range spec.Nodes {
 		nd := &node{id: int(sn.ID), kafka: sn.KafkaAddr(), http: sn.HTTPAddr(), raft: sn.RaftAddr()}
-		nd.proc = ps.add(newProc(dir, fmt.Sprintf("node-%d", nd.id), raftlineBin, spec.ServeArgs(sn)...))
+		bin, args := raftlineBin, spec.ServeArgs(sn)
+		if wrap != nil {
+			bin, args = wrap(sn, bin, args)
+		}
+		nd.dataDir = sn.DataDir
+		nd.proc = ps.add(newProc(dir, fmt.Sprintf("node-%d", nd.id), bin, args...))
 		nd.Noise = snapshotChatter
 		if env != nil {
 			nd.Env = systest.ChildEnv(env...)

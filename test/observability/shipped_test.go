@@ -25,8 +25,12 @@ type stormTiming struct {
 	Expr      string  // the rule's expression left of the comparison
 	Threshold float64 // the value at which it pages
 	For       time.Duration
-	// Window is the range of the increase() behind the recorded series the
-	// rule reads: how long an election keeps counting.
+	// Changes is the leader-change count in the rule (changes() of the
+	// cluster's term over Window), without the rule's other conditions:
+	// what a single failover raises to 1.
+	Changes string
+	// Window is the range of the changes() the rule reads: how long an
+	// election keeps counting.
 	Window time.Duration
 	// Receiver, GroupWait and GroupInterval belong to the Alertmanager
 	// route the storm alert takes.
@@ -39,7 +43,8 @@ type stormTiming struct {
 // stormRuleExpr splits "EXPR >= N".
 var stormRuleExpr = regexp.MustCompile(`^(?s)(.*\S)\s*>=\s*([0-9.]+)\s*$`)
 
-var rangeSelector = regexp.MustCompile(`\[([0-9]+[smhd])\]`)
+// stormChanges finds "changes(SERIES[W])" in the storm rule.
+var stormChanges = regexp.MustCompile(`changes\([a-z_:]+\[([0-9]+[smhd])\]\)`)
 
 func loadStormTiming(t testing.TB) stormTiming {
 	t.Helper()
@@ -58,13 +63,9 @@ func loadStormTiming(t testing.TB) stormTiming {
 		} `yaml:"groups"`
 	}
 	readYAML(t, filepath.Join(repoRoot, "alerts", "rules.yml"), &rules)
-	recorded := map[string]string{}
 	found := false
 	for _, g := range rules.Groups {
 		for _, r := range g.Rules {
-			if r.Record != "" {
-				recorded[r.Record] = r.Expr
-			}
 			if r.Alert != alert {
 				continue
 			}
@@ -82,16 +83,11 @@ func loadStormTiming(t testing.TB) stormTiming {
 	if !found {
 		t.Fatalf("alerts/rules.yml has no %s rule", alert)
 	}
-	for name, expr := range recorded {
-		if strings.Contains(st.Expr, name) {
-			if m := rangeSelector.FindStringSubmatch(expr); m != nil {
-				st.Window = parseDuration(t, m[1])
-			}
-		}
+	m := stormChanges.FindStringSubmatch(st.Expr)
+	if m == nil {
+		t.Fatalf("rules.yml: %s counts no changes() of a series (%q)", alert, st.Expr)
 	}
-	if st.Window == 0 {
-		t.Fatalf("rules.yml: cannot find the window of the series %s reads (%q)", alert, st.Expr)
-	}
+	st.Changes, st.Window = m[0], parseDuration(t, m[1])
 
 	am, err := stackconfig.ReadAlertmanager(filepath.Join(repoRoot, "compose", "alertmanager.yml"))
 	if err != nil {
