@@ -118,39 +118,9 @@ func TestAlertsAndDashboards_LiveClusterUnderLoad_FailoverThenElectionStorm(t *t
 			t.Fatalf("node %d does not serve its metrics (docs/METRICS.md): %v", nd.id, err)
 		}
 	}
-	s.lgAddr = hostPort(ports[portLoadgen])
-	s.loadgen = ps.add(newProc(dir, "loadgen", loadgenBin, "e2e",
-		"--brokers", strings.Join(s.c.kafkaAddrs(), ","),
-		"--topic", loadTopic, "--partitions", "3",
-		// Consumed through a group, so the consumer group panels have a
-		// group to draw.
-		"--group", loadGroup,
-		"--rate", loadRate, "--size", "256",
-		"--delivery-timeout", loadDeliveryTimeout,
-		"--duration", "30m", // the test stops it long before
-		"--metrics-addr", s.lgAddr, "--quiet",
-	))
-	if err := s.loadgen.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s.canaryAddr = hostPort(ports[portCanary])
-	s.canary = ps.add(newProc(dir, "canary", loadgenBin, "canary",
-		"--brokers", strings.Join(s.c.kafkaAddrs(), ","),
-		"--rate", "5", "--timeout", "10s", "--metrics-addr", s.canaryAddr))
-	if err := s.canary.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s.prom = startPrometheus(t, ps, dir, hostPort(ports[portProm]), promConfig{
-		ExternalLabels: s.external,
-		RulesFile:      filepath.Join(repoRoot, "alerts", "rules.yml"),
-		Alertmanager:   hostPort(ports[portAlertmanager]),
-		Nodes:          nodeAddrs,
-		Loadgen:        s.lgAddr,
-		Canary:         s.canaryAddr,
-	})
-	// Registered after newProcs, so it runs while everything still runs.
-	t.Cleanup(func() { s.logHistory(t) })
-	s.waitForScrapesAndLoad(t)
+	// Consumed through a group, so the consumer group panels have a group
+	// to draw.
+	s.startLoadAndPrometheus(t, ps, dir, ports, nodeAddrs, "--group", loadGroup)
 	s.logBlankWhenHealthy(t)
 	// Requests a follower refuses: the error panels' data.
 	s.refuseFetches(t)
@@ -182,8 +152,46 @@ func TestAlertsAndDashboards_LiveClusterUnderLoad_FailoverThenElectionStorm(t *t
 	t.Logf("whole scenario took %v", time.Since(s.start).Round(time.Second))
 }
 
-// waitForScrapesAndLoad waits until Prometheus scrapes all four targets and
-// sees the load flowing.
+// startLoadAndPrometheus starts the load generator (with extra flags), the
+// canary and Prometheus (evaluating the committed rules, sending to the
+// Alertmanager on its port) against the scenario's cluster, and waits until
+// Prometheus scrapes every target and sees the load flowing.
+func (s *scenario) startLoadAndPrometheus(t *testing.T, ps *procs, dir string, ports []int, nodeAddrs []string, extra ...string) {
+	t.Helper()
+	s.lgAddr = hostPort(ports[portLoadgen])
+	s.loadgen = ps.add(newProc(dir, "loadgen", loadgenBin, append([]string{"e2e",
+		"--brokers", strings.Join(s.c.kafkaAddrs(), ","),
+		"--topic", loadTopic, "--partitions", "3",
+		"--rate", loadRate, "--size", "256",
+		"--delivery-timeout", loadDeliveryTimeout,
+		"--duration", "30m", // the test stops it long before
+		"--metrics-addr", s.lgAddr, "--quiet",
+	}, extra...)...))
+	if err := s.loadgen.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s.canaryAddr = hostPort(ports[portCanary])
+	s.canary = ps.add(newProc(dir, "canary", loadgenBin, "canary",
+		"--brokers", strings.Join(s.c.kafkaAddrs(), ","),
+		"--rate", "5", "--timeout", "10s", "--metrics-addr", s.canaryAddr))
+	if err := s.canary.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s.prom = startPrometheus(t, ps, dir, hostPort(ports[portProm]), promConfig{
+		ExternalLabels: s.external,
+		RulesFile:      filepath.Join(repoRoot, "alerts", "rules.yml"),
+		Alertmanager:   hostPort(ports[portAlertmanager]),
+		Nodes:          nodeAddrs,
+		Loadgen:        s.lgAddr,
+		Canary:         s.canaryAddr,
+	})
+	// Registered after newProcs, so it runs while everything still runs.
+	t.Cleanup(func() { s.logHistory(t) })
+	s.waitForScrapesAndLoad(t)
+}
+
+// waitForScrapesAndLoad waits until Prometheus scrapes all five targets
+// (three nodes, the load generator, the canary) and sees the load flowing.
 func (s *scenario) waitForScrapesAndLoad(t *testing.T) {
 	t.Helper()
 	waitFor(t, 60*time.Second, "Prometheus to scrape all three nodes, the load generator and the canary", func() error {

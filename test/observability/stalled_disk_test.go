@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -49,27 +48,7 @@ func TestAlerts_LiveClusterUnderLoad_FrozenLeaderDiskPages(t *testing.T) {
 	for _, nd := range s.c.nodes {
 		nodeAddrs = append(nodeAddrs, nd.http)
 	}
-	s.lgAddr = hostPort(ports[portLoadgen])
-	s.loadgen = ps.add(newProc(dir, "loadgen", loadgenBin, "e2e",
-		"--brokers", strings.Join(s.c.kafkaAddrs(), ","),
-		"--topic", loadTopic, "--partitions", "3",
-		"--rate", loadRate, "--size", "256",
-		"--delivery-timeout", loadDeliveryTimeout,
-		"--duration", "30m",
-		"--metrics-addr", s.lgAddr, "--quiet",
-	))
-	if err := s.loadgen.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s.prom = startPrometheus(t, ps, dir, hostPort(ports[portProm]), promConfig{
-		ExternalLabels: s.external,
-		RulesFile:      filepath.Join(repoRoot, "alerts", "rules.yml"),
-		Alertmanager:   hostPort(ports[portAlertmanager]),
-		Nodes:          nodeAddrs,
-		Loadgen:        s.lgAddr,
-	})
-	t.Cleanup(func() { s.logHistory(t) })
-	s.waitForScrapesAndLoad(t)
+	s.startLoadAndPrometheus(t, ps, dir, ports, nodeAddrs)
 
 	leader := s.c.waitLeader(t, 30*time.Second, nil)
 	freeze := func(flag string) error {
