@@ -37,7 +37,7 @@ func TestPrometheusConfig(t *testing.T) {
 		"loadgen": {"loadgen:9700"},
 		// The monitoring scrapes itself and Alertmanager: failing rule
 		// evaluations and dropped notifications are there.
-		"prometheus":   {"localhost:9090"},
+		"prometheus":   {"prometheus:9090"},
 		"alertmanager": {"alertmanager:9093"},
 	}
 	for job, want := range wantTargets {
