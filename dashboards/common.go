@@ -71,13 +71,19 @@ func newDashboard(uid, title, description string, extraVars ...cog.Builder[dashb
 }
 
 func datasourceVariable() *dashboard.DatasourceVariableBuilder {
-	return dashboard.NewDatasourceVariableBuilder("datasource").
-		Label("Data source").
-		Type("prometheus").
+	return datasourceVariableOf("datasource", "Data source", "prometheus", DefaultDatasourceUID)
+}
+
+// datasourceVariableOf is a data source variable of one plugin type,
+// defaulting to the data source the compose stack provisions as uid.
+func datasourceVariableOf(name, label, pluginType, uid string) *dashboard.DatasourceVariableBuilder {
+	return dashboard.NewDatasourceVariableBuilder(name).
+		Label(label).
+		Type(pluginType).
 		Current(dashboard.VariableOption{
 			Selected: cog.ToPtr(true),
-			Text:     dashboard.StringOrArrayOfString{String: cog.ToPtr(DefaultDatasourceUID)},
-			Value:    dashboard.StringOrArrayOfString{String: cog.ToPtr(DefaultDatasourceUID)},
+			Text:     dashboard.StringOrArrayOfString{String: cog.ToPtr(uid)},
+			Value:    dashboard.StringOrArrayOfString{String: cog.ToPtr(uid)},
 		})
 }
 

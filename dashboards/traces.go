@@ -31,14 +31,7 @@ func tracesDatasource() common.DataSourceRef {
 }
 
 func tracesVariable() *dashboard.DatasourceVariableBuilder {
-	return dashboard.NewDatasourceVariableBuilder("traces").
-		Label("Traces").
-		Type("jaeger").
-		Current(dashboard.VariableOption{
-			Selected: cog.ToPtr(true),
-			Text:     dashboard.StringOrArrayOfString{String: cog.ToPtr(DefaultTracesDatasourceUID)},
-			Value:    dashboard.StringOrArrayOfString{String: cog.ToPtr(DefaultTracesDatasourceUID)},
-		})
+	return datasourceVariableOf("traces", "Traces", "jaeger", DefaultTracesDatasourceUID)
 }
 
 // JaegerQuery is a Jaeger data source search, as Grafana stores it: the

@@ -14,17 +14,16 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/raftline/raftline/loadgen/metrics"
 )
 
 // Config is the canary's configuration.
@@ -136,17 +135,12 @@ func New(cfg Config, m *Metrics) (*Canary, error) {
 // collectors, and serves them at /metrics on addr until the returned server
 // is closed. It listens before returning, so a busy port is reported at once.
 func Serve(addr string) (*Metrics, *http.Server, error) {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := metrics.NewRegistry()
 	m := NewMetrics(reg)
-	ln, err := net.Listen("tcp", addr)
+	srv, err := metrics.ServeRegistry(addr, reg)
 	if err != nil {
 		return nil, nil, err
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	srv := &http.Server{Addr: ln.Addr().String(), Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
 	return m, srv, nil
 }
 

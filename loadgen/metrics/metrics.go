@@ -114,12 +114,29 @@ func (m *Metrics) EndToEnd(d time.Duration) { m.e2e.Observe(d.Seconds()) }
 // server is closed. Listening happens before Serve returns, so a busy port is
 // reported at once, and the server's Addr is the address listened on.
 func Serve(addr, topic, group string) (*Metrics, *http.Server, error) {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := NewRegistry()
 	m := New(reg, topic, group)
-	ln, err := net.Listen("tcp", addr)
+	srv, err := ServeRegistry(addr, reg)
 	if err != nil {
 		return nil, nil, err
+	}
+	return m, srv, nil
+}
+
+// NewRegistry returns a registry holding the Go runtime and process
+// collectors, for a load generator mode's own metrics.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// ServeRegistry serves reg at /metrics on addr until the returned server is
+// closed. It listens before returning, so a busy port is reported at once.
+func ServeRegistry(addr string, reg *prometheus.Registry) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
@@ -128,5 +145,5 @@ func Serve(addr, topic, group string) (*Metrics, *http.Server, error) {
 	srv := &http.Server{Addr: ln.Addr().String(), Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	// Serve returns only once the server is closed.
 	go func() { _ = srv.Serve(ln) }()
-	return m, srv, nil
+	return srv, nil
 }

@@ -214,14 +214,23 @@ func (s *scenario) crashLoopPages(t *testing.T) {
 		t.Logf("crash %d of node %d done %v into the loop", cycle, nd.id, time.Since(start).Round(time.Second))
 	}
 	t.Logf("paged %v after the first crash", page.At.Sub(start).Round(time.Second))
+	checkPage(t, page, alert, map[string]string{"instance": nd.http, "severity": alerts.SeverityCritical})
+}
+
+// checkPage checks that a page came through the pager receiver and carries
+// alert with the labels want and its runbook link.
+func checkPage(t *testing.T, page received, alert string, want map[string]string) {
+	t.Helper()
 	var found bool
 	for _, a := range page.N.Alerts {
 		if a.Labels["alertname"] != alert {
 			continue
 		}
 		found = true
-		if a.Labels["instance"] != nd.http || a.Labels["severity"] != alerts.SeverityCritical {
-			t.Errorf("page labels %v, want instance %s and severity critical", a.Labels, nd.http)
+		for k, v := range want {
+			if a.Labels[k] != v {
+				t.Errorf("page labels %v, want %s=%s", a.Labels, k, v)
+			}
 		}
 		if a.Annotations["runbook_url"] != alerts.RunbookURL(alert) {
 			t.Errorf("runbook_url %q", a.Annotations["runbook_url"])

@@ -89,25 +89,8 @@ func TestAlerts_LiveClusterUnderLoad_FrozenLeaderDiskPages(t *testing.T) {
 		return fmt.Errorf("%s = %v (%v); webhook: %s", inflight, v, err, s.hook.describe())
 	})
 	t.Logf("paged %v after the freeze", page.At.Sub(frozen).Round(time.Second))
-	var found bool
-	for _, a := range page.N.Alerts {
-		if a.Labels["alertname"] != alert {
-			continue
-		}
-		found = true
-		if a.Labels["instance"] != leader.http || a.Labels["node_id"] != fmt.Sprint(leader.id) {
-			t.Errorf("page for %s (node %s), want the frozen leader %s (node %d)", a.Labels["instance"], a.Labels["node_id"], leader.http, leader.id)
-		}
-		if a.Annotations["runbook_url"] != alerts.RunbookURL(alert) {
-			t.Errorf("runbook_url %q", a.Annotations["runbook_url"])
-		}
-	}
-	if !found {
-		t.Errorf("the page carries no %s alert: %+v", alert, page.N)
-	}
-	if page.N.Receiver != "pager" {
-		t.Errorf("page came through receiver %q, want pager", page.N.Receiver)
-	}
+	// The frozen leader's page.
+	checkPage(t, page, alert, map[string]string{"instance": leader.http, "node_id": fmt.Sprint(leader.id)})
 
 	// Thawed, the write returns and the cluster commits again.
 	if err := freeze("-u"); err != nil {
