@@ -34,6 +34,7 @@ func TestMetricNames(t *testing.T) {
 		"raftline_kafka_request_errors_total",
 		"raftline_kafka_requests_total",
 		"raftline_memory_limit_bytes",
+		"raftline_node_time_seconds",
 		"raftline_produce_duration_seconds_bucket",
 		"raftline_produce_duration_seconds_count",
 		"raftline_produce_partition_requests_total",

@@ -63,6 +63,10 @@ type Config struct {
 	// MemoryShare is the share of its memory limit a node may hold
 	// resident, sustained, before MemoryNearLimit fires.
 	MemoryShare float64
+	// ClockSkew is how far a follower's wall clock may be from the
+	// leader's, held for ClockSkewFor, before RaftLeaderClockSkew fires.
+	ClockSkew    time.Duration
+	ClockSkewFor Duration
 
 	// FollowerLagEntries is how many entries a live follower may trail the
 	// leader by, sustained, before it is reported.
@@ -124,6 +128,8 @@ func DefaultConfig() Config {
 		CrashLoopWindow:    Duration(15 * time.Minute),
 		AppendStall:        5 * time.Second,
 		MemoryShare:        0.9,
+		ClockSkew:          time.Second,
+		ClockSkewFor:       Duration(5 * time.Minute),
 		FollowerLagEntries: 5000,
 		CommitLatencyP99:   250 * time.Millisecond,
 		FsyncP99:           100 * time.Millisecond,
@@ -156,6 +162,10 @@ const (
 	recGroupLag     = "job_group:raftline_consumer_group_lag:sum"
 	recGroupLagAge  = "job_group:raftline_consumer_group_lag_seconds:max"
 	recGroupMembers = "job_group:raftline_consumer_group_members:max"
+	// recClockOffset is each node's wall clock minus Prometheus' at the
+	// scrape; recLeaderSkew the leader's offset minus each follower's.
+	recClockOffset = "node_id:raftline_node_time_seconds:offset"
+	recLeaderSkew  = "node_id:raftline_leader_clock_skew_seconds:diff"
 )
 
 // recTermMax is the cluster's raft term: the highest any node reports. The
@@ -238,6 +248,20 @@ func recordingRules(cfg Config) []Rule {
 		{
 			Record: recGroupMembers,
 			Expr:   fmt.Sprintf(`max by (job, cluster, group) (raftline_consumer_group_members{job=%q})`, Job),
+		},
+		{
+			// The sample's value is the node's clock as it answered the
+			// scrape, its timestamp Prometheus' clock as the scrape began.
+			Record: recClockOffset,
+			Expr:   fmt.Sprintf(`raftline_node_time_seconds{job=%[1]q} - timestamp(raftline_node_time_seconds{job=%[1]q})`, Job),
+		},
+		{
+			// Per follower (its labels), positive when the leader's clock
+			// is ahead. Prometheus' own clock cancels out.
+			Record: recLeaderSkew,
+			Expr: fmt.Sprintf("max by (job, cluster) (\n  %[1]s\n  and on (job, cluster, node_id)\n  raft_state{job=%[2]q, state=\"leader\"} == 1\n)\n"+
+				"- on (job, cluster) group_right ()\n%[1]s\nunless on (job, cluster, node_id)\nraft_state{job=%[2]q, state=\"leader\"} == 1",
+				recClockOffset, Job),
 		},
 	}
 }
@@ -554,6 +578,19 @@ func alertingRules(cfg Config) []Rule {
 				`{{ with printf "raftline_memory_limit_bytes{job=%q,node_id=%q}" $labels.job $labels.node_id | query }}{{ . | first | value | humanize1024 }}B{{ end }}`+
 				", the smaller of its cgroup's memory.max and GOMEMLIMIT). At the cgroup limit the kernel kills it (an OOM kill, then a restart); "+
 				"near GOMEMLIMIT the Go runtime collects garbage constantly and every request slows."),
+
+		// The leader's clock stamps LogAppendTime and decides time-based
+		// retention and segment rolls: ahead of its followers', it deletes
+		// early, and timestamps move backwards when leadership moves to a
+		// follower. etcd warns at a 1s drift between members, as here.
+		alert("RaftLeaderClockSkew", SeverityWarning, cfg.ClockSkewFor,
+			fmt.Sprintf("abs(%s) > %s", recLeaderSkew, seconds(cfg.ClockSkew)),
+			"Node {{ $labels.node_id }}'s clock is {{ $value | humanizeDuration }} off the leader's.",
+			"The wall clock of raftline node {{ $labels.node_id }} ({{ $labels.instance }}) has been more than "+cfg.ClockSkew.String()+
+				" off the raft leader's for "+cfg.ClockSkewFor.String()+" (now "+
+				`{{ with printf "`+recLeaderSkew+`{job=%q,node_id=%q}" $labels.job $labels.node_id | query }}{{ . | first | value | printf "%+.3f" }}s, positive when the leader is ahead{{ end }}`+
+				"). The leader's clock stamps LogAppendTime and drives retention.ms and segment.ms: record timestamps jump when leadership moves, "+
+				"and a leader ahead of the others deletes segments early. NTP (chrony, systemd-timesyncd) is not keeping the clocks in step."),
 
 		// Spans the node made and dropped: traces of produces are missing
 		// in Jaeger, nothing else. A ticket, after the drops lasted long

@@ -119,7 +119,7 @@ func TestExemplars_ProduceAndFetchLatency_LeadToTheirTracesInJaeger(t *testing.T
 		}
 		return exemplar{}, false
 	}
-	var produceEx, commitEx, fetchEx exemplar
+	var produceEx, commitEx, fetchEx, queueEx exemplar
 	var lastErr string
 	clustertest.WaitFor(t, 30*time.Second, "exemplars on the leader's latency histograms", func() bool {
 		exs, err := scrapeExemplars(leader)
@@ -127,12 +127,13 @@ func TestExemplars_ProduceAndFetchLatency_LeadToTheirTracesInJaeger(t *testing.T
 			lastErr = err.Error()
 			return false
 		}
-		var ok1, ok2, ok3 bool
+		var ok1, ok2, ok3, ok4 bool
 		produceEx, ok1 = find(exs["raftline_kafka_request_duration_seconds"], "Produce")
 		commitEx, ok2 = find(exs["raft_commit_duration_seconds"], "")
 		fetchEx, ok3 = find(exs["raftline_kafka_request_duration_seconds"], "Fetch")
-		lastErr = fmt.Sprintf("produce %v, commit %v, fetch %v; exemplars: %v", ok1, ok2, ok3, exs)
-		return ok1 && ok2 && ok3
+		queueEx, ok4 = find(exs["raft_proposal_queue_duration_seconds"], "")
+		lastErr = fmt.Sprintf("produce %v, commit %v, fetch %v, queue %v; exemplars: %v", ok1, ok2, ok3, ok4, exs)
+		return ok1 && ok2 && ok3 && ok4
 	})
 	t.Log(lastErr)
 	if produceEx.traceID != traceID {
@@ -140,6 +141,9 @@ func TestExemplars_ProduceAndFetchLatency_LeadToTheirTracesInJaeger(t *testing.T
 	}
 	if commitEx.traceID != traceID {
 		t.Errorf("commit latency exemplar %+v, want the producer's trace id %s", commitEx, traceID)
+	}
+	if queueEx.traceID != traceID {
+		t.Errorf("proposal queue exemplar %+v, want the producer's trace id %s", queueEx, traceID)
 	}
 
 	// The Produce exemplar's span is the request's server span.

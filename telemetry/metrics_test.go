@@ -22,13 +22,15 @@ import (
 // onlyOnLeader are the catalogued metrics a node exports only once it has
 // led or served clients as the leader.
 var onlyOnLeader = map[string]bool{
-	"raft_follower_lag_entries":       true,
-	"raft_commit_duration_seconds":    true,
-	"raft_replication_rtt_seconds":    true,
-	"raftline_produced_records_total": true,
-	"raftline_produced_bytes_total":   true,
-	"raftline_fetched_records_total":  true,
-	"raftline_fetched_bytes_total":    true,
+	"raft_follower_lag_entries":    true,
+	"raft_commit_duration_seconds": true,
+	"raft_replication_rtt_seconds": true,
+	// Only proposals this node made as leader queue.
+	"raft_proposal_queue_duration_seconds": true,
+	"raftline_produced_records_total":      true,
+	"raftline_produced_bytes_total":        true,
+	"raftline_fetched_records_total":       true,
+	"raftline_fetched_bytes_total":         true,
 	// Only written produces are timed; followers answer none.
 	"raftline_produce_duration_seconds": true,
 }
@@ -339,6 +341,23 @@ func TestCluster_Metrics_RaftCountersRiseWithIdleTimeAndProduces(t *testing.T) {
 	}
 	if d := value(a, "raft_commit_duration_seconds", nil) - value(b, "raft_commit_duration_seconds", nil); d < records {
 		t.Errorf("raft_commit_duration_seconds observed %v more commits, want at least %d", d, records)
+	}
+	// Every entry the leader proposed queued before its write; a
+	// follower proposes nothing.
+	if d := value(a, "raft_proposal_queue_duration_seconds", nil) - value(b, "raft_proposal_queue_duration_seconds", nil); d < records {
+		t.Errorf("raft_proposal_queue_duration_seconds observed %v more proposals, want at least %d", d, records)
+	}
+	for _, f := range c.Followers() {
+		if v := value(scrape(t, f), "raft_proposal_queue_duration_seconds", nil); v != 0 {
+			t.Errorf("follower %d timed %v proposals' queue wait, want none", f.ID, v)
+		}
+	}
+	// The node's clock, read as it answers: between the scrape's start and
+	// its end here.
+	t0 := time.Now()
+	clock := value(scrape(t, leader), "raftline_node_time_seconds", nil)
+	if t1 := time.Now(); clock < float64(t0.UnixNano())/1e9 || clock > float64(t1.UnixNano())/1e9 {
+		t.Errorf("raftline_node_time_seconds = %.3f, want between %.3f and %.3f", clock, float64(t0.UnixNano())/1e9, float64(t1.UnixNano())/1e9)
 	}
 	for _, f := range c.Followers() {
 		fid := map[string]string{"follower_id": strconv.Itoa(int(f.ID))}

@@ -106,6 +106,7 @@ func New(cfg Config) (*Telemetry, error) {
 		reg.Register(collectors.NewGoCollector()),
 		reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})),
 		reg.Register(newMemoryLimitCollector()),
+		reg.Register(newClockCollector()),
 	); err != nil {
 		return nil, err
 	}

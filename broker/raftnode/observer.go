@@ -52,7 +52,14 @@ type Observer interface {
 type LogsStored struct {
 	// Logs are the entries written, in index order. They carry Index,
 	// Term, Type, AppendedAt (set by the leader) and Extensions.
-	Logs     []*raft.Log
+	Logs []*raft.Log
+	// Proposed holds, for each of Logs, when this node proposed it
+	// (Node.Propose), or the zero time; nil when it proposed none of them.
+	// Only a leader's own proposals are known, and only when the write
+	// succeeded: AppendedAt minus Proposed is the time the entry queued
+	// inside hashicorp/raft before the leader took it (its apply queue and
+	// the batch ahead of it).
+	Proposed []time.Time
 	Duration time.Duration // the write and its fsync
 	Err      error
 }

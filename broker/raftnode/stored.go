@@ -26,7 +26,7 @@ import (
 // acknowledgement.
 type storeNotifier struct {
 	raft.LogStore
-	waiters sync.Map // *byte -> chan struct{}
+	waiters sync.Map // *byte -> *waiter
 	commits *commitTracker
 	obs     Observer // nil when none
 	node    *Node
@@ -76,12 +76,20 @@ func (s *storeNotifier) oldestInFlight() time.Duration {
 	return time.Since(oldest)
 }
 
+// waiter is a proposal waiting for the leader's log store: the channel its
+// acks=1 answer waits on, and when it was proposed, which with the entry's
+// AppendedAt gives the time it queued inside hashicorp/raft.
+type waiter struct {
+	ch       chan struct{}
+	proposed time.Time
+}
+
 func (s *storeNotifier) watch(data []byte, ch chan struct{}) *byte {
 	if len(data) == 0 {
 		return nil
 	}
 	key := unsafe.SliceData(data)
-	s.waiters.Store(key, ch)
+	s.waiters.Store(key, &waiter{ch: ch, proposed: time.Now()})
 	return key
 }
 
@@ -112,18 +120,24 @@ func (s *storeNotifier) StoreLogs(logs []*raft.Log) error {
 	err := s.LogStore.StoreLogs(logs)
 	took := time.Since(start)
 	s.end(seq)
+	var proposed []time.Time
 	if err == nil {
-		for _, l := range logs {
+		for i, l := range logs {
 			if len(l.Data) == 0 {
 				continue
 			}
-			if ch, ok := s.waiters.LoadAndDelete(unsafe.SliceData(l.Data)); ok {
-				close(ch.(chan struct{}))
+			if v, ok := s.waiters.LoadAndDelete(unsafe.SliceData(l.Data)); ok {
+				w := v.(*waiter)
+				close(w.ch)
+				if proposed == nil {
+					proposed = make([]time.Time, len(logs))
+				}
+				proposed[i] = w.proposed
 			}
 		}
 	}
 	if s.obs != nil {
-		s.obs.LogsStored(LogsStored{Logs: logs, Duration: took, Err: err})
+		s.obs.LogsStored(LogsStored{Logs: logs, Proposed: proposed, Duration: took, Err: err})
 	}
 	if err != nil {
 		s.node.storageFault(OpRaftLogWrite, s.dir, err)

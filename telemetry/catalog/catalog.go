@@ -268,6 +268,11 @@ var sections = []Section{
 				Doc:  "on the leader: AppendEntries round trip to each follower for RPCs carrying entries (network both ways plus the follower's log write and fsync), like etcd's peer round trip; heartbeats and failed RPCs are not timed",
 			},
 			{
+				Name: "raft_proposal_queue_duration_seconds", Type: Histogram, Labels: []Label{nodeID},
+				Help: "On the leader: time from proposing a command entry to the leader taking it off hashicorp/raft's queue and appending it (raft.Log.AppendedAt): the wait behind the batches ahead of it, before its write starts.",
+				Doc:  "on the leader: proposal to the leader taking the entry off Raft's queue to append it (`raft.Log.AppendedAt`), the first stage of a write's latency, before the log store write; with exemplars",
+			},
+			{
 				Name: "raft_fsm_apply_duration_seconds", Type: Histogram, Labels: []Label{nodeID},
 				Help: "Time to apply one command entry to the FSM.",
 				Doc:  "time to apply one entry to the FSM",
@@ -407,6 +412,11 @@ var sections = []Section{
 				Name: "raftline_memory_limit_bytes", Type: Gauge, Labels: []Label{nodeID},
 				Help: "Memory this process may use: the smaller of its cgroup's limit (memory.max) and GOMEMLIMIT. +Inf when neither is set.",
 				Doc:  "memory the process may use: the smaller of its cgroup's limit (`memory.max`, v1 `memory.limit_in_bytes`) and `GOMEMLIMIT`, read when scraped; `+Inf` when neither is set",
+			},
+			{
+				Name: "raftline_node_time_seconds", Type: Gauge, Labels: []Label{nodeID},
+				Help: "The node's wall clock as Unix seconds, read when scraped: minus the sample's timestamp it is the node's clock offset from Prometheus.",
+				Doc:  "the node's wall clock, read when scraped; `raftline_node_time_seconds - timestamp(raftline_node_time_seconds)` is its offset from Prometheus, and the leader's offset minus a follower's their skew (RaftLeaderClockSkew)",
 			},
 			{
 				Name: "raftline_build_info", Type: Gauge,

@@ -55,6 +55,7 @@ type Metrics struct {
 	preVotes      metric.Int64Counter
 	snapshots     metric.Int64Counter
 	commitDur     metric.Float64Histogram
+	queueDur      metric.Float64Histogram
 	applyDur      metric.Float64Histogram
 	storeDur      metric.Float64Histogram
 	snapDur       metric.Float64Histogram
@@ -126,6 +127,8 @@ func New(meter metric.Meter) (*Metrics, error) {
 		"Snapshots this node took, by result: persisted (success) or failed while taking or persisting (failure).")
 	m.commitDur = histogram("raft_commit_duration_seconds",
 		"On the leader: time from appending an entry to its log (raft.Log.AppendedAt) to a quorum of voters holding it, per command entry.")
+	m.queueDur = histogram("raft_proposal_queue_duration_seconds",
+		"On the leader: time from proposing a command entry to the leader taking it off hashicorp/raft's queue and appending it (raft.Log.AppendedAt): the wait behind the batches ahead of it, before its write starts.")
 	m.applyDur = histogram("raft_fsm_apply_duration_seconds",
 		"Time to apply one command entry to the FSM.")
 	m.storeDur = histogram("raft_log_store_append_duration_seconds",
@@ -215,9 +218,22 @@ func (m *Metrics) count(cmd any, dir instr.Opt) {
 	}
 }
 
-// LogsStored times a log store write.
+// LogsStored times a log store write and, for the entries this leader
+// proposed, the time they queued before it, with the trace context an entry
+// carries as the bucket's exemplar.
 func (m *Metrics) LogsStored(e raftnode.LogsStored) {
 	m.storeDur.Record(context.Background(), e.Duration.Seconds())
+	for i, at := range e.Proposed {
+		l := e.Logs[i]
+		if at.IsZero() || l.AppendedAt.IsZero() {
+			continue
+		}
+		ctx := context.Background()
+		if sc, ok := tracing.DecodeContext(l.Extensions); ok {
+			ctx = trace.ContextWithSpanContext(ctx, sc)
+		}
+		m.queueDur.Record(ctx, max(l.AppendedAt.Sub(at), 0).Seconds())
+	}
 }
 
 // EntryCommitted records the commit latency of an entry this node led,
