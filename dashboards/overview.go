@@ -19,7 +19,7 @@ import (
 // leadership are properties of the whole cluster, not of the nodes picked.
 func overview() *dashboard.DashboardBuilder {
 	b := newDashboard(UIDOverview, "raftline / Cluster overview",
-		"Is the cluster healthy and serving: quorum, leader, failing writes and clients, replication, disk and memory, firing alerts, versions; then raft, traffic and consumers.").
+		"Is the cluster healthy and serving: quorum, leader, failing writes and clients, produce SLO burn and budget, replication, disk and memory against its limit, firing alerts, versions; then raft, traffic and consumers.").
 		Annotations(overviewAnnotations()).
 		WithRow(dashboard.NewRowBuilder("Is it serving?")).
 		WithPanel(statPanel("Quorum", units.NoUnit,
@@ -48,7 +48,7 @@ func overview() *dashboard.DashboardBuilder {
 			Thresholds(limits(1, 10)).
 			GraphMode(common.BigValueGraphModeArea)).
 		WithPanel(statPanel("Firing alerts", units.NoUnit,
-			"Alerts Prometheus holds firing for this job (the ALERTS series of alerts/rules.yml); Alertmanager routes them, and the Alerts row below names them.",
+			"Alerts Prometheus holds firing for this job (the ALERTS series of alerts/rules.yml, which needs no Grafana alerting); Alertmanager routes them. The Alerts row below names them over time and lists the rules firing or pending now.",
 			query(`count(ALERTS{job="$job", cluster=~"$cluster", alertstate="firing"}) or vector(0)`, "firing")).
 			Thresholds(thresholds("green", step{1, "red"}))).
 		WithPanel(statPanel("Members up", units.NoUnit,
