@@ -196,6 +196,10 @@ func TestEveryPanelHasUnitDescriptionAndQuery(t *testing.T) {
 			if strings.TrimSpace(deref(p.Description)) == "" {
 				t.Errorf("%s: no description", where)
 			}
+			if p.Type == AlertListType {
+				checkAlertList(t, p, where)
+				continue
+			}
 			if !isPrometheusPanel(p) {
 				checkTracePanel(t, d, p, where)
 				continue
@@ -344,6 +348,56 @@ func checkTracePanel(t *testing.T, d dashboard.Dashboard, p dashboard.Panel, whe
 		}
 		if q.QueryType != "search" || q.Service != telemetry.DefaultServiceName || q.Operation == "" {
 			t.Errorf("%s: Jaeger query %+v does not search service %q by operation", where, q, telemetry.DefaultServiceName)
+		}
+	}
+}
+
+// An alert list runs no query: it lists the data-source-managed rules of
+// the provisioned Prometheus (by name, which is how the panel selects a
+// rule source) for the dashboard's job, firing and pending ones only.
+// test/compose checks that the name is a provisioned Prometheus.
+func checkAlertList(t *testing.T, p dashboard.Panel, where string) {
+	t.Helper()
+	if len(p.Targets) != 0 || p.Datasource != nil {
+		t.Errorf("%s: an alert list with targets or a datasource: %v %v", where, p.Targets, p.Datasource)
+	}
+	o, ok := alertListOptions(p)
+	if !ok {
+		t.Fatalf("%s: options %T are not AlertListOptions", where, p.Options)
+	}
+	if o.Datasource != DefaultDatasourceName {
+		t.Errorf("%s: lists the rules of %q, not the provisioned Prometheus %q", where, o.Datasource, DefaultDatasourceName)
+	}
+	if o.AlertInstanceLabelFilter != `{job="$job"}` {
+		t.Errorf("%s: instance filter %q, want the dashboard's job", where, o.AlertInstanceLabelFilter)
+	}
+	if !o.StateFilter.Firing || !o.StateFilter.Pending || o.StateFilter.Normal || o.ShowInactiveAlerts {
+		t.Errorf("%s: state filter %+v, want firing and pending only", where, o.StateFilter)
+	}
+	if o.ViewMode != "list" || o.MaxItems <= 0 {
+		t.Errorf("%s: view %q with %d items, want a list", where, o.ViewMode, o.MaxItems)
+	}
+}
+
+// The overview lists firing alerts through an alert list, and Queries
+// leaves it out: it has no PromQL for the live test to run.
+func TestOverviewListsFiringAlerts(t *testing.T) {
+	als, err := AlertLists()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(als, func(a AlertList) bool { return a.Dashboard == UIDOverview }) {
+		t.Errorf("no alert list on the overview: %+v", als)
+	}
+	qs, err := Queries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range qs {
+		for _, p := range d.Panels {
+			if p.Type == AlertListType {
+				t.Errorf("%s / %s: Queries lists an alert list", d.UID, p.Title)
+			}
 		}
 	}
 }

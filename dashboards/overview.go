@@ -1,19 +1,25 @@
 package dashboards
 
 import (
+	"fmt"
+	"strconv"
+	"strings"
+
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/grafana/grafana-foundation-sdk/go/statetimeline"
 	"github.com/grafana/grafana-foundation-sdk/go/units"
+
+	"github.com/raftline/raftline/alerts"
 )
 
 // overview answers "is the cluster healthy and serving?" at a glance. The
 // top row is cluster-wide and ignores $node on purpose: quorum and
 // leadership are properties of the whole cluster, not of the nodes picked.
 func overview() *dashboard.DashboardBuilder {
-	return newDashboard(UIDOverview, "raftline / Cluster overview",
-		"Is the cluster healthy and serving: quorum, leader, failing writes and clients, replication, disk and memory, firing alerts, versions; then raft, traffic and consumers.").
+	b := newDashboard(UIDOverview, "raftline / Cluster overview",
+		"Is the cluster healthy and serving: quorum, leader, failing writes and clients, produce SLO burn and budget, replication, disk and memory against its limit, firing alerts, versions; then raft, traffic and consumers.").
 		Annotations(overviewAnnotations()).
 		WithRow(dashboard.NewRowBuilder("Is it serving?")).
 		WithPanel(statPanel("Quorum", units.NoUnit,
@@ -42,7 +48,7 @@ func overview() *dashboard.DashboardBuilder {
 			Thresholds(limits(1, 10)).
 			GraphMode(common.BigValueGraphModeArea)).
 		WithPanel(statPanel("Firing alerts", units.NoUnit,
-			"Alerts Prometheus holds firing for this job (the ALERTS series of alerts/rules.yml); Alertmanager routes them, and the Alerts row below names them.",
+			"Alerts Prometheus holds firing for this job (the ALERTS series of alerts/rules.yml, which needs no Grafana alerting); Alertmanager routes them. The Alerts row below names them over time and lists the rules firing or pending now.",
 			query(`count(ALERTS{job="$job", cluster=~"$cluster", alertstate="firing"}) or vector(0)`, "firing")).
 			Thresholds(thresholds("green", step{1, "red"}))).
 		WithPanel(statPanel("Members up", units.NoUnit,
@@ -50,8 +56,9 @@ func overview() *dashboard.DashboardBuilder {
 			query(`sum(up{job="$job", cluster=~"$cluster"})`, "up"),
 			query(`max(raft_voters{job="$job", cluster=~"$cluster"})`, "voters")).
 			Thresholds(thresholds("red", step{2, "orange"}, step{3, "green"})).
-			TextMode(common.BigValueTextModeValueAndName)).
-		WithRow(dashboard.NewRowBuilder("Will it keep serving?")).
+			TextMode(common.BigValueTextModeValueAndName))
+	b = withSLOTiles(b.WithRow(dashboard.NewRowBuilder("Are writes within their objectives?")))
+	return b.WithRow(dashboard.NewRowBuilder("Will it keep serving?")).
 		WithPanel(statPanel("Slowest follower", units.Short,
 			"Entries the furthest-behind follower trails the leader by (max of raft_follower_lag_entries, on the leader). A follower past what the leader keeps after a snapshot needs a snapshot install."+
 				alertLimitText("RaftFollowerLagging", alertLimit.FollowerLag, fmtCount),
@@ -65,12 +72,14 @@ func overview() *dashboard.DashboardBuilder {
 			Thresholds(thresholds("red", step{24 * 3600, "orange"}, step{7 * 24 * 3600, "green"})).
 			Mappings(notFilling(30 * 24 * 3600)).
 			TextMode(common.BigValueTextModeValueAndName)).
-		WithPanel(statPanel("Resident memory", units.BytesIEC,
-			"Resident set size per node (process_resident_memory_bytes). raftline exports no memory limit; compare with the container's or host's limit. The Node dashboard has heap and GC.",
-			query(`process_resident_memory_bytes{job="$job", cluster=~"$cluster", node_id=~"$node"}`, "{{node_id}}")).
+		WithPanel(statPanel("Memory of limit", units.PercentUnit,
+			"Per node, resident memory (process_resident_memory_bytes) as a share of the memory the process may use (raftline_memory_limit_bytes: its cgroup's memory.max or GOMEMLIMIT, whichever is smaller); \"no limit\" when neither is set. Past the limit the kernel kills the node or the Go runtime spends its time collecting garbage. The Node dashboard has resident memory, heap and GC."+
+				alertLimitText("MemoryNearLimit", alertLimit.MemoryShare, fmtPercent),
+			query(memoryOfLimitExpr, "{{node_id}}")).
+			Thresholds(limits(alertSteps(alertLimit.MemoryShare))).
+			Mappings(valueMappings(mapped{"-1", "no limit", "text"})).
 			TextMode(common.BigValueTextModeValueAndName).
-			GraphMode(common.BigValueGraphModeArea).
-			ColorMode(common.BigValueColorModeNone)).
+			GraphMode(common.BigValueGraphModeArea)).
 		WithPanel(statPanel("Version per node", units.NoUnit,
 			"The raftline version each node runs (raftline_build_info). Two versions at once is a rolling upgrade in progress.",
 			query(`max by (node_id, version) (raftline_build_info{job="$job", cluster=~"$cluster", node_id=~"$node"})`, "{{node_id}}: {{version}}")).
@@ -91,7 +100,9 @@ func overview() *dashboard.DashboardBuilder {
 			"Alerts firing over time by name and severity (Prometheus' ALERTS series): when each started and stopped. Alertmanager (the provisioned alertmanager data source) has the silences and routing.",
 			query(`count by (alertname, severity) (ALERTS{job="$job", cluster=~"$cluster", alertstate="firing"})`, "{{alertname}} ({{severity}})")).
 			NoValue("no alert fired in the time range").
-			Span(fullWidth)).
+			Span(halfWidth)).
+		WithPanel(alertListPanel("Firing and pending alerts",
+			"The alert rules of the provisioned Prometheus data source (\""+DefaultDatasourceName+"\", data-source-managed rules: alerts/rules.yml) with instances firing or pending for this job, firing first, each with its labels and since when. Grafana's alert list reads rule sources (Grafana's rules, Prometheus, Loki), not an Alertmanager data source: silences and routing are in Alerting > Alertmanager (the provisioned alertmanager data source). Filtered by job only: rule instances do not carry Prometheus' external cluster label.")).
 		WithRow(dashboard.NewRowBuilder("Raft")).
 		WithPanel(statPanel("Nodes without leader", units.NoUnit,
 			"Nodes that report no known leader (raft_has_leader=0). Any such node cannot forward or serve writes; all of them together means the cluster is unavailable.",
@@ -161,6 +172,12 @@ func overview() *dashboard.DashboardBuilder {
 // LOST rather than "no data" exactly when nothing answers.
 const quorumExpr = `((count(raft_has_leader{job="$job", cluster=~"$cluster"} == 1) or vector(0)) >= bool (floor((max(raft_voters{job="$job", cluster=~"$cluster"}) or count(up{job="$job", cluster=~"$cluster"})) / 2) + 1)) or vector(0)`
 
+// memoryOfLimitExpr is each node's resident memory over its memory limit,
+// and -1 ("no limit") for a node whose limit is +Inf: a share of infinity
+// would read 0 %, as if the node used no memory.
+const memoryOfLimitExpr = `process_resident_memory_bytes{job="$job", cluster=~"$cluster", node_id=~"$node"} / on (job, cluster, instance, node_id) (raftline_memory_limit_bytes{job="$job", cluster=~"$cluster", node_id=~"$node"} < +Inf)` +
+	` or (process_resident_memory_bytes{job="$job", cluster=~"$cluster", node_id=~"$node"} * 0 - 1)`
+
 // diskTrendWindow is the window the disk-full estimate takes the trend of
 // free space over: DiskFillingUp's, a trend rather than a rate.
 const diskTrendWindow = "6h"
@@ -200,4 +217,57 @@ func overviewAnnotations() []cog.Builder[dashboard.AnnotationQuery] {
 		a("Restarts", "red", `changes(process_start_time_seconds{job="$job", cluster=~"$cluster", node_id=~"$node"}[$__rate_interval]) > 0`, "node {{node_id}} restarted"),
 		a("Membership changes", "purple", `max by (job) (changes(raft_voters{job="$job", cluster=~"$cluster"}[$__rate_interval])) > 0`, "voters changed"),
 	}
+}
+
+// noTraffic is the value the burn-rate tiles take without produce traffic
+// in their window, shown as "no traffic": with no events the error ratio is
+// 0/0, and the recorded ratio is NaN or absent.
+const noTraffic = -1
+
+// withSLOTiles adds, per objective of alerts.SLOs(), its burn rate over the
+// fast page's long window and the error budget left over its period: the
+// same recorded series, factors and budget the burn-rate alerts and the
+// Produce SLOs dashboard read, aggregated to the worst cluster. Each tile
+// links to that dashboard.
+func withSLOTiles(b *dashboard.DashboardBuilder) *dashboard.DashboardBuilder {
+	w := alerts.BurnWindows[0]
+	for _, s := range alerts.SLOs() {
+		b = b.WithPanel(statPanel(s.Title+": burn rate, "+w.Long.String(), units.Short,
+			fmt.Sprintf("How fast %s is spending its error budget: the error ratio over the last %s (what share %s) divided by the budget, %s. 1 spends the budget exactly in %s; %s pages when this and the %s burn both exceed %s. Yellow, orange and red are the alerts' factors: %s. \"no traffic\" without produces in the last %s (the alerts also need at least %s events/s); 0 with traffic and no bad events. The Produce SLOs dashboard has every window and the canary.",
+				strings.ToLower(s.Title), w.Long, s.SLI.Describes, percentText(s.Budget()), "30 days", s.FastAlert(), w.Short, num(w.Factor), factorsText(), w.Long, num(s.MinEventRate)),
+			query(burnRateExpr(s, w.Long), "burn rate")).
+			Decimals(1).
+			Thresholds(burnThresholds()).
+			Mappings(valueMappings(mapped{strconv.Itoa(noTraffic), "no traffic", "text"})).
+			DataLinks([]cog.Builder[dashboard.DashboardLink]{sloLink()}).
+			Span(fullWidth / 4))
+		b = b.WithPanel(statPanel(s.Title+": error budget left", units.PercentUnit,
+			fmt.Sprintf("Share of the %s error budget of %s (objective %s) not yet spent, from the share of bad events over the last %s. Below 0 the objective is missed; orange in the last quarter. 100%% when no event was bad (or there was no traffic) in the period.",
+				"30-day", s.Title, percentText(s.Objective), "30 days"),
+			query(budgetLeftExpr(s), "budget left")).
+			Decimals(1).
+			Thresholds(budgetThresholds()).
+			DataLinks([]cog.Builder[dashboard.DashboardLink]{sloLink()}).
+			Span(fullWidth / 4))
+	}
+	return b
+}
+
+// burnRateExpr is an objective's burn rate over w in the worst cluster of
+// the job. The recorded ratio is NaN without events in w and absent while
+// no event was ever bad (the bad events' counter has no series), so: the
+// burn rate where it is a number, else 0 where there were events, else
+// noTraffic.
+func burnRateExpr(s alerts.SLO, w alerts.Duration) string {
+	sel := `{job="$job", cluster=~"$cluster"}`
+	return fmt.Sprintf("(max(%s%s) / %s >= 0) or (max(%s%s) > 0) * 0 or vector(%d)",
+		s.ErrorRatioRecord(w), sel, num(s.Budget()), s.EventRateRecord(w), sel, noTraffic)
+}
+
+// budgetLeftExpr is the share of an objective's error budget left over its
+// period in the worst cluster of the job: all of it while the recorded
+// ratio is absent (no event was bad) or NaN (no event at all).
+func budgetLeftExpr(s alerts.SLO) string {
+	sel := `{job="$job", cluster=~"$cluster"}`
+	return fmt.Sprintf("1 - (max(%s%s) >= 0) / %s or vector(1)", s.ErrorRatioRecord(s.Period), sel, num(s.Budget()))
 }

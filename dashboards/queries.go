@@ -31,8 +31,8 @@ type DashboardQueries struct {
 
 // Queries returns, for every dashboard, every Prometheus panel's title and
 // PromQL. It reads the built dashboards, so it lists exactly what Grafana
-// will run. Panels of other data sources (the Jaeger trace search) are left
-// out; TracePanels lists those.
+// will run. Panels of other data sources (the Jaeger trace search) and alert
+// lists are left out; TracePanels and AlertLists list those.
 func Queries() ([]DashboardQueries, error) {
 	ds, err := Build()
 	if err != nil {
@@ -232,10 +232,54 @@ func sortedUnique(ss []string) []string {
 	return out
 }
 
-// isPrometheusPanel reports whether a panel reads the $datasource
-// Prometheus; the others read traces (see TracePanels).
+// isPrometheusPanel reports whether a panel runs PromQL on the $datasource
+// Prometheus; the others read traces (see TracePanels) or list alert rules
+// (see AlertLists).
 func isPrometheusPanel(p dashboard.Panel) bool {
+	if p.Type == AlertListType {
+		return false
+	}
 	return p.Datasource == nil || deref(p.Datasource.Uid) == "${datasource}"
+}
+
+// AlertList is an alert list panel: it runs no query of its own but lists
+// the alert rules of a rule source.
+type AlertList struct {
+	Dashboard, Title string
+	Options          AlertListOptions
+}
+
+// AlertLists lists every alert list panel with its options.
+func AlertLists() ([]AlertList, error) {
+	ds, err := Build()
+	if err != nil {
+		return nil, err
+	}
+	var out []AlertList
+	for _, d := range ds {
+		for _, p := range panels(d) {
+			if p.Type != AlertListType {
+				continue
+			}
+			opts, ok := alertListOptions(p)
+			if !ok {
+				return nil, fmt.Errorf("%s / %s: alert list options are %T", *d.Uid, deref(p.Title), p.Options)
+			}
+			out = append(out, AlertList{Dashboard: *d.Uid, Title: deref(p.Title), Options: opts})
+		}
+	}
+	return out, nil
+}
+
+// alertListOptions reads an alert list's options back; the SDK's builder
+// stores them behind a pointer to any.
+func alertListOptions(p dashboard.Panel) (AlertListOptions, bool) {
+	o := p.Options
+	if ptr, isPtr := o.(*any); isPtr && ptr != nil {
+		o = *ptr
+	}
+	opts, ok := o.(AlertListOptions)
+	return opts, ok
 }
 
 // TracePanel is a panel that searches traces rather than Prometheus.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
@@ -57,7 +58,7 @@ func sloRow(b *dashboard.DashboardBuilder, s alerts.SLO) *dashboard.DashboardBui
 		fmt.Sprintf("Share of the 30-day error budget (%s of events may be bad) not yet spent, from the error ratio over the last 30 days (recorded every minute). Below 0 the objective is missed; orange under 25%%.", percentText(s.Budget())),
 		query(fmt.Sprintf("1 - %s%s / %s", s.ErrorRatioRecord(s.Period), sel, budget), "budget left")).
 		Decimals(1).
-		Thresholds(thresholds("red", step{0, "orange"}, step{0.25, "green"})).
+		Thresholds(budgetThresholds()).
 		Span(halfWidth / 2))
 	b = b.WithPanel(statPanel(s.Title+": burn rate, last "+short.String(), units.Short,
 		fmt.Sprintf("Error ratio over the last %s divided by the budget: 1 spends the budget exactly in 30 days. The page needs %s over both %s and %s.", short, num(alerts.BurnWindows[0].Factor), long, short),
@@ -111,6 +112,19 @@ func burnThresholds() *dashboard.ThresholdsConfigBuilder {
 		steps = append(steps, step{bw.Factor, c})
 	}
 	return thresholds("green", steps...)
+}
+
+// budgetThresholds colour the error budget left: red once it is spent,
+// orange in its last quarter.
+func budgetThresholds() *dashboard.ThresholdsConfigBuilder {
+	return thresholds("red", step{0, "orange"}, step{0.25, "green"})
+}
+
+// sloLink opens the Produce SLOs dashboard over the same time range, data
+// source, cluster and job.
+func sloLink() cog.Builder[dashboard.DashboardLink] {
+	return dataLink("Produce SLOs: budgets, burn rates per window, canary",
+		"/d/"+UIDSLO+"/raftline-produce-slos?${__url_time_range}&${datasource:queryparam}&${cluster:queryparam}&${job:queryparam}")
 }
 
 func factorsText() string {

@@ -20,6 +20,7 @@ type alertLimits struct {
 	FsyncP99          float64 // seconds; RaftFsyncSlow
 	LastContact       float64 // seconds; RaftLastContactHigh
 	ProduceErrorRatio float64 // errors per request; BrokerProduceErrorRate
+	MemoryShare       float64 // resident share of the memory limit; MemoryNearLimit
 }
 
 // alertLimitsFrom is the one place the dashboards read alerts.Config.
@@ -30,6 +31,7 @@ func alertLimitsFrom(c alerts.Config) alertLimits {
 		FsyncP99:          c.FsyncP99.Seconds(),
 		LastContact:       c.LastContact.Seconds(),
 		ProduceErrorRatio: c.ProduceErrorRatio,
+		MemoryShare:       c.MemoryShare,
 	}
 }
 

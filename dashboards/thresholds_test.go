@@ -1,6 +1,7 @@
 package dashboards
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -19,6 +20,7 @@ func alertValues() map[string]float64 {
 		"raft_commit_duration_seconds_bucket":           c.CommitLatencyP99.Seconds(),
 		"raft_log_store_append_duration_seconds_bucket": c.FsyncP99.Seconds(),
 		"raft_last_contact_seconds":                     c.LastContact.Seconds(),
+		"raftline_memory_limit_bytes":                   c.MemoryShare,
 	}
 }
 
@@ -30,6 +32,7 @@ var panelsWithAlertLimit = []struct{ uid, title string }{
 	{UIDRaft, "Follower lag"},
 	{UIDRaft, "Last contact with leader"},
 	{UIDOverview, "Slowest follower"},
+	{UIDOverview, "Memory of limit"},
 	{UIDJourney, "1. Log write and fsync"},
 	{UIDJourney, "3. Commit"},
 }
@@ -137,4 +140,56 @@ func findPanel(t *testing.T, uid, title string) dashboard.Panel {
 	}
 	t.Fatalf("no panel %s / %s", uid, title)
 	return dashboard.Panel{}
+}
+
+// The overview's SLO tiles read the recorded ratios the burn-rate alerts
+// compare, over the fast page's long window, and colour them by the
+// alerts' factors: yellow from the ticket's, red from the fast page's. The
+// budget tiles colour as the Produce SLOs dashboard does. Both link there.
+func TestOverviewSLOTilesUseTheBurnAlertsFactors(t *testing.T) {
+	w := alerts.BurnWindows[0]
+	var factors []float64
+	for _, bw := range alerts.BurnWindows {
+		factors = append(factors, bw.Factor)
+	}
+	slices.Sort(factors)
+	for _, s := range alerts.SLOs() {
+		burn := findPanel(t, UIDOverview, s.Title+": burn rate, "+w.Long.String())
+		var got []float64
+		for _, st := range burn.FieldConfig.Defaults.Thresholds.Steps {
+			if st.Value != nil {
+				got = append(got, *st.Value)
+			}
+		}
+		if !slices.Equal(got, factors) {
+			t.Errorf("%s burn rate: thresholds %v, the alerts' factors are %v", s.Title, got, factors)
+		}
+		if red, ok := redStep(burn); !ok || red != w.Factor {
+			t.Errorf("%s burn rate: red from %v, the fast page fires at %v", s.Title, red, w.Factor)
+		}
+		e := exprs(burn)
+		if len(e) != 1 || !strings.Contains(e[0], s.ErrorRatioRecord(w.Long)+`{job="$job", cluster=~"$cluster"}) / `+num(s.Budget())) {
+			t.Errorf("%s burn rate: %q is not %s over the budget %s", s.Title, e, s.ErrorRatioRecord(w.Long), num(s.Budget()))
+		}
+
+		budget := findPanel(t, UIDOverview, s.Title+": error budget left")
+		onSLO := findPanel(t, UIDSLO, s.Title+": error budget left, 30 days")
+		if !slices.EqualFunc(budget.FieldConfig.Defaults.Thresholds.Steps, onSLO.FieldConfig.Defaults.Thresholds.Steps, func(a, b dashboard.Threshold) bool {
+			return a.Color == b.Color && (a.Value == nil) == (b.Value == nil) && (a.Value == nil || *a.Value == *b.Value)
+		}) {
+			t.Errorf("%s budget left: thresholds differ from the Produce SLOs dashboard's", s.Title)
+		}
+		if e := exprs(budget); len(e) != 1 || !strings.Contains(e[0], s.ErrorRatioRecord(s.Period)) {
+			t.Errorf("%s budget left: %q does not read %s", s.Title, e, s.ErrorRatioRecord(s.Period))
+		}
+
+		for _, p := range []dashboard.Panel{burn, budget} {
+			if !slices.ContainsFunc(p.FieldConfig.Defaults.Links, func(l dashboard.DashboardLink) bool {
+				u := deref(l.Url)
+				return strings.HasPrefix(u, "/d/"+UIDSLO+"/") && strings.Contains(u, "${__url_time_range}") && strings.Contains(u, "${job:queryparam}")
+			}) {
+				t.Errorf("%s: no link to the Produce SLOs dashboard", deref(p.Title))
+			}
+		}
+	}
 }

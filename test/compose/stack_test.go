@@ -535,6 +535,9 @@ func TestGrafana_ProvisionsEveryDashboardAndItsDatasources(t *testing.T) {
 				t.Errorf("dashboard %s expects datasource %q to be %s, it is %s", name, ref.uid, ref.typ, d.Type)
 			}
 		}
+		for _, al := range alertListSources(t, want) {
+			checkAlertListSource(t, name, al, ds)
+		}
 	}
 
 	// Datasources point at the stack's services; exemplar links at a
@@ -583,6 +586,61 @@ func TestGrafana_ProvisionsEveryDashboardAndItsDatasources(t *testing.T) {
 	}
 	if g.Environment["GF_AUTH_ANONYMOUS_ENABLED"] != "true" || g.Environment["GF_AUTH_ANONYMOUS_ORG_ROLE"] != "Viewer" {
 		t.Error("anonymous viewer access is not on")
+	}
+}
+
+// alertList is an alert list panel and the data source it lists the rules
+// of, by name: the panel selects its rule source by name, not uid.
+type alertList struct{ title, source string }
+
+// alertListSources finds a dashboard's alert list panels, in rows too.
+func alertListSources(t testing.TB, dashboard []byte) []alertList {
+	t.Helper()
+	type panel struct {
+		Type    string  `json:"type"`
+		Title   string  `json:"title"`
+		Panels  []panel `json:"panels"`
+		Options struct {
+			Datasource string `json:"datasource"`
+		} `json:"options"`
+	}
+	var d struct {
+		Panels []panel `json:"panels"`
+	}
+	if err := json.Unmarshal(dashboard, &d); err != nil {
+		t.Fatal(err)
+	}
+	var out []alertList
+	var walk func(ps []panel)
+	walk = func(ps []panel) {
+		for _, p := range ps {
+			if p.Type == "alertlist" {
+				out = append(out, alertList{p.Title, p.Options.Datasource})
+			}
+			walk(p.Panels)
+		}
+	}
+	walk(d.Panels)
+	return out
+}
+
+// checkAlertListSource: Grafana's alert list reads rule sources only
+// (Grafana's own rules, and Prometheus or Loki data sources that manage
+// alerts), so a list of a provisioned Alertmanager, or of a name nothing
+// provisions, shows nothing.
+func checkAlertListSource(t *testing.T, dashboard string, al alertList, ds []grafanaDatasource) {
+	t.Helper()
+	i := slices.IndexFunc(ds, func(d grafanaDatasource) bool { return d.Name == al.source })
+	if i < 0 {
+		t.Errorf("dashboard %s / %s lists the rules of data source %q, which is not provisioned", dashboard, al.title, al.source)
+		return
+	}
+	d := ds[i]
+	if d.Type != "prometheus" && d.Type != "loki" {
+		t.Errorf("dashboard %s / %s lists the rules of %q, a %s data source: the alert list reads Prometheus or Loki rule sources", dashboard, al.title, al.source, d.Type)
+	}
+	if manage, ok := d.JSONData["manageAlerts"].(bool); ok && !manage {
+		t.Errorf("dashboard %s / %s lists the rules of %q, which is provisioned with manageAlerts: false", dashboard, al.title, al.source)
 	}
 }
 
