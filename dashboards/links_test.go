@@ -42,7 +42,7 @@ func TestNodeDataLinks(t *testing.T) {
 	}
 	for _, want := range []struct{ uid, title string }{
 		{UIDOverview, "Raft state per node"}, {UIDOverview, "Disk full in"}, {UIDOverview, "Version per node"},
-		{UIDRaft, "Follower lag"}, {UIDJourney, "2. Replication round trip per follower"},
+		{UIDRaft, "Follower lag"}, {UIDJourney, "3. Replication round trip per follower"},
 	} {
 		p := findPanel(t, want.uid, want.title)
 		if !slices.ContainsFunc(p.FieldConfig.Defaults.Links, func(l dashboard.DashboardLink) bool {

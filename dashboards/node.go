@@ -36,6 +36,11 @@ func node() *dashboard.DashboardBuilder {
 			"Open file descriptors per process: client connections, raft peers and log files.",
 			query(`process_open_fds{job="$job", cluster=~"$cluster", node_id=~"$node"}`, "{{node_id}}")).
 			Span(thirdWidth)).
+		WithPanel(withAlertLimit(timeseriesPanel("Clock skew from the leader", units.Seconds,
+			"How far each selected follower's wall clock is from the raft leader's, in either direction (node_id:raftline_leader_clock_skew_seconds:diff, recorded from raftline_node_time_seconds; the recorded series is positive when the leader is ahead). The leader's clock stamps LogAppendTime and decides retention.ms and segment.ms; the leader itself has no line."+
+				alertLimitText("RaftLeaderClockSkew", alertLimit.ClockSkew, fmtSeconds),
+			query(`abs(node_id:raftline_leader_clock_skew_seconds:diff{job="$job", cluster=~"$cluster", node_id=~"$node"})`, "{{node_id}}")).
+			Span(thirdWidth), alertLimit.ClockSkew)).
 		WithRow(dashboard.NewRowBuilder("Go runtime")).
 		WithPanel(timeseriesPanel("Goroutines", units.Short,
 			"Live goroutines. A count that only grows is a leak, typically per connection or per request.",

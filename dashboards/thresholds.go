@@ -21,6 +21,7 @@ type alertLimits struct {
 	LastContact       float64 // seconds; RaftLastContactHigh
 	ProduceErrorRatio float64 // errors per request; BrokerProduceErrorRate
 	MemoryShare       float64 // resident share of the memory limit; MemoryNearLimit
+	ClockSkew         float64 // seconds; RaftLeaderClockSkew
 }
 
 // alertLimitsFrom is the one place the dashboards read alerts.Config.
@@ -32,6 +33,7 @@ func alertLimitsFrom(c alerts.Config) alertLimits {
 		LastContact:       c.LastContact.Seconds(),
 		ProduceErrorRatio: c.ProduceErrorRatio,
 		MemoryShare:       c.MemoryShare,
+		ClockSkew:         c.ClockSkew.Seconds(),
 	}
 }
 

@@ -16,11 +16,12 @@ import (
 func alertValues() map[string]float64 {
 	c := alerts.DefaultConfig()
 	return map[string]float64{
-		"raft_follower_lag_entries":                     float64(c.FollowerLagEntries),
-		"raft_commit_duration_seconds_bucket":           c.CommitLatencyP99.Seconds(),
-		"raft_log_store_append_duration_seconds_bucket": c.FsyncP99.Seconds(),
-		"raft_last_contact_seconds":                     c.LastContact.Seconds(),
-		"raftline_memory_limit_bytes":                   c.MemoryShare,
+		"raft_follower_lag_entries":                       float64(c.FollowerLagEntries),
+		"raft_commit_duration_seconds_bucket":             c.CommitLatencyP99.Seconds(),
+		"raft_log_store_append_duration_seconds_bucket":   c.FsyncP99.Seconds(),
+		"raft_last_contact_seconds":                       c.LastContact.Seconds(),
+		"raftline_memory_limit_bytes":                     c.MemoryShare,
+		"node_id:raftline_leader_clock_skew_seconds:diff": c.ClockSkew.Seconds(),
 	}
 }
 
@@ -33,8 +34,9 @@ var panelsWithAlertLimit = []struct{ uid, title string }{
 	{UIDRaft, "Last contact with leader"},
 	{UIDOverview, "Slowest follower"},
 	{UIDOverview, "Memory of limit"},
-	{UIDJourney, "1. Log write and fsync"},
-	{UIDJourney, "3. Commit"},
+	{UIDJourney, "2. Log write and fsync"},
+	{UIDJourney, "4. Commit"},
+	{UIDNode, "Clock skew from the leader"},
 }
 
 func redStep(p dashboard.Panel) (float64, bool) {
