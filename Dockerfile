@@ -5,7 +5,7 @@
 #
 # The build context is a staging directory, not the repository. It holds what
 # compose/stack.sh image puts there: static binaries (CGO_ENABLED=0) named
-# raftline, loadgen and alertsink, the host's CA bundle as
+# raftline, loadgen, alertsink and otelcol, the host's CA bundle as
 # ca-certificates.crt, and passwd/group files naming the non-root user.
 #
 # Targets:
