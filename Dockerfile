@@ -1,11 +1,11 @@
 # raftline images, assembled FROM scratch from binaries built on the host, so
 # building needs no base image and no registry:
 #
-#   make image                      # both images, from a staged build context
+#   make image                      # all three images, from a staged build context
 #
 # The build context is a staging directory, not the repository. It holds what
 # compose/stack.sh image puts there: static binaries (CGO_ENABLED=0) named
-# raftline, loadgen and alertsink, the host's CA bundle as
+# raftline, loadgen, alertsink and otelcol, the host's CA bundle as
 # ca-certificates.crt, and passwd/group files naming the non-root user.
 #
 # Targets:
@@ -13,8 +13,12 @@
 #   tools: the load generator and the stack's alert webhook sink, plus the
 #     raftline binary, whose `health` subcommand is every healthcheck here
 #     (a scratch image has no curl or wget).
+#   otelcol: the OpenTelemetry Collector of tools/otelcol (staged as otelcol
+#     from tools/otelcol/build.sh), which tail-samples the nodes' traces on
+#     their way to Jaeger; it too carries the raftline binary, to probe its
+#     health_check endpoint.
 #
-# Dockerfile.build produces the same two images for machines without Go, by
+# Dockerfile.build produces the same three images for machines without Go, by
 # compiling in a golang stage; keep the final stages of both files alike
 # (test/compose checks that they are).
 
@@ -40,3 +44,10 @@ EXPOSE 9092 9644 9192
 VOLUME ["/var/lib/raftline"]
 ENTRYPOINT ["/raftline"]
 CMD ["serve"]
+
+FROM base AS otelcol
+COPY otelcol /otelcol
+# OTLP gRPC and HTTP, the health_check extension, the collector's own
+# Prometheus metrics. The configuration is mounted (compose.yaml).
+EXPOSE 4317 4318 13133 8888
+ENTRYPOINT ["/otelcol"]

@@ -39,6 +39,9 @@ func TestPrometheusConfig(t *testing.T) {
 		// evaluations and dropped notifications are there.
 		"prometheus":   {"prometheus:9090"},
 		"alertmanager": {"alertmanager:9093"},
+		// The collector between the nodes and Jaeger: spans received,
+		// tail-sampling decisions, spans it failed to export.
+		"otelcol": {"otelcol:8888"},
 	}
 	for job, want := range wantTargets {
 		if !slices.Equal(targets[job], want) {

@@ -603,7 +603,7 @@ func alertingRules(cfg Config) []Rule {
 				"Traces of the affected requests are missing; producing and consuming are not affected."),
 
 		alert("ScrapeTargetDown", SeverityWarning, Duration(3*time.Minute),
-			`up{job=~"raftline|loadgen|canary"} == 0`,
+			`up{job=~"raftline|loadgen|canary|otelcol"} == 0`,
 			"Prometheus cannot scrape {{ $labels.instance }}.",
 			"Prometheus has failed to scrape {{ $labels.instance }} (job {{ $labels.job }}) for 3m. "+
 				"Its metrics are missing from dashboards and from every other alert; "+

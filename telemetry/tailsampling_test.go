@@ -62,8 +62,8 @@ func otelcolBinary(t testing.TB) string {
 // startTailSampler runs the collector with the shipped
 // compose/otelcol/tail-sampling.yaml, its policies untouched: only the
 // receivers' addresses (reserved ports), the exporter's (the test's
-// Jaeger) and the collector's own metrics (off, so it binds no fixed port)
-// change. It returns the OTLP/HTTP traces URL.
+// Jaeger), the health_check extension's (a reserved port) and the
+// collector's own metrics (off) change, so it binds no fixed port. It returns the OTLP/HTTP traces URL.
 func startTailSampler(t *testing.T, j *jaegertest.Jaeger) string {
 	t.Helper()
 	bin := otelcolBinary(t)
@@ -76,12 +76,13 @@ func startTailSampler(t *testing.T, j *jaegertest.Jaeger) string {
 	if err := yaml.Unmarshal(b, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	ports := testports.Reserve(t, 2)
+	ports := testports.Reserve(t, 3)
 	grpcAddr, httpAddr := "127.0.0.1:"+strconv.Itoa(ports[0]), "127.0.0.1:"+strconv.Itoa(ports[1])
 	protocols := cfg["receivers"].(map[string]any)["otlp"].(map[string]any)["protocols"].(map[string]any)
 	protocols["grpc"].(map[string]any)["endpoint"] = grpcAddr
 	protocols["http"].(map[string]any)["endpoint"] = httpAddr
-	cfg["exporters"].(map[string]any)["otlp/jaeger"].(map[string]any)["endpoint"] = strings.TrimPrefix(j.OTLPGRPC, "http://")
+	cfg["exporters"].(map[string]any)["otlp_grpc/jaeger"].(map[string]any)["endpoint"] = strings.TrimPrefix(j.OTLPGRPC, "http://")
+	cfg["extensions"].(map[string]any)["health_check"].(map[string]any)["endpoint"] = "127.0.0.1:" + strconv.Itoa(ports[2])
 	cfg["service"].(map[string]any)["telemetry"] = map[string]any{"metrics": map[string]any{"level": "none"}}
 	out, err := yaml.Marshal(cfg)
 	if err != nil {

@@ -38,7 +38,9 @@ import (
 // names (the primary listener), a SIGKILL of the leader's container loses no
 // acknowledged record, and the killed container, started again, rejoins with
 // its data volume and ends up identical to the others. Every node runs with
-// the descriptor limit compose.yaml's ulimits set.
+// the descriptor limit compose.yaml's ulimits set. Last, the otelcol service
+// joins them and a failed produce's trace goes from the nodes through its
+// tail sampling into a real Jaeger.
 func TestCompose_RaftlineServices(t *testing.T) {
 	cmd := mustDocker(t)
 	images := buildImages(t)
@@ -53,6 +55,7 @@ func TestCompose_RaftlineServices(t *testing.T) {
 		{"HostClient_ProducesAndConsumes", testHostClient},
 		{"InNetworkClient_ProducesAndConsumes", testInNetworkClient},
 		{"LeaderContainerKilled_NoAckedRecordLost_RestartedContainerRejoins", testLeaderKilled},
+		{"Otelcol_TailSamplesTheNodesTracesIntoJaeger", testOtelcol},
 	}
 	for _, step := range steps {
 		if !t.Run(step.name, func(t *testing.T) { step.fn(t, s) }) {
@@ -61,9 +64,9 @@ func TestCompose_RaftlineServices(t *testing.T) {
 	}
 }
 
-// images are the two images of one test run, tagged uniquely so concurrent
-// runs and a developer's raftline:local are left alone.
-type images struct{ raftline, tools string }
+// images are the three images of one test run, tagged uniquely so
+// concurrent runs and a developer's raftline:local are left alone.
+type images struct{ raftline, tools, otelcol string }
 
 // nofile is the descriptor limit the stack's nodes are started with:
 // compose.yaml's, or less where the Docker daemon could not grant it. A
@@ -81,27 +84,28 @@ func nofile(t testing.TB) int {
 	return int(min(uint64(composeNofile), lim.Max-1))
 }
 
-// buildImages builds both images the way `make image` does, through
-// compose/stack.sh, from a private staging directory.
+// buildImages builds the images the way `make image` does, through
+// compose/stack.sh, from a private staging directory. The collector's binary
+// comes from tools/otelcol/build.sh's cache (minutes the first time).
 func buildImages(t *testing.T) images {
 	t.Helper()
 	id := randomID()
-	im := images{raftline: "raftline-test:" + id, tools: "raftline-tools-test:" + id}
+	im := images{raftline: "raftline-test:" + id, tools: "raftline-tools-test:" + id, otelcol: "raftline-otelcol-test:" + id}
 	t.Cleanup(func() {
-		exec.Command("docker", "image", "rm", "-f", im.raftline, im.tools).Run()
+		exec.Command("docker", "image", "rm", "-f", im.raftline, im.tools, im.otelcol).Run()
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 	start := time.Now()
 	env := hermeticEnv("RAFTLINE_IMAGE_STAGE="+filepath.Join(t.TempDir(), "stage"), "RAFTLINE_VERSION=test-"+id,
-		"RAFTLINE_IMAGE="+im.raftline, "RAFTLINE_TOOLS_IMAGE="+im.tools)
+		"RAFTLINE_IMAGE="+im.raftline, "RAFTLINE_TOOLS_IMAGE="+im.tools, "RAFTLINE_OTELCOL_IMAGE="+im.otelcol)
 	if _, err := run(ctx, env, filepath.Join(composeDir, "stack.sh"), "image"); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("built %s and %s in %v", im.raftline, im.tools, time.Since(start).Round(time.Millisecond))
+	t.Logf("built %s, %s and %s in %v", im.raftline, im.tools, im.otelcol, time.Since(start).Round(time.Millisecond))
 
-	// Both run as the unprivileged user and carry the host's CA bundle.
-	for _, image := range []string{im.raftline, im.tools} {
+	// All run as the unprivileged user and carry the host's CA bundle.
+	for _, image := range []string{im.raftline, im.tools, im.otelcol} {
 		out, err := run(ctx, hermeticEnv(), "docker", "image", "inspect", "-f", "{{.Config.User}}", image)
 		if err != nil {
 			t.Fatal(err)
@@ -141,24 +145,30 @@ func checkCABundle(t *testing.T, ctx context.Context, image string) {
 type stack struct {
 	cmd     []string
 	project string
+	files   []string // compose.yaml, then the test's override (observe.yaml)
 	env     []string
 	kafka   []int // host port of each node's external Kafka listener
 	http    []int // host port of each node's HTTP API
 	nofile  int   // RAFTLINE_NOFILE: each node's descriptor limit
+	otel    otelPorts
 }
 
 // startStack starts the three raftline services, and nothing else, of
 // compose.yaml, publishing them on host ports reserved for the test
 // (internal/testports): no other test process, this suite's included, and
-// no outgoing connection is given them while the stack runs.
+// no outgoing connection is given them while the stack runs. The otelcol
+// service's ports are reserved too, for testOtelcol.
 func startStack(t *testing.T, cmd []string, im images) *stack {
 	t.Helper()
 	// Reserved before the teardown is registered, so they are released only
 	// after the containers publishing them are gone.
-	ports := testports.Reserve(t, 6)
-	s := &stack{cmd: cmd, project: "raftlinetest" + randomID(), kafka: ports[:3], http: ports[3:], nofile: nofile(t)}
+	ports := testports.Reserve(t, 6+otelPortCount)
+	s := &stack{cmd: cmd, project: "raftlinetest" + randomID(), kafka: ports[:3], http: ports[3:6], nofile: nofile(t), otel: newOtelPorts(ports[6:])}
+	s.files = []string{filepath.Join(composeDir, "compose.yaml"), s.otel.writeOverride(t)}
 	t.Cleanup(func() { s.teardown(t) })
-	s.env = hermeticEnv("RAFTLINE_IMAGE="+im.raftline, "RAFTLINE_TOOLS_IMAGE="+im.tools, "RAFTLINE_NOFILE="+strconv.Itoa(s.nofile))
+	s.env = hermeticEnv("RAFTLINE_IMAGE="+im.raftline, "RAFTLINE_TOOLS_IMAGE="+im.tools, "RAFTLINE_OTELCOL_IMAGE="+im.otelcol,
+		"RAFTLINE_NOFILE="+strconv.Itoa(s.nofile),
+		"OTLP_GRPC_PORT="+strconv.Itoa(s.otel.grpc), "OTLP_HTTP_PORT="+strconv.Itoa(s.otel.http))
 	for i := range 3 {
 		s.env = append(s.env,
 			fmt.Sprintf("RAFTLINE_KAFKA_PORT_%d=%d", i+1, s.kafka[i]),
@@ -175,7 +185,11 @@ func startStack(t *testing.T, cmd []string, im images) *stack {
 func (s *stack) compose(timeout time.Duration, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	full := append(append(slices.Clone(s.cmd[1:]), "-p", s.project, "-f", filepath.Join(composeDir, "compose.yaml")), args...)
+	full := append(slices.Clone(s.cmd[1:]), "-p", s.project)
+	for _, f := range s.files {
+		full = append(full, "-f", f)
+	}
+	full = append(full, args...)
 	return run(ctx, s.env, s.cmd[0], full...)
 }
 
@@ -192,7 +206,7 @@ func (s *stack) mustCompose(t testing.TB, timeout time.Duration, args ...string)
 // containers, the network and the volumes.
 func (s *stack) teardown(t *testing.T) {
 	if t.Failed() {
-		if out, err := s.compose(time.Minute, append([]string{"logs", "--no-color", "--tail=60"}, raftlineServices...)...); err == nil {
+		if out, err := s.compose(time.Minute, append([]string{"logs", "--no-color", "--tail=60"}, slices.Concat(raftlineServices, []string{"otelcol"})...)...); err == nil {
 			t.Logf("logs of %s:\n%s", s.project, out)
 		}
 	}

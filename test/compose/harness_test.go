@@ -3,11 +3,12 @@
 // the same file are brought up for real with the Docker engine, built from the
 // repository's Dockerfile.
 //
-// Only the raftline and tools images can exist on a machine without registry
-// access (they are built FROM scratch), so the live test starts the three
-// raftline services by name; Prometheus, Alertmanager, Grafana and Jaeger are
-// covered by validating their configuration with docker compose, promtool
-// and amtool.
+// Only the raftline, tools and otelcol images can exist on a machine without
+// registry access (they are built FROM scratch), so the live test starts the
+// three raftline services and the collector by name, with a Jaeger built
+// from source (tools/jaeger) in an image FROM scratch standing in for the
+// jaeger service; Prometheus, Alertmanager and Grafana are covered by
+// validating their configuration with docker compose, promtool and amtool.
 //
 // Docker is a requirement, not an option: without it the tests fail.
 package compose

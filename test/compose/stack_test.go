@@ -149,13 +149,17 @@ func TestComposeFile_ValidForDockerCompose(t *testing.T) {
 
 var versionTag = regexp.MustCompile(`^[a-z0-9./-]+:v?\d+\.\d+\.\d+$`)
 
+// localImages are the images make image builds FROM scratch: never pulled,
+// and with no shell or wget inside.
+var localImages = map[string]bool{"raftline:local": true, "raftline-tools:local": true, "raftline-otelcol:local": true}
+
 // Official images are pinned to a release, so `make up` means the same
 // stack on every machine; the local images are never pulled.
 func TestComposeFile_ImagesPinnedOrLocal(t *testing.T) {
 	f := loadCompose(t)
 	for name, s := range f.Services {
-		switch s.Image {
-		case "raftline:local", "raftline-tools:local":
+		switch {
+		case localImages[s.Image]:
 			if s.PullPolicy != "never" {
 				t.Errorf("%s: image %s is built by make image; want pull_policy never, got %q", name, s.Image, s.PullPolicy)
 			}
@@ -176,7 +180,7 @@ func TestComposeFile_HealthchecksAndDependencies(t *testing.T) {
 		if len(s.Healthcheck.Test) < 2 || s.Healthcheck.Test[0] != "CMD" {
 			t.Errorf("%s: healthcheck test %q; want an exec-form CMD", name, s.Healthcheck.Test)
 		}
-		if (s.Image == "raftline:local" || s.Image == "raftline-tools:local") && s.Healthcheck.Test[1] != "/raftline" {
+		if localImages[s.Image] && s.Healthcheck.Test[1] != "/raftline" {
 			t.Errorf("%s: a scratch image has no shell or wget; probe with /raftline health, not %q", name, s.Healthcheck.Test[1])
 		}
 		for dep, d := range s.DependsOn {
@@ -318,6 +322,14 @@ func listens(f composeFile, hostport string) error {
 			return fmt.Errorf("%s: pager listens on %q", hostport, p)
 		}
 	case host == "jaeger" && (port == "4317" || port == "4318"):
+	case host == "otelcol":
+		cfg, err := readOtelcolConfig(f)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(cfg.ports(), port) {
+			return fmt.Errorf("%s: the collector's configuration serves %v", hostport, cfg.ports())
+		}
 	default:
 		if defaults[host] != port {
 			return fmt.Errorf("%s: %s serves on %s", hostport, host, defaults[host])

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the OpenTelemetry Collector of this module (main.go: the OTLP
-# receiver, the tail_sampling and batch processors, the OTLP exporter; the
-# collector release pinned in go.mod) into a cache directory, once. Prints
+# receiver, the tail_sampling and batch processors, the OTLP exporter, the
+# health_check extension; the collector release pinned in go.mod) into a
+# cache directory, once. Prints
 # the binary's path on stdout.
 #
 #   tools/otelcol/build.sh            # build if missing, print path
