@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -46,18 +45,7 @@ func TestConsumerLag_LiveGroupConsumer_LagInPrometheusDrainsToZero(t *testing.T)
 	ps := newProcs(t)
 	ports := clustertest.FreePorts(t, 10)
 	c := startCluster(t, ps, dir, ports[:9])
-	var nodeAddrs []string
-	for _, nd := range c.nodes {
-		nodeAddrs = append(nodeAddrs, nd.http)
-	}
-	prom := startPrometheus(t, ps, dir, hostPort(ports[9]), promConfig{
-		ExternalLabels: composeExternalLabels(t),
-		RulesFile:      filepath.Join(repoRoot, "alerts", "rules.yml"),
-		Nodes:          nodeAddrs,
-	})
-	waitFor(t, 60*time.Second, "Prometheus to scrape the three nodes", func() error {
-		return atLeast(prom, `count(up{job="raftline"} == 1)`, 3)
-	})
+	prom := c.startPrometheus(t, ps, dir, hostPort(ports[9]))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -36,18 +35,7 @@ func TestExemplars_LiveTracedProduce_PrometheusStoresTraceIDFoundInJaeger(t *tes
 	c := startClusterEnv(t, ps, dir, ports[:9], []string{
 		"OTEL_EXPORTER_OTLP_ENDPOINT=" + j.OTLPHTTP, "OTEL_SERVICE_NAME=" + service,
 	})
-	var nodeAddrs []string
-	for _, nd := range c.nodes {
-		nodeAddrs = append(nodeAddrs, nd.http)
-	}
-	prom := startPrometheus(t, ps, dir, hostPort(ports[9]), promConfig{
-		ExternalLabels: composeExternalLabels(t),
-		RulesFile:      filepath.Join(repoRoot, "alerts", "rules.yml"),
-		Nodes:          nodeAddrs,
-	})
-	waitFor(t, 60*time.Second, "Prometheus to scrape the three nodes", func() error {
-		return atLeast(prom, `count(up{job="raftline"} == 1)`, 3)
-	})
+	prom := c.startPrometheus(t, ps, dir, hostPort(ports[9]))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

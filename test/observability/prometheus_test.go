@@ -123,6 +123,26 @@ func startPrometheus(t testing.TB, ps *procs, dir, addr string, cfg promConfig) 
 	return api
 }
 
+// startPrometheus runs Prometheus with the committed rules and the
+// compose file's external labels, scraping the cluster's nodes alone (no
+// Alertmanager), and waits until it scrapes all three.
+func (c *cluster) startPrometheus(t testing.TB, ps *procs, dir, addr string) *promAPI {
+	t.Helper()
+	var nodeAddrs []string
+	for _, nd := range c.nodes {
+		nodeAddrs = append(nodeAddrs, nd.http)
+	}
+	prom := startPrometheus(t, ps, dir, addr, promConfig{
+		ExternalLabels: composeExternalLabels(t),
+		RulesFile:      filepath.Join(repoRoot, "alerts", "rules.yml"),
+		Nodes:          nodeAddrs,
+	})
+	waitFor(t, 60*time.Second, "Prometheus to scrape the three nodes", func() error {
+		return atLeast(prom, `count(up{job="raftline"} == 1)`, 3)
+	})
+	return prom
+}
+
 // alertmanagerConfig derives the test's Alertmanager configuration from
 // the shipped compose/alertmanager.yml: every receiver URL on the compose
 // network's webhook sink (http://pager:9099/...) is pointed at the test's

@@ -3,7 +3,6 @@ package observability
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -48,18 +47,7 @@ func TestAlerts_LiveCluster_MemoryLimitAndSpanDropsAndClockSkew(t *testing.T) {
 		}
 		return "/usr/bin/env", append([]string{"GOMEMLIMIT=" + memLimit, bin}, args...)
 	}, nodeFlags...)
-	var nodeAddrs []string
-	for _, nd := range c.nodes {
-		nodeAddrs = append(nodeAddrs, nd.http)
-	}
-	prom := startPrometheus(t, ps, dir, hostPort(ports[9]), promConfig{
-		ExternalLabels: composeExternalLabels(t),
-		RulesFile:      filepath.Join(repoRoot, "alerts", "rules.yml"),
-		Nodes:          nodeAddrs,
-	})
-	waitFor(t, 60*time.Second, "Prometheus to scrape the three nodes", func() error {
-		return atLeast(prom, `count(up{job="raftline"} == 1)`, 3)
-	})
+	prom := c.startPrometheus(t, ps, dir, hostPort(ports[9]))
 
 	// Traced produces make spans on the leader (the request, the write)
 	// and on the followers (their store and apply of each entry).
