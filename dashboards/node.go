@@ -68,6 +68,16 @@ func node() *dashboard.DashboardBuilder {
 			"OS threads created by the Go runtime. Growth usually means goroutines blocked in system calls such as fsync.",
 			query(`go_threads{job="$job", cluster=~"$cluster", node_id=~"$node"}`, "{{node_id}}")).
 			Span(thirdWidth)).
+		WithPanel(timeseriesPanel("Scheduler latency", units.Seconds,
+			"How long runnable goroutines waited for a CPU before running, p50 and p99 (go_sched_latencies_seconds, from the Go runtime). Every request and every raft step pays it on top of its own work: a p99 in milliseconds means the process is short of CPU (other processes on the cores, GOMAXPROCS, a CPU limit), and shows in every latency the broker reports.",
+			query(`histogram_quantile(0.5, sum by (node_id, le) (rate(go_sched_latencies_seconds_bucket{job="$job", cluster=~"$cluster", node_id=~"$node"}[$__rate_interval])))`, "{{node_id}} p50"),
+			query(`histogram_quantile(0.99, sum by (node_id, le) (rate(go_sched_latencies_seconds_bucket{job="$job", cluster=~"$cluster", node_id=~"$node"}[$__rate_interval])))`, "{{node_id}} p99")).
+			Span(halfWidth)).
+		WithPanel(timeseriesPanel("GC stop-the-world pauses", units.Seconds,
+			"Longest and p99 stop-the-world pause of the garbage collector (go_sched_pauses_total_gc_seconds, from the Go runtime): every goroutine, the raft loop and every request included, stops for it. GC pause time above is their share of wall time.",
+			query(`histogram_quantile(0.99, sum by (node_id, le) (rate(go_sched_pauses_total_gc_seconds_bucket{job="$job", cluster=~"$cluster", node_id=~"$node"}[$__rate_interval])))`, "{{node_id}} p99"),
+			query(`histogram_quantile(1, sum by (node_id, le) (rate(go_sched_pauses_total_gc_seconds_bucket{job="$job", cluster=~"$cluster", node_id=~"$node"}[$__rate_interval])))`, "{{node_id}} max")).
+			Span(halfWidth)).
 		WithRow(dashboard.NewRowBuilder("Disk")).
 		WithPanel(timeseriesPanel("Free space and floor", units.BytesIEC,
 			"Free space of the filesystem holding each node's --data-dir (df's Avail), and the node's free-space floor (--storage-min-free-bytes, red). Under the floor the node refuses the produces it leads with KAFKA_STORAGE_ERROR, and DiskFreeSpaceBelowFloor pages; a steady fall towards it is DiskFillingUp.",

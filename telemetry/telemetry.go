@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -103,7 +104,7 @@ func New(cfg Config) (*Telemetry, error) {
 		return nil, fmt.Errorf("prometheus exporter: %w", err)
 	}
 	if err := errors.Join(
-		reg.Register(collectors.NewGoCollector()),
+		reg.Register(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(runtimeLatencyMetrics...))),
 		reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})),
 		reg.Register(newMemoryLimitCollector()),
 		reg.Register(newClockCollector()),
@@ -247,4 +248,15 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 	}
 	errs = append(errs, t.mp.Shutdown(ctx))
 	return errors.Join(errs...)
+}
+
+// runtimeLatencyMetrics are the Go runtime's histograms of what delays a
+// request inside the process without showing in any stage's own timing:
+// how long runnable goroutines waited for a CPU (go_sched_latencies_seconds)
+// and the stop-the-world pauses of the garbage collector
+// (go_sched_pauses_total_gc_seconds). A produce's tail that no stage
+// explains is looked for here first.
+var runtimeLatencyMetrics = []collectors.GoRuntimeMetricsRule{
+	{Matcher: regexp.MustCompile(`^/sched/latencies:seconds$`)},
+	{Matcher: regexp.MustCompile(`^/sched/pauses/total/gc:seconds$`)},
 }

@@ -47,7 +47,9 @@ func Markdown() ([]byte, error) {
 		}
 		// The runtime collectors follow the last section a node serves.
 		if s.Job == Job && (i+1 == len(sections) || sections[i+1].Job != Job) {
-			fmt.Fprintf(&b, "\nAlso exported: the Go runtime (`%s*`) and process (`%s*`) collectors, with node_id.\n",
+			fmt.Fprintf(&b, "\nAlso exported: the Go runtime (`%s*`) and process (`%s*`) collectors, with node_id; "+
+				"the runtime's histograms of scheduler latency (`go_sched_latencies_seconds`, how long runnable goroutines waited for a CPU) "+
+				"and of the garbage collector's stop-the-world pauses (`go_sched_pauses_total_gc_seconds`) among them.\n",
 				RuntimePrefixes[0], RuntimePrefixes[1])
 		}
 	}
