@@ -101,7 +101,8 @@ func templateVars(d map[string]any) map[string]bool {
 // has a type and a grid position, and each query panel names its data
 // source through the ${datasource} variable and has targets with a refId
 // and a PromQL expression; a trace panel names the Jaeger data source
-// through ${traces} and has searches.
+// through ${traces} and has searches; an alert list names the provisioned
+// Prometheus data source as its rule source.
 func panelProblems(panels []any, row string) []string {
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
@@ -123,6 +124,15 @@ func panelProblems(panels []any, row string) []string {
 		if typ == "row" {
 			nested, _ := p["panels"].([]any)
 			problems = append(problems, panelProblems(nested, "row "+title+" / ")...)
+			continue
+		}
+		if typ == dashboards.AlertListType {
+			// Grafana's alert list: no queries, a rule source named in its
+			// options (by name; it cannot follow ${datasource}).
+			opts, _ := p["options"].(map[string]any)
+			if name, _ := opts["datasource"].(string); name != dashboards.DefaultDatasourceName {
+				bad("%s: alert list reads rule source %q, want the provisioned %q", where, name, dashboards.DefaultDatasourceName)
+			}
 			continue
 		}
 		ds, _ := p["datasource"].(map[string]any)
