@@ -119,6 +119,16 @@ natsload_args() {
   esac
 }
 
+# summary JSON: the line natsload prints, for a loadgen result.
+summary() {
+  python3 - "$1" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+p, l = r["produce"], r["publish_latency"]
+print(f"{p['records_per_sec']:.0f} records/s  p50 {l['p50_us'] / 1000:.2f} ms  p99 {l['p99_us'] / 1000:.2f} ms  errors {p.get('errors') or {}}")
+PY
+}
+
 # measure SYSTEM RUN
 measure() {
   local system=$1 run=$2 shape
@@ -134,9 +144,9 @@ measure() {
       # shellcheck disable=SC2046
       ./bin/loadgen produce --brokers "127.0.0.1:$KAFKA_PORT,127.0.0.1:$((KAFKA_PORT + 1)),127.0.0.1:$((KAFKA_PORT + 2))" \
         --topic "peers-$shape" --partitions 3 --size 1024 --acks all --compression none \
-        $(loadgen_args "$shape") --warmup "${WARMUP}s" --duration "${SECS}s" --quiet --json "$json" >"$work/loadgen.txt"
+        $(loadgen_args "$shape") --warmup "${WARMUP}s" --duration "${SECS}s" --quiet --json "$json" >"$work/loadgen.txt" 2>&1
       rm -f "${json%.json}.html"
-      python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); p=r["produce"]; l=r["publish_latency"]; print(f"{p[\"records_per_sec\"]:.0f} records/s  p50 {l[\"p50_us\"]/1000:.2f} ms  p99 {l[\"p99_us\"]/1000:.2f} ms  errors {p.get(\"errors\") or {}}")' "$json"
+      summary "$json"
     else
       # shellcheck disable=SC2046
       "$nats_dir/natsload" --servers "nats://127.0.0.1:$NATS_PORT,nats://127.0.0.1:$((NATS_PORT + 1)),nats://127.0.0.1:$((NATS_PORT + 2))" \

@@ -142,13 +142,18 @@ func (w *window) acked(t time.Time) {
 }
 
 func (w *window) failed(err error) {
-	kind := "publish"
+	var kind string
 	var apiErr *jetstream.APIError
 	switch {
 	case errors.As(err, &apiErr):
 		kind = fmt.Sprintf("api_%d", apiErr.ErrorCode)
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout),
+		errors.Is(err, jetstream.ErrAsyncPublishTimeout):
 		kind = "timeout"
+	case errors.Is(err, jetstream.ErrTooManyStalledMsgs):
+		kind = "stalled"
+	default:
+		kind = err.Error()
 	}
 	w.mu.Lock()
 	w.errors[kind]++
@@ -309,7 +314,9 @@ func produce(ctx context.Context, servers []string, c config, pool []byte, seed 
 		} else if ctx.Err() != nil {
 			break
 		}
-		f, err := js.PublishAsync(c.Stream, value())
+		// Blocked by --max-pending for up to the 30 s a record may take, like
+		// loadgen's buffer, rather than failing after nats.go's default 200 ms.
+		f, err := js.PublishAsync(c.Stream, value(), jetstream.WithStallWait(30*time.Second))
 		if err != nil {
 			w.failed(err)
 			continue
