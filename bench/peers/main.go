@@ -43,11 +43,11 @@ type options struct {
 }
 
 func run(o options) error {
-	figs, err := loadFigures(o.results, o.runs)
+	figs, measured, err := loadFigures(o.results, o.runs)
 	if err != nil {
 		return err
 	}
-	section := render(o, time.Now().UTC(), figs)
+	section := render(o, measured, figs)
 	fmt.Print(section)
 	text, err := os.ReadFile(o.doc)
 	if err != nil {
@@ -83,15 +83,20 @@ type result struct {
 // over the runs.
 type figures struct {
 	recordsPerSec, p50ms, p99ms float64
-	errors                      int64
+	// minRecordsPerSec and maxRecordsPerSec are the spread of the runs.
+	minRecordsPerSec, maxRecordsPerSec float64
+	errors                             int64
 }
 
 type key struct{ system, shape string }
 
 // loadFigures reads every system's and shape's runs and takes the medians.
+// The time returned is when the last result was written, so a table
+// regenerated from the same files says when they were measured.
 // A missing file is an error: a table with a hole would compare nothing.
-func loadFigures(dir string, runs int) (map[key]figures, error) {
+func loadFigures(dir string, runs int) (map[key]figures, time.Time, error) {
 	out := map[key]figures{}
+	var measured time.Time
 	for _, sys := range systems {
 		for _, sh := range shapes {
 			var rps, p50, p99 []float64
@@ -100,11 +105,14 @@ func loadFigures(dir string, runs int) (map[key]figures, error) {
 				path := filepath.Join(dir, fmt.Sprintf("%s-%s-%d.json", sys, sh.name, i))
 				b, err := os.ReadFile(path)
 				if err != nil {
-					return nil, err
+					return nil, time.Time{}, err
 				}
 				var r result
 				if err := json.Unmarshal(b, &r); err != nil {
-					return nil, fmt.Errorf("%s: %w", path, err)
+					return nil, time.Time{}, fmt.Errorf("%s: %w", path, err)
+				}
+				if fi, err := os.Stat(path); err == nil && fi.ModTime().After(measured) {
+					measured = fi.ModTime()
 				}
 				rps = append(rps, r.Produce.RecordsPerSec)
 				p50 = append(p50, float64(r.Publish.P50)/1000)
@@ -113,10 +121,11 @@ func loadFigures(dir string, runs int) (map[key]figures, error) {
 					errs += n
 				}
 			}
-			out[key{sys, sh.name}] = figures{median(rps), median(p50), median(p99), errs}
+			out[key{sys, sh.name}] = figures{recordsPerSec: median(rps), p50ms: median(p50), p99ms: median(p99),
+				minRecordsPerSec: slices.Min(rps), maxRecordsPerSec: slices.Max(rps), errors: errs}
 		}
 	}
-	return out, nil
+	return out, measured.UTC(), nil
 }
 
 // median of xs, the mean of the middle two for an even count.
@@ -168,14 +177,15 @@ func render(o options, now time.Time, figs map[key]figures) string {
 	w("latency from the actual send, queueing in the client included; 1 synchronous producer: one record in flight ")
 	w("(loadgen `--max-buffered 1 --linger 0`, nats.go `Publish`); fixed rate: open loop on loadgen's schedule, ")
 	w("`--linger 0`, latency from each record's intended send time.\n\n")
-	w("Ratios are raftline ÷ JetStream: above 1 is more records/s for raftline, or higher latency.\n\n")
+	w("Ratios are raftline ÷ JetStream: above 1 is more records/s for raftline, or higher latency. ")
+	w("Records/s shows the lowest and highest run in brackets.\n\n")
 	w("| shape | figure | raftline | JetStream default | ratio | JetStream sync always | ratio |\n")
 	w("|---|---|---|---|---|---|---|\n")
 	for _, sh := range shapes {
 		r, d, s := figs[key{"raftline", sh.name}], figs[key{"jetstream", sh.name}], figs[key{"jetstream-sync", sh.name}]
 		w("| %s | records/s | %s | %s | %s | %s | %s |\n", sh.title,
-			thousands(r.recordsPerSec), thousands(d.recordsPerSec), ratio(r.recordsPerSec, d.recordsPerSec),
-			thousands(s.recordsPerSec), ratio(r.recordsPerSec, s.recordsPerSec))
+			spread(r), spread(d), ratio(r.recordsPerSec, d.recordsPerSec),
+			spread(s), ratio(r.recordsPerSec, s.recordsPerSec))
 		w("| | publish p50 ms | %.2f | %.2f | %s | %.2f | %s |\n",
 			r.p50ms, d.p50ms, ratio(r.p50ms, d.p50ms), s.p50ms, ratio(r.p50ms, s.p50ms))
 		w("| | publish p99 ms | %.2f | %.2f | %s | %.2f | %s |\n",
@@ -196,6 +206,11 @@ func render(o options, now time.Time, figs map[key]figures) string {
 	}
 	w("Every run's result is in [bench/results/peers/](../bench/results/peers/).\n%s\n", endMarker)
 	return b.String()
+}
+
+// spread is the median records/s with the runs' range in brackets.
+func spread(f figures) string {
+	return fmt.Sprintf("%s (%s-%s)", thousands(f.recordsPerSec), thousands(f.minRecordsPerSec), thousands(f.maxRecordsPerSec))
 }
 
 // thousands formats a rate as a whole number with comma separators.

@@ -47,12 +47,15 @@ func fill(t *testing.T, dir string) {
 func TestLoadFiguresTakesMediansAndSumsErrors(t *testing.T) {
 	dir := t.TempDir()
 	fill(t, dir)
-	figs, err := loadFigures(dir, 3)
+	figs, measured, err := loadFigures(dir, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if time.Since(measured) > time.Minute {
+		t.Errorf("measured %v, want the time the results were written", measured)
+	}
 	got := figs[key{"jetstream", "max-4p"}]
-	want := figures{recordsPerSec: 4000, p50ms: 4, p99ms: 40, errors: 6}
+	want := figures{recordsPerSec: 4000, p50ms: 4, p99ms: 40, minRecordsPerSec: 2000, maxRecordsPerSec: 20000, errors: 6}
 	if got != want {
 		t.Fatalf("jetstream max-4p = %+v, want %+v", got, want)
 	}
@@ -67,7 +70,7 @@ func TestLoadFiguresRefusesAMissingRun(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, "raftline-rate-1000-2.json")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := loadFigures(dir, 3); err == nil || !strings.Contains(err.Error(), "raftline-rate-1000-2.json") {
+	if _, _, err := loadFigures(dir, 3); err == nil || !strings.Contains(err.Error(), "raftline-rate-1000-2.json") {
 		t.Fatalf("err = %v, want one naming the missing run", err)
 	}
 }
@@ -75,7 +78,7 @@ func TestLoadFiguresRefusesAMissingRun(t *testing.T) {
 func TestRenderShowsBothSystemsAndRatios(t *testing.T) {
 	dir := t.TempDir()
 	fill(t, dir)
-	figs, err := loadFigures(dir, 3)
+	figs, _, err := loadFigures(dir, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +88,7 @@ func TestRenderShowsBothSystemsAndRatios(t *testing.T) {
 		beginMarker, endMarker, "nats-server v2.15.3", "2026-12-07 15:30 UTC", "1.0 1.1 1.2 -> 1.5 1.3 1.2",
 		"sync_interval: always",
 		// raftline 2,000, JetStream default 4,000, sync always 6,000.
-		"| max throughput, 1 producer | records/s | 2,000 | 4,000 | 0.50 | 6,000 | 0.33 |",
+		"| max throughput, 1 producer | records/s | 2,000 (1,000-10,000) | 4,000 (2,000-20,000) | 0.50 | 6,000 (3,000-30,000) | 0.33 |",
 		"| | publish p50 ms | 2.00 | 4.00 | 0.50 | 6.00 | 0.33 |",
 		"| | publish p99 ms | 20.00 | 40.00 | 0.50 | 60.00 | 0.33 |",
 		"| fixed rate 1,000/s | records/s |",
