@@ -13,7 +13,7 @@ LDFLAGS := -X github.com/raftline/raftline/broker/server.Version=$(VERSION)
 FUZZTIME ?=
 fuzztime = $(if $(FUZZTIME),$(FUZZTIME),$(1))
 
-.PHONY: all build run test tools vet unit system chaos fuzz bench-telemetry image up down down-volumes load bench bench-core bench-core-compare bench-storage bench-groups dashboards alerts metrics-doc compat-doc clean
+.PHONY: all build run test tools vet unit system chaos fuzz bench-telemetry image up down down-volumes load bench bench-core bench-core-compare bench-storage bench-groups bench-peers dashboards alerts metrics-doc compat-doc clean
 
 all: build
 
@@ -89,6 +89,16 @@ bench-storage:
 bench-groups:
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/raftline ./cmd/raftline
 	$(GO) run ./bench/groups --raftline $(BIN)/raftline --json bench/results/groups.json $(BENCH_GROUPS_ARGS)
+
+# raftline beside NATS JetStream (3 replicas each, on this machine), the same
+# shapes measured by one method, runs interleaved; medians and ratios into
+# docs/BENCHMARKS.md. Builds nats-server and the nats CLI from the Go module
+# proxy the first time (tools/nats). About 2.5 minutes per run at 10 s per
+# shape: make bench-peers BENCH_PEERS_RUNS=5 BENCH_PEERS_SECONDS=20
+BENCH_PEERS_RUNS ?= 3
+BENCH_PEERS_SECONDS ?= 10
+bench-peers:
+	./scripts/bench-peers.sh $(BENCH_PEERS_RUNS) $(BENCH_PEERS_SECONDS)
 
 # The load generator's baseline scenarios; JSON and HTML reports under
 # bench/results/, summary linking them in docs/BENCHMARKS.md.
