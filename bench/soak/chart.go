@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
+	"time"
 
 	"github.com/raftline/raftline/bench/soak/growth"
 	"github.com/raftline/raftline/loadgen/report"
@@ -20,16 +22,37 @@ func seriesOf(samples []sample, node int32, i int) (x, y []float64) {
 	return x, y
 }
 
-// judge checks every node's every resource for growth.
-func judge(c *cluster, samples []sample) []growth.Verdict {
+// judge checks every node's every resource for growth, leaving out each
+// node's samples from its own restart until settle after it was ready
+// again: a node catching up replays the log and receives what it missed,
+// and that peak of memory is recovery, not the steady state a leak would
+// rise above. Its peers' samples through its restart are kept, so what a
+// restart leaves behind in them is still seen.
+func judge(c *cluster, samples []sample, restarts []restart, settle time.Duration) []growth.Verdict {
 	var out []growth.Verdict
 	for i, r := range resources {
 		for _, n := range c.spec.Nodes {
 			x, y := seriesOf(samples, n.ID, i)
+			for j := range x {
+				if recovering(n.ID, x[j], restarts, settle) {
+					y[j] = math.NaN()
+				}
+			}
 			out = append(out, growth.Check(fmt.Sprintf("node %d %s", n.ID, r.Column), x, y, tolerances[r.Column]))
 		}
 	}
 	return out
+}
+
+// recovering reports whether node was restarting at the time at, or had
+// been ready again for less than settle.
+func recovering(node int32, at float64, restarts []restart, settle time.Duration) bool {
+	for _, r := range restarts {
+		if r.Node == node && at >= r.From && at <= r.To+settle.Seconds() {
+			return true
+		}
+	}
+	return false
 }
 
 // write writes soak.html, the resources over time, and e2e.html, loadgen's

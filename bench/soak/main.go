@@ -17,7 +17,8 @@
 //
 //   - a sampled series keeps growing: the peak of its last third exceeds
 //     the peak of its middle third by more than the resource's tolerance
-//     (the first third is warm-up; package growth says why);
+//     (the first third is warm-up; package growth says why), leaving out a
+//     node's own samples from its restart until --settle after it is ready;
 //   - the ledger finds an acknowledged record lost, reordered, misplaced,
 //     or written twice to the log (a group's redelivery of a record read
 //     once from the log is at-least-once delivery, reported, not failed);
@@ -54,6 +55,7 @@ type config struct {
 	SampleEvery  time.Duration
 	RestartEvery time.Duration
 	Down         time.Duration
+	Settle       time.Duration
 	Rate         float64
 	Size         int
 	Partitions   int
@@ -86,6 +88,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.SampleEvery, "sample-every", 5*time.Second, "how often every node is sampled")
 	fs.DurationVar(&c.RestartEvery, "restart-every", 3*time.Minute, "how often a node is restarted, a follower and the leader in turn (0: never)")
 	fs.DurationVar(&c.Down, "down", 5*time.Second, "how long a stopped node stays down before it is started again")
+	fs.DurationVar(&c.Settle, "settle", 30*time.Second, "how long after a restarted node is ready its own samples are left out of the growth check (it is catching up)")
 	fs.Float64Var(&c.Rate, "rate", 300, "records per second produced")
 	fs.IntVar(&c.Size, "size", 512, "bytes of each record's value")
 	fs.IntVar(&c.Partitions, "partitions", 3, "partitions of the soak topic (replication 3)")

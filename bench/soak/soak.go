@@ -84,7 +84,7 @@ func (o outcome) notes() []string {
 	if o.replicas == "" {
 		out = append(out, fmt.Sprintf("replicas identical: %d partition digests agree on all three nodes", o.digests))
 	}
-	out = append(out, `growth rule: the peak of the last third may exceed the peak of the middle third by the tolerance; the first third is warm-up`)
+	out = append(out, fmt.Sprintf("growth rule: the peak of the last third may exceed the peak of the middle third by the tolerance; the first third is warm-up; a node's own samples from its restart until %v after it is ready are left out", c.Settle))
 	for _, v := range o.verdicts {
 		if !v.Growing && !v.Insufficient {
 			out = append(out, v.String())
@@ -152,7 +152,7 @@ func soak(ctx context.Context, cfg config, work string, stdout io.Writer) (outco
 		fmt.Fprintf(stdout, "last sample: %v\n", err)
 	}
 	o.samples = s.samples
-	o.verdicts = judge(c, o.samples)
+	o.verdicts = judge(c, o.samples, o.restarts, cfg.Settle)
 	return o, o.write(c)
 }
 
