@@ -135,6 +135,9 @@ func soak(ctx context.Context, cfg config, work string, stdout io.Writer) (outco
 	// A restart under way is finished, and the node ready, before the
 	// replicas are compared; sampling goes on through the comparison.
 	o.restarts = <-restartsDone
+	if err == nil && ctx.Err() != nil {
+		err = fmt.Errorf("interrupted after %.0fs; soak.csv holds the samples so far", time.Since(s.start).Seconds())
+	}
 	if err != nil {
 		close(stopSampling)
 		<-samplingDone
