@@ -1,6 +1,8 @@
 package report
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,4 +55,28 @@ func TestChromium_ConsoleErrorsAreSeen(t *testing.T) {
 		}
 		p.Sync(t)
 	}
+}
+
+func TestChromium_TimeSeriesPageRendersWithoutErrors(t *testing.T) {
+	page := filepath.Join(t.TempDir(), "soak.html")
+	var rss, fds []TimeSeries
+	for node := range 3 {
+		r := TimeSeries{Name: fmt.Sprintf("node %d", node+1)}
+		for s := 0.0; s <= 600; s += 5 {
+			r.X = append(r.X, s)
+			r.Y = append(r.Y, 100+float64(node)*10+s/60)
+		}
+		rss = append(rss, r)
+		fds = append(fds, TimeSeries{Name: r.Name, X: r.X, Y: r.Y})
+	}
+	var b bytes.Buffer
+	err := TimeSeriesPage{Title: "soak", Failures: []string{"a failure"}, Notes: []string{"a note"}, Charts: []TimeChart{
+		{ID: "rss", Title: "RSS", YLabel: "MiB", Series: rss, Bands: []TimeBand{{From: 100, To: 120, Label: "restart"}}},
+		{ID: "fds", Title: "open files", YLabel: "files", Series: fds},
+	}}.WriteHTML(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(page, b.Bytes(), 0o644)
+	chromium.Start(t).Open(t, page).CheckCharts(t, "soak.html", map[string]int{"rss": 3, "fds": 3})
 }

@@ -384,7 +384,7 @@ var funcs = template.FuncMap{
 	"f2": func(v float64) string { return fmt.Sprintf("%.2f", v) },
 }
 
-var pageTemplate = template.Must(template.New("report").Funcs(funcs).Parse(`<!DOCTYPE html>
+var pageTemplate = template.Must(template.Must(template.New("report").Funcs(funcs).Parse(styleTemplate)).Parse(`<!DOCTYPE html>
 <html lang="en" xmlns="http://www.w3.org/1999/xhtml">
 <head>
 <meta charset="utf-8"/>
@@ -392,24 +392,7 @@ var pageTemplate = template.Must(template.New("report").Funcs(funcs).Parse(`<!DO
 <meta name="viewport" content="width=device-width, initial-scale=1"/>
 <title>{{.Title}}</title>
 <style>
-body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; max-width: 900px; }
-h1 { font-size: 20px; } h2 { font-size: 17px; margin-top: 28px; }
-table { border-collapse: collapse; margin: 8px 0 16px; }
-th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
-th:first-child, td:first-child { text-align: left; }
-.fail { color: #b00; font-weight: bold; } .pass { color: #070; font-weight: bold; }
-.note { color: #555; }
-figure { margin: 12px 0 20px; }
-svg.chart { display: block; background: #fff; }
-svg.chart text { font: 12px system-ui, sans-serif; fill: #333; }
-svg.chart .title { font-size: 14px; font-weight: bold; }
-svg.chart .plot { fill: none; stroke: #999; }
-svg.chart .grid { stroke: #e4e4e4; }
-svg.chart .ytick { text-anchor: end; }
-svg.chart .xtick, svg.chart .xlabel, svg.chart .ylabel, svg.chart .empty { text-anchor: middle; }
-svg.chart .band rect { fill: #f0f0f0; } svg.chart .band text { fill: #888; }
-svg.chart .series { fill: none; stroke-width: 2; stroke-linejoin: round; }
-</style>
+{{template "style"}}</style>
 </head>
 <body>
 <h1>{{.Title}}</h1>
@@ -442,3 +425,24 @@ svg.chart .series { fill: none; stroke-width: 2; stroke-linejoin: round; }
 </body>
 </html>
 `))
+
+// styleTemplate is the pages' shared style sheet, inline as their
+// Content-Security-Policy requires.
+const styleTemplate = `{{define "style"}}body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; max-width: 900px; }
+h1 { font-size: 20px; } h2 { font-size: 17px; margin-top: 28px; }
+table { border-collapse: collapse; margin: 8px 0 16px; }
+th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+.fail { color: #b00; font-weight: bold; } .pass { color: #070; font-weight: bold; }
+.note { color: #555; }
+figure { margin: 12px 0 20px; }
+svg.chart { display: block; background: #fff; }
+svg.chart text { font: 12px system-ui, sans-serif; fill: #333; }
+svg.chart .title { font-size: 14px; font-weight: bold; }
+svg.chart .plot { fill: none; stroke: #999; }
+svg.chart .grid { stroke: #e4e4e4; }
+svg.chart .ytick { text-anchor: end; }
+svg.chart .xtick, svg.chart .xlabel, svg.chart .ylabel, svg.chart .empty { text-anchor: middle; }
+svg.chart .band rect { fill: #f0f0f0; } svg.chart .band text { fill: #888; }
+svg.chart .series { fill: none; stroke-width: 2; stroke-linejoin: round; }
+{{end}}`
