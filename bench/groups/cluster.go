@@ -9,11 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/raftline/raftline/internal/childproc"
 
 	"github.com/raftline/raftline/internal/clusterspec"
 )
@@ -59,10 +58,10 @@ func (c *cluster) start(id int32) error {
 	}
 	cmd := exec.Command(c.bin, c.spec.ServeArgs(n)...)
 	cmd.Stdout, cmd.Stderr = log, log
-	cmd.Env = childEnv()
+	cmd.Env = childproc.Env()
 	// Should this program die, its nodes die with it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := spawn(cmd); err != nil {
+	cmd.SysProcAttr = childproc.DieWithParent()
+	if err := childproc.Start(cmd); err != nil {
 		log.Close()
 		return fmt.Errorf("start node %d: %w", id, err)
 	}
@@ -164,42 +163,3 @@ func poll(ctx context.Context, timeout, every time.Duration, cond func() error) 
 		time.Sleep(every)
 	}
 }
-
-// childEnv is this process's environment without RAFTLINE_ settings, so
-// that the nodes run with their flags only.
-func childEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "RAFTLINE_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
-// spawn starts cmd from one OS thread that never exits: the kernel sends a
-// child its Pdeathsig when the thread that forked it ends, not the process
-// (go.dev/issue/27505).
-func spawn(cmd *exec.Cmd) error {
-	spawnOnce.Do(func() {
-		go func() {
-			runtime.LockOSThread() // for good: this goroutine never returns
-			for r := range spawnReqs {
-				r.done <- r.cmd.Start()
-			}
-		}()
-	})
-	done := make(chan error, 1)
-	spawnReqs <- spawnReq{cmd, done}
-	return <-done
-}
-
-type spawnReq struct {
-	cmd  *exec.Cmd
-	done chan error
-}
-
-var (
-	spawnOnce sync.Once
-	spawnReqs = make(chan spawnReq)
-)

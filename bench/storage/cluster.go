@@ -13,12 +13,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/raftline/raftline/internal/childproc"
 
 	"github.com/raftline/raftline/broker/httpapi"
 	"github.com/raftline/raftline/internal/clusterspec"
@@ -71,10 +71,10 @@ func (c *devCluster) start() error {
 	fmt.Fprintf(log, "=== %s %s\n", time.Now().Format(time.RFC3339Nano), strings.Join(args, " "))
 	cmd := exec.Command(c.bin, args...)
 	cmd.Stdout, cmd.Stderr = log, log
-	cmd.Env = childEnv()
+	cmd.Env = childproc.Env()
 	// Should this program die, dev gets SIGTERM and stops its nodes.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := spawn(cmd); err != nil {
+	if err := childproc.Start(cmd); err != nil {
 		log.Close()
 		return fmt.Errorf("start raftline dev: %w", err)
 	}
@@ -372,45 +372,6 @@ func snapshotIndex(nodeDir string) (uint64, error) {
 	return highest, nil
 }
 
-// childEnv is this program's environment without RAFTLINE_* variables, so a
-// developer's shell cannot change the flags the nodes run with.
-func childEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "RAFTLINE_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
-// spawn starts cmd from one OS thread that never exits: the kernel sends a
-// child its Pdeathsig when the thread that forked it ends, not the process
-// (go.dev/issue/27505).
-func spawn(cmd *exec.Cmd) error {
-	spawnOnce.Do(func() {
-		go func() {
-			runtime.LockOSThread() // for good: this goroutine never returns
-			for r := range spawnReqs {
-				r.done <- r.cmd.Start()
-			}
-		}()
-	})
-	done := make(chan error, 1)
-	spawnReqs <- spawnReq{cmd, done}
-	return <-done
-}
-
-type spawnReq struct {
-	cmd  *exec.Cmd
-	done chan error
-}
-
-var (
-	spawnOnce sync.Once
-	spawnReqs = make(chan spawnReq)
-)
-
 // runLogged runs a program to completion with its output appended to logPath,
 // and on failure returns the end of that output.
 func runLogged(ctx context.Context, logPath, bin string, args ...string) error {
@@ -421,7 +382,7 @@ func runLogged(ctx context.Context, logPath, bin string, args ...string) error {
 	fmt.Fprintf(log, "=== %s %s %s\n", time.Now().Format(time.RFC3339Nano), bin, strings.Join(args, " "))
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Stdout, cmd.Stderr = log, log
-	cmd.Env = childEnv()
+	cmd.Env = childproc.Env()
 	err = cmd.Run()
 	log.Close()
 	if err != nil {

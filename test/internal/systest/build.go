@@ -8,7 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
+
+	"github.com/raftline/raftline/internal/childproc"
 )
 
 // modulePath is the first line of raftline's go.mod.
@@ -54,12 +55,4 @@ func Build(root, out, pkg string) error {
 
 // ChildEnv is the test's environment without RAFTLINE_* variables, plus
 // extra, so a developer's shell cannot change the flags a child starts with.
-func ChildEnv(extra ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "RAFTLINE_") {
-			env = append(env, kv)
-		}
-	}
-	return append(env, extra...)
-}
+func ChildEnv(extra ...string) []string { return childproc.Env(extra...) }

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/raftline/raftline/internal/childproc"
 )
 
 // Proc is one child program, restartable with the same arguments, whose
@@ -73,8 +75,8 @@ func (p *Proc) Start() error {
 		cmd.Env = ChildEnv()
 	}
 	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = dieWithParent()
-	if err := spawn(cmd); err != nil {
+	cmd.SysProcAttr = childproc.DieWithParent()
+	if err := childproc.Start(cmd); err != nil {
 		return fmt.Errorf("start %s: %w", p.Name, err)
 	}
 	exited := make(chan struct{})
