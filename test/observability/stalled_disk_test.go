@@ -4,9 +4,12 @@ package observability
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,14 +83,21 @@ func TestAlerts_LiveClusterUnderLoad_FrozenLeaderDiskPages(t *testing.T) {
 	var page received
 	// A write hangs at once under load; the rule's threshold and `for`,
 	// an evaluation and the pager's group_wait follow. Allow a minute more.
-	waitFor(t, alerts.DefaultConfig().AppendStall+30*time.Second+s.storm.GroupWait+time.Minute, "the "+alert+" page at the pager webhook", func() error {
+	timeout := alerts.DefaultConfig().AppendStall + 30*time.Second + s.storm.GroupWait + time.Minute
+	if err := poll(timeout, func() error {
 		if r, ok := s.hook.find("/page", "firing", alert); ok {
 			page = r
 			return nil
 		}
 		v, err := s.prom.query(inflight)
 		return fmt.Errorf("%s = %v (%v); webhook: %s", inflight, v, err, s.hook.describe())
-	})
+	}); err != nil {
+		// Where the frozen node waits, for whoever reads the failure:
+		// /metrics answering is what the page needs.
+		t.Logf("the frozen node's /metrics: %v", getOK("http://"+leader.http+"/metrics"))
+		t.Logf("the frozen node's goroutines that serve /metrics or wait on its disk:\n%s", goroutinesOf(leader.http, "metric", "Collect", "Gather", "syscall", "Mutex", "Lock"))
+		t.Fatalf("timed out after %v waiting for the %s page at the pager webhook: %v", timeout, alert, err)
+	}
 	t.Logf("paged %v after the freeze", page.At.Sub(frozen).Round(time.Second))
 	// The frozen leader's page.
 	checkPage(t, page, alert, map[string]string{"instance": leader.http, "node_id": fmt.Sprint(leader.id)})
@@ -109,4 +119,29 @@ func TestAlerts_LiveClusterUnderLoad_FrozenLeaderDiskPages(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// goroutinesOf fetches a node's goroutine dump (/debug/pprof/goroutine,
+// debug=2) and keeps the goroutines whose stacks mention any of words.
+func goroutinesOf(httpAddr string, words ...string) string {
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get("http://" + httpAddr + "/debug/pprof/goroutine?debug=2")
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, g := range strings.Split(string(b), "\n\n") {
+		for _, w := range words {
+			if strings.Contains(g, w) {
+				out = append(out, g)
+				break
+			}
+		}
+	}
+	return strings.Join(out, "\n\n")
 }
