@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -462,6 +463,29 @@ func (s *State) Topics() []*Topic {
 		out = append(out, s.topics[n])
 	}
 	return out
+}
+
+// TopicsWithin is Topics for readers that must not wait on an apply, such
+// as a metrics scrape: a produce holds the state's lock while it writes to
+// a partition's files, so on a hung disk Topics would wait as long as the
+// disk does. TopicsWithin gives up after d and reports false. Topics are
+// immutable once published (a change makes a new Topic sharing the logs),
+// and each log has locks of its own that its writer holds only between
+// writes, so what is returned can be read without the state's lock.
+func (s *State) TopicsWithin(d time.Duration) ([]*Topic, bool) {
+	deadline := time.Now().Add(d)
+	for !s.mu.TryRLock() {
+		if time.Now().After(deadline) {
+			return nil, false
+		}
+		time.Sleep(time.Millisecond)
+	}
+	defer s.mu.RUnlock()
+	out := make([]*Topic, 0, len(s.topics))
+	for _, n := range s.topicNamesLocked() {
+		out = append(out, s.topics[n])
+	}
+	return out, true
 }
 
 // Brokers returns the registered brokers, sorted by id.

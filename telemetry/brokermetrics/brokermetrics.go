@@ -13,7 +13,6 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
-	"github.com/raftline/raftline/broker/cluster"
 	"github.com/raftline/raftline/broker/cluster/raftcluster"
 	"github.com/raftline/raftline/broker/kafka"
 	"github.com/raftline/raftline/telemetry/internal/instr"
@@ -26,8 +25,9 @@ type Source interface {
 	// Role is the node's Raft role: leader, follower, candidate or
 	// shutdown (reported as follower).
 	Role() string
-	Topics() []cluster.Topic
-	Partition(topic string, partition int32) (cluster.Partition, error)
+	// PartitionsWithin lists the partitions, or reports false when the
+	// replicated state stayed locked for the wait given.
+	PartitionsWithin(wait time.Duration) ([]raftcluster.PartitionState, bool)
 }
 
 var _ Source = (*raftcluster.Cluster)(nil)
@@ -162,17 +162,13 @@ func New(meter metric.Meter, version string) (*Metrics, error) {
 			if r := src.Role(); r == "leader" || r == "candidate" {
 				role = r
 			}
-			for _, t := range src.Topics() {
-				for i := range t.Partitions {
-					p, err := src.Partition(t.Name, i)
-					if err != nil {
-						continue // deleted since
-					}
-					start, next := p.Offsets()
-					opt := m.parts.Get(topicPartition{t.Name, int(i)})
-					o.ObserveInt64(hw, next, opt.Obs...)
-					o.ObserveInt64(logStart, start, opt.Obs...)
-				}
+			// Without waiting on an apply that holds the state (a write
+			// to a hung disk): see instr.ScrapeWait.
+			ps, _ := src.PartitionsWithin(instr.ScrapeWait)
+			for _, p := range ps {
+				opt := m.parts.Get(topicPartition{p.Topic, int(p.Partition)})
+				o.ObserveInt64(hw, p.Next, opt.Obs...)
+				o.ObserveInt64(logStart, p.Start, opt.Obs...)
 			}
 		}
 		o.ObserveInt64(info, 1, m.roles.Get(role).Obs...)

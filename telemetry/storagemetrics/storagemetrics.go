@@ -28,7 +28,6 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
-	"github.com/raftline/raftline/broker/cluster"
 	"github.com/raftline/raftline/broker/cluster/raftcluster"
 	"github.com/raftline/raftline/broker/freespace"
 	"github.com/raftline/raftline/telemetry/internal/instr"
@@ -37,8 +36,9 @@ import (
 // Partitions are the partitions a node holds and what each holds;
 // *raftcluster.Cluster is one.
 type Partitions interface {
-	Topics() []cluster.Topic
-	PartitionStats(topic string, partition int32) (raftcluster.LogStats, error)
+	// PartitionsWithin lists the partitions, or reports false when the
+	// replicated state stayed locked for the wait given.
+	PartitionsWithin(wait time.Duration) ([]raftcluster.PartitionState, bool)
 }
 
 var _ Partitions = (*raftcluster.Cluster)(nil)
@@ -157,14 +157,14 @@ func New(meter metric.Meter) (*Metrics, error) {
 		o.ObserveInt64(floor, u.MinFree)
 		o.ObserveInt64(refused, refusedBefore+src.Space.Refused(), m.belowOpt.Obs...)
 
-		var onDisk int64
-		for _, t := range src.Partitions.Topics() {
-			for i := range t.Partitions {
-				st, err := src.Partitions.PartitionStats(t.Name, i)
-				if err != nil {
-					continue // deleted since
-				}
-				opt := m.parts.Get(topicPartition{t.Name, i})
+		// The partitions, unless an apply holds the state (a write to a
+		// hung disk): then this scrape goes without their series rather
+		// than hang with every other gauge.
+		if ps, ok := src.Partitions.PartitionsWithin(instr.ScrapeWait); ok {
+			var onDisk int64
+			for _, p := range ps {
+				st := p.Stats
+				opt := m.parts.Get(topicPartition{p.Topic, p.Partition})
 				o.ObserveInt64(partBytes, st.Bytes, opt.Obs...)
 				if st.OnDisk {
 					o.ObserveInt64(partSegs, int64(st.Segments), opt.Obs...)
@@ -172,8 +172,8 @@ func New(meter metric.Meter) (*Metrics, error) {
 					onDisk += st.Bytes + st.IndexBytes
 				}
 			}
+			o.ObserveInt64(used, onDisk, m.kinds[KindPartitions].Obs...)
 		}
-		o.ObserveInt64(used, onDisk, m.kinds[KindPartitions].Obs...)
 		o.ObserveInt64(used, freespace.DirBytes(src.RaftLogDir), m.kinds[KindRaftLog].Obs...)
 		o.ObserveInt64(used, freespace.DirBytes(src.SnapshotDir), m.kinds[KindSnapshots].Obs...)
 		return nil

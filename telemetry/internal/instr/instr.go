@@ -5,6 +5,7 @@ package instr
 
 import (
 	"sync"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -93,3 +94,10 @@ func (r *Registrar) SecondsGauge(name, help string) metric.Float64ObservableGaug
 	r.keep(err)
 	return g
 }
+
+// ScrapeWait is the longest a scrape waits for the replicated state, which
+// an apply holds while it writes to a partition's files: on a hung disk,
+// forever. A scrape that waited longer would hang every gauge with it, the
+// one showing the hung write included; it goes without the partitions'
+// series instead.
+const ScrapeWait = 200 * time.Millisecond
