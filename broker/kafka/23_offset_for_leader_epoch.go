@@ -17,8 +17,9 @@ import (
 // partition keeps where each term began writing (epochs.go): the answer
 // is Kafka's (endOffsetFor), the current epoch ending at the high
 // watermark. Raft never removes a committed entry, so the answer is never
-// below an offset a consumer was served. Served by the leader only
-// (NOT_LEADER_OR_FOLLOWER elsewhere); a current leader epoch (v2+) other
+// below an offset a consumer was served. Served by the leader only, once it
+// has applied everything committed before its term (NOT_LEADER_OR_FOLLOWER
+// elsewhere and before); a current leader epoch (v2+) other
 // than the leader's is FENCED_LEADER_EPOCH or UNKNOWN_LEADER_EPOCH. A
 // follower replica (ReplicaID >= 0, v3+) is not something raftline has:
 // UNKNOWN_SERVER_ERROR, as Kafka's kfake answers.
@@ -29,7 +30,12 @@ func handleOffsetForLeaderEpoch(l *Listener, _ context.Context, r *request) func
 	req := r.kreq.(*kmsg.OffsetForLeaderEpochRequest)
 	return func() kmsg.Response {
 		resp := req.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
-		isLeader := l.cluster.IsLeader()
+		// Only once caught up, as Fetch: a new leader that has not yet
+		// applied the entries of earlier terms (a whole cluster restarted
+		// replays them only after its first commit) would end the
+		// previous epoch below offsets consumers read, and they would
+		// take the records as truncated and reset.
+		isLeader := l.cluster.LeaderCaughtUp()
 		epoch := l.cluster.LeaderEpoch()
 		for _, rt := range req.Topics {
 			st := kmsg.NewOffsetForLeaderEpochResponseTopic()
